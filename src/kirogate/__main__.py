@@ -1,0 +1,3 @@
+from kirogate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Pure translation between client dialects, the neutral model (``ir``) and Kiro."""

@@ -1,0 +1,174 @@
+"""The neutral conversation model every client dialect converts into and out of.
+
+Inbound: ``anthropic_in``, ``openai_in`` and ``responses_in`` turn a client request into a
+:class:`Conversation`; ``kiro`` turns a Conversation into a Kiro request. Outbound: the
+stream assembler turns Kiro events into the :data:`OutEvent` values below, and one renderer
+per dialect turns those into SSE bytes or a JSON body. Pure data, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+Role: TypeAlias = Literal["user", "assistant"]
+StopReason: TypeAlias = Literal[
+    "end_turn", "tool_use", "max_tokens", "stop_sequence", "model_context_window_exceeded"
+]
+
+
+# ---------------------------------------------------------------- request side
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    media_type: str  # image/png, image/jpeg, image/gif, image/webp
+    data: str  # base64 without the data: prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document block (PDF or plain text) from the client."""
+
+    media_type: str
+    data: str  # base64 for binary media, plain text for text/plain
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    text: str
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+    images: tuple[Image, ...] = ()
+
+
+Part: TypeAlias = Text | Image | Document | Thinking | ToolCall | ToolResult
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Role
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDef:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    # "function": a normal tool; "custom": an OpenAI Responses freeform tool (string input);
+    # "web_search": Anthropic's server-side web search tool.
+    kind: Literal["function", "custom", "web_search"] = "function"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    mode: Literal["auto", "any", "none", "tool"]
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingConfig:
+    mode: Literal["enabled", "adaptive"]
+    budget_tokens: int | None = None
+    effort: str | None = None  # low | medium | high | max (adaptive)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One client request, dialect-free. ``model`` is the name the client asked for."""
+
+    model: str
+    turns: tuple[Turn, ...]
+    system: str = ""
+    tools: tuple[ToolDef, ...] = ()
+    tool_choice: ToolChoice | None = None
+    thinking: ThinkingConfig | None = None
+    max_tokens: int | None = None
+    stop_sequences: tuple[str, ...] = ()
+    stream: bool = False
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- response side
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingStop:
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    id: str
+    name: str  # the client's original name (shortened names already mapped back)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    partial_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStop:
+    """End of a tool call. ``input`` is the parsed arguments; ``truncated`` when they were cut."""
+
+    id: str
+    input: dict[str, Any]
+    truncated: bool = False
+    truncation_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdate:
+    input_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    stop_reason: StopReason
+    input_tokens: int
+    output_tokens: int
+    stop_sequence: str | None = None
+
+
+OutEvent: TypeAlias = (
+    TextDelta
+    | ThinkingDelta
+    | ThinkingStop
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallStop
+    | UsageUpdate
+    | Finish
+)

@@ -1,0 +1,273 @@
+"""The kirogate error tree.
+
+Every failure the gateway can report is one of these classes. Each knows the HTTP
+status and the wire error type a client sees; ``api/errors.py`` renders them as an
+Anthropic or an OpenAI envelope. Foreign exceptions (aiohttp, OSError, json) are
+translated into this tree at the boundary where they happen.
+
+    KirogateError                      500 api_error
+    ├── ClientError                    400 invalid_request_error
+    │   ├── InvalidRequest             400 invalid_request_error
+    │   ├── AuthenticationFailed       401 authentication_error
+    │   ├── PermissionDenied           403 permission_error
+    │   ├── NotFound                   404 not_found_error
+    │   ├── RequestTooLarge            413 request_too_large
+    │   └── RateLimited                429 rate_limit_error   (retry_after)
+    ├── ConfigError                    500 api_error          (startup/CLI: exit code 2)
+    │   └── CredentialSourceError      a credential file/env value is unusable (names file, field)
+    ├── EventStreamError               502 api_error          (the upstream byte stream is bad)
+    │   ├── CorruptFrame               a CRC, length or header check failed
+    │   ├── FrameTooLarge              a frame or header block exceeds the configured bound
+    │   └── TruncatedStream            the body ended inside a frame
+    ├── AuthError                      credential refresh / login failures
+    │   ├── InvalidGrant               400 invalid_grant: the refresh token is dead (permanent)
+    │   ├── RefreshFailed              any other refresh failure (transient, counted)
+    │   └── LoginFailed                a device-code or social login did not complete
+    ├── UpstreamError                  502 api_error          (an HTTP-level upstream failure)
+    │   ├── UpstreamBadRequest         400 invalid_request_error (never retried)
+    │   │   ├── UpstreamInputTooLong   400 CONTENT_LENGTH_EXCEEDS_THRESHOLD
+    │   │   └── UpstreamInvalidModel   400 INVALID_MODEL_ID
+    │   ├── UpstreamAuthRejected       401/403 the bearer token was refused
+    │   ├── UpstreamForbidden          403 any other denial (suspended, wrong profile)
+    │   ├── QuotaExhausted             402 MONTHLY_REQUEST_COUNT -> 429 to the client
+    │   ├── UpstreamThrottled          429 -> 429 to the client (retry_after)
+    │   ├── UpstreamUnavailable        5xx -> 529 overloaded_error
+    │   ├── UpstreamTimeout            no bytes in time -> 504
+    │   ├── UpstreamConnectionError    connect/reset/DNS -> 502
+    │   └── UpstreamStreamException    an exception frame inside a 200 stream
+    └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class KirogateError(Exception):
+    """Base of every error kirogate reports; carries its client-facing status and type."""
+
+    status: ClassVar[int] = 500
+    anthropic_type: ClassVar[str] = "api_error"
+    openai_type: ClassVar[str] = "api_error"
+    openai_code: ClassVar[str | None] = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---------------------------------------------------------------- client errors
+
+
+class ClientError(KirogateError):
+    status = 400
+    anthropic_type = "invalid_request_error"
+    openai_type = "invalid_request_error"
+
+
+class InvalidRequest(ClientError):
+    """The client's request is malformed; ``param`` names the offending field when known."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class AuthenticationFailed(ClientError):
+    status = 401
+    anthropic_type = "authentication_error"
+    openai_type = "invalid_request_error"
+    openai_code = "invalid_api_key"
+
+
+class PermissionDenied(ClientError):
+    status = 403
+    anthropic_type = "permission_error"
+    openai_type = "permission_error"
+
+
+class NotFound(ClientError):
+    status = 404
+    anthropic_type = "not_found_error"
+    openai_type = "invalid_request_error"
+    openai_code = "model_not_found"
+
+
+class RequestTooLarge(ClientError):
+    status = 413
+    anthropic_type = "request_too_large"
+    openai_type = "invalid_request_error"
+    openai_code = "request_too_large"
+
+
+class RateLimited(ClientError):
+    status = 429
+    anthropic_type = "rate_limit_error"
+    openai_type = "rate_limit_error"
+    openai_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# ---------------------------------------------------------------- configuration
+
+
+class ConfigError(KirogateError):
+    """Settings or files are unusable; the CLI prints the message and exits with code 2."""
+
+
+class CredentialSourceError(ConfigError):
+    """A credential source is unusable. The message names the source and the field."""
+
+    def __init__(self, source: str, message: str, *, field: str | None = None) -> None:
+        where = f"{source}: field '{field}'" if field else source
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.field = field
+
+
+# ---------------------------------------------------------------- event stream
+
+
+class EventStreamError(KirogateError):
+    status = 502
+    anthropic_type = "api_error"
+    openai_type = "api_error"
+
+
+class CorruptFrame(EventStreamError):
+    pass
+
+
+class FrameTooLarge(CorruptFrame):
+    pass
+
+
+class TruncatedStream(EventStreamError):
+    pass
+
+
+# ---------------------------------------------------------------- credential auth
+
+
+class AuthError(KirogateError):
+    status = 502
+
+
+class InvalidGrant(AuthError):
+    """The refresh token was revoked or is unknown; the credential cannot be used again."""
+
+
+class RefreshFailed(AuthError):
+    """A refresh attempt failed for a reason that may pass (network, 5xx, throttling)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.upstream_status = status
+
+
+class LoginFailed(AuthError):
+    pass
+
+
+# ---------------------------------------------------------------- upstream
+
+
+class UpstreamError(KirogateError):
+    """An HTTP-level failure from the upstream; keeps its status, reason and body."""
+
+    status = 502
+    anthropic_type = "api_error"
+    openai_type = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        reason: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.reason = reason
+        self.body = body
+
+
+class UpstreamBadRequest(UpstreamError):
+    status = 400
+    anthropic_type = "invalid_request_error"
+    openai_type = "invalid_request_error"
+
+
+class UpstreamInputTooLong(UpstreamBadRequest):
+    openai_code = "context_length_exceeded"
+
+
+class UpstreamInvalidModel(UpstreamBadRequest):
+    openai_code = "model_not_found"
+
+
+class UpstreamAuthRejected(UpstreamError):
+    status = 401
+    anthropic_type = "authentication_error"
+    openai_type = "invalid_request_error"
+
+
+class UpstreamForbidden(UpstreamError):
+    status = 403
+    anthropic_type = "permission_error"
+    openai_type = "permission_error"
+
+
+class QuotaExhausted(UpstreamError):
+    status = 429
+    anthropic_type = "rate_limit_error"
+    openai_type = "insufficient_quota"
+    openai_code = "insufficient_quota"
+
+
+class UpstreamThrottled(UpstreamError):
+    status = 429
+    anthropic_type = "rate_limit_error"
+    openai_type = "rate_limit_error"
+    openai_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 529
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    anthropic_type = "api_error"
+    openai_type = "timeout"
+
+
+class UpstreamConnectionError(UpstreamError):
+    pass
+
+
+class UpstreamStreamException(UpstreamError):
+    """An exception or error frame arrived inside a 200 event stream."""
+
+    def __init__(self, exception_type: str, message: str) -> None:
+        super().__init__(f"{exception_type}: {message}", reason=exception_type)
+        self.exception_type = exception_type
+
+
+class NoCredentialAvailable(KirogateError):
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"

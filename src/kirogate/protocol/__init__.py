@@ -1,0 +1,1 @@
+"""Sans-I/O protocol core: the event-stream codec, Kiro events and the Kiro request model."""

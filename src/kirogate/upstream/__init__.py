@@ -1,0 +1,1 @@
+"""The upstream side: endpoints, identity headers, credentials, refresh and the HTTP client."""

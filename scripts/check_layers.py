@@ -1,0 +1,57 @@
+"""Fail when a module imports from a layer above its own (see STYLE.md)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "src" / "kirogate"
+# Lower number = lower layer. A module may import its own layer or lower ones.
+LAYERS = {
+    "errors": 0, "settings": 0, "types": 0, "log": 0, "__init__": 0,
+    "protocol": 1,
+    "convert": 2,
+    "upstream": 3, "pool": 3, "store": 3,
+    "emulator": 3,
+    "service": 4,
+    "api": 5, "admin": 5, "console": 5, "cli": 6, "serve": 6, "__main__": 7,
+}
+# The emulator reuses the codec only, never the gateway's routes or converters.
+FORBIDDEN = {"emulator": {"api", "convert", "service", "pool", "store", "upstream"}}
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def main() -> int:
+    failures = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        own = top(".".join(rel.with_suffix("").parts))
+        own_layer = LAYERS.get(own)
+        if own_layer is None:
+            failures.append(f"{rel}: module {own!r} has no layer in scripts/check_layers.py")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if not name.startswith("kirogate."):
+                    continue
+                target = top(name.removeprefix("kirogate."))
+                layer = LAYERS.get(target, 99)
+                if layer > own_layer or target in FORBIDDEN.get(own, ()):
+                    failures.append(f"{rel}:{node.lineno}: {own} imports {name}")
+    for failure in failures:
+        print(failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

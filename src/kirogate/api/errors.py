@@ -1,0 +1,75 @@
+"""Render kirogate errors in the client's own dialect.
+
+Anthropic: ``{"type":"error","error":{"type":T,"message":M}}``.
+OpenAI:    ``{"error":{"message":M,"type":T,"param":P,"code":C}}``.
+The status code comes from the error class; 429s carry ``retry-after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from enum import StrEnum
+from typing import Any
+
+from starlette.responses import Response
+
+from kirogate.api.responses import json_response
+from kirogate.errors import (
+    InvalidRequest,
+    KirogateError,
+    RateLimited,
+    UpstreamThrottled,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Dialect(StrEnum):
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+
+
+def retry_after_of(exc: KirogateError) -> float | None:
+    if isinstance(exc, RateLimited | UpstreamThrottled):
+        return exc.retry_after
+    return None
+
+
+def anthropic_error_body(exc: KirogateError) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}
+
+
+def openai_error_body(exc: KirogateError) -> dict[str, Any]:
+    param = exc.param if isinstance(exc, InvalidRequest) else None
+    return {
+        "error": {
+            "message": exc.message,
+            "type": exc.openai_type,
+            "param": param,
+            "code": exc.openai_code,
+        }
+    }
+
+
+def error_body(exc: KirogateError, dialect: Dialect) -> dict[str, Any]:
+    if dialect is Dialect.OPENAI:
+        return openai_error_body(exc)
+    return anthropic_error_body(exc)
+
+
+def error_response(exc: KirogateError, dialect: Dialect) -> Response:
+    headers: dict[str, str] = {}
+    retry_after = retry_after_of(exc)
+    if exc.status == 429:
+        headers["retry-after"] = str(max(1, math.ceil(retry_after or 1)))
+    if exc.status >= 500:
+        log.warning("answering %d %s: %s", exc.status, type(exc).__name__, exc.message)
+    return json_response(error_body(exc, dialect), status=exc.status, headers=headers)
+
+
+def dialect_for_path(path: str) -> Dialect:
+    """OpenAI routes live under /v1/chat, /v1/responses, /v1/completions; the rest is Anthropic."""
+    if path.startswith(("/v1/chat/", "/v1/responses", "/v1/completions", "/v1/embeddings")):
+        return Dialect.OPENAI
+    return Dialect.ANTHROPIC

@@ -1,0 +1,145 @@
+"""``kirogate serve``: find credentials, print the banner, run uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import secrets
+import socket
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from kirogate.errors import ConfigError
+from kirogate.log import setup_logging
+from kirogate.settings import Settings, ServerSettings
+from kirogate.upstream.credentials import Credential
+from kirogate.upstream.sources import DiscoveryResult, discover_credentials
+
+log = logging.getLogger(__name__)
+
+API_KEY_FILE = "api_key"
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    path = settings.data_path
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def load_or_create_api_key(data_dir: Path) -> tuple[str, bool]:
+    """The generated client key kept in the data dir (0600); ``True`` when newly created."""
+    key_file = data_dir / API_KEY_FILE
+    if key_file.exists():
+        key = key_file.read_text(encoding="utf-8").strip()
+        if key:
+            return key, False
+    key = "kg-" + secrets.token_urlsafe(24)
+    fd = key_file.open("w", encoding="utf-8")
+    with fd:
+        key_file.chmod(0o600)
+        fd.write(key + "\n")
+    return key, True
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, naming the port and how to choose another, when something listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise ConfigError(
+                    f"port {port} on {host} is already in use (or not allowed); "
+                    f"pick another with --port, e.g. kirogate serve --port {port + 1}"
+                ) from exc
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def describe_credential(cred: Credential) -> str:
+    state = "disabled" if cred.disabled else "ready"
+    if cred.disabled and cred.disabled_reason:
+        state = f"disabled ({cred.disabled_reason})"
+    expiry = "no expiry" if cred.is_api_key else (
+        f"token expires {cred.expires_at:%Y-%m-%d %H:%M} UTC" if cred.expires_at else "token will be refreshed"
+    )
+    source = cred.origin.describe() if cred.origin else "?"
+    return f"{cred.label} [{cred.auth_method.value}] {state}, {expiry} - from {source}"
+
+
+def print_banner(
+    settings: Settings, found: DiscoveryResult, api_key: str, new_key: bool, key_file: Path
+) -> None:
+    server: ServerSettings = settings.server
+    base = f"http://{server.host}:{server.port}"
+    out = sys.stdout
+    out.write(f"\nkirogate is listening on {base}\n\n")
+    out.write("Connect a client:\n")
+    out.write(f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}\n")
+    out.write(f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1\n")
+    if server.api_keys:
+        out.write("  API key: the one you configured (--api-key / KIROGATE_API_KEY)\n")
+    elif new_key:
+        out.write(f"  API key (generated, saved in {key_file}): {api_key}\n")
+    else:
+        out.write(f"  API key: saved in {key_file} (cat it to see it)\n")
+    if settings.upstream.url:
+        out.write(f"\nUpstream: {settings.upstream.url} (override)\n")
+    out.write(f"\nCredentials ({len(found.credentials)}):\n")
+    for cred in found.credentials:
+        out.write(f"  - {describe_credential(cred)}\n")
+    if not found.credentials:
+        out.write("  none found. Looked at:\n")
+        for place in found.looked_at:
+            out.write(f"    - {place}\n")
+        out.write(
+            "  Log in with the Kiro IDE (it writes ~/.aws/sso/cache/kiro-auth-token.json), or\n"
+            "  pass --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN or\n"
+            "  KIRO_AUTH_TOKEN. Requests will fail with 503 until a credential is added.\n"
+        )
+    out.write("\n")
+    out.flush()
+
+
+def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
+    import uvicorn
+
+    from kirogate.api.app import create_app
+    from kirogate.service import Gateway
+
+    setup_logging(settings.log_level)
+    data_dir = ensure_data_dir(settings)
+    found = discover_credentials(
+        settings.credentials_files,
+        settings.kiro_files,
+        environ,
+        default_ide_file=not (settings.credentials_files or settings.kiro_files),
+    )
+    api_key, new_key = "", False
+    if not settings.server.api_keys:
+        api_key, new_key = load_or_create_api_key(data_dir)
+        settings = _with_api_keys(settings, (api_key,))
+    check_port_free(settings.server.host, settings.server.port)
+    print_banner(settings, found, api_key, new_key, data_dir / API_KEY_FILE)
+    gateway = Gateway(settings, found.credentials)
+    app = create_app(gateway)
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _with_api_keys(settings: Settings, keys: tuple[str, ...]) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, server=replace(settings.server, api_keys=keys))

@@ -154,6 +154,37 @@ def _loads(payload: bytes) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+# Payload fields are coerced, never trusted: a wrong-typed value becomes the default
+# instead of raising in the middle of a stream.
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _int(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None else 0
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, list) else ()
+
+
 def _exception_message(payload: bytes) -> str:
     data = _loads(payload)
     message = data.get("message") or data.get("Message")
@@ -173,75 +204,87 @@ def _tool_fragment(data: dict[str, Any]) -> ToolUseFragment:
     else:
         text = orjson.dumps(raw).decode()
     return ToolUseFragment(
-        tool_use_id=str(data.get("toolUseId") or ""),
-        name=str(data.get("name") or ""),
+        tool_use_id=_str(data.get("toolUseId")),
+        name=_str(data.get("name")),
         input=text,
-        stop=bool(data.get("stop", False)),
+        stop=data.get("stop") is True,
     )
 
 
+def _followup(value: Any) -> FollowupPrompt:
+    prompt = _dict(value)
+    return FollowupPrompt(_str(prompt.get("content")), _opt_str(prompt.get("userIntent")))
+
+
+def _string_header(message: Message, name: str) -> str | None:
+    value = message.headers.get(name)
+    return value if isinstance(value, str) and value else None
+
+
 def parse_event(message: Message) -> KiroEvent:
-    """Map one frame to a typed event. Malformed JSON payloads yield empty/unknown events."""
-    headers = message.headers
-    kind = headers.get(":message-type", "event")
+    """Map one frame to a typed event; never raises.
+
+    A malformed or wrong-typed payload yields the event with default fields.
+    """
+    kind = message.message_type
     if kind == "exception":
-        ex_type = headers.get(":exception-type")
         return StreamException(
-            str(ex_type) if ex_type else "UnknownException", _exception_message(message.payload)
+            _string_header(message, ":exception-type") or "UnknownException",
+            _exception_message(message.payload),
         )
     if kind == "error":
-        code = headers.get(":error-code")
-        text = headers.get(":error-message")
         return StreamException(
-            str(code) if code else "UnknownError",
-            str(text) if text else _exception_message(message.payload),
+            _string_header(message, ":error-code") or "UnknownError",
+            _string_header(message, ":error-message") or _exception_message(message.payload),
         )
-    event_type = headers.get(":event-type")
-    if event_type == "assistantResponseEvent":
-        data = _loads(message.payload)
-        content = data.get("content")
-        if isinstance(content, str):
-            return AssistantText(content)
-        if "followupPrompt" in data:
-            prompt = data["followupPrompt"] or {}
-            return FollowupPrompt(str(prompt.get("content", "")), prompt.get("userIntent"))
-        return AssistantText("")
-    if event_type == "toolUseEvent":
-        return _tool_fragment(_loads(message.payload))
+    event_type = message.event_type
     data = _loads(message.payload)
     match event_type:
+        case "assistantResponseEvent":
+            content = data.get("content")
+            if isinstance(content, str):
+                return AssistantText(content)
+            if "followupPrompt" in data:
+                return _followup(data["followupPrompt"])
+            return AssistantText("")
+        case "toolUseEvent":
+            return _tool_fragment(data)
         case "reasoningContentEvent":
-            if "signature" in data:
-                return ReasoningSignature(str(data["signature"]))
-            if "redactedContent" in data:
-                return ReasoningRedacted(str(data["redactedContent"]))
-            return ReasoningText(str(data.get("text") or ""))
+            # One frame carries one of the three; a signature closes the block, so it wins.
+            if isinstance(data.get("signature"), str):
+                return ReasoningSignature(data["signature"])
+            if isinstance(data.get("redactedContent"), str):
+                return ReasoningRedacted(data["redactedContent"])
+            return ReasoningText(_str(data.get("text")))
         case "meteringEvent":
-            usage = data.get("usage", data.get("creditUsage", 0.0))
-            return Metering(float(usage or 0.0), str(data.get("unit") or "credit"))
+            usage = _number(data.get("usage"))
+            if usage is None:
+                usage = _number(data.get("creditUsage"))
+            return Metering(usage or 0.0, _str(data.get("unit")) or "credit")
         case "contextUsageEvent":
-            return ContextUsage(float(data.get("contextUsagePercentage") or 0.0))
+            return ContextUsage(_number(data.get("contextUsagePercentage")) or 0.0)
         case "metadataEvent" if isinstance(data.get("tokenUsage"), dict):
             usage = data["tokenUsage"]
             return TokenUsage(
-                int(usage.get("inputTokens") or 0),
-                int(usage.get("outputTokens") or 0),
-                int(usage.get("totalTokens") or 0),
+                _int(usage.get("inputTokens")),
+                _int(usage.get("outputTokens")),
+                _int(usage.get("totalTokens")),
             )
         case "codeReferenceEvent":
-            return CodeReference(tuple(data.get("references") or ()))
+            return CodeReference(_items(data.get("references")))
         case "followupPromptEvent":
-            prompt = data.get("followupPrompt") or {}
-            return FollowupPrompt(str(prompt.get("content", "")), prompt.get("userIntent"))
+            return _followup(data.get("followupPrompt"))
         case "supplementaryWebLinksEvent":
-            return SupplementaryWebLinks(tuple(data.get("supplementaryWebLinks") or ()))
+            return SupplementaryWebLinks(_items(data.get("supplementaryWebLinks")))
         case "messageMetadataEvent":
-            return MessageMetadata(data.get("conversationId"), data.get("utteranceId"))
+            return MessageMetadata(
+                _opt_str(data.get("conversationId")), _opt_str(data.get("utteranceId"))
+            )
         case "invalidStateEvent":
-            return InvalidState(str(data.get("reason", "")), str(data.get("message", "")))
+            return InvalidState(_str(data.get("reason")), _str(data.get("message")))
         case "initial-response":
-            return InitialResponse(data.get("conversationId"))
-    return UnknownEvent(str(event_type or ""), message.payload)
+            return InitialResponse(_opt_str(data.get("conversationId")))
+    return UnknownEvent(event_type or "", message.payload)
 
 
 # ---------------------------------------------------------------- encoding (emulator, tests)

@@ -195,10 +195,9 @@ def decode_headers(raw: bytes | memoryview) -> dict[str, HeaderValue]:
                 pos += 16
             else:
                 raise CorruptFrame(f"unknown header value type {kind}")
-            if pos > end:
-                raise CorruptFrame("header value out of bounds")
             headers[name] = value
     except struct.error as exc:
+        # unpack_from bounds-checks the fixed-width values (types 2-5 and 8).
         raise CorruptFrame("header value out of bounds") from exc
     except UnicodeDecodeError as exc:
         raise CorruptFrame("header is not valid UTF-8") from exc

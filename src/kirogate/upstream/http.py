@@ -1,0 +1,204 @@
+"""Pooled HTTP sessions to the upstream, one per distinct proxy.
+
+:class:`HttpPool` hands out an aiohttp ``ClientSession`` for a credential: its own proxy wins
+over the global ``settings.proxy_url``, and the literal ``direct`` (any case) means no proxy at
+all. Direct and HTTP(S)-proxied sessions use a keep-alive ``TCPConnector``; ``socks5://`` and
+``socks5h://`` (remote DNS) proxies use an ``aiohttp_socks.ProxyConnector``. Sessions are made
+on first use and live until :meth:`HttpPool.close`.
+
+Proxy URLs may carry a user and password; show them only through :func:`describe_proxy`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+from aiohttp_socks import ProxyConnector, ProxyType
+from yarl import URL
+
+from kirogate.errors import ConfigError
+from kirogate.settings import UpstreamSettings
+from kirogate.upstream.credentials import Credential
+
+log = logging.getLogger(__name__)
+
+DIRECT: Final = "direct"
+DNS_CACHE_SECONDS: Final = 300
+_HTTP_SCHEMES: Final = frozenset({"http", "https"})
+_SOCKS_SCHEMES: Final = frozenset({"socks5", "socks5h"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyTarget:
+    """One proxy, parsed; ``None`` in :class:`HttpPool` keys stands for a direct connection."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def is_socks(self) -> bool:
+        return self.scheme in _SOCKS_SCHEMES
+
+    def url(self) -> URL:
+        """The URL with credentials, for aiohttp's ``proxy=`` (never log it)."""
+        return URL.build(
+            scheme=self.scheme,
+            host=self.host,
+            port=self.port,
+            user=self.username,
+            password=self.password,
+        )
+
+    def describe(self) -> str:
+        auth = "***@" if self.username or self.password else ""
+        return f"{self.scheme}://{auth}{self.host}:{self.port}"
+
+
+def describe_proxy(url: str | None) -> str:
+    """A proxy URL safe for logs and messages: user and password replaced by ``***``."""
+    if not url:
+        return DIRECT
+    if url.strip().lower() == DIRECT:
+        return DIRECT
+    try:
+        parsed = URL(url.strip())
+    except ValueError:
+        return "<unparsable proxy url>"
+    auth = "***@" if parsed.user or parsed.password else ""
+    port = f":{parsed.explicit_port}" if parsed.explicit_port else ""
+    return f"{parsed.scheme}://{auth}{parsed.host or ''}{port}"
+
+
+def parse_proxy(
+    url: str, *, username: str | None = None, password: str | None = None
+) -> ProxyTarget:
+    """Parse a proxy URL; separate ``username``/``password`` (used only if both set) win.
+
+    Raise :class:`ConfigError` for an unsupported scheme or a missing host.
+    """
+    shown = describe_proxy(url)
+    try:
+        parsed = URL(url.strip())
+    except ValueError as exc:
+        raise ConfigError(f"proxy {shown}: not a URL") from exc
+    scheme = parsed.scheme.lower()
+    if scheme not in _HTTP_SCHEMES | _SOCKS_SCHEMES:
+        raise ConfigError(
+            f"proxy {shown}: unsupported scheme {scheme!r} (use http, https, socks5 or socks5h)"
+        )
+    if not parsed.host:
+        raise ConfigError(f"proxy {shown}: no host")
+    port = parsed.port
+    if port is None:
+        port = 1080 if scheme in _SOCKS_SCHEMES else 8080
+    user, secret = parsed.user, parsed.password
+    if username and password:
+        user, secret = username, password
+    return ProxyTarget(scheme, parsed.host, port, user or None, secret or None)
+
+
+class HttpPool:
+    """Owns the upstream ``ClientSession`` objects: one per distinct proxy, made lazily."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self._settings = settings
+        self._sessions: dict[ProxyTarget | None, tuple[aiohttp.ClientSession, URL | None]] = {}
+        # Parsed per-credential proxies, so a request does not re-parse its credential's URL.
+        self._targets: dict[tuple[str, str | None, str | None], ProxyTarget | None] = {}
+        self._closed = False
+        self._global = (
+            parse_proxy(settings.proxy_url)
+            if settings.proxy_url and settings.proxy_url.strip().lower() != DIRECT
+            else None
+        )
+
+    def proxy_for(self, credential: Credential | None) -> ProxyTarget | None:
+        """The proxy a credential's calls go through: its own, else the global one, else none."""
+        if credential is None or not credential.proxy_url:
+            return self._global
+        key = (credential.proxy_url, credential.proxy_username, credential.proxy_password)
+        if key not in self._targets:
+            self._targets[key] = (
+                None
+                if credential.proxy_url.strip().lower() == DIRECT
+                else parse_proxy(key[0], username=key[1], password=key[2])
+            )
+        return self._targets[key]
+
+    def session_for(
+        self, credential: Credential | None
+    ) -> tuple[aiohttp.ClientSession, URL | None]:
+        """The session for ``credential`` and the ``proxy=`` value to pass on each request.
+
+        The second item is ``None`` for direct and SOCKS sessions (the connector does the
+        proxying); it carries the proxy's user and password, so never log it.
+        """
+        if self._closed:
+            raise RuntimeError("HttpPool is closed")
+        target = self.proxy_for(credential)
+        route = self._sessions.get(target)
+        if route is None or route[0].closed:
+            proxy = None if target is None or target.is_socks else target.url()
+            route = self._sessions[target] = (self._new_session(target), proxy)
+        return route
+
+    def _new_session(self, target: ProxyTarget | None) -> aiohttp.ClientSession:
+        settings = self._settings
+        limit = settings.pool_connections
+        connector: aiohttp.BaseConnector
+        if target is not None and target.is_socks:
+            # The SOCKS connector never resolves names itself: socks5 resolves in
+            # python-socks (locally), socks5h sends the name to the proxy.
+            connector = ProxyConnector(
+                proxy_type=ProxyType.SOCKS5,
+                host=target.host,
+                port=target.port,
+                username=target.username,
+                password=target.password,
+                rdns=target.scheme == "socks5h",
+                limit=limit,
+            )
+        else:
+            connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=DNS_CACHE_SECONDS)
+        # No total or read timeout: streams run for minutes, and the client enforces the
+        # first-token and idle timeouts itself. Only the TCP (or SOCKS) connect is bounded here.
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=settings.connect_timeout, sock_read=None
+        )
+        log.debug(
+            "new upstream session via %s", target.describe() if target is not None else DIRECT
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=True,
+            trust_env=False,
+        )
+
+    def connectors(self) -> dict[str, aiohttp.BaseConnector]:
+        """Live connectors by safe proxy description (for metrics and tests)."""
+        out: dict[str, aiohttp.BaseConnector] = {}
+        for target, (session, _) in self._sessions.items():
+            if not session.closed and session.connector is not None:
+                out[target.describe() if target is not None else DIRECT] = session.connector
+        return out
+
+    async def close(self) -> None:
+        """Close every session; later :meth:`session_for` calls fail."""
+        self._closed = True
+        sessions = [session for session, _ in self._sessions.values()]
+        self._sessions.clear()
+        for session in sessions:
+            await session.close()
+
+    async def __aenter__(self) -> HttpPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -95,6 +95,10 @@ class NotFound(ClientError):
     openai_type = "invalid_request_error"
     openai_code = "model_not_found"
 
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
 
 class RequestTooLarge(ClientError):
     status = 413
@@ -271,3 +275,8 @@ class NoCredentialAvailable(KirogateError):
     status = 503
     anthropic_type = "overloaded_error"
     openai_type = "server_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        # Seconds until the first cooling credential is back, when that is what is missing.
+        self.retry_after = retry_after

@@ -1,0 +1,259 @@
+"""The Anthropic Messages request body as pydantic models, parsed once at the edge.
+
+:func:`parse_messages_request` validates a ``POST /v1/messages`` body and turns pydantic's
+errors into one :class:`~kirogate.errors.InvalidRequest` whose ``param`` names the field the
+way a client wrote it (``messages[2].content[0].source.media_type``). Unknown top-level
+fields are ignored; a bare string stands for one text block wherever content may be a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from kirogate.errors import InvalidRequest
+
+
+def _text_list(value: Any) -> Any:
+    """A bare string stands for one text block (message, tool_result and system content)."""
+    if isinstance(value, str):
+        return [{"type": "text", "text": value}]
+    return [] if value is None else value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TextBlock(_Model):
+    type: Literal["text"]
+    text: str
+
+
+class Base64Source(_Model):
+    type: Literal["base64"]
+    media_type: str
+    data: str
+
+
+class UrlSource(_Model):
+    type: Literal["url"]
+    url: str = ""
+
+
+class FileSource(_Model):
+    type: Literal["file"]
+    file_id: str = ""
+
+
+class TextSource(_Model):
+    type: Literal["text"]
+    media_type: str = "text/plain"
+    data: str
+
+
+class ContentSource(_Model):
+    type: Literal["content"]
+    content: Annotated[list[dict[str, Any]], BeforeValidator(_text_list)]
+
+
+ImageSource = Annotated[Base64Source | UrlSource | FileSource, Field(discriminator="type")]
+DocumentSource = Annotated[
+    Base64Source | UrlSource | FileSource | TextSource | ContentSource,
+    Field(discriminator="type"),
+]
+
+
+class ImageBlock(_Model):
+    type: Literal["image"]
+    source: ImageSource
+
+
+class DocumentBlock(_Model):
+    type: Literal["document"]
+    source: DocumentSource
+    title: str | None = None
+
+
+class SearchResultBlock(_Model):
+    type: Literal["search_result"]
+    source: str = ""
+    title: str = ""
+    content: list[TextBlock] = []
+
+
+ResultBlock = Annotated[
+    TextBlock | ImageBlock | DocumentBlock | SearchResultBlock, Field(discriminator="type")
+]
+
+
+class ToolUseBlock(_Model):
+    type: Literal["tool_use"]
+    id: str = ""
+    name: str
+    input: Any = None
+
+
+class ToolResultBlock(_Model):
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: Annotated[list[ResultBlock], BeforeValidator(_text_list)] = []
+    is_error: bool | None = None
+
+
+class ThinkingBlock(_Model):
+    type: Literal["thinking"]
+    thinking: str
+    signature: str | None = None
+
+
+class RedactedThinkingBlock(_Model):
+    type: Literal["redacted_thinking"]
+    data: str = ""
+
+
+class ServerToolUseBlock(_Model):
+    type: Literal["server_tool_use"]
+
+
+class WebSearchToolResultBlock(_Model):
+    type: Literal["web_search_tool_result"]
+    content: Any = None
+
+
+ContentBlock = Annotated[
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | SearchResultBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ServerToolUseBlock
+    | WebSearchToolResultBlock,
+    Field(discriminator="type"),
+]
+
+
+class Message(_Model):
+    role: Literal["user", "assistant"]
+    content: Annotated[list[ContentBlock], BeforeValidator(_text_list)]
+
+
+class SystemBlock(_Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class Tool(_Model):
+    name: str = ""
+    type: str | None = None
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+
+
+class ToolChoiceBody(_Model):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+
+
+class ThinkingBody(_Model):
+    type: Literal["enabled", "adaptive", "disabled"]
+    budget_tokens: int | None = None
+
+
+class OutputConfig(_Model):
+    effort: str | None = None
+
+
+class Metadata(_Model):
+    user_id: str | None = None
+
+
+class MessagesRequest(_Model):
+    """The fields of a Messages request the gateway reads; sampling fields are accepted."""
+
+    model: str
+    messages: list[Message]
+    system: Annotated[list[SystemBlock], BeforeValidator(_text_list)] = []
+    max_tokens: int | None = None
+    stop_sequences: list[str] | None = None
+    stream: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoiceBody | None = None
+    thinking: ThinkingBody | None = None
+    output_config: OutputConfig | None = None
+    metadata: Metadata | None = None
+
+
+# ---------------------------------------------------------------- errors
+
+_BLOCK_TAGS = frozenset(
+    {
+        "text",
+        "image",
+        "document",
+        "search_result",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+    }
+)
+_SOURCE_TAGS = frozenset({"base64", "url", "file", "text", "content"})
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    """``('messages', 2, 'content', 0, 'image', 'source', 'base64', 'data')`` to a path.
+
+    pydantic puts the discriminator value of a tagged union into ``loc``; those are dropped.
+    """
+    parts: list[str] = []
+    for index, item in enumerate(loc):
+        previous = loc[index - 1] if index else None
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            continue
+        is_block_tag = (
+            isinstance(previous, int) and index >= 2 and loc[index - 2] == "content"
+        ) and item in _BLOCK_TAGS
+        if is_block_tag or (previous == "source" and item in _SOURCE_TAGS):
+            continue
+        parts.append(f".{item}" if parts else item)
+    return "".join(parts)
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    error = exc.errors(include_url=False)[0]
+    param = _param(tuple(error["loc"]))
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "union_tag_invalid":
+        param = f"{param}.type"
+        message = f"{ctx.get('tag')!r} is not a supported type; expected one of {ctx.get('expected_tags')}"
+    elif kind == "union_tag_not_found":
+        param = f"{param}.type"
+        message = "field required"
+    elif kind == "missing":
+        message = "field required"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+    return InvalidRequest(f"{param}: {message}" if param else message, param=param or None)
+
+
+def parse_messages_request(body: Mapping[str, Any]) -> MessagesRequest:
+    """Validate a Messages body; errors are InvalidRequest naming the field."""
+    if not isinstance(body, Mapping):
+        raise InvalidRequest("the request body must be a JSON object")
+    try:
+        return MessagesRequest.model_validate(body)
+    except ValidationError as exc:
+        raise _invalid(exc) from None

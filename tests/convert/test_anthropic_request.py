@@ -1,0 +1,78 @@
+from typing import Any
+
+import pytest
+
+from kirogate.convert.anthropic_request import MessagesRequest, parse_messages_request
+from kirogate.errors import InvalidRequest
+
+
+def body(*messages: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"model": "m", "max_tokens": 1, "messages": list(messages) or [user("hi")], **fields}
+
+
+def user(content: Any) -> dict[str, Any]:
+    return {"role": "user", "content": content}
+
+
+def assistant(content: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": content}
+
+
+def parse_error(request: dict[str, Any]) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_messages_request(request)
+    return caught.value
+
+
+def test_valid_body_parses_into_the_request_model() -> None:
+    assert isinstance(parse_messages_request(body()), MessagesRequest)
+
+
+def test_string_content_is_read_as_one_text_block() -> None:
+    message = parse_messages_request(body(user("hi"))).messages[0]
+    assert [(block.type, getattr(block, "text", None)) for block in message.content] == [
+        ("text", "hi")
+    ]
+
+
+def test_unknown_top_level_fields_are_ignored() -> None:
+    assert parse_messages_request(body(context_management={"edits": []})).model == "m"
+
+
+def test_missing_messages_are_rejected_naming_the_field() -> None:
+    request = body()
+    del request["messages"]
+    error = parse_error(request)
+    assert error.param == "messages"
+    assert error.message == "messages: field required"
+
+
+def test_body_must_be_an_object() -> None:
+    with pytest.raises(InvalidRequest):
+        parse_messages_request([])  # type: ignore[arg-type]
+
+
+def test_unknown_role_is_rejected_naming_the_field() -> None:
+    assert parse_error(body({"role": "system", "content": "x"})).param == "messages[0].role"
+
+
+def test_wrong_field_type_is_reported_without_pydantic_noise() -> None:
+    error = parse_error(body(user([{"type": "text", "text": 5}])))
+    assert error.param == "messages[0].content[0].text"
+    assert "pydantic" not in error.message
+    assert error.message.startswith("messages[0].content[0].text: ")
+
+
+def test_unknown_block_type_is_rejected_naming_the_type_field() -> None:
+    error = parse_error(body(user("a"), assistant([{"type": "mystery"}])))
+    assert error.param == "messages[1].content[0].type"
+    assert "'mystery'" in error.message
+
+
+def test_block_without_type_is_rejected() -> None:
+    assert parse_error(body(user([{"text": "a"}]))).param == "messages[0].content[0].type"
+
+
+def test_nested_errors_name_the_full_path() -> None:
+    block = {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text"}]}
+    assert parse_error(body(user([block]))).param == "messages[0].content[0].content[0].text"

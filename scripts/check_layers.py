@@ -15,7 +15,7 @@ LAYERS = {
     "upstream": 3, "pool": 3, "store": 3,
     "emulator": 3,
     "service": 4,
-    "api": 5, "admin": 5, "console": 5, "cli": 6, "serve": 6, "__main__": 7,
+    "api": 5, "admin": 5, "console": 5, "cli": 6, "serve": 6, "demo": 6, "__main__": 7,
 }
 # The emulator reuses the codec only, never the gateway's routes or converters.
 FORBIDDEN = {"emulator": {"api", "convert", "service", "pool", "store", "upstream"}}

@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve_parser(commands)
     _add_emulator_parser(commands)
+    demo = commands.add_parser(
+        "demo",
+        help="run an emulator and a gateway together, with ready-to-paste client settings",
+        description="Start a Kiro emulator and a gateway so you can try kirogate without a Kiro account.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("-p", "--port", type=int, help="gateway port (default: a free one)")
+    demo.set_defaults(handler=_cmd_demo)
     return parser
 
 
@@ -149,6 +157,12 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
     print(f"kirogate emulator listening on http://{args.host}:{args.port}", flush=True)
     run_emulator(config)
     return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from kirogate.demo import run_demo
+
+    return run_demo(args.host, args.port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

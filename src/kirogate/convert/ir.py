@@ -160,6 +160,7 @@ class Finish:
     input_tokens: int
     output_tokens: int
     stop_sequence: str | None = None
+    reasoning_tokens: int = 0  # the share of output_tokens spent on thinking (estimated)
 
 
 OutEvent: TypeAlias = (

@@ -1,0 +1,144 @@
+"""Start real ``kirogate emulator`` and ``kirogate serve`` processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+API_KEY = "test-client-key"
+REFRESH_TOKEN = "aorAAAAAGlivetest" + "r" * 120
+
+# Environment variables that would make a gateway pick up credentials from the machine.
+CREDENTIAL_ENV = (
+    "KIRO_AUTH_TOKEN",
+    "REFRESH_TOKEN",
+    "CREDENTIALS_JSON",
+    "KIRO_API_KEY",
+    "KIRO_ACCESS_TOKEN",
+    "KIRO_REFRESH_TOKEN",
+    "API_KEY",
+    "PORT",
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENV}
+    env = {k: v for k, v in env.items() if not k.startswith("KIROGATE_")}
+    env["HOME"] = str(home)  # no real ~/.aws token file leaks into a test
+    return env
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"process exited ({proc.returncode}) before {url} answered:\n{out}")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def running(
+    args: Sequence[str], ready_url: str, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kirogate", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(ready_url, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    base_url: str
+    emulator_url: str
+    api_key: str
+    data_dir: Path
+    credentials_file: Path
+
+    def emulator_json(self, path: str, body: object | None = None) -> object:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.emulator_url + path,
+            data=data,
+            headers={"content-type": "application/json"},
+            method="POST" if data is not None else "GET",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+
+@contextmanager
+def live_stack(
+    tmp: Path,
+    *,
+    credentials: list[dict[str, object]] | None = None,
+    emulator_args: Sequence[str] = (),
+    serve_args: Sequence[str] = (),
+) -> Iterator[LiveStack]:
+    """An emulator and a gateway pointed at it, with one social credential by default."""
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = clean_env(home)
+    creds_file = tmp / "credentials.json"
+    creds_file.write_text(
+        json.dumps(credentials or [{"refreshToken": REFRESH_TOKEN, "authMethod": "social"}]),
+        encoding="utf-8",
+    )
+    emu_port, gw_port = free_port(), free_port()
+    emulator_url = f"http://127.0.0.1:{emu_port}"
+    base_url = f"http://127.0.0.1:{gw_port}"
+    with running(
+        ["emulator", "--port", str(emu_port), *emulator_args],
+        f"{emulator_url}/_emulator/stats",
+        env,
+    ), running(
+        [
+            "serve",
+            "--port", str(gw_port),
+            "--api-key", API_KEY,
+            "--credentials", str(creds_file),
+            "--upstream-url", emulator_url,
+            "--data-dir", str(tmp / "data"),
+            "--log-level", "warning",
+            *serve_args,
+        ],
+        f"{base_url}/health",
+        env,
+    ):
+        yield LiveStack(base_url, emulator_url, API_KEY, tmp / "data", creds_file)

@@ -1,0 +1,421 @@
+"""Assemble decoded Kiro events into dialect-neutral output events (spec data §4, §5, §7.3/7.4).
+
+:class:`StreamAssembler` is the one place that knows Kiro's stream quirks; the renderers in
+``anthropic_out`` and ``openai_out`` only draw what it yields. Decisions where peers differ:
+
+- Text goes through the ``<thinking>`` parser (only when thinking is enabled), then the stop
+  sequence filter, then the optional ``max_tokens`` cut. Repeated identical text chunks are
+  kept, as RS does: a legitimate repeat (``"\\n\\n"`` twice) is indistinguishable from the
+  upstream's occasional duplicate, and dropping real text is worse (JW drops it).
+- Tool fragments are passed on at once. A call ends at ``stop:true``, at a frame for another
+  id, at text or reasoning, or at the end of the stream. Frames without an id (KQ's bare
+  ``{"input":…}``) belong to the open call; frames for an already finished id are dropped
+  (JW/AC dedupe). Arguments that are not a JSON object are diagnosed (§7.4) and replaced by
+  ``{}`` (RS), or by JW's schema-satisfying fallbacks with ``truncation_policy="fallback"``;
+  ``ToolCallStop.truncated`` tells the API layer, which may rewrite the later tool_result.
+  ``{}`` is the default because the client's own validation then fails loudly; a fallback
+  that passes validation lets the client act on it, which JW repairs on the next request.
+- Stop reason, first match wins: ``stop_sequence`` (gateway), ``max_tokens`` (an upstream
+  ``ContentLengthExceededException`` or the gateway cut), ``model_context_window_exceeded``
+  (contextUsage ≥ 100 %), ``tool_use``, ``max_tokens`` for thinking without any text or tool
+  call (RS; a ``" "`` text delta is added so the message has a text block, as RS does, since
+  an assistant turn without text cannot be sent back upstream), else ``end_turn``.
+- Any other exception or error frame raises :class:`UpstreamStreamException`; the API layer
+  turns it into an error event (RS ends the stream normally instead and hides the failure).
+- ``usage.output_tokens`` is estimated at the end from running character counts
+  (:class:`~kirogate.convert.stops.OutputEstimate`); input tokens come from the last
+  contextUsageEvent (``int(pct * window / 100)``, RS), else the caller's estimate.
+- Native reasoning (``reasoningContentEvent``) becomes thinking whether or not tag parsing is
+  enabled; a signature closes the block. Redacted reasoning has no IR event and is dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias
+
+import orjson
+
+from kirogate.convert.ir import (
+    Finish,
+    OutEvent,
+    StopReason,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingStop,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolCallStop,
+    UsageUpdate,
+)
+from kirogate.convert.stops import OutputEstimate, StopSequenceFilter
+from kirogate.convert.thinking import ThinkingOut, ThinkingParser
+from kirogate.errors import UpstreamStreamException
+from kirogate.protocol.events import (
+    AssistantText,
+    ContextUsage,
+    KiroEvent,
+    ReasoningSignature,
+    ReasoningText,
+    StreamException,
+    ToolUseFragment,
+)
+
+log = logging.getLogger(__name__)
+
+TruncationPolicy: TypeAlias = Literal["empty", "fallback"]
+
+# JW's truncation_recovery fallbacks: they satisfy Claude Code's schemas for these tools.
+_FALLBACK_INPUTS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "Write": {"file_path": "TRUNCATED_BY_API", "content": ""},
+    "Edit": {"file_path": "TRUNCATED_BY_API", "edits": []},
+}
+_OUTPUT_LIMIT: Final = "ContentLengthExceededException"
+
+
+def diagnose_truncation(raw: str) -> str | None:
+    """Why unparsable tool arguments look cut off (§7.4), or None if they are just malformed.
+
+    Counts unclosed braces and brackets outside strings and an unterminated string, which is
+    JW's check made string-aware (a ``{`` inside file content does not count).
+    """
+    braces = brackets = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            braces += 1
+        elif ch == "}":
+            braces -= 1
+        elif ch == "[":
+            brackets += 1
+        elif ch == "]":
+            brackets -= 1
+    issues = []
+    if braces > 0:
+        issues.append(f"missing {braces} closing brace(s)")
+    if brackets > 0:
+        issues.append(f"missing {brackets} closing bracket(s)")
+    if in_string:
+        issues.append("unterminated string")
+    return ", ".join(issues) if issues else None
+
+
+class StreamAssembler:
+    """Turn one response's Kiro events into :data:`~kirogate.convert.ir.OutEvent` values.
+
+    ``feed`` every decoded event in order, then call ``finish`` once; its last event is the
+    only :class:`~kirogate.convert.ir.Finish`. ``feed`` raises
+    :class:`~kirogate.errors.UpstreamStreamException` for a fatal exception frame. Once
+    :attr:`done` is true (a stop sequence or ``max_tokens`` was reached) further events
+    yield nothing and the caller should close the upstream.
+    """
+
+    __slots__ = (
+        "_context_exceeded",
+        "_context_tokens",
+        "_cut",
+        "_done",
+        "_done_tools",
+        "_input_estimate",
+        "_max_tokens",
+        "_native_open",
+        "_output",
+        "_output_limit",
+        "_parser",
+        "_plain",
+        "_saw_text",
+        "_saw_thinking",
+        "_saw_tool",
+        "_stops",
+        "_thinking",
+        "_tool_id",
+        "_tool_name",
+        "_tool_names",
+        "_tool_parts",
+        "_truncation_policy",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        *,
+        thinking_enabled: bool,
+        tool_names: Mapping[str, str],
+        context_window: int,
+        input_tokens_estimate: int,
+        stop_sequences: Sequence[str] = (),
+        max_tokens: int | None = None,
+        truncation_policy: TruncationPolicy = "empty",
+    ) -> None:
+        self._parser = ThinkingParser() if thinking_enabled else None
+        self._stops = StopSequenceFilter(stop_sequences) if any(stop_sequences) else None
+        self._max_tokens = max_tokens
+        self._plain = self._parser is None and self._stops is None and max_tokens is None
+        self._tool_names = tool_names
+        self._window = context_window
+        self._input_estimate = input_tokens_estimate
+        self._truncation_policy = truncation_policy
+        self._output = OutputEstimate()  # everything generated, thinking included
+        self._thinking = OutputEstimate()
+        self._context_tokens: int | None = None
+        self._context_exceeded = False
+        self._output_limit = False
+        self._cut = False
+        self._done = False
+        self._native_open = False
+        self._saw_text = self._saw_thinking = self._saw_tool = False
+        self._tool_id: str | None = None
+        self._tool_name = ""
+        self._tool_parts: list[str] = []
+        self._done_tools: set[str] = set()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    # ------------------------------------------------------------ events
+
+    def feed(self, event: KiroEvent) -> list[OutEvent]:
+        if type(event) is AssistantText:
+            return self._text(event.content)
+        match event:
+            case ToolUseFragment():
+                return self._tool(event)
+            case ReasoningText(text=text):
+                return self._reasoning(text)
+            case ReasoningSignature(signature=signature):
+                return self._signature(signature)
+            case ContextUsage(percentage=percentage):
+                tokens = int(percentage * self._window / 100)
+                self._context_tokens = tokens
+                if percentage >= 100:
+                    self._context_exceeded = True
+                return [UsageUpdate(tokens)]
+            case StreamException(exception_type=kind, message=message):
+                if kind == _OUTPUT_LIMIT:
+                    self._output_limit = True  # upstream's output cap: a normal max_tokens stop
+                elif not self._done:
+                    raise UpstreamStreamException(kind, message)
+        # Metering, followups, code references, web links, metadata, redacted reasoning and
+        # unknown events carry nothing the client sees.
+        return []
+
+    def finish(self) -> list[OutEvent]:
+        out: list[OutEvent] = []
+        if not self._done:
+            if self._tool_id is not None:
+                self._close_tool(out)
+            self._end_text_run(out)
+        thinking_only = self._saw_thinking and not self._saw_text and not self._saw_tool
+        if thinking_only:
+            out.append(TextDelta(" "))
+        stop_sequence = self._stops.matched if self._stops is not None else None
+        reason: StopReason
+        if stop_sequence is not None:
+            reason = "stop_sequence"
+        elif self._output_limit or self._cut:
+            reason = "max_tokens"
+        elif self._context_exceeded:
+            reason = "model_context_window_exceeded"
+        elif self._saw_tool:
+            reason = "tool_use"
+        elif thinking_only:
+            reason = "max_tokens"
+        else:
+            reason = "end_turn"
+        input_tokens = self._context_tokens
+        out.append(
+            Finish(
+                stop_reason=reason,
+                input_tokens=self._input_estimate if input_tokens is None else input_tokens,
+                output_tokens=max(1, self._output.tokens),
+                stop_sequence=stop_sequence,
+                reasoning_tokens=self._thinking.tokens,
+            )
+        )
+        return out
+
+    # ------------------------------------------------------------ text
+
+    def _text(self, content: str) -> list[OutEvent]:
+        if self._done or not content:
+            return []
+        if self._plain and self._tool_id is None and not self._native_open:
+            self._output.add(content)
+            self._saw_text = True
+            return [TextDelta(content)]
+        out: list[OutEvent] = []
+        if self._tool_id is not None:
+            self._close_tool(out)
+        if self._native_open:
+            self._native_open = False
+            out.append(ThinkingStop())
+        if self._parser is None:
+            self._emit_text(out, content)
+        else:
+            self._emit(out, self._parser.feed(content))
+        return out
+
+    def _emit(self, out: list[OutEvent], pieces: list[ThinkingOut]) -> None:
+        """Route parser output through the stop filter and the token limit."""
+        for piece in pieces:
+            if self._done:
+                return
+            if type(piece) is TextDelta:
+                self._emit_text(out, piece.text)
+                continue
+            self._flush_stops(out)
+            if type(piece) is ThinkingDelta:
+                self._emit_thinking(out, piece.text)
+            else:
+                self._saw_thinking = True
+                out.append(piece)
+
+    def _emit_text(self, out: list[OutEvent], text: str) -> None:
+        stops = self._stops
+        if stops is not None:
+            text = stops.feed(text)
+        self._put_text(out, text)
+        if stops is not None and stops.matched is not None:
+            self._done = True
+
+    def _flush_stops(self, out: list[OutEvent]) -> None:
+        if self._stops is not None:
+            self._put_text(out, self._stops.flush())
+
+    def _put_text(self, out: list[OutEvent], text: str) -> None:
+        if not text or self._cut:
+            return
+        limit = self._max_tokens
+        if limit is not None and self._output.tokens_after(text) > limit:
+            text = text[: self._output.room(text, limit)]
+            self._cut = self._done = True
+        self._output.add(text)
+        if text:
+            self._saw_text = True
+            out.append(TextDelta(text))
+
+    def _emit_thinking(self, out: list[OutEvent], text: str) -> None:
+        self._saw_thinking = True
+        limit = self._max_tokens
+        if limit is not None and self._output.tokens_after(text) > limit:
+            text = text[: self._output.room(text, limit)]
+            self._cut = self._done = True
+        self._output.add(text)
+        self._thinking.add(text)
+        if text:
+            out.append(ThinkingDelta(text))
+        if self._cut:
+            self._native_open = False
+            out.append(ThinkingStop())
+
+    def _end_text_run(self, out: list[OutEvent]) -> None:
+        """Release everything held back before a tool call, native reasoning or the end."""
+        if self._native_open:
+            self._native_open = False
+            out.append(ThinkingStop())
+        if self._parser is not None:
+            self._emit(out, self._parser.flush())
+        if not self._done:
+            self._flush_stops(out)
+
+    # ------------------------------------------------------------ native reasoning
+
+    def _reasoning(self, text: str) -> list[OutEvent]:
+        if self._done or not text:
+            return []
+        out: list[OutEvent] = []
+        if not self._native_open:
+            if self._tool_id is not None:
+                self._close_tool(out)
+            self._end_text_run(out)
+            if self._done:
+                return out
+            self._native_open = True
+        self._emit_thinking(out, text)
+        return out
+
+    def _signature(self, signature: str) -> list[OutEvent]:
+        if self._done:
+            return []
+        out: list[OutEvent] = []
+        if not self._native_open:
+            # A signature alone is a block whose text was omitted (display "omitted").
+            if self._tool_id is not None:
+                self._close_tool(out)
+            self._end_text_run(out)
+            if self._done:
+                return out
+        self._native_open = False
+        self._saw_thinking = True
+        out.append(ThinkingStop(signature or None))
+        return out
+
+    # ------------------------------------------------------------ tool calls
+
+    def _tool(self, frag: ToolUseFragment) -> list[OutEvent]:
+        if self._done:
+            return []
+        tool_id = frag.tool_use_id or self._tool_id
+        if not tool_id or tool_id in self._done_tools:
+            return []
+        out: list[OutEvent] = []
+        if tool_id != self._tool_id:
+            if self._tool_id is not None:
+                self._close_tool(out)
+            self._end_text_run(out)
+            if self._done:
+                return out
+            self._tool_id = tool_id
+            self._tool_name = self._tool_names.get(frag.name, frag.name)
+            self._tool_parts = []
+            self._saw_tool = True
+            out.append(ToolCallStart(tool_id, self._tool_name))
+        if frag.input:
+            self._tool_parts.append(frag.input)
+            self._output.add(frag.input)
+            out.append(ToolCallDelta(frag.input))
+        if frag.stop:
+            self._close_tool(out)
+        return out
+
+    def _close_tool(self, out: list[OutEvent]) -> None:
+        tool_id = self._tool_id
+        assert tool_id is not None
+        self._tool_id = None
+        self._done_tools.add(tool_id)
+        raw = "".join(self._tool_parts)
+        self._tool_parts = []
+        if not raw.strip():
+            out.append(ToolCallStop(tool_id, {}))  # a call without arguments (RS)
+            return
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            out.append(ToolCallStop(tool_id, value))
+            return
+        size = len(raw.encode())
+        diagnosis = diagnose_truncation(raw) if value is None else None
+        if diagnosis is not None:
+            reason = f"truncated at {size} bytes: {diagnosis}"
+        elif value is None:
+            reason = f"malformed JSON ({size} bytes)"
+        else:
+            reason = f"arguments are not a JSON object ({size} bytes)"
+        log.warning("tool call %s (%s) unusable: %s", tool_id, self._tool_name, reason)
+        fallback = _FALLBACK_INPUTS.get(self._tool_name, {})
+        data = copy.deepcopy(dict(fallback)) if self._truncation_policy == "fallback" else {}
+        out.append(ToolCallStop(tool_id, data, truncated=True, truncation_reason=reason))

@@ -1,33 +1,240 @@
-"""The gateway's running state: settings, credentials and the upstream machinery.
+"""The gateway's running state and its one operation: answer a conversation from upstream.
 
 :class:`Gateway` is built once per process by ``serve`` (or by tests) and handed to the
-HTTP layer. It owns every long-lived resource (HTTP connection pools, the token manager)
-and releases them in :meth:`Gateway.close`.
+HTTP layer. It owns the long-lived resources (HTTP connection pools, the token manager,
+the credential pool) and releases them in :meth:`Gateway.close`. :meth:`Gateway.open_answer`
+runs the failover loop up to the upstream's first event; after that the request is
+committed to one credential and the caller streams the :class:`Answer`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from kirogate.convert.ir import Conversation, OutEvent, ToolCallStop
+from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
+from kirogate.convert.models import ModelInfo
+from kirogate.convert.stream import StreamAssembler
+from kirogate.convert.tokens import estimate_conversation_tokens
+from kirogate.errors import UpstreamStreamException
+from kirogate.pool.credential_pool import CredentialPool
+from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
+from kirogate.pool.settings import PoolSettings
+from kirogate.protocol.events import KiroEvent, StreamException
 from kirogate.settings import Settings
+from kirogate.upstream.classify import classify_stream_exception
+from kirogate.upstream.client import KiroClient, UpstreamStream
 from kirogate.upstream.credentials import Credential
+from kirogate.upstream.http import HttpPool
+from kirogate.upstream.identity import machine_id_for
+from kirogate.upstream.profiles import ensure_profile_arn
+from kirogate.upstream.refresh import TokenManager
+from kirogate.upstream.writeback import write_back_async
 
 log = logging.getLogger(__name__)
+
+TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
+
+
+def new_hex_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class _Opened:
+    stream: UpstreamStream
+    first: KiroEvent | None  # None: the upstream answered 200 with an empty body
+
+
+@dataclass(slots=True)
+class Answer:
+    """One committed upstream answer: iterate :meth:`events`, then :meth:`close`.
+
+    ``events`` yields the raw Kiro events (the first one already read by the failover
+    loop). The caller owns the assembler so it can render per event without copies.
+    """
+
+    held: Leased[_Opened]
+    build: KiroBuild
+    model: ModelInfo
+    input_estimate: int
+    assembler: StreamAssembler
+    _gateway: Gateway = field(repr=False)
+    _closed: bool = False
+
+    @property
+    def credential(self) -> Credential:
+        return self.held.credential
+
+    @property
+    def stream(self) -> UpstreamStream:
+        return self.held.value.stream
+
+    def first_event(self) -> KiroEvent | None:
+        return self.held.value.first
+
+    def remember(self, events: list[OutEvent]) -> None:
+        """Note truncated tool calls so the next request can explain them (spec §7.4)."""
+        for event in events:
+            if type(event) is ToolCallStop and event.truncated:
+                self._gateway.remember_truncation(event)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.stream.aclose()
+        finally:
+            await self.held.release()
 
 
 class Gateway:
     """Everything a request handler needs, created at startup and closed at shutdown."""
 
-    def __init__(self, settings: Settings, credentials: Sequence[Credential]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: Sequence[Credential],
+        *,
+        pool_settings: PoolSettings | None = None,
+        build_options: KiroBuildOptions | None = None,
+    ) -> None:
         self.settings = settings
-        self.credentials: list[Credential] = list(credentials)
+        self.http = HttpPool(settings.upstream)
+        self.tokens = TokenManager(
+            settings.upstream, self.http.session_for, write_back=write_back_async
+        )
+        self.client = KiroClient(settings.upstream, self.http)
+        self.pool = CredentialPool(credentials, pool_settings)
+        self.build_options = build_options or KiroBuildOptions()
+        self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
+        # Responses API conversations kept for previous_response_id (bounded, newest last).
+        self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
+        self.responses_limit = 1000
 
     async def start(self) -> None:
-        log.info("gateway starting with %d credential(s)", len(self.credentials))
+        log.info("gateway starting with %d credential(s)", len(self.pool))
 
     async def close(self) -> None:
+        await self.tokens.aclose()
+        await self.http.close()
         log.info("gateway stopped")
 
+    @property
+    def credentials(self) -> list[Credential]:
+        return self.pool.credentials()
+
     def usable_credentials(self) -> list[Credential]:
-        return [cred for cred in self.credentials if not cred.disabled]
+        return [cred for cred in self.pool.credentials() if not cred.disabled]
+
+    # ------------------------------------------------------------ truncation memory
+
+    def remember_truncation(self, stop: ToolCallStop) -> None:
+        reason = stop.truncation_reason or "the input JSON was incomplete"
+        # The assembler words it "truncated at N bytes: <diagnosis>".
+        size_text = reason.removeprefix("truncated at ").partition(" bytes")[0]
+        size = int(size_text) if size_text.isdigit() else 0
+        self._truncated[stop.id] = TruncatedCall(size_bytes=size, reason=reason)
+        while len(self._truncated) > TRUNCATION_MEMORY:
+            self._truncated.popitem(last=False)
+
+    # ------------------------------------------------------------ answering
+
+    def build(self, conv: Conversation, model: ModelInfo) -> KiroBuild:
+        options = self.build_options
+        if self._truncated:
+            options = replace(options, truncated_calls=dict(self._truncated))
+        return build_kiro_request(
+            conv,
+            model,
+            conversation_id=conv.session_id or str(uuid.uuid4()),
+            new_id=lambda: str(uuid.uuid4()),
+            options=options,
+        )
+
+    async def machine_ready(self, credential: Credential) -> str:
+        """Make the credential usable: fresh token, profileArn where the host needs one."""
+        await self.tokens.ensure_fresh(credential)
+        machine_id = machine_id_for(credential, self.settings.upstream)
+        await ensure_profile_arn(self.client, credential, machine_id=machine_id)
+        return machine_id
+
+    async def _force_refresh(self, credential: Credential) -> None:
+        await self.tokens.ensure_fresh(credential, force=True)
+
+    async def open_answer(
+        self, conv: Conversation, model: ModelInfo, *, build: KiroBuild | None = None
+    ) -> Answer:
+        """Run the failover loop until one credential's stream has produced its first event."""
+        build = build or self.build(conv, model)
+        input_estimate = estimate_conversation_tokens(conv)
+        thinking = conv.thinking is not None or model.thinking is not None
+
+        async def attempt(credential: Credential, _: AttemptContext) -> _Opened:
+            machine_id = await self.machine_ready(credential)
+            stream = await self.client.open_stream(
+                credential, build.request, machine_id=machine_id
+            )
+            try:
+                first = await anext(stream, None)
+            except BaseException:
+                await stream.aclose()
+                raise
+            if type(first) is StreamException:
+                error = classify_stream_exception(first.exception_type, first.message)
+                if error is not None:
+                    await stream.aclose()
+                    raise error
+            return _Opened(stream, first)
+
+        held = await run_with_failover(
+            self.pool,
+            attempt,
+            model=model.upstream_id,
+            session_id=conv.session_id,
+            force_refresh=self._force_refresh,
+        )
+        assembler = StreamAssembler(
+            thinking_enabled=thinking,
+            tool_names=build.tool_names,
+            context_window=model.context_window,
+            input_tokens_estimate=input_estimate,
+            stop_sequences=conv.stop_sequences,
+            max_tokens=conv.max_tokens,
+        )
+        return Answer(held, build, model, input_estimate, assembler, self)
+
+    async def collect(self, answer: Answer) -> list[OutEvent]:
+        """Read a whole answer into output events (non-streaming responses)."""
+        out: list[OutEvent] = []
+        try:
+            async for event in events_of(answer):
+                produced = answer.assembler.feed(event)
+                if produced:
+                    out.extend(produced)
+                if answer.assembler.done:
+                    break
+            out.extend(answer.assembler.finish())
+        finally:
+            await answer.close()
+        answer.remember(out)
+        return out
+
+
+async def events_of(answer: Answer) -> AsyncIterator[KiroEvent]:
+    """The answer's Kiro events, the already-read first one included."""
+    first = answer.first_event()
+    if first is None:
+        return
+    yield first
+    async for event in answer.stream:
+        yield event
+
+
+__all__ = ["Answer", "Gateway", "UpstreamStreamException", "events_of", "new_hex_id"]

@@ -1,0 +1,63 @@
+"""Anthropic Messages: ``/v1/messages``, ``/v1/messages/count_tokens`` and ``/cc/v1/messages``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object
+from kirogate.api.responses import json_response
+from kirogate.api.streaming import sse_body, sse_response
+from kirogate.api.websearch import is_web_search_request, web_search_response
+from kirogate.convert.anthropic_in import count_tokens_to_ir, messages_to_ir
+from kirogate.convert.anthropic_out import (
+    AnthropicAggregator,
+    AnthropicStreamRenderer,
+    BufferedAnthropicRenderer,
+)
+from kirogate.convert.tokens import estimate_conversation_tokens
+
+router = APIRouter()
+
+
+async def _messages(request: Request, *, buffered: bool) -> Response:
+    gateway = authorized_gateway(request)
+    body = await read_json_object(request)
+    conv = messages_to_ir(body)
+    model = model_for(request, conv.model)
+    if is_web_search_request(conv):
+        return await web_search_response(gateway, conv, model)
+    answer = await gateway.open_answer(conv, model)
+    thinking = conv.thinking is not None or model.thinking is not None
+    message_id = f"msg_{hex_id()}"
+    if conv.stream:
+        cls = BufferedAnthropicRenderer if buffered else AnthropicStreamRenderer
+        renderer = cls(conv.model, message_id, answer.input_estimate, thinking)
+        return sse_response(sse_body(answer, renderer))
+    events = await gateway.collect(answer)
+    aggregator = AnthropicAggregator(conv.model, message_id, thinking)
+    aggregator.feed_all(events)
+    return json_response(aggregator.body())
+
+
+@router.post("/v1/messages")
+async def messages(request: Request) -> Response:
+    return await _messages(request, buffered=False)
+
+
+@router.post("/cc/v1/messages")
+async def messages_buffered(request: Request) -> Response:
+    """kiro.rs's Claude Code mode: the stream is held until the end so ``message_start``
+    carries the upstream's exact input tokens (pings keep the connection alive)."""
+    return await _messages(request, buffered=True)
+
+
+@router.post("/v1/messages/count_tokens")
+@router.post("/cc/v1/messages/count_tokens")
+async def count_tokens(request: Request) -> Response:
+    authorized_gateway(request)
+    body = await read_json_object(request)
+    conv = count_tokens_to_ir(body)
+    model_for(request, conv.model)  # an unknown model is a 404 here too
+    return json_response({"input_tokens": max(1, estimate_conversation_tokens(conv))})

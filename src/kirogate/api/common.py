@@ -1,0 +1,53 @@
+"""What every client route does first: find the gateway, check the key, read the JSON body."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, cast
+
+import orjson
+from starlette.requests import Request
+
+from kirogate.api.auth import require_client_key
+from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
+from kirogate.errors import InvalidRequest
+from kirogate.service import Gateway
+
+
+def gateway_of(request: Request) -> Gateway:
+    return cast(Gateway, request.app.state.gateway)
+
+
+def authorized_gateway(request: Request) -> Gateway:
+    gateway = gateway_of(request)
+    require_client_key(request, gateway.settings.server.api_keys)
+    return gateway
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("the request body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def model_for(request: Request, name: str) -> ModelInfo:
+    table: ModelTable | None = getattr(request.app.state, "models", None)
+    if table is not None:
+        return table.resolve(name)
+    return resolve_model(name)
+
+
+def hex_id(nbytes: int = 16) -> str:
+    return secrets.token_hex(nbytes)
+
+
+def unix_now() -> int:
+    return int(time.time())

@@ -1,0 +1,34 @@
+"""OpenAI Chat Completions: ``/v1/chat/completions``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object, unix_now
+from kirogate.api.responses import json_response
+from kirogate.api.streaming import sse_body, sse_response
+from kirogate.convert.openai_in import chat_to_ir
+from kirogate.convert.openai_out import ChatAggregator, ChatStreamRenderer
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    gateway = authorized_gateway(request)
+    body = await read_json_object(request)
+    conv = chat_to_ir(body)
+    model = model_for(request, conv.model)
+    answer = await gateway.open_answer(conv, model)
+    completion_id = f"chatcmpl-{hex_id(12)}"
+    created = unix_now()
+    if conv.stream:
+        include_usage = bool(conv.metadata.get("include_usage"))
+        renderer = ChatStreamRenderer(conv.model, completion_id, created, include_usage)
+        return sse_response(sse_body(answer, renderer))
+    events = await gateway.collect(answer)
+    aggregator = ChatAggregator(conv.model, completion_id, created)
+    aggregator.feed_all(events)
+    return json_response(aggregator.body())

@@ -18,6 +18,7 @@ from kirogate.api.responses import json_response
 from kirogate.errors import (
     InvalidRequest,
     KirogateError,
+    NoCredentialAvailable,
     RateLimited,
     UpstreamThrottled,
 )
@@ -31,7 +32,7 @@ class Dialect(StrEnum):
 
 
 def retry_after_of(exc: KirogateError) -> float | None:
-    if isinstance(exc, RateLimited | UpstreamThrottled):
+    if isinstance(exc, RateLimited | UpstreamThrottled | NoCredentialAvailable):
         return exc.retry_after
     return None
 
@@ -58,10 +59,18 @@ def error_body(exc: KirogateError, dialect: Dialect) -> dict[str, Any]:
     return anthropic_error_body(exc)
 
 
+def client_facing(exc: KirogateError) -> KirogateError:
+    """Every credential resting after rate limits is a rate limit for the client, with a hint."""
+    if isinstance(exc, NoCredentialAvailable) and exc.retry_after is not None:
+        return RateLimited(exc.message, retry_after=exc.retry_after)
+    return exc
+
+
 def error_response(exc: KirogateError, dialect: Dialect) -> Response:
+    exc = client_facing(exc)
     headers: dict[str, str] = {}
     retry_after = retry_after_of(exc)
-    if exc.status == 429:
+    if exc.status == 429 or retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(retry_after or 1)))
     if exc.status >= 500:
         log.warning("answering %d %s: %s", exc.status, type(exc).__name__, exc.message)

@@ -9,13 +9,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "src" / "kirogate"
 # Lower number = lower layer. A module may import its own layer or lower ones.
 LAYERS = {
-    "errors": 0, "settings": 0, "types": 0, "log": 0, "__init__": 0,
+    "errors": 0,
+    "settings": 0,
+    "types": 0,
+    "log": 0,
+    "__init__": 0,
     "protocol": 1,
     "convert": 2,
-    "upstream": 3, "pool": 3, "store": 3,
+    "upstream": 3,
+    "pool": 3,
+    "store": 3,
     "emulator": 3,
     "service": 4,
-    "api": 5, "admin": 5, "console": 5, "cli": 6, "serve": 6, "demo": 6, "__main__": 7,
+    "api": 5,
+    "admin": 5,
+    "console": 5,
+    "cli": 6,
+    "serve": 6,
+    "demo": 6,
+    "__main__": 7,
 }
 # The emulator reuses the codec only, never the gateway's routes or converters.
 FORBIDDEN = {"emulator": {"api", "convert", "service", "pool", "store", "upstream"}}

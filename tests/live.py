@@ -123,22 +123,31 @@ def live_stack(
     emu_port, gw_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emu_port}"
     base_url = f"http://127.0.0.1:{gw_port}"
-    with running(
-        ["emulator", "--port", str(emu_port), *emulator_args],
-        f"{emulator_url}/_emulator/stats",
-        env,
-    ), running(
-        [
-            "serve",
-            "--port", str(gw_port),
-            "--api-key", API_KEY,
-            "--credentials", str(creds_file),
-            "--upstream-url", emulator_url,
-            "--data-dir", str(tmp / "data"),
-            "--log-level", "warning",
-            *serve_args,
-        ],
-        f"{base_url}/health",
-        env,
+    with (
+        running(
+            ["emulator", "--port", str(emu_port), *emulator_args],
+            f"{emulator_url}/_emulator/stats",
+            env,
+        ),
+        running(
+            [
+                "serve",
+                "--port",
+                str(gw_port),
+                "--api-key",
+                API_KEY,
+                "--credentials",
+                str(creds_file),
+                "--upstream-url",
+                emulator_url,
+                "--data-dir",
+                str(tmp / "data"),
+                "--log-level",
+                "warning",
+                *serve_args,
+            ],
+            f"{base_url}/health",
+            env,
+        ),
     ):
         yield LiveStack(base_url, emulator_url, API_KEY, tmp / "data", creds_file)

@@ -38,8 +38,18 @@ def test_serve_reports_busy_port_and_how_to_pick_another(tmp_path: Path) -> None
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "kirogate", "serve", "--port", str(port), "--api-key", "k",
-             "--data-dir", str(tmp_path / "data")],
+            [
+                sys.executable,
+                "-m",
+                "kirogate",
+                "serve",
+                "--port",
+                str(port),
+                "--api-key",
+                "k",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
             capture_output=True,
             text=True,
             env=clean_env(tmp_path),
@@ -79,9 +89,12 @@ def test_serve_generates_a_client_key_in_the_data_dir_with_mode_0600(tmp_path: P
 
 def test_emulator_command_serves_on_the_given_port(tmp_path: Path) -> None:
     port = free_port()
-    with running(
-        ["emulator", "--port", str(port)],
-        f"http://127.0.0.1:{port}/_emulator/stats",
-        clean_env(tmp_path),
-    ), urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/stats") as r:
+    with (
+        running(
+            ["emulator", "--port", str(port)],
+            f"http://127.0.0.1:{port}/_emulator/stats",
+            clean_env(tmp_path),
+        ),
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/stats") as r,
+    ):
         assert r.status == 200

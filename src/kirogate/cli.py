@@ -139,8 +139,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
-    from kirogate.emulator.config import EmulatorConfig, Pacing
     from kirogate.emulator.app import run_emulator
+    from kirogate.emulator.config import EmulatorConfig, Pacing
 
     config = EmulatorConfig(
         host=args.host,

@@ -30,7 +30,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -77,15 +79,15 @@ def print_instructions(base: str, reply: str | None) -> None:
     out.write(
         f"  curl {base}/v1/messages -H 'x-api-key: {DEMO_API_KEY}' "
         "-H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\\n"
-        "    -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,"
-        "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n\n"
+        '    -d \'{"model":"claude-sonnet-4-5","max_tokens":256,'
+        '"messages":[{"role":"user","content":"Hi"}]}\'\n\n'
     )
     out.write("curl (OpenAI Chat Completions, streaming):\n")
     out.write(
         f"  curl -N {base}/v1/chat/completions -H 'Authorization: Bearer {DEMO_API_KEY}' "
         "-H 'content-type: application/json' \\\n"
-        "    -d '{\"model\":\"claude-sonnet-4-5\",\"stream\":true,"
-        "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n\n"
+        '    -d \'{"model":"claude-sonnet-4-5","stream":true,'
+        '"messages":[{"role":"user","content":"Hi"}]}\'\n\n'
     )
     out.write("Python SDKs:\n")
     out.write(f"  anthropic.Anthropic(base_url='{base}', api_key='{DEMO_API_KEY}')\n")
@@ -105,14 +107,28 @@ def run_demo(host: str = "127.0.0.1", port: int | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kirogate-demo-"))
     creds = workdir / "credentials.json"
     creds.write_text(
-        json.dumps([{"refreshToken": DEMO_REFRESH_TOKEN, "authMethod": "social", "email": "demo@kiro.local"}]),
+        json.dumps(
+            [
+                {
+                    "refreshToken": DEMO_REFRESH_TOKEN,
+                    "authMethod": "social",
+                    "email": "demo@kiro.local",
+                }
+            ]
+        ),
         encoding="utf-8",
     )
     creds.chmod(0o600)
     env = dict(os.environ)
     # The demo must not pick up the user's real credentials.
-    for name in ("KIRO_AUTH_TOKEN", "REFRESH_TOKEN", "CREDENTIALS_JSON", "KIRO_API_KEY",
-                 "KIRO_ACCESS_TOKEN", "KIRO_REFRESH_TOKEN"):
+    for name in (
+        "KIRO_AUTH_TOKEN",
+        "REFRESH_TOKEN",
+        "CREDENTIALS_JSON",
+        "KIRO_API_KEY",
+        "KIRO_ACCESS_TOKEN",
+        "KIRO_REFRESH_TOKEN",
+    ):
         env.pop(name, None)
     python = sys.executable
     emulator = subprocess.Popen(
@@ -125,13 +141,24 @@ def run_demo(host: str = "127.0.0.1", port: int | None = None) -> int:
         wait_for_http(f"http://{host}:{emulator_port}/_emulator/stats", proc=emulator)
         gateway = subprocess.Popen(
             [
-                python, "-m", "kirogate", "serve",
-                "--host", host, "--port", str(gateway_port),
-                "--api-key", DEMO_API_KEY,
-                "--credentials", str(creds),
-                "--upstream-url", f"http://{host}:{emulator_port}",
-                "--data-dir", str(workdir / "data"),
-                "--log-level", "warning",
+                python,
+                "-m",
+                "kirogate",
+                "serve",
+                "--host",
+                host,
+                "--port",
+                str(gateway_port),
+                "--api-key",
+                DEMO_API_KEY,
+                "--credentials",
+                str(creds),
+                "--upstream-url",
+                f"http://{host}:{emulator_port}",
+                "--data-dir",
+                str(workdir / "data"),
+                "--log-level",
+                "warning",
             ],
             env=env,
             stdout=subprocess.DEVNULL,

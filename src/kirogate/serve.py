@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
-from kirogate.settings import Settings, ServerSettings
+from kirogate.settings import ServerSettings, Settings
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.sources import DiscoveryResult, discover_credentials
 
@@ -62,8 +62,14 @@ def describe_credential(cred: Credential) -> str:
     state = "disabled" if cred.disabled else "ready"
     if cred.disabled and cred.disabled_reason:
         state = f"disabled ({cred.disabled_reason})"
-    expiry = "no expiry" if cred.is_api_key else (
-        f"token expires {cred.expires_at:%Y-%m-%d %H:%M} UTC" if cred.expires_at else "token will be refreshed"
+    expiry = (
+        "no expiry"
+        if cred.is_api_key
+        else (
+            f"token expires {cred.expires_at:%Y-%m-%d %H:%M} UTC"
+            if cred.expires_at
+            else "token will be refreshed"
+        )
     )
     source = cred.origin.describe() if cred.origin else "?"
     return f"{cred.label} [{cred.auth_method.value}] {state}, {expiry} - from {source}"

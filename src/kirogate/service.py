@@ -178,9 +178,7 @@ class Gateway:
 
         async def attempt(credential: Credential, _: AttemptContext) -> _Opened:
             machine_id = await self.machine_ready(credential)
-            stream = await self.client.open_stream(
-                credential, build.request, machine_id=machine_id
-            )
+            stream = await self.client.open_stream(credential, build.request, machine_id=machine_id)
             try:
                 first = await anext(stream, None)
             except BaseException:

@@ -39,8 +39,13 @@ def test_streamed_text_accumulates_to_the_same_message(claude: anthropic.Anthrop
 
 
 def test_tool_call_input_equals_what_the_emulator_sent(claude: anthropic.Anthropic) -> None:
-    tools = [{"name": "Bash", "description": "Run a command",
-              "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Bash",
+            "description": "Run a command",
+            "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+        }
+    ]
     reply = ask(claude, "list files [[emu:tv2]]", tools=tools)
     calls = [block for block in reply.content if block.type == "tool_use"]
     assert reply.stop_reason == "tool_use"
@@ -49,10 +54,17 @@ def test_tool_call_input_equals_what_the_emulator_sent(claude: anthropic.Anthrop
 
 
 def test_streamed_tool_call_with_utf8_split_parses(claude: anthropic.Anthropic) -> None:
-    tools = [{"name": "Read", "description": "Read a file",
-              "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Read",
+            "description": "Read a file",
+            "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+        }
+    ]
     with claude.messages.stream(
-        model=MODEL, max_tokens=256, tools=tools,
+        model=MODEL,
+        max_tokens=256,
+        tools=tools,
         messages=[{"role": "user", "content": "read [[emu:tv3-split]]"}],
     ) as stream:
         final = stream.get_final_message()
@@ -61,25 +73,37 @@ def test_streamed_tool_call_with_utf8_split_parses(claude: anthropic.Anthropic) 
 
 
 def test_tool_round_trip_sends_the_result_back(claude: anthropic.Anthropic) -> None:
-    tools = [{"name": "Bash", "description": "Run a command",
-              "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Bash",
+            "description": "Run a command",
+            "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+        }
+    ]
     first = ask(claude, "list files [[emu:tv2]]", tools=tools)
     call = next(block for block in first.content if block.type == "tool_use")
     second = claude.messages.create(
-        model=MODEL, max_tokens=256, tools=tools,
+        model=MODEL,
+        max_tokens=256,
+        tools=tools,
         messages=[
             {"role": "user", "content": "list files"},
             {"role": "assistant", "content": [block.model_dump() for block in first.content]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": call.id, "content": "a.txt b.txt"}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": call.id, "content": "a.txt b.txt"}
+                ],
+            },
         ],
     )
     assert "a.txt b.txt" in second.content[0].text
 
 
 def test_thinking_tags_become_thinking_blocks(claude: anthropic.Anthropic) -> None:
-    reply = ask(claude, "what is 2+2 [[emu:tv4]]",
-                thinking={"type": "enabled", "budget_tokens": 2048})
+    reply = ask(
+        claude, "what is 2+2 [[emu:tv4]]", thinking={"type": "enabled", "budget_tokens": 2048}
+    )
     kinds = [block.type for block in reply.content]
     assert kinds == ["thinking", "text"]
     assert reply.content[0].thinking == "The user asks 2+2. Not `</thinking>` yet. It is 4.\n"
@@ -88,7 +112,9 @@ def test_thinking_tags_become_thinking_blocks(claude: anthropic.Anthropic) -> No
 
 def test_streamed_thinking_deltas(claude: anthropic.Anthropic) -> None:
     with claude.messages.stream(
-        model=MODEL, max_tokens=256, thinking={"type": "enabled", "budget_tokens": 2048},
+        model=MODEL,
+        max_tokens=256,
+        thinking={"type": "enabled", "budget_tokens": 2048},
         messages=[{"role": "user", "content": "2+2 [[emu:tv4]]"}],
     ) as stream:
         final = stream.get_final_message()
@@ -97,9 +123,16 @@ def test_streamed_thinking_deltas(claude: anthropic.Anthropic) -> None:
 
 
 def test_truncated_tool_input_is_a_clear_empty_call(claude: anthropic.Anthropic) -> None:
-    tools = [{"name": "Write", "description": "Write a file",
-              "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"},
-                                                                "content": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Write",
+            "description": "Write a file",
+            "input_schema": {
+                "type": "object",
+                "properties": {"file_path": {"type": "string"}, "content": {"type": "string"}},
+            },
+        }
+    ]
     reply = ask(claude, "write it [[emu:tv7]]", tools=tools)
     call = next(block for block in reply.content if block.type == "tool_use")
     assert call.input == {}
@@ -118,9 +151,14 @@ def test_output_limit_exception_is_max_tokens(claude: anthropic.Anthropic) -> No
 
 
 def test_mid_stream_exception_becomes_an_error_event(claude: anthropic.Anthropic) -> None:
-    with pytest.raises(anthropic.APIStatusError) as raised, claude.messages.stream(
-        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "x [[emu:tv6-error]]"}]
-    ) as stream:
+    with (
+        pytest.raises(anthropic.APIStatusError) as raised,
+        claude.messages.stream(
+            model=MODEL,
+            max_tokens=256,
+            messages=[{"role": "user", "content": "x [[emu:tv6-error]]"}],
+        ) as stream,
+    ):
         for _ in stream:
             pass
     assert "InternalServerException" in str(raised.value)
@@ -155,10 +193,25 @@ def test_wrong_key_is_401_authentication_error(stack: LiveStack) -> None:
 
 def test_bad_request_is_400_invalid_request_naming_the_field(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as raised:
-        claude.messages.create(model=MODEL, max_tokens=10,
-                               messages=[{"role": "user", "content": [{"type": "image",
-                                          "source": {"type": "base64", "media_type": "image/tiff",
-                                                     "data": "AAAA"}}]}])
+        claude.messages.create(
+            model=MODEL,
+            max_tokens=10,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image",
+                            "source": {
+                                "type": "base64",
+                                "media_type": "image/tiff",
+                                "data": "AAAA",
+                            },
+                        }
+                    ],
+                }
+            ],
+        )
     assert raised.value.status_code == 400
     assert raised.value.body["error"]["type"] == "invalid_request_error"
     assert "media_type" in raised.value.body["error"]["message"]
@@ -166,8 +219,9 @@ def test_bad_request_is_400_invalid_request_naming_the_field(claude: anthropic.A
 
 def test_unknown_model_is_404(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError):
-        claude.messages.create(model="gpt-7-ultra", max_tokens=10,
-                               messages=[{"role": "user", "content": "hi"}])
+        claude.messages.create(
+            model="gpt-7-ultra", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
 
 
 def test_upstream_400_is_not_retried_and_maps_to_400(claude: anthropic.Anthropic) -> None:
@@ -178,10 +232,12 @@ def test_upstream_400_is_not_retried_and_maps_to_400(claude: anthropic.Anthropic
 
 def test_web_search_returns_server_tool_blocks(claude: anthropic.Anthropic) -> None:
     reply = claude.messages.create(
-        model=MODEL, max_tokens=256,
+        model=MODEL,
+        max_tokens=256,
         tools=[{"type": "web_search_20250305", "name": "web_search"}],
-        messages=[{"role": "user", "content":
-                   "Perform a web search for the query: rust async traits"}],
+        messages=[
+            {"role": "user", "content": "Perform a web search for the query: rust async traits"}
+        ],
     )
     kinds = [block.type for block in reply.content]
     assert kinds == ["text", "server_tool_use", "web_search_tool_result", "text"]
@@ -190,11 +246,19 @@ def test_web_search_returns_server_tool_blocks(claude: anthropic.Anthropic) -> N
 
 
 def test_buffered_claude_code_mode_carries_exact_input_tokens(stack: LiveStack) -> None:
-    body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True,
-                       "messages": [{"role": "user", "content": "hello [[emu:tv1]]"}]}).encode()
+    body = json.dumps(
+        {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 100,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hello [[emu:tv1]]"}],
+        }
+    ).encode()
     request = urllib.request.Request(
-        f"{stack.base_url}/cc/v1/messages", data=body,
-        headers={"x-api-key": stack.api_key, "content-type": "application/json"})
+        f"{stack.base_url}/cc/v1/messages",
+        data=body,
+        headers={"x-api-key": stack.api_key, "content-type": "application/json"},
+    )
     with urllib.request.urlopen(request) as response:
         transcript = response.read().decode()
     start = json.loads(transcript.split("data: ", 1)[1].split("\n", 1)[0])

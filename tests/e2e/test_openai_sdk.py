@@ -8,15 +8,26 @@ import openai
 import pytest
 
 MODEL = "claude-sonnet-4-6"
-TOOLS = [{"type": "function", "function": {
-    "name": "Bash", "description": "Run a command",
-    "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "Bash",
+            "description": "Run a command",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+        },
+    }
+]
 
 
 def test_chat_completion_text(oai: openai.OpenAI) -> None:
     reply = oai.chat.completions.create(
-        model=MODEL, messages=[{"role": "system", "content": "be brief"},
-                               {"role": "user", "content": "Hi there"}])
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "Hi there"},
+        ],
+    )
     assert reply.choices[0].message.content == "Echo: Hi there"
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == MODEL
@@ -24,9 +35,14 @@ def test_chat_completion_text(oai: openai.OpenAI) -> None:
 
 
 def test_streamed_chat_keeps_one_id_and_reports_usage(oai: openai.OpenAI) -> None:
-    chunks = list(oai.chat.completions.create(
-        model=MODEL, stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "stream this"}]))
+    chunks = list(
+        oai.chat.completions.create(
+            model=MODEL,
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": "stream this"}],
+        )
+    )
     assert len({chunk.id for chunk in chunks}) == 1
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Echo: stream this"
@@ -34,33 +50,48 @@ def test_streamed_chat_keeps_one_id_and_reports_usage(oai: openai.OpenAI) -> Non
 
 
 def test_chat_tool_calls_stream_as_indexed_deltas(oai: openai.OpenAI) -> None:
-    chunks = list(oai.chat.completions.create(
-        model=MODEL, stream=True, tools=TOOLS,
-        messages=[{"role": "user", "content": "ls [[emu:tv2]]"}]))
+    chunks = list(
+        oai.chat.completions.create(
+            model=MODEL,
+            stream=True,
+            tools=TOOLS,
+            messages=[{"role": "user", "content": "ls [[emu:tv2]]"}],
+        )
+    )
     args = "".join(
         call.function.arguments or ""
-        for c in chunks if c.choices for call in (c.choices[0].delta.tool_calls or []))
+        for c in chunks
+        if c.choices
+        for call in (c.choices[0].delta.tool_calls or [])
+    )
     assert json.loads(args) == {"command": "ls -la"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
 def test_chat_tool_round_trip(oai: openai.OpenAI) -> None:
     first = oai.chat.completions.create(
-        model=MODEL, tools=TOOLS, messages=[{"role": "user", "content": "ls [[emu:tv2]]"}])
+        model=MODEL, tools=TOOLS, messages=[{"role": "user", "content": "ls [[emu:tv2]]"}]
+    )
     call = first.choices[0].message.tool_calls[0]
     assert json.loads(call.function.arguments) == {"command": "ls -la"}
-    second = oai.chat.completions.create(model=MODEL, tools=TOOLS, messages=[
-        {"role": "user", "content": "ls"},
-        first.choices[0].message.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "a.txt"},
-    ])
+    second = oai.chat.completions.create(
+        model=MODEL,
+        tools=TOOLS,
+        messages=[
+            {"role": "user", "content": "ls"},
+            first.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "a.txt"},
+        ],
+    )
     assert "a.txt" in second.choices[0].message.content
 
 
 def test_reasoning_content_for_thinking(oai: openai.OpenAI) -> None:
     reply = oai.chat.completions.create(
-        model=MODEL, reasoning_effort="high",
-        messages=[{"role": "user", "content": "2+2 [[emu:tv4]]"}])
+        model=MODEL,
+        reasoning_effort="high",
+        messages=[{"role": "user", "content": "2+2 [[emu:tv4]]"}],
+    )
     message = reply.choices[0].message
     assert message.content == "The answer is **4**."
     assert "It is 4." in message.model_extra["reasoning_content"]
@@ -99,8 +130,14 @@ def test_responses_text_and_previous_response_id(oai: openai.OpenAI) -> None:
 
 
 def test_responses_stream_with_function_call(oai: openai.OpenAI) -> None:
-    tools = [{"type": "function", "name": "Bash", "description": "Run",
-              "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    tools = [
+        {
+            "type": "function",
+            "name": "Bash",
+            "description": "Run",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+        }
+    ]
     with oai.responses.stream(model=MODEL, tools=tools, input="ls [[emu:tv2]]") as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()

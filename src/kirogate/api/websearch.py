@@ -60,7 +60,9 @@ def summary_text(query: str, results: list[dict[str, Any]]) -> str:
         snippet = str(item.get("snippet") or "")
         if len(snippet) > SNIPPET_LIMIT:
             snippet = snippet[:SNIPPET_LIMIT] + "..."
-        lines.append(f"{number}. **{item.get('title', '')}**\n   {snippet}\n   Source: {item.get('url', '')}\n")
+        lines.append(
+            f"{number}. **{item.get('title', '')}**\n   {snippet}\n   Source: {item.get('url', '')}\n"
+        )
     lines.append(
         "Please note that these are web search results and may not be fully accurate or up-to-date."
     )
@@ -105,21 +107,48 @@ def _stream(message: dict[str, Any], blocks: list[dict[str, Any]], usage: dict[s
     for index, block in enumerate(blocks):
         if block["type"] == "text":
             text = block["text"]
-            out.append(_sse("content_block_start", {
-                "type": "content_block_start", "index": index,
-                "content_block": {"type": "text", "text": ""}}))
+            out.append(
+                _sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
             for offset in range(0, len(text), TEXT_CHUNK):
-                out.append(_sse("content_block_delta", {
-                    "type": "content_block_delta", "index": index,
-                    "delta": {"type": "text_delta", "text": text[offset : offset + TEXT_CHUNK]}}))
+                out.append(
+                    _sse(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {
+                                "type": "text_delta",
+                                "text": text[offset : offset + TEXT_CHUNK],
+                            },
+                        },
+                    )
+                )
         else:
-            out.append(_sse("content_block_start", {
-                "type": "content_block_start", "index": index, "content_block": block}))
+            out.append(
+                _sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": block},
+                )
+            )
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-    out.append(_sse("message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": usage}))
+    out.append(
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": usage,
+            },
+        )
+    )
     out.append(_sse("message_stop", {"type": "message_stop"}))
     return b"".join(out)
 

@@ -1,0 +1,358 @@
+"""OpenAI Responses API (``POST /v1/responses``, used by Codex CLI) bodies to a Conversation.
+
+Decisions where the spec is silent:
+
+- ``instructions`` and the text of ``system``/``developer`` input messages form the system
+  prompt (in that order). As in OpenAI, instructions are not carried over by
+  ``previous_response_id``; system/developer *messages* are (they are input items), so the
+  Conversation keeps them apart in ``metadata["message_system"]``.
+- Freeform (``custom``) tools become :class:`ToolDef` kind ``custom`` whose schema is one
+  string property ``input`` (the grammar, if any, is described in it); calls and outputs
+  in the history use ``{"input": raw}``. :mod:`.responses_out` unwraps the model's JSON.
+- Hosted tools (``web_search``, ``file_search``, ``computer_use_preview``, ``mcp``,
+  ``local_shell``, ...) are dropped: the upstream cannot run them. Their types are listed
+  in ``metadata["dropped_tools"]`` for the caller to log; a ``tool_choice`` naming one
+  falls back to ``auto``.
+- ``reasoning`` items become thinking (their ``content`` text, else the summary text);
+  ``encrypted_content`` is ignored. ``item_reference`` resolves against the items of the
+  ``previous`` Conversation (see :func:`continue_conversation`), else it is a 400.
+- ``text.format`` ``json_object``/``json_schema`` is emulated with a system instruction,
+  as for Chat Completions. ``background``, ``conversation``, ``prompt`` and log
+  probabilities are a 400; sampling parameters, ``truncation``, ``include`` and
+  ``parallel_tool_calls`` are accepted (the last is echoed, not enforced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
+
+from kirogate.convert.ir import (
+    Conversation,
+    Document,
+    Image,
+    Part,
+    Role,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolChoice,
+    ToolDef,
+    ToolResult,
+)
+from kirogate.convert.openai_common import (
+    append_turn,
+    custom_tool_schema,
+    document_from_file,
+    expect_list,
+    expect_mapping,
+    function_parameters,
+    image_from_url,
+    join_system,
+    json_format_instruction,
+    named_choice,
+    optional_bool,
+    optional_int,
+    optional_str,
+    parse_arguments,
+    require_str,
+    session_id_from,
+    thinking_for_effort,
+)
+from kirogate.errors import InvalidRequest
+
+IdFactory: TypeAlias = Callable[[], str]
+
+_TEXT_PARTS = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
+
+
+def _new_call_id() -> str:
+    return f"call_{secrets.token_hex(12)}"
+
+
+def responses_to_ir(
+    body: Mapping[str, Any],
+    *,
+    previous: Conversation | None = None,
+    new_id: IdFactory = _new_call_id,
+) -> Conversation:
+    """A ``POST /v1/responses`` body as a Conversation.
+
+    With ``previous_response_id`` the caller passes the stored Conversation of that response
+    (built by :func:`continue_conversation`) as ``previous``; its turns come first.
+    """
+    body = expect_mapping(body, "body")
+    model = require_str(body, "model", "")
+    _reject_unsupported(body)
+    if body.get("previous_response_id") is not None and previous is None:
+        raise InvalidRequest(
+            f"previous_response_id: response {body['previous_response_id']!r} not found",
+            param="previous_response_id",
+        )
+    items: dict[str, Mapping[str, Any]] = (
+        dict(previous.metadata.get("items", {})) if previous else {}
+    )
+    turns = list(previous.turns) if previous else []
+    system: list[str] = [previous.metadata.get("message_system", "")] if previous else []
+    raw_input = body.get("input")
+    if isinstance(raw_input, str):
+        append_turn(turns, "user", [Text(raw_input)] if raw_input else [])
+    elif raw_input is not None:
+        for index, raw in enumerate(expect_list(raw_input, "input")):
+            where = f"input[{index}]"
+            item = expect_mapping(raw, where)
+            if item.get("type") == "item_reference":
+                ref = require_str(item, "id", where)
+                if ref not in items:
+                    raise InvalidRequest(
+                        f"{where}.id: item {ref!r} is unknown; send the item inline",
+                        param=f"{where}.id",
+                    )
+                item = items[ref]
+            elif isinstance(item.get("id"), str):
+                items[item["id"]] = item
+            converted = item_parts(item, where, new_id)
+            if converted is None:
+                system.append(_message_text(item, where))
+            elif converted[1] or item.get("type") != "reasoning":
+                append_turn(turns, *converted)
+    tools, dropped = _tools(body.get("tools"))
+    metadata: dict[str, Any] = {
+        "items": items,
+        "message_system": join_system(*system),
+        "store": body.get("store") is not False,
+        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
+    }
+    if dropped:
+        metadata["dropped_tools"] = dropped
+    reasoning = expect_mapping(body.get("reasoning") or {}, "reasoning")
+    if reasoning.get("summary") or reasoning.get("generate_summary"):
+        metadata["reasoning_summary"] = reasoning.get("summary") or reasoning["generate_summary"]
+    instructions = optional_str(body, "instructions", "") or ""
+    return Conversation(
+        model=model,
+        turns=tuple(turns),
+        system=join_system(instructions, *system, _format_instruction(body.get("text"))),
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        thinking=thinking_for_effort(reasoning.get("effort"), "reasoning.effort"),
+        max_tokens=optional_int(body, "max_output_tokens"),
+        stream=optional_bool(body, "stream"),
+        session_id=session_id_from(body) or (previous.session_id if previous else None),
+        metadata=metadata,
+    )
+
+
+def continue_conversation(conv: Conversation, response: Mapping[str, Any]) -> Conversation:
+    """``conv`` with a finished response's ``output`` items appended as an assistant turn.
+
+    Store the result under the response id; pass it as ``previous`` when a later request
+    names that id in ``previous_response_id``.
+    """
+    turns = list(conv.turns)
+    items = dict(conv.metadata.get("items", {}))
+    for index, raw in enumerate(response.get("output") or ()):
+        item = expect_mapping(raw, f"output[{index}]")
+        if isinstance(item.get("id"), str):
+            items[item["id"]] = item
+        converted = item_parts(item, f"output[{index}]", _new_call_id)
+        if converted is not None and converted[1]:
+            append_turn(turns, *converted)
+    return dataclasses.replace(conv, turns=tuple(turns), metadata={**conv.metadata, "items": items})
+
+
+def item_parts(
+    item: Mapping[str, Any], where: str, new_id: IdFactory
+) -> tuple[Role, list[Part]] | None:
+    """The role and IR parts of one input or output item; None for a system message."""
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind == "message":
+        role = item.get("role")
+        if role in ("system", "developer"):
+            return None
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(
+                f"{where}.role: must be one of user, assistant, system, developer",
+                param=f"{where}.role",
+            )
+        return role, _content_parts(item.get("content"), f"{where}.content")
+    if kind in ("function_call", "custom_tool_call"):
+        call_id = optional_str(item, "call_id", where) or new_id()
+        name = require_str(item, "name", where)
+        if kind == "custom_tool_call":
+            return "assistant", [ToolCall(call_id, name, {"input": _input(item, where)})]
+        arguments = optional_str(item, "arguments", where) or ""
+        return "assistant", [ToolCall(call_id, name, parse_arguments(arguments))]
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        call_id = require_str(item, "call_id", where)
+        return "user", [_tool_output(call_id, item.get("output"), f"{where}.output")]
+    if kind == "reasoning":
+        texts = _part_texts(item.get("content"), f"{where}.content") or _part_texts(
+            item.get("summary"), f"{where}.summary"
+        )
+        return "assistant", [Thinking("\n\n".join(texts))] if texts else []
+    raise InvalidRequest(
+        f"{where}.type: {kind!r} items are not supported by this gateway", param=f"{where}.type"
+    )
+
+
+def _input(item: Mapping[str, Any], where: str) -> str:
+    return require_str(item, "input", where, empty=True)
+
+
+def _message_text(item: Mapping[str, Any], where: str) -> str:
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in _content_parts(content, f"{where}.content"):
+        if not isinstance(part, Text):
+            raise InvalidRequest(
+                f"{where}.content: system messages may hold only text", param=f"{where}.content"
+            )
+        texts.append(part.text)
+    return "\n".join(texts)
+
+
+def _part_texts(parts: Any, where: str) -> list[str]:
+    texts = []
+    for index, raw in enumerate(expect_list(parts or [], where)):
+        part = expect_mapping(raw, f"{where}[{index}]")
+        text = require_str(part, "text", f"{where}[{index}]", empty=True)
+        if text:
+            texts.append(text)
+    return texts
+
+
+def _content_parts(content: Any, where: str) -> list[Part]:
+    if content is None:
+        raise InvalidRequest(f"{where}: field required", param=where)
+    if isinstance(content, str):
+        return [Text(content)] if content else []
+    parts: list[Part] = []
+    for index, raw in enumerate(expect_list(content, where)):
+        at = f"{where}[{index}]"
+        part = expect_mapping(raw, at)
+        kind = part.get("type")
+        if kind in _TEXT_PARTS:
+            parts.append(Text(require_str(part, "text", at, empty=True)))
+        elif kind == "refusal":
+            parts.append(Text(require_str(part, "refusal", at, empty=True)))
+        elif kind == "input_image":
+            url = optional_str(part, "image_url", at)
+            if url is None:
+                raise InvalidRequest(
+                    f"{at}.file_id: file ids are not supported; send image_url as a data: URL",
+                    param=f"{at}.file_id",
+                )
+            parts.append(image_from_url(url, f"{at}.image_url"))
+        elif kind == "input_file":
+            data = optional_str(part, "file_data", at)
+            if data is None:
+                raise InvalidRequest(
+                    f"{at}: file ids and file URLs are not supported; send file_data inline",
+                    param=at,
+                )
+            filename = optional_str(part, "filename", at)
+            parts.append(document_from_file(data, filename, f"{at}.file_data"))
+        else:
+            raise InvalidRequest(
+                f"{at}.type: {kind!r} content is not supported by this gateway",
+                param=f"{at}.type",
+            )
+    return parts
+
+
+def _tool_output(call_id: str, output: Any, where: str) -> ToolResult:
+    if output is None or isinstance(output, str):
+        return ToolResult(call_id, output or "")
+    texts: list[str] = []
+    images: list[Image] = []
+    for part in _content_parts(output, where):
+        match part:
+            case Image():
+                images.append(part)
+            case Text(text=text) | Document(data=text):
+                texts.append(text)
+    return ToolResult(call_id, "\n".join(texts), images=tuple(images))
+
+
+def _tools(raw: Any) -> tuple[tuple[ToolDef, ...], list[str]]:
+    tools: list[ToolDef] = []
+    dropped: list[str] = []
+    for index, value in enumerate(expect_list(raw or [], "tools")):
+        where = f"tools[{index}]"
+        tool = expect_mapping(value, where)
+        kind = require_str(tool, "type", where)
+        if kind == "function":
+            tools.append(
+                ToolDef(
+                    require_str(tool, "name", where),
+                    optional_str(tool, "description", where) or "",
+                    function_parameters(tool.get("parameters"), f"{where}.parameters"),
+                )
+            )
+        elif kind == "custom":
+            tools.append(
+                ToolDef(
+                    require_str(tool, "name", where),
+                    optional_str(tool, "description", where) or "",
+                    custom_tool_schema(tool.get("format"), f"{where}.format"),
+                    kind="custom",
+                )
+            )
+        else:
+            dropped.append(kind)  # hosted tools the upstream cannot run
+    return tuple(tools), dropped
+
+
+def _tool_choice(choice: Any, tools: tuple[ToolDef, ...]) -> ToolChoice | None:
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        if choice == "auto":
+            return ToolChoice("auto")
+        if choice == "none":
+            return ToolChoice("none")
+        if choice == "required":
+            return ToolChoice("any")
+        raise InvalidRequest(
+            "tool_choice: must be one of auto, none, required or an object", param="tool_choice"
+        )
+    choice = expect_mapping(choice, "tool_choice")
+    kind = choice.get("type")
+    if kind in ("function", "custom"):
+        return named_choice(require_str(choice, "name", "tool_choice"), tools, "tool_choice.name")
+    if kind == "allowed_tools":
+        mode = choice.get("mode")
+        if mode not in ("auto", "required"):
+            raise InvalidRequest(
+                "tool_choice.mode: must be 'auto' or 'required'", param="tool_choice.mode"
+            )
+        return ToolChoice("auto" if mode == "auto" else "any")
+    return ToolChoice("auto")  # a hosted tool, which was dropped
+
+
+def _format_instruction(text: Any) -> str:
+    if text is None:
+        return ""
+    fmt = expect_mapping(text, "text").get("format")
+    if fmt is None:
+        return ""
+    fmt = expect_mapping(fmt, "text.format")
+    return json_format_instruction(
+        fmt.get("type"), fmt, type_where="text.format.type", spec_where="text.format"
+    )
+
+
+def _reject_unsupported(body: Mapping[str, Any]) -> None:
+    for key, why in (
+        ("background", "background responses are not supported"),
+        ("conversation", "the Conversations API is not supported; use previous_response_id"),
+        ("prompt", "stored prompt templates are not supported"),
+        ("top_logprobs", "log probabilities are not supported"),
+    ):
+        if body.get(key):
+            raise InvalidRequest(f"{key}: {why}", param=key)

@@ -98,3 +98,26 @@ def test_emulator_command_serves_on_the_given_port(tmp_path: Path) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/stats") as r,
     ):
         assert r.status == 200
+
+
+def test_demo_starts_both_processes_and_smoke_tests_them(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kirogate", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=clean_env(tmp_path),
+        text=True,
+    )
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "ANTHROPIC_BASE_URL=" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    text = "".join(seen)
+    assert "Smoke test through the gateway answered: 'Echo: Hello from the kirogate demo'" in text
+    assert "ANTHROPIC_BASE_URL=http://127.0.0.1:" in text

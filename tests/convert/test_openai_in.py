@@ -692,3 +692,14 @@ def test_session_id_falls_back_to_prompt_cache_key_then_user() -> None:
     assert chat_to_ir(body(prompt_cache_key="k1", user="u1")).session_id == "k1"
     assert chat_to_ir(body(user="u1")).session_id == "u1"
     assert chat_to_ir(body()).session_id is None
+
+
+def test_default_ids_are_call_ids() -> None:
+    conv = chat_to_ir(body(user("x"), assistant(function_call={"name": "f", "arguments": "{}"})))
+    (part,) = conv.turns[1].parts
+    assert isinstance(part, ToolCall) and part.id.startswith("call_") and len(part.id) == 29
+
+
+def test_non_string_tool_description_is_rejected() -> None:
+    raw = {"type": "function", "function": {"name": "f", "description": 3}}
+    assert rejected(body(tools=[raw])).param == "tools[0].function.description"

@@ -531,3 +531,15 @@ def test_continue_conversation_skips_empty_reasoning() -> None:
     conv = Conversation("m", (Turn("user", (Text("x"),)),))
     stored = continue_conversation(conv, {"output": [{"type": "reasoning", "summary": []}]})
     assert stored.turns == conv.turns
+
+
+def test_default_ids_are_call_ids() -> None:
+    conv = responses_to_ir(body({"type": "function_call", "name": "shell", "arguments": "{}"}))
+    (part,) = conv.turns[0].parts
+    assert isinstance(part, ToolCall) and part.id.startswith("call_")
+
+
+def test_empty_summary_parts_are_skipped() -> None:
+    summary = [{"type": "summary_text", "text": ""}, {"type": "summary_text", "text": "kept"}]
+    conv = responses_to_ir(body({"type": "reasoning", "summary": summary}))
+    assert conv.turns == (Turn("assistant", (Thinking("kept"),)),)

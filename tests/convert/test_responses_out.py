@@ -556,6 +556,15 @@ def test_error_after_start_is_response_failed_with_the_partial_output() -> None:
     Response.model_validate(r.final_response())
 
 
+def test_error_between_items_fails_with_the_finished_output() -> None:
+    r = renderer()
+    r.start()
+    r.feed(ToolCallStart("t", "shell"))
+    r.feed(ToolCallStop("t", {}))
+    (payload,) = parse(r.error(UpstreamUnavailable("gone")))
+    assert [o["status"] for o in payload["response"]["output"]] == ["completed"]
+
+
 def test_rate_limit_error_carries_codex_retry_wording() -> None:
     (payload,) = error_payloads(UpstreamThrottled("Too many requests", retry_after=1.5))
     assert payload["response"]["error"] == {

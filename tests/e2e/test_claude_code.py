@@ -35,9 +35,20 @@ def test_claude_code_writes_a_file_with_its_write_tool(tmp_path: Path) -> None:
         }
         prompt = f"Please create the file [[emu:write path={target} content=hello-from-kirogate]]"
         result = subprocess.run(
-            [CLAUDE or "claude", "-p", prompt, "--permission-mode", "acceptEdits",
-             "--allowedTools", "Write"],
-            cwd=work, env=env, capture_output=True, text=True, timeout=180,
+            [
+                CLAUDE or "claude",
+                "-p",
+                prompt,
+                "--permission-mode",
+                "acceptEdits",
+                "--allowedTools",
+                "Write",
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         stats = stack.emulator_json("/_emulator/stats")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -99,7 +99,7 @@ def optional_bool(obj: Mapping[str, Any], key: str, where: str = "") -> bool:
 # ---------------------------------------------------------------- shared helpers
 
 
-def append_turn(turns: list[Turn], role: Role, parts: list[Part]) -> None:
+def append_turn(turns: list[Turn], role: Role, parts: Sequence[Part]) -> None:
     """Add ``parts`` as a ``role`` turn, merged into the last turn when it has the same role."""
     if turns and turns[-1].role == role:
         turns[-1] = Turn(role, turns[-1].parts + tuple(parts))

@@ -183,10 +183,10 @@ def _texts(content: Any, where: str, sep: str) -> str:
     return sep.join(texts)
 
 
-def _user_parts(content: Any, where: str) -> list[Part]:
+def _user_parts(content: Any, where: str) -> list[Text | Image | Document]:
     if isinstance(content, str):
         return [Text(content)] if content else []
-    parts: list[Part] = []
+    parts: list[Text | Image | Document] = []
     for index, raw in enumerate(expect_list(content, where)):
         at = f"{where}[{index}]"
         part = expect_mapping(raw, at)
@@ -268,11 +268,10 @@ def _tool_message(message: Mapping[str, Any], where: str) -> ToolResult:
     texts: list[str] = []
     images: list[Image] = []
     for part in _user_parts(content, f"{where}.content"):
-        match part:
-            case Image():
-                images.append(part)
-            case Text(text=text) | Document(data=text):
-                texts.append(text)
+        if isinstance(part, Image):
+            images.append(part)
+        else:
+            texts.append(part.text if isinstance(part, Text) else part.data)
     return ToolResult(call_id, "\n".join(texts), images=tuple(images))
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from kirogate.convert.ir import (
@@ -165,7 +165,7 @@ def continue_conversation(conv: Conversation, response: Mapping[str, Any]) -> Co
 
 def item_parts(
     item: Mapping[str, Any], where: str, new_id: IdFactory
-) -> tuple[Role, list[Part]] | None:
+) -> tuple[Role, Sequence[Part]] | None:
     """The role and IR parts of one input or output item; None for a system message."""
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "message":
@@ -226,12 +226,12 @@ def _part_texts(parts: Any, where: str) -> list[str]:
     return texts
 
 
-def _content_parts(content: Any, where: str) -> list[Part]:
+def _content_parts(content: Any, where: str) -> list[Text | Image | Document]:
     if content is None:
         raise InvalidRequest(f"{where}: field required", param=where)
     if isinstance(content, str):
         return [Text(content)] if content else []
-    parts: list[Part] = []
+    parts: list[Text | Image | Document] = []
     for index, raw in enumerate(expect_list(content, where)):
         at = f"{where}[{index}]"
         part = expect_mapping(raw, at)
@@ -271,11 +271,10 @@ def _tool_output(call_id: str, output: Any, where: str) -> ToolResult:
     texts: list[str] = []
     images: list[Image] = []
     for part in _content_parts(output, where):
-        match part:
-            case Image():
-                images.append(part)
-            case Text(text=text) | Document(data=text):
-                texts.append(text)
+        if isinstance(part, Image):
+            images.append(part)
+        else:
+            texts.append(part.text if isinstance(part, Text) else part.data)
     return ToolResult(call_id, "\n".join(texts), images=tuple(images))
 
 

@@ -168,7 +168,7 @@ class ResponsesStreamRenderer:
                 return self._close(stop=event)
             case UsageUpdate():
                 return b""  # the Finish carries the final count
-            case Finish():
+            case _:  # Finish
                 return self._finish(event)
 
     def error(self, exc: KirogateError) -> bytes:

@@ -2,11 +2,11 @@
 
 Text is estimated from character-class counts, weighted by coefficients fitted against
 Anthropic's published (legacy, Claude 2 era) tokenizer; ``docs/token-estimation.md`` has
-the method, the sample and the measured error (about 4 % mean on English, code and JSON,
-about 10 % on CJK, versus about 23 % for kiro.rs's estimator). No tokenizer is loaded: one
-UTF-8 encode, one or two ``bytes.translate`` calls and a few big-integer bit operations per
-text, about 15 ns per character. Repeated texts (the history a client re-sends every turn)
-are memoised by hash, so a conversation costs only its new parts.
+the method, the sample and the measured error (mean 3.2 % on a held-out sample: 2-4 % on
+prose, code and JSON, 7.8 % on CJK; kiro.rs's estimator: 27 %). No tokenizer is loaded:
+one UTF-8 encode, one or two ``bytes.translate`` calls and a few big-integer bit operations
+per text, about 15-20 ns per character. Texts of 256+ characters are memoised by hash, so
+the history a client re-sends every turn costs only a lookup.
 
 Images use Anthropic's formula (width × height / 750 after its downscale, at most ~1600);
 the size comes from the image header (PNG, JPEG, GIF, WebP) without decoding pixels.
@@ -32,7 +32,6 @@ from kirogate.convert.ir import (
     Text,
     Thinking,
     ToolCall,
-    ToolResult,
 )
 
 # ---------------------------------------------------------------- text
@@ -297,8 +296,8 @@ def _parts_tokens(parts: Iterable[Part]) -> int:
             case ToolCall(name=name, input=tool_input):
                 total += estimate_text_tokens(name)
                 total += estimate_text_tokens(orjson.dumps(tool_input).decode())
-            case ToolResult(content=content, images=images):
-                total += estimate_text_tokens(content) + sum(map(image_tokens, images))
+            case _:  # ToolResult
+                total += estimate_text_tokens(part.content) + sum(map(image_tokens, part.images))
     return total
 
 

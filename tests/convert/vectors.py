@@ -17,8 +17,9 @@ from kirogate.convert.anthropic_out import (
 from kirogate.convert.ir import OutEvent
 from kirogate.convert.openai_out import ChatAggregator, ChatStreamRenderer
 from kirogate.convert.stream import StreamAssembler
+from kirogate.emulator import vectors as emulator_vectors
 from kirogate.errors import KirogateError
-from kirogate.protocol.events import error_frame, event_frame, exception_frame, parse_event
+from kirogate.protocol.events import parse_event
 from kirogate.protocol.eventstream import FrameDecoder
 
 MODEL = "claude-sonnet-4.5"
@@ -30,22 +31,6 @@ CREATED = 1767225600
 
 Dialect = Literal["anthropic", "anthropic-cc", "openai"]
 DIALECTS: tuple[Dialect, ...] = ("anthropic", "anthropic-cc", "openai")
-
-
-def text(content: str) -> bytes:
-    return event_frame("assistantResponseEvent", {"content": content})
-
-
-def tool(payload: dict[str, Any]) -> bytes:
-    return event_frame("toolUseEvent", payload)
-
-
-def metering(usage: float) -> bytes:
-    return event_frame("meteringEvent", {"unit": "credit", "unitPlural": "credits", "usage": usage})
-
-
-def context(percentage: float) -> bytes:
-    return event_frame("contextUsageEvent", {"contextUsagePercentage": percentage})
 
 
 @dataclass(frozen=True)
@@ -60,137 +45,31 @@ class Vector:
         return b"".join(self.frames)
 
 
-_TV2 = "tooluse_Q1w2E3r4T5y6U7i8O9p0As"
-_TV6 = (text("Here is a very long essay..."), text(" and it continues"))
-_TV10_NOISE = (
-    text("Answer"),
-    event_frame(
-        "followupPromptEvent",
-        {
-            "followupPrompt": {
-                "content": "Tell me more",
-                "userIntent": "SUGGEST_ALTERNATE_IMPLEMENTATION",
-            }
-        },
-    ),
-    event_frame("codeReferenceEvent", {"references": []}),
-    event_frame(
-        "supplementaryWebLinksEvent",
-        {"supplementaryWebLinks": [{"url": "https://example.com", "title": "Ex"}]},
-    ),
-    event_frame("messageMetadataEvent", {"conversationId": "c1", "utteranceId": "u1"}),
-    text(" done."),
+# The byte-exact frames live with the emulator, which serves them as scenarios.
+THINKING_VECTORS = frozenset({"tv4", "tv5", "tv10_reasoning"})
+VECTOR_NAMES = (
+    "tv1",
+    "tv2",
+    "tv3",
+    "tv4",
+    "tv5",
+    "tv6",
+    "tv6_throttle",
+    "tv6_error",
+    "tv7",
+    "tv8",
+    "tv10",
+    "tv10_dup",
+    "tv10_reasoning",
 )
-_TV10_TAIL = (metering(0.01), context(0.25))
+
+
+def _frames(name: str) -> tuple[bytes, ...]:
+    return tuple(step.data for step in getattr(emulator_vectors, name)())
+
 
 VECTORS: dict[str, Vector] = {
-    v.name: v
-    for v in [
-        Vector("tv1", (text("Hello"), text(", world!"), metering(0.0123), context(1.234))),
-        Vector(
-            "tv2",
-            (
-                text("I'll list the files."),
-                tool({"name": "Bash", "toolUseId": _TV2, "input": ""}),
-                tool({"input": '{"comm', "name": "Bash", "toolUseId": _TV2}),
-                tool({"input": 'and": "ls -', "name": "Bash", "toolUseId": _TV2}),
-                tool({"input": 'la"}', "name": "Bash", "toolUseId": _TV2}),
-                tool({"name": "Bash", "stop": True, "toolUseId": _TV2}),
-                metering(0.02),
-                context(3.5),
-            ),
-        ),
-        Vector(
-            "tv3",
-            (
-                tool({"name": "Read", "toolUseId": "tooluse_A", "input": '{"file_path":"/tmp/ä'}),
-                tool({"input": 'ö.txt"}', "name": "Read", "toolUseId": "tooluse_A"}),
-                tool({"name": "Read", "stop": True, "toolUseId": "tooluse_A"}),
-                tool(
-                    {
-                        "name": "Read",
-                        "toolUseId": "tooluse_B",
-                        "input": '{"file_path":"/tmp/b.txt"}',
-                    }
-                ),
-                tool({"name": "Read", "stop": True, "toolUseId": "tooluse_B"}),
-                context(0.9),
-            ),
-        ),
-        Vector(
-            "tv4",
-            (
-                text("\n\n<thin"),
-                text("king>\nThe user asks 2+2. Not `</thinking>` yet."),
-                text(" It is 4.\n</thi"),
-                text("nking>"),
-                text("\n\nThe answer is **4**."),
-                context(0.5),
-            ),
-            thinking=True,
-        ),
-        Vector(
-            "tv5",
-            (
-                text("<thinking>\nNeed to read the file.\n</thinking>"),
-                tool({"name": "Read", "toolUseId": "tooluse_C", "input": '{"file_path":"a.py"}'}),
-                tool({"name": "Read", "stop": True, "toolUseId": "tooluse_C"}),
-                context(2.0),
-            ),
-            thinking=True,
-        ),
-        Vector(
-            "tv6",
-            (
-                *_TV6,
-                exception_frame(
-                    "ContentLengthExceededException",
-                    {"message": "Response content length exceeded the limit."},
-                ),
-            ),
-        ),
-        Vector(
-            "tv6_throttle",
-            (*_TV6, exception_frame("ThrottlingException", {"message": "Rate exceeded"})),
-        ),
-        Vector(
-            "tv6_error",
-            (
-                *_TV6,
-                error_frame(
-                    "InternalServerException",
-                    "Encountered an unexpected error when processing the request, please try again.",
-                ),
-            ),
-        ),
-        Vector(
-            "tv7",
-            (
-                text("Writing the file now."),
-                tool(
-                    {
-                        "name": "Write",
-                        "toolUseId": "tooluse_W",
-                        "input": '{"file_path":"/src/big.py","content":"import os\\n',
-                    }
-                ),
-                tool({"input": "def main():\\n    pri", "name": "Write", "toolUseId": "tooluse_W"}),
-            ),
-        ),
-        Vector("tv8", (text("Ok."), context(100.0))),
-        Vector("tv10", (*_TV10_NOISE, *_TV10_TAIL)),
-        Vector("tv10_dup", (*_TV10_NOISE, text(" done."), *_TV10_TAIL)),
-        Vector(
-            "tv10_reasoning",
-            (
-                event_frame("reasoningContentEvent", {"text": "Let me think."}),
-                event_frame("reasoningContentEvent", {"signature": "sig_abc"}),
-                *_TV10_NOISE,
-                *_TV10_TAIL,
-            ),
-            thinking=True,
-        ),
-    ]
+    name: Vector(name, _frames(name), thinking=name in THINKING_VECTORS) for name in VECTOR_NAMES
 }
 ERROR_VECTORS = frozenset({"tv6_throttle", "tv6_error"})
 

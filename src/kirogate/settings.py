@@ -27,6 +27,8 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     api_keys: tuple[str, ...] = ()
     admin_key: str | None = None
+    # Requests per minute per client key, shared across processes when Redis is set; 0 = off.
+    rate_limit_rpm: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,21 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CompressionSettings:
+    """claude-api's context compression: summarise older turns once a conversation is large."""
+
+    enabled: bool = False
+    # Compress when the estimated input passes this many tokens ...
+    max_tokens: int = 120_000
+    # ... or when the conversation has more than this many messages (0 = no message limit).
+    max_messages: int = 0
+    # The most recent turns kept verbatim after the summary.
+    keep_last: int = 6
+    # Upper bound asked of the upstream for the summary itself.
+    summary_max_tokens: int = 2_000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
@@ -62,6 +79,16 @@ class Settings:
     credentials_files: tuple[Path, ...] = ()
     kiro_files: tuple[Path, ...] = ()
     log_level: str = "info"
+    log_format: str = "text"  # "text" or "json"
+    log_file: Path | None = None
+    # SQLAlchemy async URL; unset: SQLite file kirogate.db in the data directory.
+    database_url: str | None = None
+    # redis://...; shared locks, rate limits and change notices for several processes.
+    redis_url: str | None = None
+    # Key that encrypts credential secrets at rest; unset: data_dir/secret.key (0600).
+    secret_key: str | None = field(default=None, repr=False)
+    workers: int = 1
+    compression: CompressionSettings = field(default_factory=CompressionSettings)
 
     @property
     def data_path(self) -> Path:
@@ -84,6 +111,11 @@ _ENV: dict[str, tuple[str | None, str, str]] = {
     "KIROGATE_CREDENTIALS": (None, "credentials_files", "paths"),
     "KIROGATE_KIRO_FILE": (None, "kiro_files", "paths"),
     "KIROGATE_LOG_LEVEL": (None, "log_level", "str"),
+    "KIROGATE_LOG_FORMAT": (None, "log_format", "str"),
+    "KIROGATE_DATABASE_URL": (None, "database_url", "str"),
+    "KIROGATE_REDIS_URL": (None, "redis_url", "str"),
+    "KIROGATE_SECRET_KEY": (None, "secret_key", "str"),
+    "KIROGATE_RATE_LIMIT_RPM": ("server", "rate_limit_rpm", "int"),
 }
 
 

@@ -24,6 +24,7 @@ LAYERS = {
     "cluster": 3,
     "compression": 4,
     "jobs": 4,
+    "manager": 4,
     "service": 4,
     "api": 5,
     "admin": 5,
@@ -31,6 +32,8 @@ LAYERS = {
     "cli": 6,
     "serve": 6,
     "demo": 6,
+    "doctor": 6,
+    "daemon": 6,
     "__main__": 7,
 }
 # The emulator reuses the codec only, never the gateway's routes or converters.

@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kirogate.convert.ir import Conversation, OutEvent, ToolCallStop
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
@@ -22,6 +22,7 @@ from kirogate.convert.models import ModelInfo
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import UpstreamStreamException
+from kirogate.manager import CredentialManager
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
 from kirogate.pool.settings import PoolSettings
@@ -34,7 +35,11 @@ from kirogate.upstream.http import HttpPool
 from kirogate.upstream.identity import machine_id_for
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
-from kirogate.upstream.writeback import write_back_async
+
+if TYPE_CHECKING:
+    from kirogate.cluster import Cluster
+    from kirogate.store import Store
+    from kirogate.upstream.usage import Balance
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +109,32 @@ class Gateway:
         *,
         pool_settings: PoolSettings | None = None,
         build_options: KiroBuildOptions | None = None,
+        persistent: bool = False,
     ) -> None:
+        """``persistent``: keep credentials and pool state in the store (``kirogate serve``).
+
+        Without it (tests, embedding) the given credentials live in memory only and refreshed
+        tokens are written back to the files they came from.
+        """
         self.settings = settings
+        self.persistent = persistent
+        self.store: Store | None = None
+        self.cluster: Cluster | None = None
+        self._sources = list(credentials)
+        self._pool_settings = pool_settings
         self.http = HttpPool(settings.upstream)
         self.tokens = TokenManager(
-            settings.upstream, self.http.session_for, write_back=write_back_async
+            settings.upstream, self.http.session_for, write_back=self._write_back
         )
         self.client = KiroClient(settings.upstream, self.http)
         self.pool = CredentialPool(credentials, pool_settings)
+        self.manager = CredentialManager(
+            lambda: self.pool,
+            self.tokens,
+            self.client,
+            self.machine_ready,
+            store=lambda: self.store,
+        )
         self.build_options = build_options or KiroBuildOptions()
         self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
         # Responses API conversations kept for previous_response_id (bounded, newest last).
@@ -119,12 +142,58 @@ class Gateway:
         self.responses_limit = 1000
 
     async def start(self) -> None:
+        if self.persistent:
+            await self._open_store()
         log.info("gateway starting with %d credential(s)", len(self.pool))
 
     async def close(self) -> None:
         await self.tokens.aclose()
+        if self.cluster is not None:
+            await self.cluster.close()
+        if self.store is not None:
+            await self.store.close()
         await self.http.close()
         log.info("gateway stopped")
+
+    async def _open_store(self) -> None:
+        from kirogate.store import Store
+
+        settings = self.settings
+        self.store = await Store.open(
+            database_url=settings.database_url,
+            data_dir=settings.data_path,
+            secret_key=settings.secret_key,
+            serve=True,
+        )
+        await self.store.sync_sources(self._sources)
+        credentials = await self.store.list_credentials()
+        self.pool = CredentialPool(credentials, self._pool_settings)
+
+    async def _write_back(self, credential: Credential) -> None:
+        await self.manager.write_back(credential)
+
+    # ------------------------------------------------------------ operator actions
+
+    async def add_credential(self, credential: Credential) -> tuple[Credential, bool]:
+        return await self.manager.add(credential)
+
+    async def remove_credential(self, credential_id: int) -> None:
+        await self.manager.remove(credential_id)
+
+    async def set_disabled(self, credential_id: int, disabled: bool) -> None:
+        await self.manager.set_disabled(credential_id, disabled)
+
+    async def set_priority(self, credential_id: int, priority: int) -> None:
+        await self.manager.set_priority(credential_id, priority)
+
+    async def reset_credential(self, credential_id: int) -> None:
+        await self.manager.reset(credential_id)
+
+    async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
+        return await self.manager.balance(credential_id, refresh=refresh)
+
+    def cached_balance(self, credential_id: int) -> Balance | None:
+        return self.manager.cached_balance(credential_id)
 
     @property
     def credentials(self) -> list[Credential]:

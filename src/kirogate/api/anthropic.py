@@ -22,7 +22,7 @@ router = APIRouter()
 
 
 async def _messages(request: Request, *, buffered: bool) -> Response:
-    gateway = authorized_gateway(request)
+    gateway = await authorized_gateway(request)
     body = await read_json_object(request)
     conv = messages_to_ir(body)
     model = model_for(request, conv.model)
@@ -56,7 +56,7 @@ async def messages_buffered(request: Request) -> Response:
 @router.post("/v1/messages/count_tokens")
 @router.post("/cc/v1/messages/count_tokens")
 async def count_tokens(request: Request) -> Response:
-    authorized_gateway(request)
+    await authorized_gateway(request)
     body = await read_json_object(request)
     conv = count_tokens_to_ir(body)
     model_for(request, conv.model)  # an unknown model is a 404 here too

@@ -9,7 +9,7 @@ from typing import Any, cast
 import orjson
 from starlette.requests import Request
 
-from kirogate.api.auth import require_client_key
+from kirogate.api.access import AccessControl
 from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
 from kirogate.errors import InvalidRequest
 from kirogate.service import Gateway
@@ -19,9 +19,14 @@ def gateway_of(request: Request) -> Gateway:
     return cast(Gateway, request.app.state.gateway)
 
 
-def authorized_gateway(request: Request) -> Gateway:
+async def authorized_gateway(request: Request) -> Gateway:
+    """The gateway, once the caller passed the access checks (address, key, rate limit)."""
     gateway = gateway_of(request)
-    require_client_key(request, gateway.settings.server.api_keys)
+    state = request.app.state
+    access: AccessControl | None = getattr(state, "access", None)
+    if access is None:
+        access = state.access = AccessControl(gateway)
+    await access.check(request)
     return gateway
 
 

@@ -35,7 +35,7 @@ def _openai(info: ModelInfo) -> dict[str, object]:
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> Response:
-    authorized_gateway(request)
+    await authorized_gateway(request)
     models = _public(request)
     if "anthropic-version" in request.headers:
         data = [_anthropic(info) for info in models]
@@ -52,7 +52,7 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str) -> Response:
-    authorized_gateway(request)
+    await authorized_gateway(request)
     info = model_for(request, model_id)
     if "anthropic-version" in request.headers:
         return json_response(_anthropic(info) | {"id": model_id})

@@ -17,7 +17,7 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    gateway = authorized_gateway(request)
+    gateway = await authorized_gateway(request)
     body = await read_json_object(request)
     conv = chat_to_ir(body)
     model = model_for(request, conv.model)

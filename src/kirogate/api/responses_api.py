@@ -47,7 +47,7 @@ def _store(gateway: Gateway, conv: Conversation, response: dict[str, Any]) -> No
 
 @router.post("/v1/responses")
 async def create_response(request: Request) -> Response:
-    gateway = authorized_gateway(request)
+    gateway = await authorized_gateway(request)
     body = await read_json_object(request)
     previous_id = body.get("previous_response_id")
     stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
@@ -81,7 +81,7 @@ async def create_response(request: Request) -> Response:
 
 @router.get("/v1/responses/{response_id}")
 async def get_response(request: Request, response_id: str) -> Response:
-    gateway = authorized_gateway(request)
+    gateway = await authorized_gateway(request)
     stored = gateway.responses.get(response_id)
     if stored is None:
         raise NotFound(f"response {response_id!r} not found", param="response_id")

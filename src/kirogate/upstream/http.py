@@ -6,12 +6,18 @@ all. Direct and HTTP(S)-proxied sessions use a keep-alive ``TCPConnector``; ``so
 ``socks5h://`` (remote DNS) proxies use an ``aiohttp_socks.ProxyConnector``. Sessions are made
 on first use and live until :meth:`HttpPool.close`.
 
+An optional ``proxy_for`` hook (a :class:`~kirogate.pool.proxies.ProxyPool`'s method) picks
+the proxy of a credential that has none of its own: it answers a URL, ``direct``, or ``None``
+for the default route (the global proxy, else direct). ``on_proxy_failure`` hears the URL a
+credential's failed call went through (:meth:`HttpPool.report_proxy_failure`).
+
 Proxy URLs may carry a user and password; show them only through :func:`describe_proxy`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,6 +35,9 @@ DIRECT: Final = "direct"
 DNS_CACHE_SECONDS: Final = 300
 _HTTP_SCHEMES: Final = frozenset({"http", "https"})
 _SOCKS_SCHEMES: Final = frozenset({"socks5", "socks5h"})
+_MAX_CHOSEN: Final = 10_000  # remembered hook answers (one per credential in practice)
+
+ProxyChooser = Callable[[Credential], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +112,26 @@ def parse_proxy(
     return ProxyTarget(scheme, parsed.host, port, user or None, secret or None)
 
 
+def _credential_key(credential: Credential) -> int:
+    return credential.id if credential.id is not None else id(credential)
+
+
 class HttpPool:
     """Owns the upstream ``ClientSession`` objects: one per distinct proxy, made lazily."""
 
-    def __init__(self, settings: UpstreamSettings) -> None:
+    def __init__(
+        self,
+        settings: UpstreamSettings,
+        *,
+        proxy_for: ProxyChooser | None = None,
+        on_proxy_failure: Callable[[str], object] | None = None,
+    ) -> None:
         self._settings = settings
+        self._choose = proxy_for
+        self._on_proxy_failure = on_proxy_failure
+        # The hook's last answer per credential: errors name the proxy actually used, and a
+        # failure is reported against it, without asking a rotating hook again.
+        self._chosen: dict[int, str | None] = {}
         self._sessions: dict[ProxyTarget | None, tuple[aiohttp.ClientSession, URL | None]] = {}
         # Parsed per-credential proxies, so a request does not re-parse its credential's URL.
         self._targets: dict[tuple[str, str | None, str | None], ProxyTarget | None] = {}
@@ -119,9 +143,26 @@ class HttpPool:
         )
 
     def proxy_for(self, credential: Credential | None) -> ProxyTarget | None:
-        """The proxy a credential's calls go through: its own, else the global one, else none."""
-        if credential is None or not credential.proxy_url:
+        """The proxy a credential's calls go through: its own, else the hook's last choice,
+        else the global one, else none."""
+        if credential is not None and not credential.proxy_url and self._choose is not None:
+            key = _credential_key(credential)
+            if key in self._chosen:
+                return self._hook_target(self._chosen[key])
+        return self._route(credential)
+
+    def _route(self, credential: Credential | None) -> ProxyTarget | None:
+        """Pick the proxy for a new call (asks the hook, which may rotate)."""
+        if credential is None:
             return self._global
+        if not credential.proxy_url:
+            if self._choose is None:
+                return self._global
+            chosen = self._choose(credential)
+            if len(self._chosen) >= _MAX_CHOSEN:
+                self._chosen.clear()
+            self._chosen[_credential_key(credential)] = chosen
+            return self._hook_target(chosen)
         key = (credential.proxy_url, credential.proxy_username, credential.proxy_password)
         if key not in self._targets:
             self._targets[key] = (
@@ -130,6 +171,28 @@ class HttpPool:
                 else parse_proxy(key[0], username=key[1], password=key[2])
             )
         return self._targets[key]
+
+    def _hook_target(self, url: str | None) -> ProxyTarget | None:
+        if url is None or not url.strip():
+            return self._global
+        key = (url, None, None)
+        if key not in self._targets:
+            if len(self._targets) >= _MAX_CHOSEN:
+                self._targets.clear()
+            self._targets[key] = None if url.strip().lower() == DIRECT else parse_proxy(url)
+        return self._targets[key]
+
+    def report_proxy_failure(self, credential: Credential | None) -> None:
+        """Tell ``on_proxy_failure`` which pool proxy ``credential``'s failed call used.
+
+        Only proxies chosen by the hook are reported; a credential's own proxy, the global
+        one and direct connections are not the pool's to rest.
+        """
+        if credential is None or credential.proxy_url or self._on_proxy_failure is None:
+            return
+        url = self._chosen.get(_credential_key(credential))
+        if url and url.strip().lower() != DIRECT:
+            self._on_proxy_failure(url)
 
     def session_for(
         self, credential: Credential | None
@@ -141,7 +204,7 @@ class HttpPool:
         """
         if self._closed:
             raise RuntimeError("HttpPool is closed")
-        target = self.proxy_for(credential)
+        target = self._route(credential)
         route = self._sessions.get(target)
         if route is None or route[0].closed:
             proxy = None if target is None or target.is_socks else target.url()

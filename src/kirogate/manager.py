@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from kirogate.errors import InvalidRequest, NotFound
+from kirogate.errors import InvalidGrant, InvalidRequest, NotFound
 from kirogate.pool.credential_pool import CredentialPool
+from kirogate.pool.state import DisableReason
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.refresh import TokenManager
@@ -158,9 +159,16 @@ class CredentialManager:
     async def fetch_balance(self, credential: Credential) -> Balance:
         from kirogate.upstream.usage import parse_usage_limits
 
-        machine_id = await self._machine_ready(credential)
+        try:
+            machine_id = await self._machine_ready(credential)
+        except InvalidGrant as exc:
+            if credential.id is not None:
+                self._pool().disable(
+                    credential.id, str(exc), reason=DisableReason.INVALID_REFRESH_TOKEN
+                )
+            raise
         data = await self._client.usage_limits(credential, machine_id=machine_id)
-        return parse_usage_limits(data, now=datetime.now(UTC))
+        return parse_usage_limits(data, now=datetime.now(UTC), credential_id=credential.id)
 
     def note_balance(self, credential: Credential, balance: Balance) -> None:
         """Remember the balance and let the pool skip the credential when nothing is left."""

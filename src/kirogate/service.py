@@ -16,12 +16,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kirogate.convert.ir import Conversation, OutEvent, ToolCallStop
+from kirogate.compression import Compressor
+from kirogate.convert.ir import Conversation, OutEvent, TextDelta, ToolCallStop
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
-from kirogate.convert.models import ModelInfo
+from kirogate.convert.models import ModelInfo, resolve_model
+from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import UpstreamStreamException
+from kirogate.errors import InvalidRequest, UpstreamStreamException
 from kirogate.manager import CredentialManager
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
@@ -127,6 +129,11 @@ class Gateway:
             settings.upstream, self.http.session_for, write_back=self._write_back
         )
         self.client = KiroClient(settings.upstream, self.http)
+        self.compressor = (
+            Compressor(settings.compression, self.summarise)
+            if settings.compression.enabled
+            else None
+        )
         self.pool = CredentialPool(credentials, pool_settings)
         self.manager = CredentialManager(
             lambda: self.pool,
@@ -219,13 +226,17 @@ class Gateway:
         options = self.build_options
         if self._truncated:
             options = replace(options, truncated_calls=dict(self._truncated))
-        return build_kiro_request(
-            conv,
-            model,
-            conversation_id=conv.session_id or str(uuid.uuid4()),
-            new_id=lambda: str(uuid.uuid4()),
-            options=options,
-        )
+        try:
+            return build_kiro_request(
+                conv,
+                model,
+                conversation_id=conv.session_id or str(uuid.uuid4()),
+                new_id=lambda: str(uuid.uuid4()),
+                options=options,
+            )
+        except InvalidRequest as exc:
+            # The builder names IR turns; name the client's own message instead.
+            raise relocate_error(exc, conv) from exc
 
     async def machine_ready(self, credential: Credential) -> str:
         """Make the credential usable: fresh token, profileArn where the host needs one."""
@@ -238,9 +249,16 @@ class Gateway:
         await self.tokens.ensure_fresh(credential, force=True)
 
     async def open_answer(
-        self, conv: Conversation, model: ModelInfo, *, build: KiroBuild | None = None
+        self,
+        conv: Conversation,
+        model: ModelInfo,
+        *,
+        build: KiroBuild | None = None,
+        compress: bool = True,
     ) -> Answer:
         """Run the failover loop until one credential's stream has produced its first event."""
+        if build is None and self.compressor is not None and compress:
+            conv = await self.compressor.apply(conv)
         build = build or self.build(conv, model)
         input_estimate = estimate_conversation_tokens(conv)
         thinking = conv.thinking is not None or model.thinking is not None
@@ -276,6 +294,13 @@ class Gateway:
             max_tokens=conv.max_tokens,
         )
         return Answer(held, build, model, input_estimate, assembler, self)
+
+    async def summarise(self, request: Conversation) -> str:
+        """Answer a compression summary request without streaming; the answer's text."""
+        model = resolve_model(request.model)
+        answer = await self.open_answer(request, model, compress=False)
+        events = await self.collect(answer)
+        return "".join(event.text for event in events if type(event) is TextDelta)
 
     async def collect(self, answer: Answer) -> list[OutEvent]:
         """Read a whole answer into output events (non-streaming responses)."""

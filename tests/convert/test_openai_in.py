@@ -631,12 +631,12 @@ def test_stop_list_with_a_non_string_is_rejected() -> None:
 
 def test_stream_with_include_usage_is_recorded() -> None:
     conv = chat_to_ir(body(stream=True, stream_options={"include_usage": True}))
-    assert (conv.stream, conv.metadata) == (True, {"include_usage": True})
+    assert (conv.stream, conv.metadata["include_usage"]) == (True, True)
 
 
 def test_stream_options_without_streaming_are_ignored() -> None:
     conv = chat_to_ir(body(stream_options={"include_usage": True}))
-    assert (conv.stream, conv.metadata) == (False, {})
+    assert (conv.stream, "include_usage" in conv.metadata) == (False, False)
 
 
 def test_non_boolean_stream_is_rejected() -> None:

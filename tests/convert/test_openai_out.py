@@ -207,6 +207,7 @@ def test_tool_calls_stream_incrementally_with_their_own_index() -> None:
                 }
             ]
         },
+        {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]},
         {},
     ]
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"

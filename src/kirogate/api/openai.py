@@ -25,10 +25,9 @@ async def chat_completions(request: Request) -> Response:
     completion_id = f"chatcmpl-{hex_id(12)}"
     created = unix_now()
     if conv.stream:
-        include_usage = bool(conv.metadata.get("include_usage"))
-        renderer = ChatStreamRenderer(conv.model, completion_id, created, include_usage)
+        renderer = ChatStreamRenderer.for_conversation(conv, completion_id, created)
         return sse_response(sse_body(answer, renderer))
     events = await gateway.collect(answer)
-    aggregator = ChatAggregator(conv.model, completion_id, created)
+    aggregator = ChatAggregator.for_conversation(conv, completion_id, created)
     aggregator.feed_all(events)
     return json_response(aggregator.body())

@@ -2,19 +2,25 @@
 
 Client bodies are walked as plain JSON so that every error is an
 :class:`~kirogate.errors.InvalidRequest` whose ``param`` names the field exactly, e.g.
-``messages[1].content[0].image_url.url``.
+``messages[1].content[0].image_url.url``. Errors found later, while the Kiro request is
+built, name IR turns instead; :class:`TurnLog` records where each turn came from and
+:func:`relocate_error` turns such an error back into the client's own field.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from kirogate.convert.images import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE_MULTI, fit_image
 from kirogate.convert.ir import (
+    Conversation,
     Document,
     Image,
     Part,
@@ -22,6 +28,7 @@ from kirogate.convert.ir import (
     ThinkingConfig,
     ToolChoice,
     ToolDef,
+    ToolResult,
     Turn,
 )
 from kirogate.errors import InvalidRequest
@@ -105,6 +112,116 @@ def append_turn(turns: list[Turn], role: Role, parts: Sequence[Part]) -> None:
         turns[-1] = Turn(role, turns[-1].parts + tuple(parts))
     else:
         turns.append(Turn(role, tuple(parts)))
+
+
+# ---------------------------------------------------------------- where turns came from
+
+# Conversation.metadata: the Chat request offered legacy ``functions`` and no ``tools``, so
+# the answer uses ``function_call`` (see :mod:`.openai_out`).
+LEGACY_FUNCTIONS = "legacy_functions"
+SOURCES_KEY = "turn_sources"  # Conversation.metadata: one TurnSource per turn
+FIELD_KEY = "source_field"  # Conversation.metadata: the body field holding the turns
+_TURN_PARAM = re.compile(r"messages\[(\d+)\](.*)", re.DOTALL)
+_SIZE_LIMIT = re.compile(r"brought under (\d+) bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSource:
+    """Where one IR turn came from in the client's body.
+
+    ``items`` are the paths of the messages (or input items) merged into the turn, e.g.
+    ``("messages[2]", "messages[3]")``; ``images`` the path of each image the turn carries,
+    in the order the Kiro builder meets them (the turn's parts in order, a tool result's
+    images where the result is).
+    """
+
+    items: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+
+
+class TurnLog:
+    """IR turns built one client message at a time, same-role neighbours merged, with sources."""
+
+    def __init__(self, turns: Sequence[Turn] = (), sources: Sequence[TurnSource] = ()) -> None:
+        self.turns = list(turns)
+        self.sources = list(sources)
+
+    def add(
+        self, role: Role, parts: Sequence[Part], where: str, images: Sequence[str] = ()
+    ) -> None:
+        if self.turns and self.turns[-1].role == role:
+            last = self.sources[-1]
+            self.turns[-1] = Turn(role, self.turns[-1].parts + tuple(parts))
+            self.sources[-1] = TurnSource((*last.items, where), (*last.images, *images))
+        else:
+            self.turns.append(Turn(role, tuple(parts)))
+            self.sources.append(TurnSource((where,), tuple(images)))
+
+    def metadata(self, field: str) -> dict[str, Any]:
+        """The Conversation metadata :func:`relocate_error` reads."""
+        return {SOURCES_KEY: tuple(self.sources), FIELD_KEY: field}
+
+
+def turn_images(turn: Turn) -> list[Image]:
+    """The images of ``turn`` in the order the Kiro builder meets them."""
+    images: list[Image] = []
+    for part in turn.parts:
+        if isinstance(part, Image):
+            images.append(part)
+        elif isinstance(part, ToolResult):
+            images.extend(part.images)
+    return images
+
+
+def relocate_error(exc: InvalidRequest, conv: Conversation) -> InvalidRequest:
+    """``exc``, raised while building the upstream request for ``conv``, naming the client's field.
+
+    The builder names IR turns (``messages[k].content``); once messages were merged, system
+    messages dropped or older turns compressed, ``k`` is not the client's index. Errors
+    with any other ``param``, or without recorded sources, come back unchanged.
+    """
+    param = exc.param
+    if param is None:
+        return exc
+    field = conv.metadata.get(FIELD_KEY, "messages")
+    target: str | None = field if param == "messages" else None
+    match = _TURN_PARAM.fullmatch(param)
+    sources = conv.metadata.get(SOURCES_KEY)
+    if match is not None and isinstance(sources, tuple) and len(sources) == len(conv.turns):
+        index, rest = int(match[1]), match[2]
+        if index < len(sources):
+            target = _locate(conv.turns[index], sources[index], rest, exc.message) or field
+    if target is None or target == param:
+        return exc
+    message = exc.message
+    if message.startswith(param):
+        message = target + message[len(param) :]
+    return InvalidRequest(message, param=target)
+
+
+def _locate(turn: Turn, source: TurnSource, rest: str, message: str) -> str | None:
+    if rest.startswith(".content") and source.images:
+        images = turn_images(turn)
+        if len(images) == len(source.images):
+            return source.images[_failing_image(images, message)]
+    if not source.items:
+        return None
+    item = source.items[0]
+    return item + rest if item.endswith("]") else item
+
+
+def _failing_image(images: list[Image], message: str) -> int:
+    """Which of a turn's images the builder rejected; only called on the error path."""
+    if len(images) == 1:
+        return 0
+    limit = _SIZE_LIMIT.search(message)
+    max_bytes = int(limit[1]) if limit else MAX_IMAGE_BYTES
+    for position, image in enumerate(images):
+        try:
+            fit_image(image, param="", max_bytes=max_bytes, max_side=MAX_IMAGE_SIDE_MULTI)
+        except InvalidRequest:
+            return position
+    return 0
 
 
 def function_parameters(value: Any, where: str) -> dict[str, Any]:
@@ -232,6 +349,20 @@ def custom_tool_schema(fmt: Any, where: str) -> dict[str, Any]:
         "properties": {"input": {"type": "string", "description": description}},
         "required": ["input"],
     }
+
+
+def custom_tool_input(data: Mapping[str, Any] | None) -> str:
+    """The raw string of a freeform tool call, unwrapped from the model's ``{"input": ...}``."""
+    if not data:
+        return ""
+    value = data.get("input")
+    if isinstance(value, str):
+        return value
+    if len(data) == 1:
+        (only,) = data.values()
+        if isinstance(only, str):
+            return only  # the model named the property differently
+    return orjson.dumps(data).decode()
 
 
 def json_format_instruction(

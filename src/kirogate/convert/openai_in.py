@@ -7,7 +7,11 @@ silent or peers differ:
 - ``system`` and ``developer`` messages, wherever they are, become the system prompt: the
   text parts of one message are joined with ``\\n``, messages with ``\\n\\n``.
 - Consecutive messages that map to the same IR role are merged into one turn (tool results
-  of several ``tool`` messages land in one user turn, as JW does).
+  of several ``tool`` messages land in one user turn, as JW does). ``metadata`` keeps where
+  each turn came from (:class:`~kirogate.convert.openai_common.TurnLog`), so an error the
+  Kiro builder raises for a turn can name the client's message again.
+- A request with legacy ``functions`` and no ``tools`` is flagged
+  (``metadata["legacy_functions"]``): its answer uses ``function_call``, as OpenAI does.
 - Unknown roles are a 400 (OpenAI's own behaviour), not normalised to ``user`` as JW does.
 - Tool-call ``arguments`` that are not a JSON object are kept as ``{"value": …}`` (the raw
   string when it is not JSON) rather than rejected, so one bad call in the history does
@@ -40,10 +44,10 @@ from kirogate.convert.ir import (
     ToolChoice,
     ToolDef,
     ToolResult,
-    Turn,
 )
 from kirogate.convert.openai_common import (
-    append_turn,
+    LEGACY_FUNCTIONS,
+    TurnLog,
     custom_tool_schema,
     document_from_file,
     expect_list,
@@ -84,12 +88,13 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
     if not messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
     system: list[str] = []
-    turns: list[Turn] = []
+    log = TurnLog()
     pending: dict[str, list[str]] = {}  # legacy function name -> unanswered call ids
     for index, raw in enumerate(messages):
         where = f"messages[{index}]"
         message = expect_mapping(raw, where)
         role = message.get("role")
+        images: list[str] = []  # where each image of this message is, for later errors
         if role in ("system", "developer"):
             text = _texts(message.get("content"), f"{where}.content", "\n")
             if text:
@@ -97,17 +102,18 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         elif role == "user":
             if message.get("content") is None:
                 raise InvalidRequest(f"{where}.content: field required", param=f"{where}.content")
-            append_turn(turns, "user", _user_parts(message["content"], f"{where}.content"))
+            parts = _user_parts(message["content"], f"{where}.content", images)
+            log.add("user", parts, where, images)
         elif role == "assistant":
-            append_turn(turns, "assistant", _assistant_parts(message, where, new_id, pending))
+            log.add("assistant", _assistant_parts(message, where, new_id, pending), where)
         elif role == "tool":
-            append_turn(turns, "user", [_tool_message(message, where)])
+            log.add("user", [_tool_message(message, where, images)], where, images)
         elif role == "function":
             name = require_str(message, "name", where)
             ids = pending.get(name)
             call_id = ids.pop(0) if ids else new_id()
             content = _texts(message.get("content"), f"{where}.content", "\n")
-            append_turn(turns, "user", [ToolResult(call_id, content)])
+            log.add("user", [ToolResult(call_id, content)], where)
         else:
             raise InvalidRequest(
                 f"{where}.role: must be one of {', '.join(_MESSAGE_ROLES)}", param=f"{where}.role"
@@ -125,7 +131,9 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
             type_where="response_format.type",
             spec_where="response_format.json_schema",
         )
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, Any] = log.metadata("messages")
+    if body.get("functions") and not body.get("tools"):
+        metadata[LEGACY_FUNCTIONS] = True  # answer with function_call, not tool_calls
     stream = optional_bool(body, "stream")
     options = body.get("stream_options")
     if stream and options is not None:
@@ -134,7 +142,7 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
     max_tokens = optional_int(body, "max_completion_tokens")
     return Conversation(
         model=model,
-        turns=tuple(turns),
+        turns=tuple(log.turns),
         system=join_system(*system, instruction),
         tools=tools,
         tool_choice=_chat_tool_choice(body, tools),
@@ -183,7 +191,8 @@ def _texts(content: Any, where: str, sep: str) -> str:
     return sep.join(texts)
 
 
-def _user_parts(content: Any, where: str) -> list[Text | Image | Document]:
+def _user_parts(content: Any, where: str, images: list[str]) -> list[Text | Image | Document]:
+    """The parts of a user (or tool) message; ``images`` collects each image's path."""
     if isinstance(content, str):
         return [Text(content)] if content else []
     parts: list[Text | Image | Document] = []
@@ -196,12 +205,14 @@ def _user_parts(content: Any, where: str) -> list[Text | Image | Document]:
         elif kind == "image_url":
             image = part.get("image_url")
             if isinstance(image, str):  # a common shorthand
-                parts.append(image_from_url(image, f"{at}.image_url"))
+                url, path = image, f"{at}.image_url"
             else:
                 url = require_str(
                     expect_mapping(image, f"{at}.image_url"), "url", f"{at}.image_url"
                 )
-                parts.append(image_from_url(url, f"{at}.image_url.url"))
+                path = f"{at}.image_url.url"
+            parts.append(image_from_url(url, path))
+            images.append(path)
         elif kind == "file":
             file = expect_mapping(part.get("file"), f"{at}.file")
             data = optional_str(file, "file_data", f"{at}.file")
@@ -260,14 +271,14 @@ def _tool_call(raw: Any, where: str, new_id: IdFactory) -> ToolCall:
     return ToolCall(call_id, name, parse_arguments(arguments))
 
 
-def _tool_message(message: Mapping[str, Any], where: str) -> ToolResult:
+def _tool_message(message: Mapping[str, Any], where: str, paths: list[str]) -> ToolResult:
     call_id = require_str(message, "tool_call_id", where)
     content = message.get("content")
     if content is None or isinstance(content, str):
         return ToolResult(call_id, content or "")
     texts: list[str] = []
     images: list[Image] = []
-    for part in _user_parts(content, f"{where}.content"):
+    for part in _user_parts(content, f"{where}.content", paths):
         if isinstance(part, Image):
             images.append(part)
         else:

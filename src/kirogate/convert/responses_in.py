@@ -16,6 +16,9 @@ Decisions where the spec is silent:
 - ``reasoning`` items become thinking (their ``content`` text, else the summary text);
   ``encrypted_content`` is ignored. ``item_reference`` resolves against the items of the
   ``previous`` Conversation (see :func:`continue_conversation`), else it is a 400.
+- ``metadata`` records which input items each turn came from (turns of the ``previous``
+  response count as ``previous_response_id``), so a later builder error names the item:
+  see :func:`~kirogate.convert.openai_common.relocate_error`.
 - ``text.format`` ``json_object``/``json_schema`` is emulated with a system instruction,
   as for Chat Completions. ``background``, ``conversation``, ``prompt`` and log
   probabilities are a 400; sampling parameters, ``truncation``, ``include`` and
@@ -43,6 +46,7 @@ from kirogate.convert.ir import (
     ToolResult,
 )
 from kirogate.convert.openai_common import (
+    TurnLog,
     append_turn,
     custom_tool_schema,
     document_from_file,
@@ -60,6 +64,7 @@ from kirogate.convert.openai_common import (
     require_str,
     session_id_from,
     thinking_for_effort,
+    turn_images,
 )
 from kirogate.errors import InvalidRequest
 
@@ -94,11 +99,15 @@ def responses_to_ir(
     items: dict[str, Mapping[str, Any]] = (
         dict(previous.metadata.get("items", {})) if previous else {}
     )
-    turns = list(previous.turns) if previous else []
+    log = TurnLog()
+    for turn in previous.turns if previous else ():
+        # Earlier requests checked these turns; errors in them name previous_response_id.
+        kept = ("previous_response_id",)
+        log.add(turn.role, turn.parts, kept[0], kept * len(turn_images(turn)))
     system: list[str] = [previous.metadata.get("message_system", "")] if previous else []
     raw_input = body.get("input")
     if isinstance(raw_input, str):
-        append_turn(turns, "user", [Text(raw_input)] if raw_input else [])
+        log.add("user", [Text(raw_input)] if raw_input else [], "input")
     elif raw_input is not None:
         for index, raw in enumerate(expect_list(raw_input, "input")):
             where = f"input[{index}]"
@@ -113,13 +122,15 @@ def responses_to_ir(
                 item = items[ref]
             elif isinstance(item.get("id"), str):
                 items[item["id"]] = item
-            converted = item_parts(item, where, new_id)
+            images: list[str] = []
+            converted = item_parts(item, where, new_id, images)
             if converted is None:
                 system.append(_message_text(item, where))
             elif converted[1] or item.get("type") != "reasoning":
-                append_turn(turns, *converted)
+                log.add(*converted, where, images)
     tools, dropped = _tools(body.get("tools"))
     metadata: dict[str, Any] = {
+        **log.metadata("input"),
         "items": items,
         "message_system": join_system(*system),
         "store": body.get("store") is not False,
@@ -133,7 +144,7 @@ def responses_to_ir(
     instructions = optional_str(body, "instructions", "") or ""
     return Conversation(
         model=model,
-        turns=tuple(turns),
+        turns=tuple(log.turns),
         system=join_system(instructions, *system, _format_instruction(body.get("text"))),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
@@ -164,9 +175,12 @@ def continue_conversation(conv: Conversation, response: Mapping[str, Any]) -> Co
 
 
 def item_parts(
-    item: Mapping[str, Any], where: str, new_id: IdFactory
+    item: Mapping[str, Any], where: str, new_id: IdFactory, images: list[str] | None = None
 ) -> tuple[Role, Sequence[Part]] | None:
-    """The role and IR parts of one input or output item; None for a system message."""
+    """The role and IR parts of one input or output item; None for a system message.
+
+    ``images`` collects the path of each image the item carries.
+    """
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "message":
         role = item.get("role")
@@ -177,7 +191,7 @@ def item_parts(
                 f"{where}.role: must be one of user, assistant, system, developer",
                 param=f"{where}.role",
             )
-        return role, _content_parts(item.get("content"), f"{where}.content")
+        return role, _content_parts(item.get("content"), f"{where}.content", images)
     if kind in ("function_call", "custom_tool_call"):
         call_id = optional_str(item, "call_id", where) or new_id()
         name = require_str(item, "name", where)
@@ -187,7 +201,7 @@ def item_parts(
         return "assistant", [ToolCall(call_id, name, parse_arguments(arguments))]
     if kind in ("function_call_output", "custom_tool_call_output"):
         call_id = require_str(item, "call_id", where)
-        return "user", [_tool_output(call_id, item.get("output"), f"{where}.output")]
+        return "user", [_tool_output(call_id, item.get("output"), f"{where}.output", images)]
     if kind == "reasoning":
         texts = _part_texts(item.get("content"), f"{where}.content") or _part_texts(
             item.get("summary"), f"{where}.summary"
@@ -226,7 +240,9 @@ def _part_texts(parts: Any, where: str) -> list[str]:
     return texts
 
 
-def _content_parts(content: Any, where: str) -> list[Text | Image | Document]:
+def _content_parts(
+    content: Any, where: str, images: list[str] | None = None
+) -> list[Text | Image | Document]:
     if content is None:
         raise InvalidRequest(f"{where}: field required", param=where)
     if isinstance(content, str):
@@ -248,6 +264,8 @@ def _content_parts(content: Any, where: str) -> list[Text | Image | Document]:
                     param=f"{at}.file_id",
                 )
             parts.append(image_from_url(url, f"{at}.image_url"))
+            if images is not None:
+                images.append(f"{at}.image_url")
         elif kind == "input_file":
             data = optional_str(part, "file_data", at)
             if data is None:
@@ -265,12 +283,14 @@ def _content_parts(content: Any, where: str) -> list[Text | Image | Document]:
     return parts
 
 
-def _tool_output(call_id: str, output: Any, where: str) -> ToolResult:
+def _tool_output(
+    call_id: str, output: Any, where: str, paths: list[str] | None = None
+) -> ToolResult:
     if output is None or isinstance(output, str):
         return ToolResult(call_id, output or "")
     texts: list[str] = []
     images: list[Image] = []
-    for part in _content_parts(output, where):
+    for part in _content_parts(output, where, paths):
         if isinstance(part, Image):
             images.append(part)
         else:

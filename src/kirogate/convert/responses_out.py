@@ -39,6 +39,7 @@ from kirogate.convert.ir import (
     ToolCallStop,
     UsageUpdate,
 )
+from kirogate.convert.openai_common import custom_tool_input
 from kirogate.errors import KirogateError
 
 _ECHO_DEFAULTS: Final[Mapping[str, Any]] = {
@@ -326,7 +327,7 @@ class ResponsesStreamRenderer:
                 "response.function_call_arguments.done", {**where, "arguments": arguments}
             )
         else:
-            value = _custom_input(stop.input if stop is not None else None)
+            value = custom_tool_input(stop.input if stop is not None else None)
             item.chunks = [value]
             if value:
                 out += self._event(
@@ -404,20 +405,6 @@ class ResponsesStreamRenderer:
 
 def _output_text(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def _custom_input(data: Mapping[str, Any] | None) -> str:
-    """The raw string of a freeform tool call, unwrapped from the model's ``{"input": ...}``."""
-    if not data:
-        return ""
-    value = data.get("input")
-    if isinstance(value, str):
-        return value
-    if len(data) == 1:
-        (only,) = data.values()
-        if isinstance(only, str):
-            return only  # the model named the property differently
-    return orjson.dumps(data).decode()
 
 
 def _error_code(exc: KirogateError) -> str:

@@ -1,0 +1,211 @@
+"""Dialect error rendering, and upstream exception frames mapped by their kind."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from kirogate.api.errors import (
+    Dialect,
+    client_facing,
+    dialect_for_path,
+    error_body,
+    error_response,
+    stream_error,
+)
+from kirogate.convert.anthropic_out import error_event
+from kirogate.convert.openai_out import error_chunk
+from kirogate.convert.responses_out import ResponsesStreamRenderer
+from kirogate.errors import (
+    InvalidRequest,
+    KirogateError,
+    NoCredentialAvailable,
+    QuotaExhausted,
+    RateLimited,
+    UpstreamStreamException,
+)
+
+
+def frame(kind: str, message: str = "something happened") -> UpstreamStreamException:
+    return UpstreamStreamException(kind, message)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "anthropic", "openai_type", "openai_code"),
+    [
+        (
+            "ThrottlingException",
+            "Rate exceeded",
+            "rate_limit_error",
+            "rate_limit_error",
+            "rate_limit_exceeded",
+        ),
+        (
+            "ServiceQuotaExceededException",
+            "x",
+            "rate_limit_error",
+            "rate_limit_error",
+            "rate_limit_exceeded",
+        ),
+        ("ServiceUnavailableException", "x", "overloaded_error", "server_error", None),
+        ("InternalServerException", "x", "overloaded_error", "server_error", None),
+        ("ModelStreamErrorException", "x", "overloaded_error", "server_error", None),
+        (
+            "ValidationException",
+            "Input is too long.",
+            "invalid_request_error",
+            "invalid_request_error",
+            "context_length_exceeded",
+        ),
+        (
+            "ContentLengthExceededException",
+            "too much",
+            "invalid_request_error",
+            "invalid_request_error",
+            "context_length_exceeded",
+        ),
+        (
+            "ValidationException",
+            "Improperly formed request.",
+            "invalid_request_error",
+            "invalid_request_error",
+            None,
+        ),
+        (
+            "ValidationException",
+            "INVALID_MODEL_ID",
+            "invalid_request_error",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+        (
+            "SomethingException",
+            "MONTHLY_REQUEST_COUNT",
+            "rate_limit_error",
+            "insufficient_quota",
+            "insufficient_quota",
+        ),
+    ],
+)
+def test_exception_frames_map_like_the_pre_stream_path(
+    kind: str, message: str, anthropic: str, openai_type: str, openai_code: str | None
+) -> None:
+    mapped = stream_error(frame(kind, message))
+    assert (mapped.anthropic_type, mapped.openai_type, mapped.openai_code) == (
+        anthropic,
+        openai_type,
+        openai_code,
+    )
+    assert mapped.message == f"{kind}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "anthropic"),
+    [
+        ("UserRequestRateException", "slow down", "rate_limit_error"),
+        ("SomeNewException", "Too many requests", "rate_limit_error"),
+        ("CapacityException", "no room", "overloaded_error"),
+        ("NewException", "the service is overloaded", "overloaded_error"),
+        ("InternalFailure", "oops", "overloaded_error"),
+        ("NewException", "context length exceeded", "invalid_request_error"),
+        ("InvalidInputException", "bad", "invalid_request_error"),
+        ("SomethingNewException", "surprise", "api_error"),
+    ],
+)
+def test_unlisted_exception_frames_map_by_their_words(
+    kind: str, message: str, anthropic: str
+) -> None:
+    assert stream_error(frame(kind, message)).anthropic_type == anthropic
+
+
+def test_unlisted_frames_keep_their_own_error() -> None:
+    exc = frame("SomethingNewException", "surprise")
+    assert stream_error(exc) is exc
+
+
+@pytest.mark.parametrize("kind", ["ExpiredTokenException", "AccessDeniedException"])
+def test_credential_failures_mid_stream_are_not_the_clients_auth_error(kind: str) -> None:
+    exc = frame(kind, "The bearer token included in the request is invalid.")
+    assert stream_error(exc) is exc
+    assert exc.anthropic_type == "api_error"
+
+
+def test_other_errors_pass_through() -> None:
+    for exc in (InvalidRequest("bad"), RateLimited("slow"), KirogateError("x")):
+        assert stream_error(exc) is exc
+
+
+def test_mapped_errors_render_in_every_dialect() -> None:
+    mapped = stream_error(frame("ThrottlingException", "Rate exceeded"))
+    anthropic = orjson.loads(error_event(mapped).split(b"data: ", 1)[1])
+    assert anthropic["error"] == {
+        "type": "rate_limit_error",
+        "message": "ThrottlingException: Rate exceeded",
+    }
+    openai = orjson.loads(error_chunk(mapped).split(b"\n\n")[0].removeprefix(b"data: "))
+    assert openai["error"]["type"] == "rate_limit_error"
+    assert openai["error"]["code"] == "rate_limit_exceeded"
+    renderer = ResponsesStreamRenderer("m", "resp_1", 0)
+    renderer.start()
+    failed = orjson.loads(renderer.error(mapped).split(b"data: ", 1)[1])
+    assert failed["response"]["error"]["code"] == "rate_limit_exceeded"
+
+
+# ---------------------------------------------------------------- responses before the stream
+
+
+def test_a_mid_body_throttle_answers_429_with_retry_after() -> None:
+    response = error_response(frame("ThrottlingException", "Rate exceeded"), Dialect.OPENAI)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert orjson.loads(response.body)["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_an_unavailable_frame_answers_529_overloaded() -> None:
+    response = error_response(frame("ServiceUnavailableException"), Dialect.ANTHROPIC)
+    assert response.status_code == 529
+    assert orjson.loads(response.body)["error"]["type"] == "overloaded_error"
+
+
+def test_resting_pool_is_a_rate_limit_with_a_hint() -> None:
+    exc = client_facing(NoCredentialAvailable("all resting", retry_after=2.5))
+    assert isinstance(exc, RateLimited) and exc.retry_after == 2.5
+    response = error_response(
+        NoCredentialAvailable("all resting", retry_after=2.5), Dialect.ANTHROPIC
+    )
+    assert (response.status_code, response.headers["retry-after"]) == (429, "3")
+
+
+def test_pool_without_a_hint_is_overloaded() -> None:
+    response = error_response(NoCredentialAvailable("none"), Dialect.ANTHROPIC)
+    assert response.status_code == 503 and "retry-after" not in response.headers
+
+
+def test_openai_body_names_the_param_of_invalid_requests() -> None:
+    body = error_body(InvalidRequest("n>1 is not supported", param="n"), Dialect.OPENAI)
+    assert body == {
+        "error": {
+            "message": "n>1 is not supported",
+            "type": "invalid_request_error",
+            "param": "n",
+            "code": None,
+        }
+    }
+
+
+def test_anthropic_body() -> None:
+    body = error_body(QuotaExhausted("quota"), Dialect.ANTHROPIC)
+    assert body == {"type": "error", "error": {"type": "rate_limit_error", "message": "quota"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "dialect"),
+    [
+        ("/v1/chat/completions", Dialect.OPENAI),
+        ("/v1/responses/abc", Dialect.OPENAI),
+        ("/v1/messages", Dialect.ANTHROPIC),
+        ("/cc/v1/messages", Dialect.ANTHROPIC),
+    ],
+)
+def test_dialect_for_path(path: str, dialect: Dialect) -> None:
+    assert dialect_for_path(path) is dialect

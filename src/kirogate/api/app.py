@@ -2,52 +2,176 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from ipaddress import ip_address
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from kirogate import __version__
-from kirogate.api import anthropic, models, openai, responses_api
+from kirogate.api import admin, anthropic, models, openai, responses_api
+from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.errors import dialect_for_path, error_response
+from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.api.responses import json_response
 from kirogate.api.streaming import InternalError
-from kirogate.errors import ClientError, KirogateError, NotFound
+from kirogate.errors import (
+    AuthenticationFailed,
+    ClientError,
+    KirogateError,
+    NotFound,
+    PermissionDenied,
+)
+from kirogate.metrics import CONTENT_TYPE, CREDENTIAL_STATES, METRICS, GatewayMetrics
 from kirogate.service import Gateway
 
 log = logging.getLogger(__name__)
+
+READY_DATABASE_TIMEOUT = 3.0
+_USABLE_STATES = ("ready", "busy")
 
 
 class MethodNotAllowed(ClientError):
     status = 405
 
 
-def create_app(gateway: Gateway) -> FastAPI:
-    """Build the app; the gateway is started and closed with the app's lifespan."""
+class ObservedFastAPI(FastAPI):
+    """FastAPI with :class:`ObservabilityMiddleware` outside every other layer.
+
+    Outside Starlette's error middleware too, so the 500 page of an unexpected error
+    still carries ``x-request-id`` and is counted.
+    """
+
+    observability: dict[str, Any]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        options = getattr(self, "observability", {})
+        return ObservabilityMiddleware(super().build_middleware_stack(), **options)
+
+
+def credential_counts(gateway: Gateway) -> dict[str, int]:
+    """How many credentials the pool has in each state (every state present)."""
+    counts = Counter(status.state.value for status in gateway.pool.snapshot())
+    return {state: counts.get(state, 0) for state in CREDENTIAL_STATES} | dict(counts)
+
+
+async def database_status(gateway: Gateway) -> str:
+    """``ok``, ``none`` (no database) or ``unreachable`` (details go to the log only)."""
+    store = getattr(gateway, "store", None)
+    if store is None:
+        return "none"
+    try:
+        async with asyncio.timeout(READY_DATABASE_TIMEOUT):
+            await store.ping()
+    except TimeoutError:
+        log.warning("readiness: the database did not answer within %gs", READY_DATABASE_TIMEOUT)
+        return "unreachable"
+    except Exception as exc:  # any failure means "not ready"; the probe itself must answer
+        log.warning("readiness: the database is unreachable: %s", exc)
+        return "unreachable"
+    return "ok"
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:  # a Unix socket
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_metrics_access(request: Request, admin_key: str | None) -> None:
+    """``/metrics`` needs the admin key when one is set; without one, only localhost may scrape."""
+    if admin_key:
+        key = presented_key(request)
+        if key is None:
+            raise AuthenticationFailed(
+                "GET /metrics needs the admin key: send Authorization: Bearer <admin key>"
+            )
+        if not key_matches(key, (admin_key,)):
+            raise AuthenticationFailed("invalid admin key for /metrics")
+        return
+    client = request.client.host if request.client else None
+    if not _loopback(client):
+        raise PermissionDenied(
+            "GET /metrics is open to localhost only while no admin key is set; set one "
+            "(--admin-key / KIROGATE_ADMIN_KEY) and send it as a Bearer token to scrape remotely"
+        )
+
+
+def _telemetry_kwargs(
+    environ: Mapping[str, str] | None, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    config = telemetry_config(os.environ if environ is None else environ)
+    if config["auto_configure"] and not otel_available():
+        log.warning(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK or OTLP exporter "
+            "is not installed (pip install 'kirogate[otel]'); no traces are exported"
+        )
+        config["auto_configure"] = False
+    config.update(overrides or {})
+    if "telemetry" not in inspect.signature(FastAPI).parameters:
+        if config["auto_configure"]:
+            log.warning("this FastAPI version has no native OpenTelemetry; no traces exported")
+        return {}
+    return {"telemetry": config}
+
+
+def create_app(
+    gateway: Gateway,
+    *,
+    metrics: GatewayMetrics | None = None,
+    environ: Mapping[str, str] | None = None,
+    telemetry: Mapping[str, Any] | None = None,
+) -> FastAPI:
+    """Build the app; the gateway is started and closed with the app's lifespan.
+
+    ``metrics`` defaults to the process-wide registry; ``environ`` (default ``os.environ``)
+    is read for the OpenTelemetry variables; ``telemetry`` overrides FastAPI's telemetry
+    settings (tests pass their own ``tracer_provider``).
+    """
+    metrics = metrics if metrics is not None else METRICS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        metrics.set_credential_source(lambda: credential_counts(gateway))
         try:
             yield
         finally:
+            metrics.set_credential_source(None)
             await gateway.close()
 
-    app = FastAPI(
+    extra = _telemetry_kwargs(environ, telemetry)
+    app = ObservedFastAPI(
         title="kirogate",
         version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **extra,
     )
+    traced = bool(extra) and bool(
+        extra["telemetry"].get("auto_configure") or extra["telemetry"].get("tracer_provider")
+    )
+    app.observability = {"metrics": metrics, "trace_request_ids": traced}
     app.state.gateway = gateway
+    app.state.metrics = metrics
     for module in (anthropic, openai, responses_api, models):
         app.include_router(module.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(KirogateError)
     async def kirogate_error(request: Request, exc: Exception) -> Response:
@@ -79,11 +203,25 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/ready")
     async def ready(_: Request) -> Response:
-        usable = [s for s in gateway.pool.snapshot() if s.state.value != "disabled"]
-        status = 200 if usable else 503
+        """Readiness: a credential can serve now and the database (if any) answers."""
+        states = credential_counts(gateway)
+        usable = sum(states[state] for state in _USABLE_STATES)
+        database = await database_status(gateway)
+        is_ready = usable > 0 and database != "unreachable"
         return json_response(
-            {"ready": bool(usable), "credentials": len(gateway.pool), "usable": len(usable)},
-            status=status,
+            {
+                "ready": is_ready,
+                "credentials": len(gateway.pool),
+                "usable": usable,
+                "states": states,
+                "database": database,
+            },
+            status=200 if is_ready else 503,
         )
+
+    @app.get("/metrics")
+    async def prometheus(request: Request) -> Response:
+        check_metrics_access(request, gateway.settings.server.admin_key)
+        return Response(metrics.render(), headers={"content-type": CONTENT_TYPE})
 
     return app

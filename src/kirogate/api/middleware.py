@@ -1,0 +1,226 @@
+"""Request ids, request metrics and the access log, in one pure ASGI middleware.
+
+It wraps the whole application (outside Starlette's error middleware, so even an
+unexpected 500 carries its ``x-request-id``). Per request it takes the client's
+``X-Request-Id`` when it is sane or makes a new one, puts it in :data:`kirogate.log.REQUEST_ID`
+(every log line of the request shows it) and in ``request.state.request_id``, and adds it
+to the response headers. When the response ends it counts the request by route template
+and status, observes its duration (and, for event streams, the time to the first byte)
+and writes one access line. Per body chunk it only counts bytes: nothing is buffered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import re
+import secrets
+import time
+from collections.abc import Collection, Mapping, MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kirogate.log import REQUEST_ID
+from kirogate.metrics import METRICS, GatewayMetrics
+
+access_log = logging.getLogger("kirogate.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+UNMATCHED = "unmatched"
+# Probes and scrapes: logged at DEBUG while they succeed, so they do not flood the log.
+QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# Ids from clients and proxies (UUIDs, hex, ULIDs, trace ids); anything else is replaced
+# so a header cannot inject text into log lines.
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:@+=/-]{1,128}")
+_EVENT_STREAM = b"text/event-stream"
+
+
+def new_request_id() -> str:
+    """16 random hex characters: short, and unique enough for one deployment's logs."""
+    return secrets.token_hex(8)
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    """The client's ``X-Request-Id`` when it is a sane token, else ``None``."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/models/{model_id}``), or ``unmatched``."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
+
+
+def client_ip(scope: Scope) -> str | None:
+    # uvicorn has already applied X-Forwarded-For from trusted proxies (--forwarded-allow-ips).
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+class ObservabilityMiddleware:
+    """See the module docstring; ``metrics`` defaults to the process-wide :data:`METRICS`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: GatewayMetrics | None = None,
+        quiet_paths: Collection[str] = QUIET_PATHS,
+        trace_request_ids: bool = False,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics if metrics is not None else METRICS
+        self.quiet_paths = frozenset(quiet_paths)
+        self.trace_request_ids = trace_request_ids
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = incoming_request_id(scope) or new_request_id()
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        token = REQUEST_ID.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        if self.trace_request_ids:
+            _tag_span(request_id)
+        metrics = self.metrics
+        metrics.request_started()
+        status = 0
+        sent = 0
+        complete = False
+        stream = False
+        first_byte: float | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent, complete, stream, first_byte
+            kind = message["type"]
+            if kind == "http.response.body":
+                body = message.get("body", b"")
+                if body:
+                    sent += len(body)
+                    if stream and first_byte is None:
+                        first_byte = time.perf_counter()
+                if not message.get("more_body", False):
+                    complete = True
+            elif kind == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
+                ]
+                headers.append(id_header)
+                stream = any(
+                    k.lower() == b"content-type" and v.startswith(_EVENT_STREAM) for k, v in headers
+                )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        error: BaseException | None = None
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            endpoint = route_template(scope)
+            if not status:
+                # No response started: the client left (nginx's 499) or the app crashed.
+                status = 499 if isinstance(error, asyncio.CancelledError) else 500
+            metrics.request_finished(endpoint, status, elapsed)
+            if first_byte is not None:
+                metrics.observe_ttft(endpoint, first_byte - start)
+            outcome = "error" if error is not None else ("ok" if complete else "client_closed")
+            self._log(scope, endpoint, status, elapsed, sent, outcome)
+            REQUEST_ID.reset(token)
+
+    def _log(
+        self, scope: Scope, endpoint: str, status: int, elapsed: float, sent: int, outcome: str
+    ) -> None:
+        path = scope.get("path", "")
+        quiet = path in self.quiet_paths and status < 400 and outcome == "ok"
+        level = logging.DEBUG if quiet else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        method = scope.get("method", "")
+        ip = client_ip(scope)
+        ms = elapsed * 1000.0
+        # The query string is left out: clients sometimes put keys in it.
+        access_log.log(
+            level,
+            "%s %s %d %.1fms %dB client=%s%s",
+            method,
+            path,
+            status,
+            ms,
+            sent,
+            ip or "-",
+            "" if outcome == "ok" else f" ({outcome})",
+            extra={
+                "method": method,
+                "path": path,
+                "endpoint": endpoint,
+                "status": status,
+                "duration_ms": round(ms, 1),
+                "bytes": sent,
+                "client_ip": ip,
+                "outcome": outcome,
+            },
+        )
+
+
+# ---------------------------------------------------------------- OpenTelemetry
+
+OTEL_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def tracing_requested(environ: Mapping[str, str]) -> bool:
+    """True when an OTLP endpoint is configured and the SDK is not switched off."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(environ.get(name, "").strip() for name in OTEL_ENDPOINT_VARS)
+
+
+def _skip_quiet(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in QUIET_PATHS
+
+
+def telemetry_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry settings for kirogate.
+
+    Spans are exported over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and the SDK
+    and exporter are installed (``pip install 'kirogate[otel]'``). FastAPI's own metrics
+    and log export stay off: Prometheus has the metrics, and exported exception messages
+    would bypass the log redaction. Probes and scrapes get no spans.
+    """
+    return {
+        "auto_configure": tracing_requested(environ),
+        "metrics": False,
+        "logs": False,
+        "exclude": _skip_quiet,
+    }
+
+
+def otel_available() -> bool:
+    """Whether the OpenTelemetry SDK and OTLP/HTTP exporter can be imported."""
+    for module in ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http"):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return False
+        except ImportError:  # a parent package is missing
+            return False
+    return True
+
+
+def _tag_span(request_id: str) -> None:
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("kirogate.request_id", request_id)

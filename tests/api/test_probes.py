@@ -1,0 +1,124 @@
+"""``/health`` (liveness) and ``/ready`` (a usable credential and a reachable database)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx2
+import pytest
+
+from kirogate import __version__
+from kirogate.api import app as app_module
+from kirogate.api.app import create_app
+from kirogate.errors import ConfigError
+from kirogate.metrics import GatewayMetrics
+from kirogate.service import Gateway
+from kirogate.settings import load_settings
+from kirogate.upstream.credentials import AuthMethod, Credential
+
+
+def credential(cid: int, *, disabled: bool = False) -> Credential:
+    return Credential(
+        AuthMethod.SOCIAL, refresh_token=f"aorAAAAA{cid}" + "r" * 120, id=cid, disabled=disabled
+    )
+
+
+class FakeStore:
+    def __init__(self, error: Exception | None = None, delay: float = 0.0) -> None:
+        self.error = error
+        self.delay = delay
+        self.pings = 0
+
+    async def ping(self) -> None:
+        self.pings += 1
+        await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+
+    async def close(self) -> None:
+        pass
+
+
+async def client_for(gateway: Gateway) -> httpx2.AsyncClient:
+    app = create_app(gateway, metrics=GatewayMetrics(), environ={})
+    transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 1))
+    return httpx2.AsyncClient(transport=transport, base_url="http://test")
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    gw = Gateway(load_settings({}), [credential(1), credential(2)])
+    yield gw
+    await gw.close()
+
+
+async def test_health_answers_with_the_version(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__}
+
+
+async def test_ready_with_credentials_and_no_database(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ready"] is True
+    assert body["credentials"] == 2
+    assert body["usable"] == 2
+    assert body["states"] == {"ready": 2, "busy": 0, "cooling": 0, "disabled": 0}
+    assert body["database"] == "none"
+
+
+async def test_not_ready_without_credentials() -> None:
+    gw = Gateway(load_settings({}), [])
+    async with await client_for(gw) as http:
+        response = await http.get("/ready")
+    await gw.close()
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+
+
+async def test_not_ready_when_every_credential_is_disabled() -> None:
+    gw = Gateway(load_settings({}), [credential(1)])
+    gw.pool.disable(1)
+    async with await client_for(gw) as http:
+        response = await http.get("/ready")
+    await gw.close()
+    assert response.status_code == 503
+    assert response.json()["states"]["disabled"] == 1
+
+
+async def test_ready_when_the_database_answers(gateway: Gateway) -> None:
+    store = FakeStore()
+    gateway.store = store  # type: ignore[attr-defined]
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+    assert store.pings == 1
+
+
+async def test_not_ready_when_the_database_fails_and_the_cause_stays_in_the_log(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway.store = FakeStore(ConfigError("postgresql://kg:***@db/kg: connection refused"))  # type: ignore[attr-defined]
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+    assert "connection refused" not in response.text
+    assert any("connection refused" in r.getMessage() for r in caplog.records)
+
+
+async def test_not_ready_when_the_database_hangs(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "READY_DATABASE_TIMEOUT", 0.05)
+    gateway.store = FakeStore(delay=5)  # type: ignore[attr-defined]
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"

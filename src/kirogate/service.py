@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kirogate.compression import Compressor
-from kirogate.convert.ir import Conversation, OutEvent, TextDelta, ToolCallStop
+from kirogate.convert.ir import Conversation, Finish, OutEvent, TextDelta, ToolCallStop
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
@@ -25,6 +25,7 @@ from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import InvalidRequest, UpstreamStreamException
 from kirogate.manager import CredentialManager
+from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
 from kirogate.pool.settings import PoolSettings
@@ -86,10 +87,13 @@ class Answer:
         return self.held.value.first
 
     def remember(self, events: list[OutEvent]) -> None:
-        """Note truncated tool calls so the next request can explain them (spec §7.4)."""
+        """Note truncated tool calls (spec §7.4) and count the tokens of the finish."""
         for event in events:
-            if type(event) is ToolCallStop and event.truncated:
-                self._gateway.remember_truncation(event)
+            if type(event) is ToolCallStop:
+                if event.truncated:
+                    self._gateway.remember_truncation(event)
+            elif type(event) is Finish:
+                METRICS.add_tokens(event.input_tokens, event.output_tokens)
 
     async def close(self) -> None:
         if self._closed:

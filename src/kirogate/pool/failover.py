@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from kirogate.errors import NoCredentialAvailable
+from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.lease import Lease
 from kirogate.pool.reactions import Reaction, backoff_delay
@@ -113,6 +114,7 @@ async def run_with_failover(
                 value = await attempt(lease.credential, context)
             except Exception as exc:
                 last_error = exc
+                METRICS.upstream_error(type(exc).__name__)
                 reaction = pool.report_failure(lease, exc)
             else:
                 pool.report_success(lease)
@@ -148,6 +150,7 @@ async def run_with_failover(
                         await force_refresh(lease.credential)
                     except Exception as exc:
                         last_error = exc
+                        METRICS.upstream_error(type(exc).__name__)
                         if pool.report_failure(lease, exc) is Reaction.FAIL:
                             raise
                     else:

@@ -24,10 +24,12 @@ from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import InvalidRequest, UpstreamStreamException
+from kirogate.jobs import BackgroundJobs
 from kirogate.manager import CredentialManager
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
+from kirogate.pool.proxies import ProxyPool
 from kirogate.pool.settings import PoolSettings
 from kirogate.protocol.events import KiroEvent, StreamException
 from kirogate.settings import Settings
@@ -128,7 +130,13 @@ class Gateway:
         self.cluster: Cluster | None = None
         self._sources = list(credentials)
         self._pool_settings = pool_settings
-        self.http = HttpPool(settings.upstream)
+        self.proxies = ProxyPool()
+        self.http = HttpPool(
+            settings.upstream,
+            proxy_for=self.proxies.proxy_for,
+            on_proxy_failure=self.proxies.report_failure,
+        )
+        self.jobs: BackgroundJobs | None = None
         self.tokens = TokenManager(
             settings.upstream, self.http.session_for, write_back=self._write_back
         )

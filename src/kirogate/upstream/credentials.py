@@ -77,6 +77,7 @@ class Credential:
     proxy_url: str | None = None
     proxy_username: str | None = None
     proxy_password: str | None = field(default=None, repr=False)
+    proxy_id: int | None = None  # a proxy of the store's proxy pool assigned to this credential
     disabled: bool = False
     disabled_reason: str | None = None
     kiro_api_key: str | None = field(default=None, repr=False)

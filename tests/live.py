@@ -37,8 +37,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _setting_env_names() -> set[str]:
+    from kirogate.settings import SPECS
+
+    return {name for spec in SPECS for name in spec.env}
+
+
 def clean_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENV}
+    drop = set(CREDENTIAL_ENV) | _setting_env_names()
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env = {k: v for k, v in env.items() if not k.startswith("KIROGATE_")}
     env["HOME"] = str(home)  # no real ~/.aws token file leaks into a test
     return env

@@ -7,13 +7,14 @@ import logging
 import secrets
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from kirogate import __version__
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
 from kirogate.settings import ServerSettings, Settings
-from kirogate.upstream.credentials import Credential
+from kirogate.upstream.credentials import Credential, mask_secret
 from kirogate.upstream.sources import DiscoveryResult, discover_credentials
 
 log = logging.getLogger(__name__)
@@ -76,34 +77,62 @@ def describe_credential(cred: Credential) -> str:
 
 
 def print_banner(
-    settings: Settings, found: DiscoveryResult, api_key: str, new_key: bool, key_file: Path
+    settings: Settings,
+    found: DiscoveryResult,
+    api_key: str,
+    new_key: bool,
+    key_file: Path,
+    *,
+    stored: Sequence[Credential] = (),
+    store: str | None = None,
 ) -> None:
+    """The start-up banner: where to connect, with which key, which credentials, the admin API.
+
+    ``stored`` are the credentials that came from the store (not from files or env); ``store``
+    names the store (its masked URL) so "none found" can say it was looked at too.
+    """
     server: ServerSettings = settings.server
-    base = f"http://{server.host}:{server.port}"
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
+    base = f"http://{host}:{server.port}"
     out = sys.stdout
-    out.write(f"\nkirogate is listening on {base}\n\n")
+    listening = f"{server.host}:{server.port}" if host != server.host else base
+    out.write(f"\nkirogate {__version__} is listening on {listening}\n\n")
     out.write("Connect a client:\n")
     out.write(f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}\n")
     out.write(f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1\n")
-    if server.api_keys:
-        out.write("  API key: the one you configured (--api-key / KIROGATE_API_KEY)\n")
-    elif new_key:
+    # ``api_key`` is set only when no key was configured and the data dir's one is used.
+    if api_key and new_key:
         out.write(f"  API key (generated, saved in {key_file}): {api_key}\n")
+    elif api_key:
+        out.write(f"  API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)\n")
     else:
-        out.write(f"  API key: saved in {key_file} (cat it to see it)\n")
+        count = len(server.api_keys)
+        what = "the one" if count == 1 else f"the {count}"
+        out.write(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)\n")
+    if server.admin_key:
+        out.write(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)\n")
+    else:
+        out.write("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)\n")
     if settings.upstream.url:
         out.write(f"\nUpstream: {settings.upstream.url} (override)\n")
-    out.write(f"\nCredentials ({len(found.credentials)}):\n")
-    for cred in found.credentials:
+    credentials = [*found.credentials, *stored]
+    out.write(f"\nCredentials ({len(credentials)}):\n")
+    for cred in credentials:
         out.write(f"  - {describe_credential(cred)}\n")
-    if not found.credentials:
+    if not credentials:
         out.write("  none found. Looked at:\n")
         for place in found.looked_at:
             out.write(f"    - {place}\n")
+        if store is not None:
+            out.write(f"    - the store {store}: no credentials\n")
         out.write(
-            "  Log in with the Kiro IDE (it writes ~/.aws/sso/cache/kiro-auth-token.json), or\n"
-            "  pass --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN or\n"
-            "  KIRO_AUTH_TOKEN. Requests will fail with 503 until a credential is added.\n"
+            "  Add one:\n"
+            "    kirogate login                      (AWS Builder ID; --social google|github)\n"
+            "    kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)\n"
+            "    kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,\n"
+            "    CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes\n"
+            "    ~/.aws/sso/cache/kiro-auth-token.json when you log in there.\n"
+            "  Requests fail with 503 until a credential is added.\n"
         )
     out.write("\n")
     out.flush()
@@ -115,7 +144,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     from kirogate.api.app import create_app
     from kirogate.service import Gateway
 
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
     data_dir = ensure_data_dir(settings)
     found = discover_credentials(
         settings.credentials_files,

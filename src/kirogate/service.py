@@ -129,7 +129,7 @@ class Gateway:
         self.store: Store | None = None
         self.cluster: Cluster | None = None
         self._sources = list(credentials)
-        self._pool_settings = pool_settings
+        self._pool_settings = pool_settings or settings.pool
         self.proxies = ProxyPool()
         self.http = HttpPool(
             settings.upstream,
@@ -146,7 +146,7 @@ class Gateway:
             if settings.compression.enabled
             else None
         )
-        self.pool = CredentialPool(credentials, pool_settings)
+        self.pool = CredentialPool(credentials, pool_settings or settings.pool)
         self.manager = CredentialManager(
             lambda: self.pool,
             self.tokens,

@@ -1,0 +1,131 @@
+"""The ``kirogate`` command line (``docs/cli.md``).
+
+Each command lives in a module of its own; heavy imports happen inside the command functions
+so ``kirogate --help`` stays instant. Exit codes: 0 ok, 1 failure, 2 usage or configuration
+error, 3 not running (``status``, ``stop``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from kirogate import __version__
+from kirogate.cli import accounts, config, login, server, smoke
+from kirogate.cli.common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAIL_MARK,
+    CliError,
+    say,
+)
+from kirogate.errors import ConfigError, KirogateError
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_emulator_parser(commands: Any) -> None:
+    emu = commands.add_parser(
+        "emulator",
+        help="run the Kiro upstream emulator",
+        description=(
+            "Run a faithful fake of the Kiro upstream (event streams, tool calls, thinking, "
+            "errors, token refresh, OIDC login, usage limits) for tests, demos and benchmarks."
+        ),
+    )
+    emu.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emu.add_argument("-p", "--port", type=int, default=9000, help="port (default 9000)")
+    emu.add_argument(
+        "--no-profile-arn",
+        action="store_true",
+        help="behave like the older q.* host: no profileArn required",
+    )
+    emu.add_argument("--first-event-delay", type=float, default=0.0, metavar="SECONDS")
+    emu.add_argument("--event-delay", type=float, default=0.0, metavar="SECONDS")
+    emu.add_argument("--chunk-count", type=int, metavar="N", help="reply with N text chunks")
+    emu.add_argument("--chunk-size", type=int, metavar="CHARS", help="characters per chunk")
+    emu.add_argument("--seed", type=int, default=0, help="seed for random chunking")
+    emu.set_defaults(handler=_cmd_emulator)
+
+
+def _add_demo_parser(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="run an emulator and a gateway together, with ready-to-paste client settings",
+        description="Start a Kiro emulator and a gateway so you can try kirogate without a Kiro account.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("-p", "--port", type=int, help="gateway port (default: a free one)")
+    demo.set_defaults(handler=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kirogate",
+        description="Anthropic- and OpenAI-compatible gateway for Kiro credentials.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 not running.",
+    )
+    parser.add_argument("--version", action="version", version=f"kirogate {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    server.add_parsers(commands)
+    smoke.add_parser(commands)
+    login.add_parser(commands)
+    accounts.add_parser(commands)
+    config.add_parsers(commands)
+    _add_emulator_parser(commands)
+    _add_demo_parser(commands)
+    return parser
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    from kirogate.emulator.app import run_emulator
+    from kirogate.emulator.config import EmulatorConfig, Pacing
+
+    emulator_config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        require_profile_arn=not args.no_profile_arn,
+        seed=args.seed,
+        pacing=Pacing(
+            first_event_delay=args.first_event_delay,
+            event_delay=args.event_delay,
+            chunk_count=args.chunk_count,
+            chunk_size=args.chunk_size,
+        ),
+    )
+    print(f"kirogate emulator listening on http://{args.host}:{args.port}", flush=True)
+    run_emulator(emulator_config)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from kirogate.demo import run_demo
+
+    return run_demo(args.host, args.port)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    args.argv = arguments
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        say(FAIL_MARK, exc.message, err=True)
+        return exc.code
+    except ConfigError as exc:
+        say(FAIL_MARK, str(exc), err=True)
+        return EXIT_USAGE
+    except KirogateError as exc:
+        say(FAIL_MARK, str(exc), err=True)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,136 @@
+"""``kirogate config show|check`` and ``kirogate doctor``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from tests.cli.conftest import Cli
+
+from kirogate.settings import Settings
+
+ADMIN = "sk-admin-very-secret-admin-key-123"
+CLIENT = "sk-client-very-secret-client-key-456"
+
+
+def test_config_show_prints_value_and_origin_with_secrets_masked(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[server]\nadmin_key = '{ADMIN}'\nport = 9100\n", encoding="utf-8")
+    monkeypatch.setenv("API_KEY", CLIENT)
+    monkeypatch.setenv("KIROGATE_DATABASE_URL", "postgresql://kg:hunter2pass@db/kg")
+    result = cli("config", "show", "--config", config, "--set", "pool.mode=balanced")
+    assert result.code == 0
+    out = result.out
+    assert "server.port" in out and "9100" in out and f"file {config} (server.port)" in out
+    assert "env API_KEY" in out
+    assert "flag --set pool.mode" in out
+    assert "sk-a…-123" in out and "sk-c…-456" in out
+    assert "postgresql://kg:***@db/kg" in out
+    for secret in (ADMIN, CLIENT, "hunter2pass"):
+        assert secret not in out + result.err
+
+
+def test_config_show_json_has_every_setting_with_origin(cli: Cli) -> None:
+    result = cli("config", "show", "--json", "--data-dir", "/srv/kg")
+    data = json.loads(result.out)
+    assert data["settings"]["data_dir"] == {
+        "value": "/srv/kg",
+        "origin": "flag --data-dir",
+        "env": ["KIROGATE_DATA_DIR", "DATA_DIR"],
+    }
+    assert data["settings"]["server.port"]["origin"] == "default"
+    assert data["settings"]["pool.affinity.ttl"]["env"][-1] == "SESSION_POOL_TTL"
+    assert data["config_file"] is None
+
+
+def test_config_show_lists_the_notes_of_a_kiro_rs_file(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"port": 8990, "tlsBackend": "native-tls"}), encoding="utf-8")
+    result = cli("config", "show", "--config", config)
+    assert result.code == 0
+    assert "'tlsBackend' is ignored" in result.out + result.err
+
+
+def test_config_check_accepts_a_valid_file(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "kg.toml"
+    config.write_text("log_level = 'debug'\n[pool]\nmode = 'weighted'\n", encoding="utf-8")
+    result = cli("config", "check", config)
+    assert result.code == 0
+    assert f"{config} is a valid toml config (2 settings)" in result.out
+    assert "pool.mode = weighted" in result.out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[server]\nprot = 1\n", "key 'server.prot': unknown key; did you mean 'port'?"),
+        ("[server]\nport = 0\n", "key 'server.port': 0 is too small (allowed: a whole number"),
+        ("log_format = 'yaml'\n", "key 'log_format': 'yaml' is not a valid choice (allowed: text or json)"),
+    ],
+)  # fmt: skip
+def test_config_check_rejects_with_file_key_and_allowed_and_exit_2(
+    cli: Cli, tmp_path: Path, text: str, expected: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text, encoding="utf-8")
+    result = cli("config", "check", config)
+    assert result.code == 2
+    assert f"{config}: {expected}" in result.err
+
+
+def test_config_check_ignores_the_environment(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "ok.toml"
+    config.write_text("workers = 2\n", encoding="utf-8")
+    monkeypatch.setenv("PORT", "not-a-port")
+    assert cli("config", "check", config).code == 0
+
+
+def test_config_check_without_a_file_says_there_is_none(cli: Cli, tmp_path: Path) -> None:
+    result = cli("config", "check", "--data-dir", tmp_path / "empty")
+    assert result.code == 0
+    assert "no config file" in result.out
+
+
+def test_config_check_finds_the_default_file_in_the_data_dir(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[server]\nport = 99999\n", encoding="utf-8")
+    result = cli("config", "check", "--data-dir", tmp_path)
+    assert result.code == 2
+    assert "key 'server.port': 99999 is too large" in result.err
+
+
+def test_a_bad_env_value_stops_any_command_with_exit_2(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIROGATE_LOG_LEVEL", "chatty")
+    result = cli("config", "show")
+    assert result.code == 2
+    assert "env KIROGATE_LOG_LEVEL: 'chatty' is not a valid choice" in result.err
+
+
+def test_doctor_runs_the_doctor_with_the_effective_settings(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def run_doctor(settings: Settings, environ: Mapping[str, str], *, json_output: bool) -> int:
+        seen.update(port=settings.server.port, url=settings.upstream.url, json=json_output)
+        seen["environ"] = environ
+        return 1
+
+    fake = types.ModuleType("kirogate.doctor")
+    fake.run_doctor = run_doctor  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kirogate.doctor", fake)
+    result = cli("doctor", "--port", "9123", "--upstream-url", "http://127.0.0.1:1", "--json")
+    assert result.code == 1
+    assert seen["port"] == 9123
+    assert seen["url"] == "http://127.0.0.1:1"
+    assert seen["json"] is True
+    assert "HOME" in seen["environ"]  # type: ignore[operator]

@@ -1,0 +1,203 @@
+"""Request logs: queued in memory by the request path, written in batches by a background task.
+
+``log_request`` never waits: when the bounded queue is full the entry is dropped and counted.
+After each batch the oldest rows beyond the ``request_log_retention`` setting are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kirogate.errors import InvalidRequest, KirogateError
+from kirogate.store.base import StoreBase
+from kirogate.store.schema import request_logs as table
+from kirogate.store.schema import settings as settings_table
+
+log = logging.getLogger(__name__)
+
+RETENTION_SETTING = "request_log_retention"
+DEFAULT_RETENTION = 10_000
+DEFAULT_QUEUE_LIMIT = 10_000
+DEFAULT_FLUSH_INTERVAL = 1.0
+BATCH_SIZE = 500
+MAX_RECENT = 10_000
+_LIMITS = {"request_id": 100, "endpoint": 200, "model": 200, "error": 4000}
+_WARN_EVERY = 60.0  # seconds between "dropped" warnings
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogEntry:
+    at: datetime
+    request_id: str
+    endpoint: str
+    model: str | None
+    status: int
+    credential_id: int | None = None
+    api_key_id: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    duration_ms: float | None = None
+    ttft_ms: float | None = None
+    error: str | None = None
+
+
+def _row(entry: RequestLogEntry) -> dict[str, Any]:
+    values = asdict(entry)
+    for name, limit in _LIMITS.items():
+        text = values[name]
+        if isinstance(text, str) and len(text) > limit:
+            values[name] = text[: limit - 1] + "…"
+    return values
+
+
+def _entry(row: sa.Row[Any]) -> RequestLogEntry:
+    return RequestLogEntry(
+        at=row.at,
+        request_id=row.request_id,
+        endpoint=row.endpoint,
+        model=row.model,
+        status=row.status,
+        credential_id=row.credential_id,
+        api_key_id=row.api_key_id,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        duration_ms=row.duration_ms,
+        ttft_ms=row.ttft_ms,
+        error=row.error,
+    )
+
+
+class RequestLogMixin(StoreBase):
+    _log_queue: deque[RequestLogEntry]
+    _log_queue_limit: int
+    _log_dropped: int
+    _log_dropped_warned: float
+    _log_wakeup: asyncio.Event
+    _log_flush_lock: asyncio.Lock
+    _log_flush_interval: float
+    _log_flusher: asyncio.Task[None] | None
+
+    def _init_request_log(self, queue_limit: int, flush_interval: float) -> None:
+        self._log_queue = deque()
+        self._log_queue_limit = queue_limit
+        self._log_dropped = 0
+        self._log_dropped_warned = 0.0
+        self._log_wakeup = asyncio.Event()
+        self._log_flush_lock = asyncio.Lock()
+        self._log_flush_interval = flush_interval
+        self._log_flusher = None
+
+    @property
+    def request_logs_dropped(self) -> int:
+        """Entries lost because the queue was full or their batch could not be written."""
+        return self._log_dropped
+
+    def log_request(self, entry: RequestLogEntry) -> None:
+        """Queue ``entry`` for the next batch; never blocks, drops (and counts) when full."""
+        if not isinstance(entry, RequestLogEntry):
+            raise InvalidRequest(f"expected a RequestLogEntry, got {type(entry).__name__}")
+        status_ok = isinstance(entry.status, int) and not isinstance(entry.status, bool)
+        if not isinstance(entry.at, datetime) or not status_ok:
+            raise InvalidRequest("a request log entry needs a datetime 'at' and an int 'status'")
+        if entry.at.tzinfo is None:
+            entry = replace(entry, at=entry.at.replace(tzinfo=UTC))
+        if len(self._log_queue) >= self._log_queue_limit:
+            self._drop(1, "the request log queue is full")
+            return
+        self._log_queue.append(entry)
+        if len(self._log_queue) >= BATCH_SIZE:
+            self._log_wakeup.set()
+
+    def _drop(self, count: int, why: str) -> None:
+        self._log_dropped += count
+        now = time.monotonic()
+        if now - self._log_dropped_warned >= _WARN_EVERY:
+            self._log_dropped_warned = now
+            log.warning("%s: request log entries dropped (%d so far)", why, self._log_dropped)
+
+    async def flush_request_logs(self) -> None:
+        """Write every queued entry, then prune to the retention limit.
+
+        A batch that cannot be written is dropped (and counted) and the error raised.
+        """
+        async with self._log_flush_lock:
+            while self._log_queue:
+                count = min(BATCH_SIZE, len(self._log_queue))
+                batch = [_row(self._log_queue.popleft()) for _ in range(count)]
+                try:
+                    async with self._writing() as conn:
+                        await conn.execute(sa.insert(table), batch)
+                        await self._prune(conn)
+                except Exception:
+                    self._drop(len(batch), "writing request logs failed")
+                    raise
+
+    async def _prune(self, conn: AsyncConnection) -> None:
+        stored = await conn.scalar(
+            sa.select(settings_table.c.value).where(settings_table.c.key == RETENTION_SETTING)
+        )
+        keep = DEFAULT_RETENTION
+        if stored is not None:
+            if isinstance(stored, int) and not isinstance(stored, bool) and stored >= 0:
+                keep = stored
+            else:
+                log.warning(
+                    "setting %s=%r is not a non-negative integer; keeping %d",
+                    RETENTION_SETTING,
+                    stored,
+                    DEFAULT_RETENTION,
+                )
+        newest_dropped = (
+            sa.select(table.c.id).order_by(table.c.id.desc()).limit(1).offset(keep)
+        ).scalar_subquery()
+        await conn.execute(sa.delete(table).where(table.c.id <= newest_dropped))
+
+    async def recent_requests(self, limit: int = 100) -> list[RequestLogEntry]:
+        """The newest entries written so far, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
+            raise InvalidRequest(f"limit must be 1 to {MAX_RECENT}", param="limit")
+        async with self._reading() as conn:
+            rows = await conn.execute(sa.select(table).order_by(table.c.id.desc()).limit(limit))
+            return [_entry(row) for row in rows]
+
+    def _start_flusher(self) -> None:
+        self._log_flusher = asyncio.get_running_loop().create_task(
+            self._run_flusher(), name="kirogate request-log flusher"
+        )
+
+    async def _run_flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._log_flush_interval):
+                    await self._log_wakeup.wait()
+            self._log_wakeup.clear()
+            try:
+                await self.flush_request_logs()
+            except (KirogateError, SQLAlchemyError) as exc:
+                log.warning("request logs not written: %s", exc)
+            except Exception:
+                # The writer must outlive any one bad batch; the batch is already counted.
+                log.exception("request log writer failed; continuing")
+
+    async def _stop_flusher(self) -> None:
+        """Stop the background task and write what is still queued."""
+        task, self._log_flusher = self._log_flusher, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.flush_request_logs()
+        except (KirogateError, SQLAlchemyError) as exc:
+            log.warning("request logs lost at close: %s", exc)

@@ -1,0 +1,41 @@
+"""Runtime settings kept in the database: JSON values by key, shared by every process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from kirogate.store import values as check
+from kirogate.store.base import StoreBase, utcnow
+from kirogate.store.schema import settings as table
+
+MAX_KEY_LENGTH = 200
+
+
+class SettingsMixin(StoreBase):
+    async def get_setting(self, key: str, default: Any = None) -> Any:
+        """The stored value (``None`` if stored as null), or ``default`` when never set."""
+        key = check.required_text(key, "key", MAX_KEY_LENGTH)
+        async with self._reading() as conn:
+            row = (await conn.execute(sa.select(table.c.value).where(table.c.key == key))).first()
+        return default if row is None else row.value
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        """Store ``value`` (anything JSON can hold) under ``key``, replacing what was there."""
+        key = check.required_text(key, "key", MAX_KEY_LENGTH)
+        values = {"key": key, "value": check.optional_json(value, key), "updated_at": utcnow()}
+        async with self._writing() as conn:
+            await conn.execute(self._upsert(table, values, ["key"], ["value", "updated_at"]))
+
+    async def delete_setting(self, key: str) -> bool:
+        """Forget ``key``; ``True`` if it was set."""
+        key = check.required_text(key, "key", MAX_KEY_LENGTH)
+        async with self._writing() as conn:
+            result = await conn.execute(sa.delete(table).where(table.c.key == key))
+        return result.rowcount > 0
+
+    async def all_settings(self) -> dict[str, Any]:
+        async with self._reading() as conn:
+            rows = await conn.execute(sa.select(table.c.key, table.c.value).order_by(table.c.key))
+            return {row.key: row.value for row in rows}

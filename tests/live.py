@@ -151,6 +151,9 @@ def live_stack(
                 str(tmp / "data"),
                 "--log-level",
                 "warning",
+                # Background balance polls would consume emulator scenarios meant for requests.
+                "--set",
+                "upstream.usage_interval=0",
                 *serve_args,
             ],
             f"{base_url}/health",

@@ -146,8 +146,14 @@ class BackgroundJobs:
         settings = self.settings
         async with asyncio.TaskGroup() as group:
             if settings.refresh_enabled:
+                # The first request refreshes what it needs; the loop keeps tokens warm after.
                 group.create_task(
-                    self._every(settings.refresh_interval, self.refresh_due, "token refresh"),
+                    self._every(
+                        settings.refresh_interval,
+                        self.refresh_due,
+                        "token refresh",
+                        first_after=settings.refresh_interval,
+                    ),
                     name="kirogate jobs: refresh",
                 )
             if settings.usage_enabled:
@@ -157,8 +163,15 @@ class BackgroundJobs:
                 )
 
     async def _every(
-        self, interval: float, job: Callable[[], Awaitable[PassReport]], what: str
+        self,
+        interval: float,
+        job: Callable[[], Awaitable[PassReport]],
+        what: str,
+        *,
+        first_after: float = 0.0,
     ) -> None:
+        if first_after > 0:
+            await asyncio.sleep(first_after)
         while True:
             try:
                 await job()

@@ -21,11 +21,11 @@ from kirogate.pool.state import DisableReason
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.refresh import TokenManager
+from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 from kirogate.upstream.writeback import write_back_async
 
 if TYPE_CHECKING:
     from kirogate.store import Store
-    from kirogate.upstream.usage import Balance
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,18 @@ class CredentialManager:
         self._client = client
         self._machine_ready = machine_ready
         self._store = store
-        self._changed = changed
-        self._balances: dict[int, Balance] = {}
+        # Called after every change so other processes resync at once (the cluster's notice).
+        self.changed = changed
+        # Balances are shown by the admin API whatever their age; the jobs refresh them.
+        self.balances = BalanceCache(max_age=None)
 
     async def _notify(self) -> None:
-        if self._changed is not None:
-            await self._changed()
+        if self.changed is not None:
+            await self.changed()
+
+    def reset_hint(self, credential: Credential) -> datetime | None:
+        """The quota reset date from the last balance, for the pool's quota cooldown."""
+        return self.balances.reset_at(credential)
 
     # ------------------------------------------------------------ records
 
@@ -104,7 +110,7 @@ class CredentialManager:
             with contextlib.suppress(NotFound):  # another process removed the row already
                 await store.delete_credential(credential_id)
         pool.remove(credential_id)
-        self._balances.pop(credential_id, None)
+        self.balances.forget(credential_id)
         self._tokens.reset(credential)
         log.info("credential %s removed (#%s)", credential.label, credential_id)
         await self._notify()
@@ -154,11 +160,10 @@ class CredentialManager:
     # ------------------------------------------------------------ usage
 
     def cached_balance(self, credential_id: int) -> Balance | None:
-        return self._balances.get(credential_id)
+        entry = self.balances.get(credential_id)
+        return entry[0] if entry is not None else None
 
     async def fetch_balance(self, credential: Credential) -> Balance:
-        from kirogate.upstream.usage import parse_usage_limits
-
         try:
             machine_id = await self._machine_ready(credential)
         except InvalidGrant as exc:
@@ -174,7 +179,7 @@ class CredentialManager:
         """Remember the balance and let the pool skip the credential when nothing is left."""
         if credential.id is None:
             return
-        self._balances[credential.id] = balance
+        self.balances.put(credential.id, balance)
         if balance.subscription_title and not credential.subscription_title:
             credential.subscription_title = balance.subscription_title
         with contextlib.suppress(NotFound):  # removed while the usage call ran
@@ -188,7 +193,7 @@ class CredentialManager:
     async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
         credential = self._pool().get(credential_id)
         if not refresh:
-            cached = self._balances.get(credential_id)
+            cached = self.cached_balance(credential_id)
             if cached is not None:
                 return cached
         balance = await self.fetch_balance(credential)

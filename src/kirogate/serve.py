@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import errno
 import logging
+import os
+import pickle
 import secrets
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kirogate import __version__
 from kirogate.errors import ConfigError
@@ -20,6 +27,7 @@ from kirogate.upstream.sources import DiscoveryResult, discover_credentials
 log = logging.getLogger(__name__)
 
 API_KEY_FILE = "api_key"
+WORKER_STATE_ENV = "KIROGATE__WORKER_STATE"  # settings for --workers processes (internal)
 
 
 def ensure_data_dir(settings: Settings) -> Path:
@@ -29,18 +37,28 @@ def ensure_data_dir(settings: Settings) -> Path:
 
 
 def load_or_create_api_key(data_dir: Path) -> tuple[str, bool]:
-    """The generated client key kept in the data dir (0600); ``True`` when newly created."""
+    """The generated client key kept in the data dir (0600); ``True`` when newly created.
+
+    Created with O_EXCL, so processes starting together on one data dir agree on one key.
+    """
     key_file = data_dir / API_KEY_FILE
-    if key_file.exists():
-        key = key_file.read_text(encoding="utf-8").strip()
+    for _ in range(50):
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            key = ""
         if key:
             return key, False
-    key = "kg-" + secrets.token_urlsafe(24)
-    fd = key_file.open("w", encoding="utf-8")
-    with fd:
-        key_file.chmod(0o600)
-        fd.write(key + "\n")
-    return key, True
+        key = "kg-" + secrets.token_urlsafe(24)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            time.sleep(0.02)  # another process is writing it; read theirs
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(key + "\n")
+        return key, True
+    raise ConfigError(f"{key_file} exists but stays empty; delete it and start again")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -157,24 +175,75 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         api_key, new_key = load_or_create_api_key(data_dir)
         settings = _with_api_keys(settings, (api_key,))
     check_port_free(settings.server.host, settings.server.port)
-    print_banner(settings, found, api_key, new_key, data_dir / API_KEY_FILE)
-    gateway = Gateway(settings, found.credentials)
-    app = create_app(gateway)
-    uvicorn.run(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=5,
+    if settings.workers > 1 and not (settings.database_url or "").startswith("postgres"):
+        raise ConfigError(
+            f"--workers {settings.workers} needs PostgreSQL: SQLite mode is single-process. "
+            "Pass --database-url postgresql+asyncpg://... (and --redis-url for shared locks), "
+            "or run with --workers 1"
+        )
+    stored, store_url = asyncio.run(preflight_store(settings, found))
+    print_banner(
+        settings, found, api_key, new_key, data_dir / API_KEY_FILE, stored=stored, store=store_url
     )
+    options: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        "http": "httptools",
+        "log_level": settings.log_level,
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.workers > 1:
+        # Each worker process builds its own gateway from the same settings and sources.
+        os.environ[WORKER_STATE_ENV] = base64.b64encode(
+            pickle.dumps((settings, found.credentials))
+        ).decode("ascii")
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+        return 0
+    uvicorn.run(create_app(Gateway(settings, found.credentials, persistent=True)), **options)
     return 0
 
 
-def _with_api_keys(settings: Settings, keys: tuple[str, ...]) -> Settings:
-    from dataclasses import replace
+async def preflight_store(
+    settings: Settings, found: DiscoveryResult
+) -> tuple[list[Credential], str]:
+    """Open the store once before listening: schema upgrade, the single-process check and the
+    source import fail here with a clear message; returns the store-only credentials."""
+    from kirogate.store import Store
 
+    store = await Store.open(
+        database_url=settings.database_url,
+        data_dir=settings.data_path,
+        secret_key=settings.secret_key,
+        serve=True,
+    )
+    try:
+        files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
+        await store.sync_sources([replace(c) for c in found.credentials], files=files)
+        credentials = await store.list_credentials()
+        states = {state.id: state for state in await store.load_states()}
+        for credential in credentials:
+            state = states.get(credential.id or 0)
+            if state is not None and state.disabled_reason is not None:
+                credential.disabled = True
+                credential.disabled_reason = state.disabled_detail or state.disabled_reason.value
+        stored = [c for c in credentials if c.origin is None or c.origin.kind == "store"]
+        return stored, store.display_url
+    finally:
+        await store.close()
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process (uvicorn imports this factory in each worker)."""
+    from kirogate.api.app import create_app
+    from kirogate.service import Gateway
+
+    settings, credentials = pickle.loads(base64.b64decode(os.environ[WORKER_STATE_ENV]))
+    setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
+    return create_app(Gateway(settings, credentials, persistent=True))
+
+
+def _with_api_keys(settings: Settings, keys: tuple[str, ...]) -> Settings:
     return replace(settings, server=replace(settings.server, api_keys=keys))

@@ -24,12 +24,12 @@ from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import InvalidRequest, UpstreamStreamException
-from kirogate.jobs import BackgroundJobs
+from kirogate.jobs import BackgroundJobs, JobsSettings
 from kirogate.manager import CredentialManager
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
-from kirogate.pool.proxies import ProxyPool
+from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.pool.settings import PoolSettings
 from kirogate.protocol.events import KiroEvent, StreamException
 from kirogate.settings import Settings
@@ -129,6 +129,7 @@ class Gateway:
         self.store: Store | None = None
         self.cluster: Cluster | None = None
         self._sources = list(credentials)
+        self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
         self._pool_settings = pool_settings or settings.pool
         self.proxies = ProxyPool()
         self.http = HttpPool(
@@ -166,6 +167,8 @@ class Gateway:
         log.info("gateway starting with %d credential(s)", len(self.pool))
 
     async def close(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.close()
         await self.tokens.aclose()
         if self.cluster is not None:
             await self.cluster.close()
@@ -175,18 +178,51 @@ class Gateway:
         log.info("gateway stopped")
 
     async def _open_store(self) -> None:
+        """Persistent mode: credentials and pool state from the store, shared with others."""
+        from kirogate.cluster import Cluster
         from kirogate.store import Store
 
         settings = self.settings
-        self.store = await Store.open(
+        self.store = store = await Store.open(
             database_url=settings.database_url,
             data_dir=settings.data_path,
             secret_key=settings.secret_key,
             serve=True,
         )
-        await self.store.sync_sources(self._sources)
-        credentials = await self.store.list_credentials()
-        self.pool = CredentialPool(credentials, self._pool_settings)
+        report = await store.sync_sources(self._sources, files=self._source_files)
+        log.info("credential sources: %s", report.describe())
+        credentials = await store.list_credentials()
+        self.cluster = cluster = Cluster(store, settings.redis_url)
+        self.pool = CredentialPool(
+            credentials,
+            self._pool_settings,
+            state=cluster.state,
+            quota_reset=self.manager.reset_hint,
+        )
+        self.tokens.coordinator = cluster.coordinator
+        self.manager.changed = cluster.credentials_changed
+        await cluster.start(self.pool)
+        self.proxies.replace(
+            ProxyEntry(record.id, record.connect_url(), label=record.label)
+            for record in await store.list_proxies()
+        )
+        usage_interval = settings.upstream.usage_interval
+        self.jobs = BackgroundJobs(
+            JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),
+            credentials=self._rotating_credentials,
+            refresh=lambda credential: self.tokens.ensure_fresh(credential, force=True),
+            fetch_balance=self.manager.fetch_balance,
+            on_balance=self.manager.note_balance,
+            cache=self.manager.balances,
+        )
+        self.jobs.start()
+
+    def _rotating_credentials(self) -> list[Credential]:
+        """Credentials in rotation (not disabled), for the background jobs."""
+        pool = self.pool
+        return [
+            c for c in pool.credentials() if c.id is not None and not pool.state_of(c.id).disabled
+        ]
 
     async def _write_back(self, credential: Credential) -> None:
         await self.manager.write_back(credential)

@@ -47,6 +47,8 @@ class UpstreamSettings:
     connect_timeout: float = 10.0
     # No first event within this many seconds: the attempt is retried (nothing was sent yet).
     first_token_timeout: float = 90.0
+    # Seconds between background balance polls per credential (getUsageLimits); 0 = off.
+    usage_interval: float = 600.0
     # No event for this long mid-stream: the stream ends with an error event.
     stream_idle_timeout: float = 300.0
     # Refresh an access token this many seconds before it expires (kiro.rs: 10 minutes).

@@ -138,6 +138,8 @@ SPECS: tuple[Spec, ...] = (
     _s("upstream.stream_idle_timeout", _POSITIVE_SECONDS, "KIROGATE_STREAM_IDLE_TIMEOUT",
        flag="--stream-idle-timeout"),
     _s("upstream.refresh_skew", _SECONDS, "KIROGATE_REFRESH_SKEW"),
+    _s("upstream.usage_interval", _SECONDS, "KIROGATE_USAGE_INTERVAL",
+       help="seconds between background balance polls; 0 = off"),
     _s("upstream.pool_connections", _AT_LEAST_ONE, "KIROGATE_UPSTREAM_CONNECTIONS"),
     # ---- pool
     _s("pool.mode", _MODE, "KIROGATE_POOL_MODE", flag="--pool-mode"),

@@ -10,10 +10,12 @@ committed to one credential and the caller streams the :class:`Answer`.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kirogate.compression import Compressor
@@ -25,6 +27,7 @@ from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import InvalidRequest, UpstreamStreamException
 from kirogate.jobs import BackgroundJobs, JobsSettings
+from kirogate.log import REQUEST_ID
 from kirogate.manager import CredentialManager
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
@@ -75,6 +78,11 @@ class Answer:
     input_estimate: int
     assembler: StreamAssembler
     _gateway: Gateway = field(repr=False)
+    endpoint: str = ""
+    started: float = 0.0  # time.monotonic() when the request reached open_answer
+    first_event_at: float = 0.0  # ... and when the upstream's first event arrived
+    finish: Finish | None = None
+    error: str | None = None  # set by the caller when the stream ended with an error
     _closed: bool = False
 
     @property
@@ -95,6 +103,7 @@ class Answer:
                 if event.truncated:
                     self._gateway.remember_truncation(event)
             elif type(event) is Finish:
+                self.finish = event
                 METRICS.add_tokens(event.input_tokens, event.output_tokens)
 
     async def close(self) -> None:
@@ -105,6 +114,7 @@ class Answer:
             await self.stream.aclose()
         finally:
             await self.held.release()
+            self._gateway.log_answer(self)
 
 
 class Gateway:
@@ -303,8 +313,10 @@ class Gateway:
         *,
         build: KiroBuild | None = None,
         compress: bool = True,
+        endpoint: str = "",
     ) -> Answer:
         """Run the failover loop until one credential's stream has produced its first event."""
+        started = time.monotonic()
         if build is None and self.compressor is not None and compress:
             conv = await self.compressor.apply(conv)
         build = build or self.build(conv, model)
@@ -341,7 +353,42 @@ class Gateway:
             stop_sequences=conv.stop_sequences,
             max_tokens=conv.max_tokens,
         )
-        return Answer(held, build, model, input_estimate, assembler, self)
+        return Answer(
+            held,
+            build,
+            model,
+            input_estimate,
+            assembler,
+            self,
+            endpoint=endpoint,
+            started=started,
+            first_event_at=time.monotonic(),
+        )
+
+    def log_answer(self, answer: Answer) -> None:
+        """One request-log row per answered request (queued; the store writes in batches)."""
+        store = self.store
+        if store is None or not answer.endpoint:
+            return
+        from kirogate.store import RequestLogEntry
+
+        now = time.monotonic()
+        finish = answer.finish
+        store.log_request(
+            RequestLogEntry(
+                at=datetime.now(UTC),
+                request_id=REQUEST_ID.get() or "",
+                endpoint=answer.endpoint,
+                model=answer.model.upstream_id,
+                status=200 if answer.error is None else 500,
+                credential_id=answer.credential.id,
+                input_tokens=finish.input_tokens if finish else answer.input_estimate,
+                output_tokens=finish.output_tokens if finish else None,
+                duration_ms=round((now - answer.started) * 1000, 2),
+                ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
+                error=answer.error,
+            )
+        )
 
     async def summarise(self, request: Conversation) -> str:
         """Answer a compression summary request without streaming; the answer's text."""

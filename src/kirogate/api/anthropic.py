@@ -28,7 +28,7 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
     model = model_for(request, conv.model)
     if is_web_search_request(conv):
         return await web_search_response(gateway, conv, model)
-    answer = await gateway.open_answer(conv, model)
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     thinking = conv.thinking is not None or model.thinking is not None
     message_id = f"msg_{hex_id()}"
     if conv.stream:

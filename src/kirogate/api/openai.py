@@ -21,7 +21,7 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
     conv = chat_to_ir(body)
     model = model_for(request, conv.model)
-    answer = await gateway.open_answer(conv, model)
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     completion_id = f"chatcmpl-{hex_id(12)}"
     created = unix_now()
     if conv.stream:

@@ -53,7 +53,7 @@ async def create_response(request: Request) -> Response:
     stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
     conv = responses_to_ir(body, previous=stored[0] if stored else None)
     model = model_for(request, conv.model)
-    answer = await gateway.open_answer(conv, model)
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     custom = [tool.name for tool in conv.tools if tool.kind == "custom"]
     renderer = ResponsesStreamRenderer(
         conv.model,

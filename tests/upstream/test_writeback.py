@@ -362,3 +362,22 @@ def test_killed_during_write_back_leaves_old_file_intact(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == before
     assert read(path) == [{"id": 1, "refreshToken": RT, "note": "old"}]
+
+
+def test_store_mode_row_id_differs_from_the_file_id(tmp_path: Path) -> None:
+    """In store mode the credential's id is the row id; the file entry keeps its own."""
+    path = write(
+        tmp_path / "credentials.json",
+        [
+            {"id": 1, "refreshToken": RT, "authMethod": "social"},
+            {"id": 2, "refreshToken": RT2, "authMethod": "social"},
+        ],
+    )
+    first, second = load_credentials_file(path)
+    assert first.origin is not None and first.origin.file_id == 1
+    first.id = 2  # the store gave it row 2 (row 1 was taken by another credential)
+    write_back(refreshed(first))
+    entries = read(path)
+    assert isinstance(entries, list)
+    assert entries[0]["id"] == 1 and entries[0]["refreshToken"] == NEW_RT
+    assert entries[1] == {"id": 2, "refreshToken": RT2, "authMethod": "social"}

@@ -119,6 +119,7 @@ def origin_columns(origin: CredentialOrigin) -> dict[str, Any]:
         "source_path": source_path(origin),
         "source_index": origin.index,
         "source_array": origin.array,
+        "source_file_id": origin.file_id,
     }
 
 
@@ -149,6 +150,7 @@ def credential_from_row(row: sa.Row[Any], box: SecretBox) -> Credential:
         Path(row.source_path) if row.source_path else None,
         row.source_index,
         bool(row.source_array),
+        row.source_file_id,
     )
     return Credential(
         auth_method=method,

@@ -89,6 +89,7 @@ credentials = sa.Table(
     sa.Column("source_path", sa.Text),
     sa.Column("source_index", sa.Integer),
     sa.Column("source_array", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_file_id", sa.Integer),  # the entry's id inside a kiro.rs file
     sa.Column("extra", sa.JSON),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),

@@ -35,6 +35,9 @@ class CredentialOrigin:
     path: Path | None = None
     index: int | None = None
     array: bool = False
+    # The entry's own ``id`` in a kiro.rs file. In store mode the credential's id is the row
+    # id, which may differ; write-back finds the entry by this one.
+    file_id: int | None = None
 
     def describe(self) -> str:
         where = str(self.path) if self.path else self.kind

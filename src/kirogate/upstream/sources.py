@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -385,25 +385,36 @@ def _credentials_from_json(
     directory = path.parent if path else None
     if isinstance(data, list):
         return [
-            credential_from_object(
-                item,
-                source=f"{source}[{index}]",
-                origin=CredentialOrigin(kind, path, index, array=True),
-                directory=directory,
-                names=names,
+            _with_file_id(
+                credential_from_object(
+                    item,
+                    source=f"{source}[{index}]",
+                    origin=CredentialOrigin(kind, path, index, array=True),
+                    directory=directory,
+                    names=names,
+                )
             )
             for index, item in enumerate(data)
         ]
     if isinstance(data, dict):
         origin = CredentialOrigin(kind, path)
         return [
-            credential_from_object(
-                data, source=source, origin=origin, directory=directory, names=names
+            _with_file_id(
+                credential_from_object(
+                    data, source=source, origin=origin, directory=directory, names=names
+                )
             )
         ]
     raise CredentialSourceError(
         source, f"expected a JSON object or an array of objects, got {_type_name(data)}"
     )
+
+
+def _with_file_id(credential: Credential) -> Credential:
+    """Remember the id the entry has in its file (kiro.rs files number their entries)."""
+    if credential.id is not None and credential.origin is not None:
+        credential.origin = replace(credential.origin, file_id=credential.id)
+    return credential
 
 
 def check_unique_ids(credentials: Iterable[Credential]) -> None:

@@ -67,8 +67,9 @@ def kiro_rs_fields(credential: Credential, existing: dict[str, Any]) -> dict[str
     """Every kiro.rs ``credentials.json`` field the credential holds; defaults only if already present."""
     c = credential
     region_key = "idcRegion" if "idcRegion" in existing and "authRegion" not in existing else None
+    file_id = c.origin.file_id if c.origin is not None else None
     fields: dict[str, Any] = {
-        "id": c.id,
+        "id": file_id if file_id is not None else existing.get("id", c.id),
         **token_fields(c),
         "authMethod": c.auth_method.value,
         "clientId": c.client_id,
@@ -157,18 +158,21 @@ def _fsync_directory(directory: Path) -> None:
 def _locate(items: list[Any], credential: Credential, source: str) -> int:
     origin = credential.origin
     assert origin is not None
-    if origin.kind == "kiro-rs" and credential.id is not None:
+    # The entry's id in the file: the origin's (store mode, where credential.id is a row id)
+    # or, for credentials loaded straight from the file, the credential's own.
+    wanted = origin.file_id if origin.file_id is not None else credential.id
+    if origin.kind == "kiro-rs" and wanted is not None:
         for position, item in enumerate(items):
-            if isinstance(item, dict) and item.get("id") == credential.id:
+            if isinstance(item, dict) and item.get("id") == wanted:
                 return position
     index = origin.index
     if index is not None and 0 <= index < len(items) and isinstance(items[index], dict):
         other = items[index].get("id")
-        if other is None or other == credential.id or origin.kind != "kiro-rs":
+        if other is None or other == wanted or origin.kind != "kiro-rs":
             return index
     raise CredentialSourceError(
         source,
-        f"credential {credential.label} is no longer in this file (id {credential.id}, "
+        f"credential {credential.label} is no longer in this file (id {wanted}, "
         f"index {index}); refreshed tokens not written back",
     )
 

@@ -761,3 +761,20 @@ async def test_real_gateway_mode_switch_reaches_the_pool(
     reply = await call(app, "PUT", "/api/admin/config/load-balancing", body=body, headers=key())
     assert reply.json() == {"mode": "round_robin"}
     assert gateway.pool.mode.value == "round_robin"
+
+
+async def test_unknown_admin_path_and_method_use_the_admin_error_shape() -> None:
+    from kirogate.api.app import create_app
+    from kirogate.service import Gateway
+    from kirogate.settings import ServerSettings, Settings
+
+    gateway = Gateway(Settings(server=ServerSettings(admin_key="adm-key-123456")), [])
+    app = create_app(gateway)
+    for method, path, status in (
+        ("GET", "/api/admin/nothing-here", 404),
+        ("DELETE", "/api/admin/credentials", 405),
+    ):
+        response = await call(app, method, path, headers={"x-api-key": "adm-key-123456"})
+        assert response.status == status
+        body = json.loads(response.body)
+        assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}

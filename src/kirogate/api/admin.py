@@ -142,7 +142,8 @@ class AdminRoute(APIRoute):
         return guarded
 
 
-router = APIRouter(prefix="/api/admin", route_class=AdminRoute)
+PREFIX = "/api/admin"
+router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
 
 
 # ---------------------------------------------------------------- reading requests

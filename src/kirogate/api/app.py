@@ -188,6 +188,8 @@ def create_app(
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
         else:
             error = InternalError(str(exc.detail))
+        if request.url.path.startswith(admin.PREFIX):
+            return admin.admin_error_response(error)  # kiro.rs' admin error shape
         return error_response(error, dialect_for_path(request.url.path))
 
     @app.exception_handler(Exception)

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -40,6 +40,24 @@ MAX_REFRESH_FAILURES = 3  # consecutive transient failures before a credential i
 Clock = Callable[[], datetime]
 SessionProvider = Callable[[Credential], tuple[aiohttp.ClientSession, str | None]]
 WriteBack = Callable[[Credential], Awaitable[object]]
+
+
+class RefreshCoordinatorLike(Protocol):
+    """Cross-process exclusion around a refresh (``kirogate.cluster.RefreshCoordinator``).
+
+    ``run`` returns a usable token: one another process stored meanwhile (fresh, and not
+    ``rejected`` when ``force``), or the result of ``refresh()``.
+    """
+
+    async def run(
+        self,
+        credential: Credential,
+        *,
+        force: bool,
+        rejected: str | None,
+        skew: float,
+        refresh: Callable[[], Awaitable[str]],
+    ) -> str: ...
 
 
 def utcnow() -> datetime:
@@ -287,6 +305,10 @@ class TokenManager:
     ``InvalidRefreshToken: <message>``; other failures are counted per credential and the
     ``MAX_REFRESH_FAILURES``-th in a row disables it with ``TooManyRefreshFailures``. A success
     resets the count. Both errors still propagate to every waiting caller.
+
+    With a ``coordinator`` (several processes sharing a store), the refresh task also runs
+    under the coordinator's cross-process lock, which may hand back a token another
+    process has just stored instead of refreshing again.
     """
 
     def __init__(
@@ -297,8 +319,11 @@ class TokenManager:
         write_back: WriteBack | None = None,
         clock: Clock = utcnow,
         max_refresh_failures: int = MAX_REFRESH_FAILURES,
+        coordinator: RefreshCoordinatorLike | None = None,
     ) -> None:
         self._settings = settings
+        # Public so a gateway can attach it once its store is open (several processes).
+        self.coordinator = coordinator
         self._sessions = sessions
         self._write_back = write_back
         self._clock = clock
@@ -335,8 +360,10 @@ class TokenManager:
             expiring = credential.expires_within(self._settings.refresh_skew, now=self._clock())
             if not force and not expiring and credential.access_token:
                 return credential.access_token
+            # Without an explicit one, the token held now is the one found wanting.
+            refused = rejected if rejected is not None else credential.access_token
             task = asyncio.get_running_loop().create_task(
-                self._refresh(credential, key), name=f"refresh {credential.label}"
+                self._refresh(credential, key, force, refused), name=f"refresh {credential.label}"
             )
             self._inflight[key] = task
             task.add_done_callback(_mark_retrieved)
@@ -350,9 +377,19 @@ class TokenManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _refresh(self, credential: Credential, key: int) -> str:
+    async def _refresh(
+        self, credential: Credential, key: int, force: bool, rejected: str | None
+    ) -> str:
         try:
-            return await self._refresh_once(credential, key)
+            if self.coordinator is None:
+                return await self._refresh_once(credential, key)
+            return await self.coordinator.run(
+                credential,
+                force=force,
+                rejected=rejected,
+                skew=self._settings.refresh_skew,
+                refresh=lambda: self._refresh_once(credential, key),
+            )
         finally:
             self._inflight.pop(key, None)
 

@@ -1,0 +1,138 @@
+"""Requests-per-minute limits, per process or shared by every process through Redis.
+
+Both limiters keep a sliding log: a hit is allowed when fewer than ``limit`` hits were
+allowed in the last 60 seconds. Refused hits are not recorded, so a client that keeps
+retrying is served again as soon as the window has room. ``hit`` answers ``None`` (go on)
+or the seconds until a hit would be allowed (for ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from itertools import count
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from kirogate.cluster.outage import OutageLog
+
+log = logging.getLogger(__name__)
+
+WINDOW = 60.0  # seconds
+MIN_WAIT = 0.001
+
+# Sliding log in a sorted set scored by the server's clock (the processes' clocks may differ).
+_HIT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used < limit then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], window)
+    return -1
+end
+local oldest = redis.call('ZRANGE', KEYS[1], used - limit, used - limit, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now
+"""
+
+
+class RateLimiter(Protocol):
+    """``hit(key, limit)``: ``None`` if allowed (and counted), else seconds to wait."""
+
+    async def hit(self, key: str, limit_per_minute: int) -> float | None: ...
+
+
+class MemoryRateLimiter:
+    """Per-process sliding-window limiter (one process, or no Redis)."""
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        self._clock = clock
+        self._max_keys = max_keys
+        self._hits: dict[str, deque[float]] = {}
+        self._next_purge = 0.0
+
+    async def hit(self, key: str, limit_per_minute: int) -> float | None:
+        return self.hit_now(key, limit_per_minute)
+
+    def hit_now(self, key: str, limit_per_minute: int) -> float | None:
+        """The synchronous form of :meth:`hit`."""
+        if limit_per_minute <= 0:
+            return None
+        now = self._clock()
+        self._purge(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        cutoff = now - WINDOW
+        while hits and hits[0] <= cutoff:
+            hits.popleft()
+        if len(hits) >= limit_per_minute:
+            # The hit that must leave the window for the count to drop below the limit.
+            blocking = hits[len(hits) - limit_per_minute]
+            return max(blocking + WINDOW - now, MIN_WAIT)
+        hits.append(now)
+        return None
+
+    def _purge(self, now: float) -> None:
+        if now < self._next_purge and len(self._hits) < self._max_keys:
+            return
+        cutoff = now - WINDOW
+        for key in [key for key, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
+            del self._hits[key]
+        while len(self._hits) >= self._max_keys:  # still full of live keys: drop the oldest
+            del self._hits[next(iter(self._hits))]
+        self._next_purge = now + WINDOW
+
+
+class RedisRateLimiter:
+    """Sliding-window limiter in Redis, shared by every process; atomic in one Lua script.
+
+    Keys are hashed, so a key may be a client API key without it being stored. If Redis
+    cannot be reached the limit is enforced per process until it answers again.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "kirogate:ratelimit:",
+        fallback: MemoryRateLimiter | None = None,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._script = redis.register_script(_HIT)
+        self._fallback = fallback or MemoryRateLimiter()
+        self._outage = OutageLog(log, "Redis rate limiter")
+        self._origin = secrets.token_hex(6)
+        self._sequence = count()
+
+    def key(self, key: str) -> str:
+        return self._prefix + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+    async def hit(self, key: str, limit_per_minute: int) -> float | None:
+        if limit_per_minute <= 0:
+            return None
+        member = f"{self._origin}:{next(self._sequence)}"
+        try:
+            wait_ms = await self._script(
+                keys=[self.key(key)], args=[limit_per_minute, int(WINDOW * 1000), member]
+            )
+        except (RedisError, OSError) as exc:
+            self._outage.failed("counting a request", exc)
+            return self._fallback.hit_now(key, limit_per_minute)
+        self._outage.succeeded()
+        wait = int(wait_ms)
+        if wait < 0:
+            return None
+        return max(wait / 1000, MIN_WAIT)

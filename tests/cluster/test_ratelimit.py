@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from kirogate.cluster.ratelimit import MemoryRateLimiter, RedisRateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_limiter_allows_the_limit_then_says_how_long_to_wait() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    assert [await limiter.hit("k", 3) for _ in range(3)] == [None, None, None]
+    clock.now += 20
+    assert await limiter.hit("k", 3) == pytest.approx(40.0)
+
+
+async def test_memory_limiter_window_slides() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    await limiter.hit("k", 2)
+    clock.now += 30
+    await limiter.hit("k", 2)
+    assert await limiter.hit("k", 2) is not None
+    clock.now += 30  # the first hit has left the window
+    assert await limiter.hit("k", 2) is None
+    assert await limiter.hit("k", 2) == pytest.approx(30.0)
+
+
+async def test_refused_hits_are_not_counted() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    await limiter.hit("k", 1)
+    for _ in range(5):
+        assert await limiter.hit("k", 1) is not None
+    clock.now += 60
+    assert await limiter.hit("k", 1) is None
+
+
+async def test_keys_are_limited_separately_and_zero_means_no_limit() -> None:
+    limiter = MemoryRateLimiter(clock=Clock())
+    assert await limiter.hit("a", 1) is None
+    assert await limiter.hit("b", 1) is None
+    assert await limiter.hit("a", 1) is not None
+    assert all([await limiter.hit("c", 0) is None for _ in range(100)])
+
+
+async def test_memory_limiter_forgets_idle_keys() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock, max_keys=10)
+    for i in range(10):
+        await limiter.hit(f"k{i}", 5)
+    clock.now += 61
+    await limiter.hit("fresh", 5)
+    assert list(limiter._hits) == ["fresh"]
+
+
+async def test_memory_limiter_bounds_live_keys() -> None:
+    limiter = MemoryRateLimiter(clock=Clock(), max_keys=5)
+    for i in range(20):
+        await limiter.hit(f"k{i}", 5)
+    assert len(limiter._hits) <= 5
+
+
+async def test_redis_limit_is_shared_by_two_limiters(
+    redis: Redis, redis2: Redis, prefix: str
+) -> None:
+    one = RedisRateLimiter(redis, prefix=prefix)
+    two = RedisRateLimiter(redis2, prefix=prefix)
+    results = await asyncio.gather(
+        *((one if i % 2 else two).hit("client-a", 10) for i in range(25))
+    )
+    allowed = [r for r in results if r is None]
+    refused = [r for r in results if r is not None]
+    assert len(allowed) == 10
+    assert len(refused) == 15
+    assert all(0 < wait <= 60 for wait in refused)
+    assert await one.hit("client-b", 10) is None  # another key has its own budget
+
+
+async def test_redis_keys_do_not_hold_the_raw_key(redis: Redis, prefix: str) -> None:
+    limiter = RedisRateLimiter(redis, prefix=prefix)
+    await limiter.hit("sk-secret-client-key", 5)
+    keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+    assert keys == [limiter.key("sk-secret-client-key")]
+    assert "secret" not in keys[0]
+    assert 0 < await redis.pttl(keys[0]) <= 60_000
+
+
+async def test_redis_limiter_falls_back_to_this_process_when_redis_is_down(
+    prefix: str,
+) -> None:
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        limiter = RedisRateLimiter(down, prefix=prefix)
+        assert await limiter.hit("k", 2) is None
+        assert await limiter.hit("k", 2) is None
+        assert await limiter.hit("k", 2) is not None
+    finally:
+        await down.aclose()

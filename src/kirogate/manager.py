@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,8 @@ class CredentialManager:
         self._store = store
         # Called after every change so other processes resync at once (the cluster's notice).
         self.changed = changed
+        # Cross-process lock for credential files (the cluster's), when several processes run.
+        self.file_lock: Callable[[str], AbstractAsyncContextManager[None]] | None = None
         # Balances are shown by the admin API whatever their age; the jobs refresh them.
         self.balances = BalanceCache(max_age=None)
 
@@ -97,6 +100,9 @@ class CredentialManager:
             credential = stored
         elif credential.id is not None and credential.id in {c.id for c in pool.credentials()}:
             credential.id = None
+        if credential.id is not None and credential.id in {c.id for c in pool.credentials()}:
+            # Membership sync saw the new row first (another process's notice); same row.
+            return pool.get(credential.id), True
         pool.add(credential)
         log.info("credential %s added (#%s)", credential.label, credential.id)
         await self._notify()
@@ -109,7 +115,8 @@ class CredentialManager:
         if store is not None:
             with contextlib.suppress(NotFound):  # another process removed the row already
                 await store.delete_credential(credential_id)
-        pool.remove(credential_id)
+        with contextlib.suppress(NotFound):  # membership sync may have dropped it already
+            pool.remove(credential_id)
         self.balances.forget(credential_id)
         self._tokens.reset(credential)
         log.info("credential %s removed (#%s)", credential.label, credential_id)
@@ -154,8 +161,14 @@ class CredentialManager:
         store = self._store()
         if store is not None and credential.id is not None:
             await store.save_tokens(credential)
-        if credential.origin is not None and credential.origin.kind in FILE_ORIGINS:
-            await write_back_async(credential)
+        origin = credential.origin
+        if origin is not None and origin.kind in FILE_ORIGINS:
+            if self.file_lock is None or origin.path is None:
+                await write_back_async(credential)
+                return
+            # Several processes write entries of one file: one at a time, each re-reading it.
+            async with self.file_lock(f"credentials-file:{origin.path}"):
+                await write_back_async(credential)
 
     # ------------------------------------------------------------ usage
 

@@ -211,6 +211,7 @@ class Gateway:
         )
         self.tokens.coordinator = cluster.coordinator
         self.manager.changed = cluster.credentials_changed
+        self.manager.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
         self.proxies.replace(
             ProxyEntry(record.id, record.connect_url(), label=record.label)
@@ -303,8 +304,9 @@ class Gateway:
         await ensure_profile_arn(self.client, credential, machine_id=machine_id)
         return machine_id
 
-    async def _force_refresh(self, credential: Credential) -> None:
-        await self.tokens.ensure_fresh(credential, force=True)
+    async def _force_refresh(self, credential: Credential, rejected: str | None) -> None:
+        """After a refused token: refresh, unless someone already replaced ``rejected``."""
+        await self.tokens.ensure_fresh(credential, force=True, rejected=rejected)
 
     async def open_answer(
         self,
@@ -323,8 +325,11 @@ class Gateway:
         input_estimate = estimate_conversation_tokens(conv)
         thinking = conv.thinking is not None or model.thinking is not None
 
+        sent: dict[int, str | None] = {}  # the bearer each credential's last attempt used
+
         async def attempt(credential: Credential, _: AttemptContext) -> _Opened:
             machine_id = await self.machine_ready(credential)
+            sent[id(credential)] = credential.bearer
             stream = await self.client.open_stream(credential, build.request, machine_id=machine_id)
             try:
                 first = await anext(stream, None)
@@ -343,7 +348,9 @@ class Gateway:
             attempt,
             model=model.upstream_id,
             session_id=conv.session_id,
-            force_refresh=self._force_refresh,
+            force_refresh=lambda credential: self._force_refresh(
+                credential, sent.get(id(credential))
+            ),
         )
         assembler = StreamAssembler(
             thinking_enabled=thinking,

@@ -137,7 +137,7 @@ async def test_empty_change_does_nothing(store):
         ({"cooldown_reason": "nap"}, {}, "is not one of throttled"),
         ({"cooldown_until": datetime(2030, 1, 1)}, {}, "timezone-aware"),
         ({"failure_count": -1}, {}, "non-negative integer"),
-        ({"weight": 0}, {}, "positive number"),
+        ({"weight": -1}, {}, "zero or more"),
         ({"remaining_share": float("inf")}, {}, "finite number"),
         ({}, {"last_used": 1}, "'last_used' is not a counter"),
         ({}, {"success_count": 1.5}, "must be an integer"),

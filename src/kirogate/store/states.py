@@ -40,7 +40,7 @@ def _enum(kind: type[E]) -> Callable[[Any, str], str | None]:
 
 _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "priority": check.non_negative_int,
-    "weight": check.positive_float,
+    "weight": check.non_negative_float,  # 0 = only when nothing else is left
     "disabled_reason": _enum(DisableReason),
     "disabled_detail": check.optional_text,
     "cooldown_until": check.optional_aware_datetime,

@@ -47,6 +47,14 @@ def positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def non_negative_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(name, f"must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise _bad(name, f"must be zero or more, got {value!r}")
+    return float(value)
+
+
 def optional_float(value: Any, name: str) -> float | None:
     if value is None:
         return None

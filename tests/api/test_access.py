@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from starlette.requests import Request
 
-from kirogate.api.access import AccessControl, MemoryRateLimiter
+from kirogate.api.access import AccessControl
 from kirogate.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from kirogate.settings import Settings
 
@@ -99,12 +98,3 @@ async def test_rate_limit_per_key_with_retry_after() -> None:
         await access.check(request("a"))
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60
     await access.check(request("b"))  # another key has its own budget
-
-
-async def test_memory_limiter_window_resets() -> None:
-    limiter = MemoryRateLimiter()
-    key = hashlib.sha256(b"x").hexdigest()
-    assert await limiter.hit(key, 1) is None
-    assert await limiter.hit(key, 1) is not None
-    limiter._windows[key] = (0, 99)  # an old window
-    assert await limiter.hit(key, 1) is None

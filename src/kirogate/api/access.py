@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from kirogate.api.auth import key_matches, presented_key
+from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
 from kirogate.errors import AuthenticationFailed, PermissionDenied, RateLimited
 
 if TYPE_CHECKING:
@@ -24,30 +25,6 @@ if TYPE_CHECKING:
 
 CACHE_SECONDS = 5.0
 CACHE_LIMIT = 10_000
-
-
-class RateLimiter(Protocol):
-    async def hit(self, key: str, limit_per_minute: int) -> float | None: ...
-
-
-class MemoryRateLimiter:
-    """Fixed one-minute windows per key, in this process only."""
-
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}
-
-    async def hit(self, key: str, limit_per_minute: int) -> float | None:
-        now = time.time()
-        window = int(now // 60)
-        start, count = self._windows.get(key, (window, 0))
-        if start != window:
-            start, count = window, 0
-        if count >= limit_per_minute:
-            return max((window + 1) * 60 - now, 0.001)
-        self._windows[key] = (start, count + 1)
-        if len(self._windows) > CACHE_LIMIT:
-            self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
-        return None
 
 
 class AccessControl:

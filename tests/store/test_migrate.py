@@ -45,6 +45,7 @@ async def test_a_database_at_0001_is_upgraded_keeping_its_rows(store, open_store
     cred, _ = await store.add_credential(
         Credential(auth_method=AuthMethod.SOCIAL, refresh_token="aorAAAAAG" + "m" * 100)
     )
+
     def downgrade(conn):
         config = alembic_config()
         config.attributes["connection"] = conn

@@ -8,7 +8,8 @@ from starlette.responses import Response
 
 from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object
 from kirogate.api.responses import json_response
-from kirogate.api.streaming import sse_body, sse_response
+from kirogate.api.streaming import sse_response
+from kirogate.api.waiting import open_stream
 from kirogate.api.websearch import is_web_search_request, web_search_response
 from kirogate.convert.anthropic_in import count_tokens_to_ir, messages_to_ir
 from kirogate.convert.anthropic_out import (
@@ -28,13 +29,19 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
     model = model_for(request, conv.model)
     if is_web_search_request(conv):
         return await web_search_response(gateway, conv, model)
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     thinking = conv.thinking is not None or model.thinking is not None
     message_id = f"msg_{hex_id()}"
     if conv.stream:
         cls = BufferedAnthropicRenderer if buffered else AnthropicStreamRenderer
-        renderer = cls(conv.model, message_id, answer.input_estimate, thinking)
-        return sse_response(sse_body(answer, renderer))
+        body = await open_stream(
+            gateway,
+            conv,
+            model,
+            endpoint=request.url.path,
+            renderer_for=lambda tokens: cls(conv.model, message_id, tokens, thinking),
+        )
+        return sse_response(body)
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     events = await gateway.collect(answer)
     aggregator = AnthropicAggregator(conv.model, message_id, thinking)
     aggregator.feed_all(events)

@@ -8,7 +8,8 @@ from starlette.responses import Response
 
 from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object, unix_now
 from kirogate.api.responses import json_response
-from kirogate.api.streaming import sse_body, sse_response
+from kirogate.api.streaming import sse_response
+from kirogate.api.waiting import open_stream
 from kirogate.convert.openai_in import chat_to_ir
 from kirogate.convert.openai_out import ChatAggregator, ChatStreamRenderer
 
@@ -21,12 +22,20 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json_object(request)
     conv = chat_to_ir(body)
     model = model_for(request, conv.model)
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     completion_id = f"chatcmpl-{hex_id(12)}"
     created = unix_now()
     if conv.stream:
-        renderer = ChatStreamRenderer.for_conversation(conv, completion_id, created)
-        return sse_response(sse_body(answer, renderer))
+        body = await open_stream(
+            gateway,
+            conv,
+            model,
+            endpoint=request.url.path,
+            renderer_for=lambda _: ChatStreamRenderer.for_conversation(
+                conv, completion_id, created
+            ),
+        )
+        return sse_response(body)
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     events = await gateway.collect(answer)
     aggregator = ChatAggregator.for_conversation(conv, completion_id, created)
     aggregator.feed_all(events)

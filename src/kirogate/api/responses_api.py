@@ -6,6 +6,7 @@ gateway process; ``GET /v1/responses/{id}`` returns a stored response.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from starlette.responses import Response
 
 from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object, unix_now
 from kirogate.api.responses import json_response
-from kirogate.api.streaming import sse_body, sse_response
+from kirogate.api.streaming import FinalChunk, sse_response
+from kirogate.api.waiting import open_stream
 from kirogate.convert.ir import Conversation, OutEvent
 from kirogate.convert.responses_in import continue_conversation, responses_to_ir
 from kirogate.convert.responses_out import ResponsesStreamRenderer, response_echo
@@ -53,7 +55,6 @@ async def create_response(request: Request) -> Response:
     stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
     conv = responses_to_ir(body, previous=stored[0] if stored else None)
     model = model_for(request, conv.model)
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     custom = [tool.name for tool in conv.tools if tool.kind == "custom"]
     renderer = ResponsesStreamRenderer(
         conv.model,
@@ -63,13 +64,25 @@ async def create_response(request: Request) -> Response:
         echo=response_echo(body),
     )
     if conv.stream:
+        body = await open_stream(
+            gateway,
+            conv,
+            model,
+            endpoint=request.url.path,
+            renderer_for=lambda _: _BatchRenderer(renderer),
+        )
 
         async def body_then_store() -> AsyncIterator[bytes]:
-            async for chunk in sse_body(answer, _BatchRenderer(renderer)):
-                yield chunk
-            _store(gateway, conv, renderer.final_response())
+            # aclosing: a client hang-up closes the inner body too (and so the upstream).
+            async with contextlib.aclosing(body) as chunks:
+                async for chunk in chunks:
+                    if type(chunk) is FinalChunk:
+                        # The response is complete; the server stops reading after this one.
+                        _store(gateway, conv, renderer.final_response())
+                    yield chunk
 
         return sse_response(body_then_store())
+    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
     events = await gateway.collect(answer)
     renderer.start()
     for event in events:

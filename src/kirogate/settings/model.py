@@ -47,6 +47,9 @@ class UpstreamSettings:
     connect_timeout: float = 10.0
     # No first event within this many seconds: the attempt is retried (nothing was sent yet).
     first_token_timeout: float = 90.0
+    # A streaming request still without an upstream event after this many seconds gets its
+    # headers and pings (errors then arrive as error events, not HTTP statuses); 0 = never.
+    first_byte_grace: float = 10.0
     # Seconds between background balance polls per credential (getUsageLimits); 0 = off.
     usage_interval: float = 600.0
     # No event for this long mid-stream: the stream ends with an error event.

@@ -137,6 +137,8 @@ SPECS: tuple[Spec, ...] = (
        flag="--first-token-timeout"),
     _s("upstream.stream_idle_timeout", _POSITIVE_SECONDS, "KIROGATE_STREAM_IDLE_TIMEOUT",
        flag="--stream-idle-timeout"),
+    _s("upstream.first_byte_grace", _SECONDS, "KIROGATE_FIRST_BYTE_GRACE",
+       help="seconds before a slow stream is started with pings; 0 = never"),
     _s("upstream.refresh_skew", _SECONDS, "KIROGATE_REFRESH_SKEW"),
     _s("upstream.usage_interval", _SECONDS, "KIROGATE_USAGE_INTERVAL",
        help="seconds between background balance polls; 0 = off"),

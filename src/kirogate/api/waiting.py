@@ -1,0 +1,123 @@
+"""Streaming requests whose first upstream event is slow to come.
+
+Until the upstream's first event nothing is sent, so the failover loop may still retry on
+another credential and a failure keeps its HTTP status (429 with ``retry-after``, 503 ...).
+A long wait (a big context, deep thinking, a queue for a busy credential) would leave the
+client and any proxy in between without a byte, though, and nginx' default
+``proxy_read_timeout`` (60 s) or a client's own timeout then cuts the connection. So after
+``first_byte_grace`` seconds the response is committed: headers and the stream's opening
+event go out, a ping follows every ``ping_interval`` seconds, and from then on a failure
+becomes the dialect's error event, as for any error after the first byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from kirogate.api.errors import stream_error
+from kirogate.api.streaming import (
+    PING_INTERVAL,
+    FinalChunk,
+    InternalError,
+    Renderer,
+    sse_body,
+)
+from kirogate.convert.ir import Conversation, OutEvent
+from kirogate.convert.models import ModelInfo
+from kirogate.convert.tokens import estimate_conversation_tokens
+from kirogate.errors import KirogateError
+
+if TYPE_CHECKING:
+    from kirogate.service import Answer, Gateway
+
+log = logging.getLogger(__name__)
+
+SSE_COMMENT_PING = b": ping\n\n"  # ignored by every SSE client; OpenAI streams have no ping
+
+
+class _Opened:
+    """A renderer whose opening event was already sent while waiting."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Renderer) -> None:
+        self._inner = inner
+
+    def start(self) -> bytes:
+        return b""
+
+    def render(self, events: list[OutEvent]) -> bytes:
+        return self._inner.render(events)
+
+    def error(self, exc: KirogateError) -> bytes:
+        return self._inner.error(exc)
+
+    def ping(self) -> bytes:
+        ping = getattr(self._inner, "ping", None)
+        return ping() if ping is not None else SSE_COMMENT_PING
+
+
+async def open_stream(
+    gateway: Gateway,
+    conv: Conversation,
+    model: ModelInfo,
+    *,
+    endpoint: str,
+    renderer_for: Callable[[int], Renderer],
+) -> AsyncIterator[bytes]:
+    """Open the answer and return its SSE body; commit to streaming early if it is slow.
+
+    ``renderer_for(input_tokens)`` builds the dialect's renderer (called once). Failures
+    within the grace period raise here, so the route answers them with their HTTP status.
+    """
+    grace = gateway.settings.upstream.first_byte_grace
+    opening = asyncio.ensure_future(gateway.open_answer(conv, model, endpoint=endpoint))
+    try:
+        await asyncio.wait({opening}, timeout=grace if grace > 0 else None)
+    except asyncio.CancelledError:
+        opening.cancel()
+        raise
+    if opening.done():
+        answer = opening.result()  # a failure raises here and keeps its HTTP status
+        return sse_body(answer, renderer_for(answer.input_estimate))
+    log.info("no upstream event after %.1fs; starting the stream with pings", grace)
+    return _waiting_body(opening, renderer_for(estimate_conversation_tokens(conv)))
+
+
+async def _waiting_body(
+    opening: asyncio.Future[Answer], renderer: Renderer
+) -> AsyncIterator[bytes]:
+    handed_over = False
+    try:
+        opened = _Opened(renderer)
+        yield renderer.start() + opened.ping()  # as Anthropic does: the opening, then a ping
+        while not opening.done():
+            await asyncio.wait({opening}, timeout=PING_INTERVAL)
+            if not opening.done():
+                yield opened.ping()
+        try:
+            answer = opening.result()
+        except KirogateError as exc:
+            log.warning("stream ended before its first event with %s", type(exc).__name__)
+            yield FinalChunk(renderer.error(stream_error(exc)))
+            return
+        except Exception as exc:
+            log.exception("unexpected error while waiting for the upstream")
+            error = InternalError(f"internal error: {type(exc).__name__}")
+            yield FinalChunk(renderer.error(error))
+            return
+        handed_over = True  # sse_body closes the answer, whatever happens
+        async with contextlib.aclosing(sse_body(answer, opened)) as body:
+            async for chunk in body:
+                yield chunk
+    finally:
+        if not opening.done():
+            opening.cancel()  # the client went away: stop the failover loop
+            with contextlib.suppress(BaseException):
+                await opening
+        if not handed_over and not opening.cancelled() and opening.exception() is None:
+            await opening.result().close()

@@ -1,0 +1,89 @@
+"""A streaming request whose upstream is slow to start: headers and pings after the grace."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from kirogate.api.waiting import open_stream
+from kirogate.convert.anthropic_out import AnthropicStreamRenderer
+from kirogate.convert.ir import Conversation, Text, Turn
+from kirogate.convert.models import resolve_model
+from kirogate.errors import RateLimited
+from kirogate.settings import Settings
+
+
+def settings(grace: float) -> Settings:
+    base = Settings()
+    return replace(base, upstream=replace(base.upstream, first_byte_grace=grace))
+
+
+@dataclass
+class SlowGateway:
+    settings: Settings
+    delay: float
+    error: Exception | None = None
+    cancelled: bool = False
+
+    async def open_answer(self, conv: Conversation, model: Any, *, endpoint: str) -> Any:
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        if self.error is not None:
+            raise self.error
+        raise AssertionError("not reached in these tests")
+
+
+CONV = Conversation(model="claude-sonnet-4-6", turns=(Turn("user", (Text("hi"),)),))
+
+
+def renderer_for(tokens: int) -> AnthropicStreamRenderer:
+    return AnthropicStreamRenderer("claude-sonnet-4-6", "msg_1", tokens, False)
+
+
+async def test_a_fast_failure_keeps_its_http_status() -> None:
+    gateway = SlowGateway(settings(5.0), delay=0.01, error=RateLimited("slow down"))
+    with pytest.raises(RateLimited):
+        await open_stream(
+            gateway,  # type: ignore[arg-type]
+            CONV,
+            resolve_model(CONV.model),
+            endpoint="/v1/messages",
+            renderer_for=renderer_for,
+        )
+
+
+async def test_a_slow_failure_becomes_an_error_event_after_the_opening_and_a_ping() -> None:
+    gateway = SlowGateway(settings(0.05), delay=0.3, error=RateLimited("slow down"))
+    body = await open_stream(
+        gateway,  # type: ignore[arg-type]
+        CONV,
+        resolve_model(CONV.model),
+        endpoint="/v1/messages",
+        renderer_for=renderer_for,
+    )
+    chunks = [chunk async for chunk in body]
+    text = b"".join(chunks).decode()
+    assert text.startswith("event: message_start")
+    assert text.index("event: ping") < text.index("event: error")
+    assert '"rate_limit_error"' in text
+
+
+async def test_a_client_hang_up_while_waiting_cancels_the_upstream_attempt() -> None:
+    gateway = SlowGateway(settings(0.01), delay=30.0)
+    body = await open_stream(
+        gateway,  # type: ignore[arg-type]
+        CONV,
+        resolve_model(CONV.model),
+        endpoint="/v1/messages",
+        renderer_for=renderer_for,
+    )
+    first = await anext(body)  # type: ignore[call-overload]
+    assert b"message_start" in first
+    await body.aclose()  # type: ignore[attr-defined]
+    assert gateway.cancelled

@@ -104,3 +104,33 @@ def test_room_is_the_longest_prefix_within_the_limit() -> None:
     assert est.room("b" * 100, 3) == 6
     assert est.room("b" * 100, 2) == 2
     assert est.room("你" * 10, 4) == 3  # 2 (ascii) + ceil(6/3) = 4
+
+
+def _probe_tokens(est: OutputEstimate, text: str) -> int:
+    probe = OutputEstimate()
+    probe.cjk, probe.other = est.cjk, est.other
+    probe.add(text)
+    return probe.tokens
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab你好é ", max_size=12), st.text(alphabet="ab你好é ", max_size=12))
+def test_tokens_after_and_fits_agree_with_adding(before: str, text: str) -> None:
+    est = OutputEstimate()
+    est.add(before)
+    after = _probe_tokens(est, text)
+    assert est.tokens_after(text) == after
+    for limit in range(max(0, after - 2), after + 3):
+        assert est.fits(text, limit) is (after <= limit)
+    assert (est.cjk, est.other) == (
+        len([c for c in before if c in "你好"]),
+        len(before) - len([c for c in before if c in "你好"]),
+    )
+
+
+def test_fits_decides_far_from_the_limit_without_counting() -> None:
+    est = OutputEstimate()
+    est.add("x" * 40)  # 10 tokens
+    assert est.fits("y" * 50, 60)  # 10 + 50 characters can never pass 60 tokens
+    assert est.fits("y" * 50, 23)  # exact: ceil(90/4) = 23
+    assert not est.fits("y" * 50, 22)

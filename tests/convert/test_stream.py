@@ -498,3 +498,27 @@ def test_tv3_split_inside_a_multibyte_character() -> None:
     body = vector.body
     cut = body.index("ä".encode()) + 1
     assert transcript(vector, "anthropic", split(body, [cut])) == transcript(vector, "anthropic")
+
+
+def test_text_under_max_tokens_passes_chunk_by_chunk() -> None:
+    asm = make(max_tokens=25)
+    assert asm.feed(AssistantText("abcd")) == [TextDelta("abcd")]
+    assert asm.feed(AssistantText("")) == []
+    assert asm.feed(AssistantText("efgh" * 20)) == [TextDelta("efgh" * 20)]  # 84 chars: 21
+    assert asm.feed(AssistantText("i" * 100)) == [TextDelta("i" * 16)]  # 100 chars: 25
+    assert asm.done
+    finish = finish_of(asm.finish())
+    assert (finish.stop_reason, finish.output_tokens) == ("max_tokens", 25)
+
+
+@pytest.mark.parametrize("max_tokens", [1, 5, 17, 60, None])
+def test_max_tokens_gives_the_same_text_for_every_chunking(max_tokens: int | None) -> None:
+    text = "The quick brown fox 你好 jumps over the lazy dog. " * 3
+    whole = run([AssistantText(text)], max_tokens=max_tokens)
+    for size in (1, 3, 7, 40):
+        pieces = [AssistantText(text[i : i + size]) for i in range(0, len(text), size)]
+        chunked = run(pieces, max_tokens=max_tokens)
+        assert "".join(e.text for e in chunked if isinstance(e, TextDelta)) == "".join(
+            e.text for e in whole if isinstance(e, TextDelta)
+        )
+        assert finish_of(chunked) == finish_of(whole)

@@ -358,3 +358,40 @@ def test_error_frame_headers_and_empty_payload() -> None:
         ":message-type": "error",
     }
     assert message.payload == b""
+
+
+# ---------------------------------------------------------------- the text fast path
+
+
+def test_text_event_without_message_type_header_is_text() -> None:
+    message = Message({":event-type": "assistantResponseEvent"}, b'{"content":"Hi"}')
+    assert parse_event(message) == AssistantText("Hi")
+
+
+def test_text_event_type_on_an_exception_frame_is_an_exception() -> None:
+    headers: dict[str, HeaderValue] = {
+        ":event-type": "assistantResponseEvent",
+        ":message-type": "exception",
+        ":exception-type": "ThrottlingException",
+    }
+    event = parse_event(Message(headers, b'{"message":"slow down"}'))
+    assert event == StreamException("ThrottlingException", "slow down")
+
+
+@pytest.mark.parametrize("payload", [b"", b"not json", b"[1]", b'{"content":5}'])
+def test_malformed_text_payload_takes_the_general_path(payload: bytes) -> None:
+    assert _event("assistantResponseEvent", payload) == AssistantText("")
+
+
+def test_text_event_with_a_non_string_message_type_is_still_text() -> None:
+    headers: dict[str, HeaderValue] = {
+        ":event-type": "assistantResponseEvent",
+        ":message-type": b"event",
+    }
+    assert parse_event(Message(headers, b'{"content":"Hi"}')) == AssistantText("Hi")
+
+
+def test_tool_event_with_a_non_string_message_type_is_still_a_fragment() -> None:
+    headers: dict[str, HeaderValue] = {":event-type": "toolUseEvent", ":message-type": b"event"}
+    payload = b'{"toolUseId":"t1","name":"Bash","input":"{}","stop":true}'
+    assert parse_event(Message(headers, payload)) == ToolUseFragment("t1", "Bash", "{}", True)

@@ -594,3 +594,67 @@ def test_unknown_header_type_is_rejected_like_botocore() -> None:
     frame = _frame_raw(b"\x01h\x0a")
     assert _ours_byte_by_byte(frame)[1]
     assert _botocore_byte_by_byte(frame)[1]
+
+
+# ---------------------------------------------------------------- salvage, shared headers
+
+
+def test_feed_until_error_returns_the_good_messages_before_a_bad_frame() -> None:
+    good = bytes.fromhex(SPEC_HEX)
+    bad = bytearray(good)
+    bad[-1] ^= 0xFF
+    decoder = FrameDecoder()
+    messages, error = decoder.feed_until_error(good + good + bytes(bad) + good)
+    assert [m.payload for m in messages] == [SPEC_PAYLOAD, SPEC_PAYLOAD]
+    assert isinstance(error, CorruptFrame)
+    assert "message CRC" in str(error)
+    after, again = decoder.feed_until_error(good)
+    assert after == []
+    assert isinstance(again, CorruptFrame) and "already failed" in str(again)
+    with pytest.raises(CorruptFrame, match="already failed"):
+        decoder.feed(good)
+
+
+def test_feed_still_raises_and_drops_the_chunk_with_a_bad_frame() -> None:
+    good = bytes.fromhex(SPEC_HEX)
+    with pytest.raises(CorruptFrame):
+        FrameDecoder().feed(good + good[:-1] + b"\x00")
+
+
+def test_feed_until_error_without_error_is_feed() -> None:
+    data = bytes.fromhex(SPEC_HEX) * 3
+    decoder = FrameDecoder()
+    messages, error = decoder.feed_until_error(data[:200])
+    more, error2 = decoder.feed_until_error(data[200:])
+    assert error is None and error2 is None
+    assert messages + more == list(iter_messages(data))
+
+
+def test_identical_header_blocks_decode_to_one_read_only_mapping() -> None:
+    frame = bytes.fromhex(SPEC_HEX)
+    first, second = FrameDecoder().feed(frame + frame)
+    assert first.headers is second.headers
+    assert FrameDecoder().feed(frame)[0].headers is first.headers  # across streams too
+    with pytest.raises(TypeError):
+        first.headers[":event-type"] = "x"  # type: ignore[index]
+    assert dict(first.headers) == event_headers("assistantResponseEvent")
+
+
+def test_header_cache_stays_bounded_when_every_block_differs() -> None:
+    from kirogate.protocol import eventstream
+
+    frames = b"".join(
+        encode_frame({"n": Int32(k)}, b"") for k in range(3 * eventstream.HEADER_CACHE_SIZE)
+    )
+    messages = FrameDecoder().feed(frames)
+    assert [m.headers["n"] for m in messages] == list(range(3 * eventstream.HEADER_CACHE_SIZE))
+    assert len(eventstream._HEADER_CACHE) <= eventstream.HEADER_CACHE_SIZE
+
+
+def test_memoryview_and_bytearray_chunks_are_decoded_in_place_or_buffered() -> None:
+    frame = bytes.fromhex(SPEC_HEX)
+    decoder = FrameDecoder()
+    assert len(decoder.feed(memoryview(frame + frame[:5]))) == 1
+    assert decoder.buffered == 5
+    assert len(decoder.feed(bytearray(frame[5:]))) == 1
+    assert decoder.buffered == 0

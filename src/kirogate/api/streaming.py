@@ -1,24 +1,29 @@
 """Turning a committed :class:`~kirogate.service.Answer` into SSE bytes.
 
-Per upstream event: one assembler step and one pre-serialised write. While the upstream
-is silent for ``ping_interval`` seconds a ping is sent. Errors after the first byte become
-the dialect's error event (the renderer knows how), and the stream ends cleanly. When the
-client disconnects Starlette cancels this generator; ``finally`` then closes the upstream
-connection and releases the credential lease.
+Per upstream chunk: one assembler step per event and one pre-serialised write. While the
+upstream is silent for ``ping_interval`` seconds a ping is sent; the upstream's idle timeout
+keeps counting through pings. Errors after the first byte become the dialect's error event
+(the renderer knows how), and the stream ends cleanly. When the client disconnects,
+:class:`EventStreamResponse` cancels and closes this generator; ``finally`` then closes the
+upstream connection and releases the credential lease.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from kirogate.api.errors import stream_error
 from kirogate.convert.ir import OutEvent
 from kirogate.errors import KirogateError
 from kirogate.service import Answer
+from kirogate.upstream.client import Silence
 
 log = logging.getLogger(__name__)
 
@@ -47,46 +52,121 @@ async def sse_body(
     ping_interval: float = PING_INTERVAL,
 ) -> AsyncIterator[bytes]:
     assembler = answer.assembler
-    stream = answer.stream
+    feed = assembler.feed
+    render = renderer.render
     ping = getattr(renderer, "ping", None)
+    parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
         head = renderer.start()
         first = answer.first_event()
         if first is not None:
-            out = assembler.feed(first)
+            out = feed(first)
             if out:
                 answer.remember(out)
-                head += renderer.render(out)
+                head += render(out)
         if head:
             yield head
+        next_batch = answer.stream.next_batch
         while first is not None and not assembler.done:
-            try:
-                async with asyncio.timeout(ping_interval):
-                    event = await anext(stream)
-            except StopAsyncIteration:
+            # One deadline serves both the ping and the upstream idle timeout (no timer per
+            # event), and every event of an upstream chunk goes out in one write.
+            batch = await next_batch(ping_interval)
+            if batch is None:
                 break
-            except TimeoutError:
+            if isinstance(batch, Silence):
                 if ping is not None:
                     yield ping()
                 continue
-            out = assembler.feed(event)
-            if out:
-                answer.remember(out)
-                data = renderer.render(out)
-                if data:
-                    yield data
+            for event in batch:
+                out = feed(event)
+                if out:
+                    answer.remember(out)
+                    data = render(out)
+                    if data:
+                        parts.append(data)
+                if assembler.done:
+                    break
+            if parts:
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts.clear()
+                yield data
         out = assembler.finish()
         answer.remember(out)
-        yield renderer.render(out)
+        yield FinalChunk(render(out))
     except KirogateError as exc:
         log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
-        yield renderer.error(exc)
+        yield FinalChunk(b"".join([*parts, renderer.error(stream_error(exc))]))
     except Exception as exc:  # the client must still get a well-formed end of stream
         log.exception("unexpected error while streaming")
-        yield renderer.error(InternalError(f"internal error: {type(exc).__name__}"))
+        error = InternalError(f"internal error: {type(exc).__name__}")
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
     finally:
         await answer.close()
 
 
+class FinalChunk(bytes):
+    """The last bytes of an SSE body: :class:`EventStreamResponse` sends them together with
+    the end of the response (one write less); to anyone else they are plain bytes."""
+
+
+class EventStreamResponse(StreamingResponse):
+    """A ``StreamingResponse`` for :func:`sse_body`, cheaper and prompt on a hang-up.
+
+    Starlette runs every streamed response in a task group with a second task listening for
+    the disconnect. Here one small watcher task waits for ``http.disconnect`` and cancels the
+    streaming task; the body generator is then closed at once, so its ``finally`` closes
+    the upstream connection and releases the credential lease without waiting for garbage
+    collection. A :class:`FinalChunk` goes out with the end of the body.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        gone = ending = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not ending:  # uvicorn also answers http.disconnect once the response is done
+                gone = True
+                task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch(), name="kirogate sse watcher")
+        body = self.body_iterator
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            last = b""
+            async for chunk in body:
+                if type(chunk) is FinalChunk:
+                    last = chunk
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            ending = True
+            await send({"type": "http.response.body", "body": bytes(last), "more_body": False})
+        except asyncio.CancelledError:
+            if not gone or task.uncancel() > 0:
+                raise
+            log.debug("client went away mid-stream")  # Starlette's behaviour: end quietly
+        finally:
+            watcher.cancel()
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if self.background is not None:
+            await self.background()
+
+
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+    return EventStreamResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)

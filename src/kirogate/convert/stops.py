@@ -101,10 +101,20 @@ class OutputEstimate:
 
     def tokens_after(self, text: str) -> int:
         """The estimate if ``text`` were added."""
-        probe = OutputEstimate()
-        probe.cjk, probe.other = self.cjk, self.other
-        probe.add(text)
-        return probe.tokens
+        other = len(text)
+        cjk = 0
+        if not text.isascii():
+            cjk = len(_CJK.findall(text))
+            other -= cjk
+        return -(-2 * (self.cjk + cjk) // 3) + -(-(self.other + other) // 4)
+
+    def fits(self, text: str, limit: int) -> bool:
+        """Whether the estimate stays within ``limit`` with ``text`` added.
+
+        A character adds at most one token (⌈2x/3⌉ ≤ x, ⌈y/4⌉ ≤ y), so the exact count is only
+        needed near the limit.
+        """
+        return self.tokens + len(text) <= limit or self.tokens_after(text) <= limit
 
     def room(self, text: str, limit: int) -> int:
         """How many leading characters of ``text`` can be added without exceeding ``limit``."""

@@ -161,7 +161,8 @@ class StreamAssembler:
         self._parser = ThinkingParser() if thinking_enabled else None
         self._stops = StopSequenceFilter(stop_sequences) if any(stop_sequences) else None
         self._max_tokens = max_tokens
-        self._plain = self._parser is None and self._stops is None and max_tokens is None
+        # Text passes straight through unless tags, stop sequences or the limit need a look.
+        self._plain = self._parser is None and self._stops is None
         self._tool_names = tool_names
         self._window = context_window
         self._input_estimate = input_tokens_estimate
@@ -189,9 +190,9 @@ class StreamAssembler:
     def feed(self, event: KiroEvent) -> list[OutEvent]:
         if type(event) is AssistantText:
             return self._text(event.content)
+        if type(event) is ToolUseFragment:
+            return self._tool(event)
         match event:
-            case ToolUseFragment():
-                return self._tool(event)
             case ReasoningText(text=text):
                 return self._reasoning(text)
             case ReasoningSignature(signature=signature):
@@ -252,9 +253,11 @@ class StreamAssembler:
         if self._done or not content:
             return []
         if self._plain and self._tool_id is None and not self._native_open:
-            self._output.add(content)
-            self._saw_text = True
-            return [TextDelta(content)]
+            limit = self._max_tokens
+            if limit is None or self._output.fits(content, limit):
+                self._output.add(content)
+                self._saw_text = True
+                return [TextDelta(content)]
         out: list[OutEvent] = []
         if self._tool_id is not None:
             self._close_tool(out)
@@ -298,7 +301,7 @@ class StreamAssembler:
         if not text or self._cut:
             return
         limit = self._max_tokens
-        if limit is not None and self._output.tokens_after(text) > limit:
+        if limit is not None and not self._output.fits(text, limit):
             text = text[: self._output.room(text, limit)]
             self._cut = self._done = True
         self._output.add(text)
@@ -309,7 +312,7 @@ class StreamAssembler:
     def _emit_thinking(self, out: list[OutEvent], text: str) -> None:
         self._saw_thinking = True
         limit = self._max_tokens
-        if limit is not None and self._output.tokens_after(text) > limit:
+        if limit is not None and not self._output.fits(text, limit):
             text = text[: self._output.room(text, limit)]
             self._cut = self._done = True
         self._output.add(text)

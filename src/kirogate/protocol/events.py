@@ -226,6 +226,17 @@ def parse_event(message: Message) -> KiroEvent:
 
     A malformed or wrong-typed payload yields the event with default fields.
     """
+    headers = message.headers
+    if headers.get(":message-type", "event") == "event":
+        # The hot paths, one per text chunk or tool-call fragment; the general branch below
+        # gives the same results.
+        event_type = headers.get(":event-type")
+        if event_type == "assistantResponseEvent":
+            content = _loads(message.payload).get("content")
+            if isinstance(content, str):
+                return AssistantText(content)
+        elif event_type == "toolUseEvent":
+            return _tool_fragment(_loads(message.payload))
     kind = message.message_type
     if kind == "exception":
         return StreamException(

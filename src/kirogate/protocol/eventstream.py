@@ -18,9 +18,10 @@ import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, TypeAlias
 
-from kirogate.errors import CorruptFrame, FrameTooLarge, TruncatedStream
+from kirogate.errors import CorruptFrame, EventStreamError, FrameTooLarge, TruncatedStream
 
 PRELUDE_LEN: Final = 12
 MIN_FRAME_LEN: Final = 16
@@ -204,12 +205,29 @@ def decode_headers(raw: bytes | memoryview) -> dict[str, HeaderValue]:
     return headers
 
 
+# Kiro sends the same few header blocks (event type, content type, message type) on every
+# frame, and parsing one costs more than the rest of the frame's decode. Decoded blocks are
+# kept by their raw bytes, read-only because every message with that block shares them.
+_HEADER_CACHE: dict[bytes, Headers] = {}
+HEADER_CACHE_SIZE: Final = 64
+
+
+def _cached_headers(raw: bytes) -> Headers:
+    headers = _HEADER_CACHE.get(raw)
+    if headers is None:
+        headers = MappingProxyType(decode_headers(raw))
+        if len(_HEADER_CACHE) >= HEADER_CACHE_SIZE:
+            _HEADER_CACHE.clear()  # blocks that vary per frame: stop keeping them
+        _HEADER_CACHE[raw] = headers
+    return headers
+
+
 class FrameDecoder:
     """Incremental decoder: ``feed`` bytes, get whole messages; ``finish`` at end of body.
 
     Both CRCs are checked; frames outside ``[16, max_frame_bytes]`` and header blocks over
     ``max_header_bytes`` are rejected. After an error the decoder is unusable: the stream
-    it was reading cannot be trusted any more.
+    it was reading cannot be trusted any more. Message headers are read-only mappings.
     """
 
     __slots__ = ("_buf", "_failed", "max_frame_bytes", "max_header_bytes")
@@ -231,52 +249,76 @@ class FrameDecoder:
         return len(self._buf)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[Message]:
-        if self._failed:
-            raise CorruptFrame("decoder already failed on this stream")
-        buf = self._buf
-        buf += chunk
-        if len(buf) < PRELUDE_LEN:
-            return []
+        """The whole messages completed by ``chunk``; raises on the first bad frame."""
         out: list[Message] = []
+        error = self._decode(chunk, out)
+        if error is not None:
+            raise error
+        return out
+
+    def feed_until_error(
+        self, chunk: bytes | bytearray | memoryview
+    ) -> tuple[list[Message], EventStreamError | None]:
+        """Like :meth:`feed`, but a bad frame does not discard the good messages before it
+        in the same chunk: they are returned together with the error, for the caller to
+        deliver first and raise after."""
+        out: list[Message] = []
+        return out, self._decode(chunk, out)
+
+    def _decode(
+        self, chunk: bytes | bytearray | memoryview, out: list[Message]
+    ) -> EventStreamError | None:
+        if self._failed:
+            return CorruptFrame("decoder already failed on this stream")
+        buf = self._buf
+        if buf:
+            buf += chunk
+            data: bytes | bytearray = buf
+        else:
+            # The usual case: the chunk starts on a frame boundary. Decode it in place and
+            # keep only a partial tail.
+            data = chunk if type(chunk) is bytes else bytes(chunk)
+        size = len(data)
         pos = 0
-        size = len(buf)
+        max_frame, max_header = self.max_frame_bytes, self.max_header_bytes
+        self._failed = True  # until the chunk is through: any exception leaves it failed
         try:
             while size - pos >= PRELUDE_LEN:
-                total, headers_len, prelude_crc = _PRELUDE.unpack_from(buf, pos)
-                if _crc32(memoryview(buf)[pos : pos + 8]) != prelude_crc:
+                total, headers_len, prelude_crc = _PRELUDE.unpack_from(data, pos)
+                if _crc32(data[pos : pos + 8]) != prelude_crc:
                     raise CorruptFrame("prelude CRC mismatch")
                 if total < MIN_FRAME_LEN:
                     raise CorruptFrame(f"frame length {total} below the 16-byte minimum")
-                if total > self.max_frame_bytes:
+                if total > max_frame:
                     raise FrameTooLarge(
-                        f"frame of {total} bytes exceeds the {self.max_frame_bytes}-byte limit"
+                        f"frame of {total} bytes exceeds the {max_frame}-byte limit"
                     )
                 if headers_len > total - MIN_FRAME_LEN:
                     raise CorruptFrame("headers length exceeds frame length")
-                if headers_len > self.max_header_bytes:
+                if headers_len > max_header:
                     raise FrameTooLarge(
-                        f"header block of {headers_len} bytes exceeds the "
-                        f"{self.max_header_bytes}-byte limit"
+                        f"header block of {headers_len} bytes exceeds the {max_header}-byte limit"
                     )
                 if size - pos < total:
                     break
                 end = pos + total
-                view = memoryview(buf)
-                (message_crc,) = _U32.unpack_from(buf, end - 4)
-                if _crc32(view[pos : end - 4]) != message_crc:
+                (message_crc,) = _U32.unpack_from(data, end - 4)
+                # The message CRC covers the prelude too: continue from the prelude's CRC.
+                if _crc32(data[pos + 8 : end - 4], prelude_crc) != message_crc:
                     raise CorruptFrame("message CRC mismatch")
-                hstart = pos + PRELUDE_LEN
-                headers = decode_headers(view[hstart : hstart + headers_len])
-                payload = bytes(view[hstart + headers_len : end - 4])
-                view.release()
-                out.append(Message(headers, payload))
+                payload_start = pos + PRELUDE_LEN + headers_len
+                headers = _cached_headers(bytes(data[pos + PRELUDE_LEN : payload_start]))
+                out.append(Message(headers, bytes(data[payload_start : end - 4])))
                 pos = end
-        except Exception:
-            self._failed = True
-            raise
-        if pos:
-            del buf[:pos]
-        return out
+        except EventStreamError as exc:
+            return exc
+        self._failed = False
+        if buf:
+            if pos:
+                del buf[:pos]
+        elif pos < size:
+            buf += data[pos:]
+        return None
 
     def finish(self) -> None:
         """Declare the end of the body; raise :class:`TruncatedStream` if a partial frame is left."""

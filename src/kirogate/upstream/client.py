@@ -35,7 +35,7 @@ from kirogate.errors import (
     UpstreamTimeout,
 )
 from kirogate.protocol.events import KiroEvent, parse_event
-from kirogate.protocol.eventstream import FrameDecoder
+from kirogate.protocol.eventstream import FrameDecoder, Message
 from kirogate.protocol.request import ORIGIN_AI_EDITOR, KiroRequest
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream.classify import classify_http_error
@@ -132,24 +132,125 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> tuple[b
     return body[:limit], size > limit
 
 
+class Silence:
+    """What :meth:`UpstreamStream.next_batch` returns when the upstream stayed quiet."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SILENCE"
+
+
+SILENCE: Final = Silence()
+
+
+class _Alarm:
+    """Interrupts a waiting task once the loop time passes its deadline.
+
+    One loop timer serves a whole stream instead of one ``asyncio.timeout`` per read: moving
+    the deadline later is a float store, and the timer, when it fires before the current
+    deadline, re-arms itself for it. As ``asyncio.timeout`` does, the waiting task is
+    cancelled and the cancellation withdrawn (``uncancel``), so a cancellation from
+    elsewhere (a client disconnect) still propagates. Use::
+
+        task = alarm.arm(deadline)
+        try:
+            result = await something()
+        except asyncio.CancelledError:
+            if not alarm.rang(task):
+                raise
+            result = None  # the deadline passed
+        finally:
+            alarm.disarm()
+    """
+
+    __slots__ = ("_at", "_cancelling", "_deadline", "_fired", "_handle", "_loop", "_task")
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = 0.0  # when the armed timer fires
+        self._deadline = 0.0  # when the current wait must end
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._fired = False
+
+    def now(self) -> float:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
+
+    def arm(self, deadline: float) -> asyncio.Task[Any]:
+        """Watch the current task until :meth:`disarm`; call :meth:`now` first (it binds the
+        running loop)."""
+        self._deadline = deadline
+        handle = self._handle
+        if handle is None or deadline < self._at:
+            if handle is not None:
+                handle.cancel()
+            loop = self._loop
+            assert loop is not None
+            self._at = deadline
+            self._handle = loop.call_at(deadline, self._ring)
+        task = asyncio.current_task()
+        assert task is not None
+        self._cancelling = task.cancelling()
+        self._task = task
+        self._fired = False
+        return task
+
+    def rang(self, task: asyncio.Task[Any]) -> bool:
+        """For a ``CancelledError`` in the watched wait: whether the alarm caused it (and
+        nothing else asked for the cancellation); the cancellation is then withdrawn."""
+        return self._fired and task.uncancel() <= self._cancelling
+
+    def disarm(self) -> None:
+        self._task = None
+
+    def _ring(self) -> None:
+        self._handle = None
+        task = self._task
+        if task is None:
+            return  # nobody is waiting; the next wait arms the timer again
+        loop = self._loop
+        assert loop is not None
+        if loop.time() < self._deadline:
+            self._at = self._deadline
+            self._handle = loop.call_at(self._deadline, self._ring)
+            return
+        self._fired = True
+        task.cancel()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 class UpstreamStream:
     """The events of one ``generateAssistantResponse`` answer, as an async iterator.
 
     It raises :class:`UpstreamTimeout` when the first event misses the first-token deadline
-    or a later read waits longer than the idle timeout, :class:`UpstreamConnectionError`
+    or the upstream stays silent mid-stream for the idle timeout, :class:`UpstreamConnectionError`
     when the connection drops, and the decoder's :class:`CorruptFrame` /
-    :class:`TruncatedStream` for a bad body. Close it (``async with`` or :meth:`aclose`)
-    to give the connection back; an exhausted or failed stream closes itself.
+    :class:`TruncatedStream` for a bad body, after the good events that preceded the bad
+    frame. Close it (``async with`` or :meth:`aclose`) to give the connection back; an
+    exhausted or failed stream closes itself. :meth:`next_batch` is the streaming form:
+    every event of a chunk at once, and :data:`SILENCE` for pings.
     """
 
     __slots__ = (
+        "_alarm",
         "_content",
         "_decoder",
         "_done",
+        "_error",
         "_first_deadline",
         "_idle_timeout",
         "_pending",
         "_response",
+        "_silent_since",
         "first_event_received",
         "headers",
         "status",
@@ -168,6 +269,9 @@ class UpstreamStream:
         self._pending: deque[KiroEvent] = deque()
         self._first_deadline = first_deadline  # loop time by which the first event is due
         self._idle_timeout = idle_timeout
+        self._alarm = _Alarm()
+        self._silent_since: float | None = None  # loop time the current silence began
+        self._error: EventStreamError | None = None  # raised once the good events are out
         self._done = False
         self.status: int = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
@@ -178,35 +282,85 @@ class UpstreamStream:
 
     async def __anext__(self) -> KiroEvent:
         pending = self._pending
-        while not pending:
-            if self._done:
+        if not pending:
+            messages = await self._messages(None)
+            if messages is None or isinstance(messages, Silence):
                 raise StopAsyncIteration
-            chunk = await self._read()
-            if not chunk:
-                self._end()
-                raise StopAsyncIteration
-            try:
-                messages = self._decoder.feed(chunk)
-            except EventStreamError:
-                self._abort()
-                raise
-            for message in messages:
-                pending.append(parse_event(message))
+            pending.extend([parse_event(message) for message in messages])
         self.first_event_received = True
         return pending.popleft()
 
-    async def _read(self) -> bytes:
+    async def next_batch(self, quiet: float | None = None) -> list[KiroEvent] | Silence | None:
+        """The events of the next body chunk (at least one), ``None`` at the end of the body,
+        or :data:`SILENCE` once ``quiet`` seconds passed without a byte.
+
+        After :data:`SILENCE` call again to keep waiting; the idle timeout counts the whole
+        silence, not each call.
+        """
+        pending = self._pending
+        if pending:
+            batch = list(pending)
+            pending.clear()
+            return batch
+        messages = await self._messages(quiet)
+        if not isinstance(messages, list):
+            return messages  # None (the end) or SILENCE
+        self.first_event_received = True
+        return [parse_event(message) for message in messages]
+
+    async def _messages(self, quiet: float | None) -> list[Message] | Silence | None:
+        """Decoded frames of the next chunk(s) (never an empty list), None at the end."""
+        while True:
+            error = self._error
+            if error is not None:
+                self._error = None
+                self._abort()
+                raise error
+            if self._done:
+                return None
+            chunk = await self._read(quiet)
+            if chunk is None:
+                return SILENCE
+            if not chunk:
+                self._end()
+                return None
+            messages, self._error = self._decoder.feed_until_error(chunk)
+            if messages:
+                return messages
+
+    async def _read(self, quiet: float | None) -> bytes | None:
+        """The next body bytes (``b""`` at the end), or None after ``quiet`` silent seconds."""
         content = self._content
         try:
-            # Bytes already buffered need no timer; only a read that has to wait gets one.
+            # Bytes already buffered need no deadline; only a read that has to wait gets one.
             chunk = content.read_nowait()
             if chunk or content.at_eof():
+                self._silent_since = None
                 return chunk
+            alarm = self._alarm
+            now = alarm.now()
             if self.first_event_received:
-                async with asyncio.timeout(self._idle_timeout):
-                    return await content.readany()
-            async with asyncio.timeout_at(self._first_deadline):
-                return await content.readany()
+                since = self._silent_since
+                if since is None:
+                    since = self._silent_since = now
+                fail_at = since + self._idle_timeout
+            else:
+                fail_at = self._first_deadline
+            deadline = fail_at if quiet is None else min(fail_at, now + quiet)
+            task = alarm.arm(deadline)
+            try:
+                chunk = await content.readany()
+            except asyncio.CancelledError:
+                if not alarm.rang(task):
+                    raise
+            else:
+                self._silent_since = None
+                return chunk
+            finally:
+                alarm.disarm()
+            if deadline < fail_at:
+                return None
+            raise TimeoutError
         except TimeoutError as exc:
             self._abort()
             if self.first_event_received:
@@ -222,6 +376,7 @@ class UpstreamStream:
 
     def _end(self) -> None:
         self._done = True
+        self._alarm.close()
         try:
             self._decoder.finish()
         except EventStreamError:
@@ -231,6 +386,7 @@ class UpstreamStream:
 
     def _abort(self) -> None:
         self._done = True
+        self._alarm.close()
         self._pending.clear()
         self._response.close()
 
@@ -241,10 +397,11 @@ class UpstreamStream:
     async def raw_chunks(self) -> AsyncIterator[bytes]:
         """The undecoded body chunks, with the same timeouts (for benchmarks and captures)."""
         try:
-            while chunk := await self._read():
+            while chunk := await self._read(None):
                 self.first_event_received = True
                 yield chunk
             self._done = True
+            self._alarm.close()
             self._response.release()
         finally:
             await self.aclose()

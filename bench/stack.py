@@ -1,0 +1,170 @@
+"""The processes of one benchmark setting: a paced ``kirogate emulator`` and the gateway(s)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+
+API_KEY = "bench-client-key"
+MODEL = "claude-sonnet-4-5-20250929"
+SETTINGS: dict[str, dict[str, Any]] = {
+    # first event after 50 ms, then 40 chunks of 20 characters 5 ms apart
+    "paced": {"first_event_delay": 0.05, "event_delay": 0.005, "count": 40, "size": 20},
+    # 200 chunks of 20 characters, no delay
+    "burst": {"first_event_delay": 0.0, "event_delay": 0.0, "count": 200, "size": 20},
+    # one chunk: the fixed per-request cost (not part of the default run)
+    "single": {"first_event_delay": 0.0, "event_delay": 0.0, "count": 1, "size": 20},
+}
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    """How the gateway runs. ``workers`` > 1 uses ``kirogate serve --workers`` when a
+    PostgreSQL ``database_url`` is given (SQLite mode is single-process), else that many
+    separate single-process gateways on their own ports and data directories."""
+
+    workers: int = 1
+    database_url: str | None = None
+    redis_url: str | None = None
+    # The upstream connection pool (settings.upstream.pool_connections, default 100) caps
+    # concurrent streams; 0 keeps the default.
+    upstream_connections: int = 0
+    python_args: tuple[str, ...] = field(default=())  # e.g. a profiler wrapping the gateway
+
+
+@dataclass
+class Stack:
+    setting: str
+    emulator: subprocess.Popen[bytes]
+    emulator_url: str
+    gateways: list[subprocess.Popen[bytes]]
+    gateway_urls: list[str]
+    direct_headers: dict[str, str]
+    direct_body: Any
+    relay: subprocess.Popen[bytes] | None = None  # bench/relay.py, when asked for
+    relay_url: str = ""
+
+    def gateway_rss_mb(self) -> float:
+        return sum(procs.rss_mb(p.pid) for p in self.gateways)
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return bytes(response.read())
+
+
+def warm_up(urls: list[str], rounds: int = 5) -> None:
+    """A few requests through every gateway: token refresh, profile, connections, imports."""
+    body = {
+        "model": MODEL,
+        "max_tokens": 64,
+        "stream": True,
+        "messages": [{"role": "user", "content": "warm up"}],
+    }
+    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    for url in urls:
+        for _ in range(rounds):
+            _post(f"{url}/v1/messages", body, headers)
+
+
+def recorded_request(emulator_url: str) -> tuple[dict[str, str], Any]:
+    """The gateway's last Kiro request as the emulator saw it: replayed for the direct runs."""
+    url = f"{emulator_url}/_emulator/requests?path=/generateAssistantResponse&limit=1"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        [entry] = json.loads(response.read())["requests"]
+    return entry["headers"], entry["body"]
+
+
+def _emulator_args(setting: str, port: int) -> list[str]:
+    pacing = SETTINGS[setting]
+    return [
+        "emulator",
+        "--port",
+        str(port),
+        "--first-event-delay",
+        str(pacing["first_event_delay"]),
+        "--event-delay",
+        str(pacing["event_delay"]),
+        "--chunk-count",
+        str(pacing["count"]),
+        "--chunk-size",
+        str(pacing["size"]),
+    ]
+
+
+def _serve_args(
+    port: int, creds: Path, emulator_url: str, data: Path, options: GatewayOptions
+) -> list[str]:
+    args = ["serve", "--port", str(port), "--api-key", API_KEY, "--credentials", str(creds)]
+    args += ["--upstream-url", emulator_url, "--data-dir", str(data), "--log-level", "warning"]
+    if options.database_url:
+        args += ["--database-url", options.database_url, "--workers", str(options.workers)]
+    if options.redis_url:
+        args += ["--redis-url", options.redis_url]
+    return args
+
+
+@contextlib.contextmanager
+def stack(
+    setting: str, tmp: Path, options: GatewayOptions = GatewayOptions(), *, relay: bool = False
+) -> Iterator[Stack]:
+    """An emulator paced for ``setting`` and the gateway(s), warmed up, and with ``relay``
+    the bare relay of ``bench/relay.py`` in front of the emulator; stopped on exit."""
+    base = tmp / setting
+    (base / "home").mkdir(parents=True)
+    env = procs.clean_env(base / "home")
+    if options.upstream_connections:
+        env["KIROGATE_UPSTREAM_CONNECTIONS"] = str(options.upstream_connections)
+    emulator_url = f"http://127.0.0.1:{procs.free_port()}"
+    processes = 1 if options.database_url else options.workers
+    with contextlib.ExitStack() as exits:
+        emulator = exits.enter_context(
+            procs.running(
+                _emulator_args(setting, int(emulator_url.rsplit(":", 1)[1])),
+                f"{emulator_url}/_emulator/stats",
+                env,
+                base / "emulator.log",
+            )
+        )
+        gateways, urls = [], []
+        for k in range(processes):
+            # One account per process: the emulator rotates refresh tokens on use.
+            creds = base / f"credentials-{k}.json"
+            token = f"aorAAAAAGbench{setting}{k}" + "r" * 120
+            creds.write_text(json.dumps([{"refreshToken": token, "authMethod": "social"}]))
+            creds.chmod(0o600)
+            url = f"http://127.0.0.1:{procs.free_port()}"
+            args = _serve_args(
+                int(url.rsplit(":", 1)[1]), creds, emulator_url, base / f"data-{k}", options
+            )
+            log = base / f"gateway-{k}.log"
+            gateways.append(
+                exits.enter_context(
+                    procs.running(args, f"{url}/health", env, log, options.python_args)
+                )
+            )
+            urls.append(url)
+        warm_up(urls, rounds=5 * (options.workers if options.database_url else 1))
+        headers, body = recorded_request(emulator_url)
+        st = Stack(setting, emulator, emulator_url, gateways, urls, headers, body)
+        if relay:
+            port = procs.free_port()
+            st.relay_url = f"http://127.0.0.1:{port}"
+            relay_env = env | {"UPSTREAM": emulator_url, "PORT": str(port)}
+            command = [sys.executable, str(Path(__file__).with_name("relay.py"))]
+            st.relay = exits.enter_context(
+                procs.running_command(command, st.relay_url, relay_env, base / "relay.log")
+            )
+        yield st

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.live import clean_env, free_port, running
 
 from kirogate.cli import main
 from kirogate.settings import SPECS
+from tests.live import clean_env, free_port, running
 
 # Every env var kirogate reads for settings or credentials, so the machine's never leak in.
 SETTING_ENV = {name for spec in SPECS for name in spec.env} | {"KIROGATE_CONFIG"}

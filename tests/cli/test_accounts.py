@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from tests.cli.conftest import REFRESH_TOKEN, Cli, Emulator, kiro_rs_credentials, write_json
 
 CLIENT_SECRET = "client-secret-" + "s" * 40

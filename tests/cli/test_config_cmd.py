@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Cli
 
 from kirogate.settings import Settings
+from tests.cli.conftest import Cli
 
 ADMIN = "sk-admin-very-secret-admin-key-123"
 CLIENT = "sk-client-very-secret-client-key-456"

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from kirogate import daemon
 from tests.cli.conftest import (
     REFRESH_TOKEN,
     Emulator,
@@ -21,8 +23,6 @@ from tests.cli.conftest import (
     subprocess_env,
 )
 from tests.live import free_port
-
-from kirogate import daemon
 
 KEY = "daemon-test-key"
 

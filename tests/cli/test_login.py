@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+
 from tests.cli.conftest import Cli, Emulator, subprocess_env
 
 ANSI = r"(?:\x1b\[[0-9;]*m)*"  # rich styles what it shows; the expectations skip the codes

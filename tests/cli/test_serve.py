@@ -11,12 +11,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.live import API_KEY, clean_env, free_port, live_stack, running
 
 from kirogate.serve import print_banner
 from kirogate.settings import ServerSettings, Settings
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.sources import DiscoveryResult, Probe
+from tests.live import API_KEY, clean_env, free_port, live_stack, running
 
 
 def test_help_lists_the_commands() -> None:

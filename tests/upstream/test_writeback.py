@@ -373,7 +373,7 @@ def test_store_mode_row_id_differs_from_the_file_id(tmp_path: Path) -> None:
             {"id": 2, "refreshToken": RT2, "authMethod": "social"},
         ],
     )
-    first, second = load_credentials_file(path)
+    first, _second = load_credentials_file(path)
     assert first.origin is not None and first.origin.file_id == 1
     first.id = 2  # the store gave it row 2 (row 1 was taken by another credential)
     write_back(refreshed(first))

@@ -68,19 +68,19 @@ async def test_idle_timeout_counts_the_whole_silence_across_pings() -> None:
     with pytest.raises(UpstreamTimeout, match="mid-stream"):
         while await up.stream.next_batch(0.05) is SILENCE:
             silences += 1
-    assert silences >= 3
-    assert 0.25 <= loop.time() - started < 1.0
+    assert silences >= 2
+    assert 0.25 <= loop.time() - started < 3.0
     assert up.response.closed
 
 
 async def test_data_resets_the_idle_clock() -> None:
-    up = MemoryUpstream(idle_timeout=0.25)
+    up = MemoryUpstream(idle_timeout=0.6)
     up.send(text("a"))
     await up.stream.next_batch()
-    for piece in "bcd":
-        assert await up.stream.next_batch(0.15) is SILENCE
+    for piece in "bcd":  # 3 x 0.4 s of silence in all, but never 0.6 s in a row
+        assert await up.stream.next_batch(0.4) is SILENCE
         up.send(text(piece))
-        assert await up.stream.next_batch(0.15) == [AssistantText(piece)]
+        assert await up.stream.next_batch(0.4) == [AssistantText(piece)]
 
 
 async def test_first_event_deadline_applies_to_batches() -> None:

@@ -65,6 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+SQLITE_SYNC_INTERVAL = 30.0
+
 
 class ClusterStore(StateStore, TokenStore, CredentialStore, ExclusiveStore, Protocol):
     """The methods of :class:`kirogate.store.Store` the cluster layer needs."""
@@ -125,6 +127,9 @@ class Cluster:
         self.redis = redis if redis is not None else _connect(redis_url) if redis_url else None
         self._redis_url = display_redis_url(redis_url) if redis_url else None
         self.membership_interval = membership_interval
+        if store.dialect == "sqlite":
+            # One process owns a SQLite store: nobody else changes it, so reload rarely.
+            sync_interval = max(sync_interval, SQLITE_SYNC_INTERVAL)
         self.state = SharedPoolState(
             store,
             sync_interval=sync_interval,

@@ -56,7 +56,7 @@ class UpstreamSettings:
     stream_idle_timeout: float = 300.0
     # Refresh an access token this many seconds before it expires (kiro.rs: 10 minutes).
     refresh_skew: float = 600.0
-    pool_connections: int = 100
+    pool_connections: int = 256
 
 
 @dataclass(frozen=True, slots=True)

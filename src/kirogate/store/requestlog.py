@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +52,11 @@ class RequestLogEntry:
     error: str | None = None
 
 
+_FIELDS = fields(RequestLogEntry)
+
+
 def _row(entry: RequestLogEntry) -> dict[str, Any]:
-    values = asdict(entry)
+    values = {f.name: getattr(entry, f.name) for f in _FIELDS}  # shallow: asdict deep-copies
     for name, limit in _LIMITS.items():
         text = values[name]
         if isinstance(text, str) and len(text) > limit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -130,6 +131,8 @@ def run_demo(host: str = "127.0.0.1", port: int | None = None) -> int:
         "KIRO_REFRESH_TOKEN",
     ):
         env.pop(name, None)
+    # A throwaway store: its own key, so no "back up your key" warning for a temp dir.
+    env["KIROGATE_SECRET_KEY"] = secrets.token_urlsafe(32)
     python = sys.executable
     emulator = subprocess.Popen(
         [python, "-m", "kirogate", "emulator", "--host", host, "--port", str(emulator_port)],

@@ -66,6 +66,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SQLITE_SYNC_INTERVAL = 30.0
+SQLITE_FLUSH_INTERVAL = 1.0
 
 
 class ClusterStore(StateStore, TokenStore, CredentialStore, ExclusiveStore, Protocol):
@@ -128,8 +129,10 @@ class Cluster:
         self._redis_url = display_redis_url(redis_url) if redis_url else None
         self.membership_interval = membership_interval
         if store.dialect == "sqlite":
-            # One process owns a SQLite store: nobody else changes it, so reload rarely.
+            # One process owns a SQLite store: nobody else changes it, so reload rarely,
+            # and write in bigger batches (each write is a transaction on the one file).
             sync_interval = max(sync_interval, SQLITE_SYNC_INTERVAL)
+            flush_interval = max(flush_interval, SQLITE_FLUSH_INTERVAL)
         self.state = SharedPoolState(
             store,
             sync_interval=sync_interval,

@@ -27,6 +27,10 @@ CACHE_SECONDS = 5.0
 CACHE_LIMIT = 10_000
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 class AccessControl:
     """The checks every client route runs before it reads the body."""
 
@@ -55,14 +59,12 @@ class AccessControl:
             raise AuthenticationFailed(
                 "missing API key: send it as the x-api-key header or as Authorization: Bearer <key>"
             )
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        if not (accepted and key_matches(key, accepted)) and not await self._stored_key_ok(
-            key, digest
-        ):
+        # The configured keys need no hashing; only stored keys and rate limits use the digest.
+        if not (accepted and key_matches(key, accepted)) and not await self._stored_key_ok(key):
             raise AuthenticationFailed("invalid API key")
         rpm = gateway.settings.server.rate_limit_rpm
         if rpm > 0:
-            wait = await self._limiter().hit(digest[:32], rpm)
+            wait = await self._limiter().hit(_digest(key)[:32], rpm)
             if wait is not None:
                 raise RateLimited(
                     f"rate limit of {rpm} requests per minute for this key reached; "
@@ -74,10 +76,11 @@ class AccessControl:
         cluster = self._gateway.cluster
         return cluster.rate_limiter if cluster is not None else self.memory_limiter
 
-    async def _stored_key_ok(self, key: str, digest: str) -> bool:
+    async def _stored_key_ok(self, key: str) -> bool:
         store = self._gateway.store
         if store is None:
             return False
+        digest = _digest(key)
         now = time.monotonic()
         cached = self._known.get(digest)
         if cached is not None and now - cached[1] < CACHE_SECONDS:

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 from starlette.requests import Request
 
-from kirogate.errors import AuthenticationFailed
-
 
 def presented_key(request: Request) -> str | None:
     """The key a client sent: ``x-api-key`` first (kiro.rs order), then a Bearer token."""
@@ -30,16 +28,3 @@ def key_matches(presented: str, accepted: Sequence[str]) -> bool:
     for key in accepted:
         ok |= hmac.compare_digest(given, key.encode("utf-8"))
     return ok
-
-
-def require_client_key(request: Request, accepted: Sequence[str]) -> None:
-    """Raise :class:`AuthenticationFailed` unless the request carries an accepted key."""
-    if not accepted:
-        return
-    key = presented_key(request)
-    if key is None:
-        raise AuthenticationFailed(
-            "missing API key: send it as the x-api-key header or as Authorization: Bearer <key>"
-        )
-    if not key_matches(key, accepted):
-        raise AuthenticationFailed("invalid API key")

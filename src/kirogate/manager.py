@@ -91,18 +91,18 @@ class CredentialManager:
         for existing in pool.credentials():
             if existing.fingerprint() == fingerprint:
                 return existing, False
+        taken = {c.id for c in pool.credentials()}
         store = self._store()
         if store is not None:
-            credential.id = None
-            stored, created = await store.add_credential(credential)
+            credential.id = None  # the store numbers its rows
+            credential, created = await store.add_credential(credential)
             if not created:
-                return stored, False
-            credential = stored
-        elif credential.id is not None and credential.id in {c.id for c in pool.credentials()}:
-            credential.id = None
-        if credential.id is not None and credential.id in {c.id for c in pool.credentials()}:
-            # Membership sync saw the new row first (another process's notice); same row.
-            return pool.get(credential.id), True
+                return credential, False
+            if credential.id is not None and credential.id in {c.id for c in pool.credentials()}:
+                # Membership sync (during the await) saw the new row first (another process's notice); same row.
+                return pool.get(credential.id), True
+        elif credential.id in taken:
+            credential.id = None  # the pool gives it the next free one
         pool.add(credential)
         log.info("credential %s added (#%s)", credential.label, credential.id)
         await self._notify()

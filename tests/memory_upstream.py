@@ -16,6 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from kirogate.convert.ir import OutEvent
 from kirogate.convert.stream import StreamAssembler
+from kirogate.errors import KirogateError
 from kirogate.protocol.events import KiroEvent
 from kirogate.upstream.client import UpstreamStream
 
@@ -79,6 +80,7 @@ class FakeAnswer:
         self._first = first
         self.remembered: list[OutEvent] = []
         self.closed = 0
+        self.error: KirogateError | None = None  # set by sse_body when the stream fails
 
     def first_event(self) -> KiroEvent | None:
         return self._first

@@ -25,7 +25,7 @@ from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InvalidRequest, UpstreamStreamException
+from kirogate.errors import InvalidRequest, KirogateError, UpstreamStreamException
 from kirogate.jobs import BackgroundJobs, JobsSettings
 from kirogate.log import REQUEST_ID
 from kirogate.manager import CredentialManager
@@ -82,7 +82,7 @@ class Answer:
     started: float = 0.0  # time.monotonic() when the request reached open_answer
     first_event_at: float = 0.0  # ... and when the upstream's first event arrived
     finish: Finish | None = None
-    error: str | None = None  # set by the caller when the stream ended with an error
+    error: KirogateError | None = None  # set by the streamer when the stream ended in error
     _closed: bool = False
 
     @property
@@ -387,13 +387,13 @@ class Gateway:
                 request_id=REQUEST_ID.get() or "",
                 endpoint=answer.endpoint,
                 model=answer.model.upstream_id,
-                status=200 if answer.error is None else 500,
+                status=200 if answer.error is None else answer.error.status,
                 credential_id=answer.credential.id,
                 input_tokens=finish.input_tokens if finish else answer.input_estimate,
                 output_tokens=finish.output_tokens if finish else None,
                 duration_ms=round((now - answer.started) * 1000, 2),
                 ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
-                error=answer.error,
+                error=None if answer.error is None else answer.error.message,
             )
         )
 

@@ -80,6 +80,8 @@ async def test_events_before_a_mid_chunk_exception_are_written_before_the_error(
     last = writes[-1]
     assert last.index(b'"text":" partial"') < last.index(b"event: error")
     assert b"event: message_stop" not in b"".join(writes)
+    assert answer.error is not None  # the request log records how the stream ended
+    assert answer.error.status >= 500
 
 
 async def test_good_events_before_a_corrupt_frame_reach_the_client() -> None:

@@ -50,14 +50,16 @@ async def sse_body(
     renderer: Renderer,
     *,
     ping_interval: float = PING_INTERVAL,
+    started: bool = False,
 ) -> AsyncIterator[bytes]:
+    """``started``: the opening event already went out (see ``api/waiting.py``)."""
     assembler = answer.assembler
     feed = assembler.feed
     render = renderer.render
     ping = getattr(renderer, "ping", None)
     parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
-        head = renderer.start()
+        head = b"" if started else renderer.start()
         first = answer.first_event()
         if first is not None:
             out = feed(first)
@@ -95,10 +97,11 @@ async def sse_body(
         yield FinalChunk(render(out))
     except KirogateError as exc:
         log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
-        yield FinalChunk(b"".join([*parts, renderer.error(stream_error(exc))]))
+        answer.error = error = stream_error(exc)
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
     except Exception as exc:  # the client must still get a well-formed end of stream
         log.exception("unexpected error while streaming")
-        error = InternalError(f"internal error: {type(exc).__name__}")
+        answer.error = error = InternalError(f"internal error: {type(exc).__name__}")
         yield FinalChunk(b"".join([*parts, renderer.error(error)]))
     finally:
         await answer.close()

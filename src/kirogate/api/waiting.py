@@ -26,7 +26,7 @@ from kirogate.api.streaming import (
     Renderer,
     sse_body,
 )
-from kirogate.convert.ir import Conversation, OutEvent
+from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import KirogateError
@@ -39,26 +39,9 @@ log = logging.getLogger(__name__)
 SSE_COMMENT_PING = b": ping\n\n"  # ignored by every SSE client; OpenAI streams have no ping
 
 
-class _Opened:
-    """A renderer whose opening event was already sent while waiting."""
-
-    __slots__ = ("_inner",)
-
-    def __init__(self, inner: Renderer) -> None:
-        self._inner = inner
-
-    def start(self) -> bytes:
-        return b""
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        return self._inner.render(events)
-
-    def error(self, exc: KirogateError) -> bytes:
-        return self._inner.error(exc)
-
-    def ping(self) -> bytes:
-        ping = getattr(self._inner, "ping", None)
-        return ping() if ping is not None else SSE_COMMENT_PING
+def _ping(renderer: Renderer) -> bytes:
+    ping = getattr(renderer, "ping", None)
+    return ping() if ping is not None else SSE_COMMENT_PING
 
 
 async def open_stream(
@@ -93,12 +76,11 @@ async def _waiting_body(
 ) -> AsyncIterator[bytes]:
     handed_over = False
     try:
-        opened = _Opened(renderer)
-        yield renderer.start() + opened.ping()  # as Anthropic does: the opening, then a ping
+        yield renderer.start() + _ping(renderer)  # as Anthropic does: the opening, then a ping
         while not opening.done():
             await asyncio.wait({opening}, timeout=PING_INTERVAL)
             if not opening.done():
-                yield opened.ping()
+                yield _ping(renderer)
         try:
             answer = opening.result()
         except KirogateError as exc:
@@ -111,7 +93,7 @@ async def _waiting_body(
             yield FinalChunk(renderer.error(error))
             return
         handed_over = True  # sse_body closes the answer, whatever happens
-        async with contextlib.aclosing(sse_body(answer, opened)) as body:
+        async with contextlib.aclosing(sse_body(answer, renderer, started=True)) as body:
             async for chunk in body:
                 yield chunk
     finally:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from kirogate import __version__
 from kirogate.api import admin, anthropic, models, openai, responses_api
 from kirogate.api.auth import key_matches, presented_key
+from kirogate.api.direct import DirectRoutes, error_for
 from kirogate.api.errors import dialect_for_path, error_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.api.responses import json_response
@@ -49,14 +50,20 @@ class ObservedFastAPI(FastAPI):
     """FastAPI with :class:`ObservabilityMiddleware` outside every other layer.
 
     Outside Starlette's error middleware too, so the 500 page of an unexpected error
-    still carries ``x-request-id`` and is counted.
+    still carries ``x-request-id`` and is counted. The client API's fixed paths skip the
+    framework's layers (:class:`~kirogate.api.direct.DirectRoutes`).
     """
 
     observability: dict[str, Any]
+    # Routes of included routers to dispatch directly: FastAPI keeps included routers
+    # as wrappers in ``router.routes``, so they are named here.
+    direct_routes: list[Any]
 
     def build_middleware_stack(self) -> ASGIApp:
         options = getattr(self, "observability", {})
-        return ObservabilityMiddleware(super().build_middleware_stack(), **options)
+        routes = [*self.router.routes, *getattr(self, "direct_routes", ())]
+        stack = DirectRoutes(super().build_middleware_stack(), routes)
+        return ObservabilityMiddleware(stack, **options)
 
 
 def credential_counts(gateway: Gateway) -> dict[str, int]:
@@ -169,14 +176,15 @@ def create_app(
     app.observability = {"metrics": metrics, "trace_request_ids": traced}
     app.state.gateway = gateway
     app.state.metrics = metrics
+    app.direct_routes = []
     for module in (anthropic, openai, responses_api, models):
         app.include_router(module.router)
+        app.direct_routes += module.router.routes  # no prefix: their paths are the real ones
     app.include_router(admin.router)
 
     @app.exception_handler(KirogateError)
     async def kirogate_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, KirogateError)
-        return error_response(exc, dialect_for_path(request.url.path))
+        return error_for(request, exc)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -194,9 +202,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        error = InternalError(f"internal error: {type(exc).__name__}")
-        return error_response(error, dialect_for_path(request.url.path))
+        return error_for(request, exc)
 
     @app.get("/health")
     async def health(_: Request) -> Response:

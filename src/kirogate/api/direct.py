@@ -1,0 +1,87 @@
+"""The client API's fixed-path routes, dispatched without the framework's layers.
+
+FastAPI runs every request through its router, dependency solver and a stack of middleware
+(server errors, exception handlers, body limit, exit stack), each a coroutine that wraps
+``send``. A streamed answer resumes that whole stack for every upstream chunk and passes
+each write through every wrapper. Our client endpoints take only the request and return a
+response, so :class:`DirectRoutes` sends ``POST /v1/messages`` and the other fixed paths
+straight to their endpoint with the same error handling (an error becomes the dialect's
+error JSON) and leaves everything else (other methods, path parameters, the admin API,
+404s) to FastAPI. The route object still lands in ``scope["route"]``, so metrics and logs
+name the same route template.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kirogate.api.errors import dialect_for_path, error_response
+from kirogate.api.streaming import InternalError
+from kirogate.errors import KirogateError
+
+log = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_for(request: Request, exc: Exception) -> Response:
+    """The client's error JSON for an exception an endpoint raised."""
+    if isinstance(exc, KirogateError):
+        return error_response(exc, dialect_for_path(request.scope["path"]))
+    log.exception("unexpected error on %s %s", request.method, request.scope["path"])
+    error = InternalError(f"internal error: {type(exc).__name__}")
+    return error_response(error, dialect_for_path(request.scope["path"]))
+
+
+def _takes_only_request(endpoint: Callable[..., Any]) -> bool:
+    params = list(inspect.signature(endpoint).parameters.values())
+    return len(params) == 1 and params[0].kind is not inspect.Parameter.VAR_POSITIONAL
+
+
+def direct_table(routes: Iterable[Any]) -> dict[tuple[str, str], APIRoute]:
+    """``(method, path)`` -> route for every fixed-path route whose endpoint takes only the
+    request; anything else stays with the framework. Only plain :class:`APIRoute`: a
+    subclass (the admin API's) wraps its endpoint in checks that must not be skipped."""
+    table: dict[tuple[str, str], APIRoute] = {}
+    for route in routes:
+        if type(route) is not APIRoute or "{" in route.path:
+            continue
+        if not _takes_only_request(route.endpoint):
+            continue
+        for method in route.methods or ():
+            table.setdefault((method, route.path), route)
+    return table
+
+
+class DirectRoutes:
+    """ASGI middleware: the routes of :func:`direct_table` without the framework (see the
+    module docstring); ``app`` gets every other request, the lifespan included."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[Any]) -> None:
+        self.app = app
+        self.table = direct_table(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = None
+        if scope["type"] == "http":
+            route = self.table.get((scope["method"], scope["path"]))
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = {}
+        request = Request(scope, receive, send)
+        try:
+            response = await route.endpoint(request)
+        except Exception as exc:
+            response = error_for(request, exc)
+        await response(scope, receive, send)

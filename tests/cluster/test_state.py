@@ -12,7 +12,7 @@ from kirogate.cluster.state import SharedPoolState
 from kirogate.errors import ConfigError, InvalidRequest
 from kirogate.pool import state as transitions
 from kirogate.pool.credential_pool import CredentialPool
-from kirogate.pool.state import CredentialState, DisableReason
+from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
 from tests.cluster.conftest import eventually
 from tests.cluster.fakes import FakeStore, credential
 
@@ -359,3 +359,25 @@ async def test_a_change_for_a_removed_credential_is_not_retried(store: FakeStore
     with pytest.raises(ConnectionError):
         await flushing
     assert state.pending_count() == 0
+
+
+async def test_counters_wait_longer_than_availability_changes(store: FakeStore) -> None:
+    store.add_row(CredentialState(id=1))
+    store.add_row(CredentialState(id=2))
+    state = SharedPoolState(store, sync_interval=60, flush_interval=0.02, counter_interval=60)
+    await state.start()
+    for cid in (1, 2):
+        state.ensure(CredentialState(id=cid))
+    state.update(1, success)
+    await asyncio.sleep(0.2)
+    assert store.calls_of("apply_state") == []  # a success only moves counters
+    state.update(2, failure)
+    state.update(2, lambda s: transitions.with_cooldown(s, NOW, CooldownReason.THROTTLED))
+    await eventually(lambda: store.rows[2].cooldown_until is not None, within=1.0)
+    assert store.rows[1].success_count == 1  # written together with the cooldown
+    await state.close()
+
+
+def test_counter_interval_is_at_least_the_flush_interval(store: FakeStore) -> None:
+    with pytest.raises(ConfigError, match="counter interval"):
+        SharedPoolState(store, flush_interval=1.0, counter_interval=0.5)

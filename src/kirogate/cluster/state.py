@@ -4,7 +4,9 @@ The pool reads and updates :class:`~kirogate.pool.state.CredentialState` synchro
 the hot path, so :class:`SharedPoolState` serves it from a local dict and writes behind:
 each ``update`` is diffed into a per-credential :class:`~kirogate.cluster.changes.PendingChange`
 (counters as increments, everything else as sets) that a background loop flushes every
-``flush_interval``. Every ``sync_interval`` the loop also reloads every record from the
+``flush_interval``; changes that only move counters and timestamps may wait up to
+``counter_interval`` (a batch less per second on a quiet gateway), while a cooldown, disable
+or priority change goes out at the next flush. Every ``sync_interval`` the loop also reloads every record from the
 database and re-applies the changes still pending on top, so a cooldown or disable made by
 another process is seen within a second. Database errors are logged (rate-limited) and
 retried with backoff; they never reach the request path.
@@ -57,16 +59,21 @@ class SharedPoolState(PoolState):
         *,
         sync_interval: float = 0.5,
         flush_interval: float = 0.15,
+        counter_interval: float | None = None,
         on_change: ChangeHook | None = None,
     ) -> None:
-        if not sync_interval > 0 or not flush_interval > 0:
+        counter_interval = flush_interval if counter_interval is None else counter_interval
+        if not (sync_interval > 0 and flush_interval > 0 and counter_interval >= flush_interval):
             raise ConfigError(
-                f"sync interval {sync_interval} and flush interval {flush_interval}"
-                " must both be positive numbers of seconds"
+                f"sync interval {sync_interval} and flush interval {flush_interval} must be"
+                f" positive numbers of seconds, and counter interval {counter_interval} at"
+                " least the flush interval"
             )
         self._store = store
         self.sync_interval = sync_interval
         self.flush_interval = flush_interval
+        self.counter_interval = counter_interval
+        self._written_at = 0.0  # loop time of the last write of pending changes
         self._on_change = on_change
         self._states: dict[int, CredentialState] = {}
         self._members: set[int] = set()  # ids the pool has ensured and not removed
@@ -198,6 +205,8 @@ class SharedPoolState(PoolState):
 
     async def _write_pending(self) -> list[int]:
         written: list[int] = []
+        if self._pending:
+            self._written_at = asyncio.get_running_loop().time()
         while self._pending:
             cid = next(iter(self._pending))
             change = self._pending.pop(cid)
@@ -259,6 +268,7 @@ class SharedPoolState(PoolState):
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_sync = loop.time() + self.sync_interval
+        self._written_at = max(self._written_at, loop.time())
         while not self._stopping:
             wait = min(self.flush_interval, max(next_sync - loop.time(), 0.0))
             try:
@@ -274,10 +284,11 @@ class SharedPoolState(PoolState):
             if now < self._retry_at:
                 continue
             want_sync = woken or now >= next_sync or not self._loaded
+            counters_due = now >= self._written_at + self.counter_interval
             try:
                 if want_sync:
                     await self.sync()
-                elif self._pending:
+                elif self._pending and (self._significant or counters_due):
                     await self.flush()
                 else:
                     continue

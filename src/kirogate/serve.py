@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import errno
+import gc
 import logging
 import os
 import pickle
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 API_KEY_FILE = "api_key"
 WORKER_STATE_ENV = "KIROGATE__WORKER_STATE"  # settings for --workers processes (internal)
+
+
+def freeze_startup_objects() -> None:
+    """Collect once, then exempt every object alive now from later cyclic collections.
+
+    Nearly all of them (modules, classes, functions, settings) live as long as the process;
+    without this each full collection walks them all again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def ensure_data_dir(settings: Settings) -> Path:
@@ -202,7 +213,9 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         ).decode("ascii")
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
         return 0
-    uvicorn.run(create_app(Gateway(settings, found.credentials, persistent=True)), **options)
+    app = create_app(Gateway(settings, found.credentials, persistent=True))
+    freeze_startup_objects()
+    uvicorn.run(app, **options)
     return 0
 
 
@@ -218,6 +231,7 @@ async def preflight_store(
         data_dir=settings.data_path,
         secret_key=settings.secret_key,
         serve=True,
+        isolated_migration=True,
     )
     try:
         files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
@@ -242,7 +256,9 @@ def worker_app() -> Any:
 
     settings, credentials = pickle.loads(base64.b64decode(os.environ[WORKER_STATE_ENV]))
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
-    return create_app(Gateway(settings, credentials, persistent=True))
+    app = create_app(Gateway(settings, credentials, persistent=True))
+    freeze_startup_objects()
+    return app
 
 
 def _with_api_keys(settings: Settings, keys: tuple[str, ...]) -> Settings:

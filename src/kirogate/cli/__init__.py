@@ -8,12 +8,12 @@ error, 3 not running (``status``, ``stop``), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from kirogate import __version__
-from kirogate.cli import accounts, config, login, server, smoke
 from kirogate.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -26,6 +26,21 @@ from kirogate.cli.common import (
 from kirogate.errors import ConfigError, KirogateError
 
 __all__ = ["build_parser", "main"]
+
+# The module that defines each command's parser, in the order of ``kirogate --help``. A known
+# command loads only its own module: ``kirogate serve`` keeps no other command in memory.
+_MODULES = ("server", "smoke", "login", "accounts", "config")
+_COMMAND_MODULES = {
+    "serve": "server",
+    "status": "server",
+    "stop": "server",
+    "restart": "server",
+    "test": "smoke",
+    "login": "login",
+    "accounts": "accounts",
+    "config": "config",
+    "doctor": "config",
+}
 
 
 def _add_emulator_parser(commands: Any) -> None:
@@ -63,7 +78,8 @@ def _add_demo_parser(commands: Any) -> None:
     demo.set_defaults(handler=_cmd_demo)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with ``command`` (a name from ``argv``) only what that command needs."""
     parser = argparse.ArgumentParser(
         prog="kirogate",
         description="Anthropic- and OpenAI-compatible gateway for Kiro credentials.",
@@ -71,14 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kirogate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    server.add_parsers(commands)
-    smoke.add_parser(commands)
-    login.add_parser(commands)
-    accounts.add_parser(commands)
-    config.add_parsers(commands)
+    owner = _COMMAND_MODULES.get(command or "")
+    if owner is not None:
+        _add_module_parsers(owner, commands)
+        return parser
+    if command == "emulator":
+        _add_emulator_parser(commands)
+        return parser
+    if command == "demo":
+        _add_demo_parser(commands)
+        return parser
+    for name in _MODULES:
+        _add_module_parsers(name, commands)
     _add_emulator_parser(commands)
     _add_demo_parser(commands)
     return parser
+
+
+def _add_module_parsers(name: str, commands: Any) -> None:
+    module = importlib.import_module(f"kirogate.cli.{name}")
+    register = getattr(module, "add_parsers", None) or module.add_parser
+    register(commands)
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
@@ -110,7 +139,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(arguments[0] if arguments else None)
     args = parser.parse_args(arguments)
     args.argv = arguments
     if not getattr(args, "handler", None):

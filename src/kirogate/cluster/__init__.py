@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from kirogate.cluster.coordinator import RefreshCoordinator, TokenStore
 from kirogate.cluster.locks import (
@@ -39,6 +36,11 @@ from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter, RedisRate
 from kirogate.cluster.state import SharedPoolState, StateStore
 from kirogate.errors import ConfigError
 from kirogate.pool.credential_pool import CredentialPool
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+# redis is imported only when a Redis URL or client is given: it costs ~5 MiB of memory.
 
 __all__ = [
     "Cluster",
@@ -67,6 +69,9 @@ log = logging.getLogger(__name__)
 
 SQLITE_SYNC_INTERVAL = 30.0
 SQLITE_FLUSH_INTERVAL = 1.0
+# Success counts and last-used times: batched longer than availability changes.
+COUNTER_INTERVAL = 1.0
+SQLITE_COUNTER_INTERVAL = 5.0
 
 
 class ClusterStore(StateStore, TokenStore, CredentialStore, ExclusiveStore, Protocol):
@@ -89,6 +94,8 @@ def display_redis_url(url: str) -> str:
 
 
 def _connect(url: str) -> Redis:
+    from redis.asyncio import Redis
+
     try:
         return Redis.from_url(
             url,
@@ -133,10 +140,12 @@ class Cluster:
             # and write in bigger batches (each write is a transaction on the one file).
             sync_interval = max(sync_interval, SQLITE_SYNC_INTERVAL)
             flush_interval = max(flush_interval, SQLITE_FLUSH_INTERVAL)
+        counters = SQLITE_COUNTER_INTERVAL if store.dialect == "sqlite" else COUNTER_INTERVAL
         self.state = SharedPoolState(
             store,
             sync_interval=sync_interval,
             flush_interval=flush_interval,
+            counter_interval=max(counters, flush_interval),
             on_change=self._state_written,
         )
         self.lock: DistributedLock
@@ -173,6 +182,8 @@ class Cluster:
         :class:`ConfigError` when Redis is configured but cannot be reached.
         """
         if self.redis is not None:
+            from redis.exceptions import RedisError
+
             try:
                 await self.redis.ping()
             except (RedisError, OSError) as exc:
@@ -190,6 +201,8 @@ class Cluster:
         await self.notifier.close()
         await self.state.close()
         if self.redis is not None and self._own_redis:
+            from redis.exceptions import RedisError
+
             try:
                 await self.redis.aclose()
             except (RedisError, OSError) as exc:

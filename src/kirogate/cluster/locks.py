@@ -16,13 +16,13 @@ import random
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.tasks import stop_task
 from kirogate.errors import KirogateError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ class RedisLock:
         poll: float = 0.05,
         max_poll: float = 0.25,
     ) -> None:
+        from redis.exceptions import RedisError  # only when Redis is configured: it is large
+
+        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
         self._redis = redis
         self._prefix = prefix
         self._poll = poll
@@ -126,7 +129,7 @@ class RedisLock:
             try:
                 if await self._redis.set(key, token, nx=True, px=ttl_ms):
                     return
-            except (RedisError, OSError) as exc:
+            except self._errors as exc:
                 raise LockUnavailable(f"Redis lock {key!r}: {type(exc).__name__}: {exc}") from exc
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -144,7 +147,7 @@ class RedisLock:
                 return
             try:
                 extended = await self._extend(keys=[key], args=[token, ttl_ms])
-            except (RedisError, OSError) as exc:
+            except self._errors as exc:
                 log.warning("could not extend lock %r: %s: %s", key, type(exc).__name__, exc)
                 continue
             if not extended:
@@ -154,7 +157,7 @@ class RedisLock:
     async def _give_back(self, key: str, token: str) -> None:
         try:
             released = await self._release(keys=[key], args=[token])
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             # It expires by itself after ttl.
             log.warning("could not release lock %r: %s: %s", key, type(exc).__name__, exc)
             return

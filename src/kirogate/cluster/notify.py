@@ -19,13 +19,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.tasks import stop_task
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,9 @@ class RedisNotifier:
     """Redis publish/subscribe on one channel; reconnects quietly after failures."""
 
     def __init__(self, redis: Redis, *, channel: str = "kirogate:notices") -> None:
+        from redis.exceptions import RedisError  # only when Redis is configured: it is large
+
+        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
         self._redis = redis
         self.channel = channel
         self.sender = secrets.token_hex(8)
@@ -136,7 +139,7 @@ class RedisNotifier:
     async def _publish(self, notice: Notice) -> None:
         try:
             await self._redis.publish(self.channel, notice.encode())
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             # Others catch up at their next periodic sync.
             self._outage.failed("publishing a notice", exc)
 
@@ -160,11 +163,11 @@ class RedisNotifier:
                     if message is None or message.get("type") != "message":
                         continue
                     await self._receive(handler, message.get("data"))
-            except (RedisError, OSError) as exc:
+            except self._errors as exc:
                 self._subscribed.clear()
                 self._outage.failed("listening for notices", exc)
             finally:
-                with contextlib.suppress(RedisError, OSError):  # the connection may be gone
+                with contextlib.suppress(*self._errors):  # the connection may be gone
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             if not self._closing:
                 await asyncio.sleep(delay)

@@ -15,12 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from itertools import count
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.outage import OutageLog
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class RedisRateLimiter:
         prefix: str = "kirogate:ratelimit:",
         fallback: MemoryRateLimiter | None = None,
     ) -> None:
+        from redis.exceptions import RedisError  # only when Redis is configured: it is large
+
+        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT)
@@ -128,7 +131,7 @@ class RedisRateLimiter:
             wait_ms = await self._script(
                 keys=[self.key(key)], args=[limit_per_minute, int(WINDOW * 1000), member]
             )
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             self._outage.failed("counting a request", exc)
             return self._fallback.hit_now(key, limit_per_minute)
         self._outage.succeeded()

@@ -16,13 +16,14 @@ import binascii
 import io
 import math
 from dataclasses import dataclass
-
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from kirogate.convert.ir import Image
 from kirogate.errors import InvalidRequest
 from kirogate.protocol.request import KiroImage
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 KIRO_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -46,6 +47,10 @@ def fit_image(
     image: Image, *, param: str, max_bytes: int = MAX_IMAGE_BYTES, max_side: int = MAX_IMAGE_SIDE
 ) -> FittedImage:
     """``image`` as a KiroImage within the limits; ``param`` names it in errors."""
+    # Pillow is imported on the first image, not at start: it costs ~2.5 MiB resident.
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     try:
         raw = base64.b64decode(image.data, validate=True)
     except binascii.Error:
@@ -70,6 +75,8 @@ def fit_image(
 
 def _shrink(picture: PILImage.Image, fmt: str, *, max_bytes: int, max_side: int) -> bytes | None:
     """Re-encoded bytes no larger than ``max_bytes`` with no side over ``max_side``, or None."""
+    from PIL import Image as PILImage
+
     picture.seek(0)
     frame = picture.convert("RGBA" if _has_alpha(picture) and fmt != "jpeg" else "RGB")
     scale = min(1.0, max_side / max(frame.size))

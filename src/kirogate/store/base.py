@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kirogate.errors import ConfigError
+from kirogate.store.asyncio_engine import AsyncConnection, AsyncEngine, create_async_engine
 from kirogate.store.crypto import SecretBox
 from kirogate.store.errors import StoreUnavailable
 from kirogate.store.urls import DatabaseLocation
@@ -164,6 +164,9 @@ class StoreBase:
             return lite.on_conflict_do_update(
                 index_elements=keys, set_={name: lite.excluded[name] for name in update}
             )
+        # Imported here: the PostgreSQL dialect costs ~2 MiB that SQLite mode never needs.
+        from sqlalchemy.dialects import postgresql
+
         pg = postgresql.insert(table).values(**values)
         return pg.on_conflict_do_update(
             index_elements=keys, set_={name: pg.excluded[name] for name in update}

@@ -1,7 +1,9 @@
 """Request logs: queued in memory by the request path, written in batches by a background task.
 
 ``log_request`` never waits: when the bounded queue is full the entry is dropped and counted.
-After each batch the oldest rows beyond the ``request_log_retention`` setting are deleted.
+The background writer runs every few seconds (or sooner when a batch is full) and, at most
+once a minute or every :data:`BATCH_SIZE` rows, deletes the oldest rows beyond the
+``request_log_retention`` setting; an explicit :meth:`flush_request_logs` always prunes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kirogate.errors import InvalidRequest, KirogateError
+from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
@@ -29,8 +31,9 @@ log = logging.getLogger(__name__)
 RETENTION_SETTING = "request_log_retention"
 DEFAULT_RETENTION = 10_000
 DEFAULT_QUEUE_LIMIT = 10_000
-DEFAULT_FLUSH_INTERVAL = 1.0
+DEFAULT_FLUSH_INTERVAL = 5.0
 BATCH_SIZE = 500
+PRUNE_INTERVAL = 60.0  # seconds between retention prunes of the background writer
 MAX_RECENT = 10_000
 _LIMITS = {"request_id": 100, "endpoint": 200, "model": 200, "error": 4000}
 _WARN_EVERY = 60.0  # seconds between "dropped" warnings
@@ -90,6 +93,8 @@ class RequestLogMixin(StoreBase):
     _log_flush_lock: asyncio.Lock
     _log_flush_interval: float
     _log_flusher: asyncio.Task[None] | None
+    _log_unpruned: int
+    _log_pruned_at: float
 
     def _init_request_log(self, queue_limit: int, flush_interval: float) -> None:
         self._log_queue = deque()
@@ -100,6 +105,8 @@ class RequestLogMixin(StoreBase):
         self._log_flush_lock = asyncio.Lock()
         self._log_flush_interval = flush_interval
         self._log_flusher = None
+        self._log_unpruned = 0  # rows written since the last prune
+        self._log_pruned_at = time.monotonic()
 
     @property
     def request_logs_dropped(self) -> int:
@@ -129,8 +136,8 @@ class RequestLogMixin(StoreBase):
             self._log_dropped_warned = now
             log.warning("%s: request log entries dropped (%d so far)", why, self._log_dropped)
 
-    async def flush_request_logs(self) -> None:
-        """Write every queued entry, then prune to the retention limit.
+    async def flush_request_logs(self, *, prune: bool = True) -> None:
+        """Write every queued entry, then (``prune``) delete rows beyond the retention limit.
 
         A batch that cannot be written is dropped (and counted) and the error raised.
         """
@@ -141,12 +148,20 @@ class RequestLogMixin(StoreBase):
                 try:
                     async with self._writing() as conn:
                         await conn.execute(sa.insert(table), batch)
-                        await self._prune(conn)
+                        self._log_unpruned += count
+                        if prune:
+                            await self._prune(conn)
                 except Exception:
                     self._drop(len(batch), "writing request logs failed")
                     raise
 
+    def _prune_due(self) -> bool:
+        waited = time.monotonic() - self._log_pruned_at >= PRUNE_INTERVAL
+        return self._log_unpruned >= BATCH_SIZE or (waited and self._log_unpruned > 0)
+
     async def _prune(self, conn: AsyncConnection) -> None:
+        self._log_unpruned = 0
+        self._log_pruned_at = time.monotonic()
         stored = await conn.scalar(
             sa.select(settings_table.c.value).where(settings_table.c.key == RETENTION_SETTING)
         )
@@ -186,7 +201,7 @@ class RequestLogMixin(StoreBase):
                     await self._log_wakeup.wait()
             self._log_wakeup.clear()
             try:
-                await self.flush_request_logs()
+                await self.flush_request_logs(prune=self._prune_due())
             except (KirogateError, SQLAlchemyError) as exc:
                 log.warning("request logs not written: %s", exc)
             except Exception:

@@ -18,10 +18,10 @@ from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kirogate.errors import ConfigError, InvalidRequest
 from kirogate.store.access import AccessMixin
+from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
@@ -129,14 +129,17 @@ class Store(
         data_dir: Path,
         secret_key: str | None = None,
         serve: bool = False,
+        isolated_migration: bool = False,
         request_log_queue: int = DEFAULT_QUEUE_LIMIT,
         request_log_interval: float = DEFAULT_FLUSH_INTERVAL,
     ) -> Self:
         """Connect, upgrade the schema to head and check the secret key.
 
         ``serve=True`` on SQLite also claims the database for this process (a second serving
-        process gets a :class:`ConfigError`). Every failure is a :class:`ConfigError`
-        (:class:`SchemaTooNew` for a database migrated by a newer kirogate).
+        process gets a :class:`ConfigError`). ``isolated_migration=True`` runs a needed
+        upgrade in a child process, so Alembic never loads into this one (``kirogate serve``).
+        Every failure is a :class:`ConfigError` (:class:`SchemaTooNew` for a database
+        migrated by a newer kirogate).
         """
         data_dir, location = _prepare_files(data_dir, database_url, secret_key)
         serve_lock: ServeLock | None = None
@@ -160,7 +163,7 @@ class Store(
                 request_log_interval=request_log_interval,
             )
             await store._connect()
-            store.schema_upgraded = await store._migrate()
+            store.schema_upgraded = await store._migrate(isolated_migration)
             try:
                 await store._check_key()
             except StoreUnavailable as exc:
@@ -184,9 +187,9 @@ class Store(
                 f"cannot connect to the database {self.display_url}: {describe_db_error(exc)}"
             ) from exc
 
-    async def _migrate(self) -> bool:
+    async def _migrate(self, isolated: bool) -> bool:
         try:
-            return await upgrade(self.engine, self.display_url)
+            return await upgrade(self.engine, self.display_url, isolated=isolated)
         except SchemaTooNew:
             raise
         except _DB_ERRORS as exc:

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase, inserted_id, utcnow
 from kirogate.store.credentials import (
     definition_values,

@@ -24,7 +24,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
-from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -41,7 +40,7 @@ from kirogate.settings import UpstreamSettings
 from kirogate.upstream.classify import classify_http_error
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
-from kirogate.upstream.http import HttpPool
+from kirogate.upstream.http import HttpPool, connection_errors
 from kirogate.upstream.identity import data_plane_headers, mcp_headers, usage_headers
 
 log = logging.getLogger(__name__)
@@ -50,13 +49,6 @@ ERROR_BODY_LIMIT: Final = 64 * 1024  # bytes of an error body read before classi
 JSON_BODY_LIMIT: Final = 8 * 1024 * 1024  # a JSON answer (usage, models, mcp) larger is an error
 MAX_PAGES: Final = 20  # nextToken pages followed by list_models / list_profiles
 
-_CONNECTION_ERRORS: Final = (
-    aiohttp.ClientError,
-    OSError,
-    ProxyError,
-    ProxyConnectionError,
-    ProxyTimeoutError,
-)
 _ALNUM: Final = string.ascii_letters + string.digits
 _LOWER_ALNUM: Final = string.ascii_lowercase + string.digits
 
@@ -368,7 +360,7 @@ class UpstreamStream:
                     f"no bytes from upstream for {self._idle_timeout:g}s mid-stream"
                 ) from exc
             raise UpstreamTimeout("no first event from upstream before the deadline") from exc
-        except _CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             self._abort()
             raise UpstreamConnectionError(
                 f"upstream connection dropped mid-stream: {type(exc).__name__}: {exc}"
@@ -578,7 +570,7 @@ class KiroClient:
             raise UpstreamTimeout(
                 f"no response from upstream within {self._settings.first_token_timeout:g}s"
             ) from exc
-        except _CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             raise self._connection_error(credential, exc) from exc
 
     def _connection_error(
@@ -594,7 +586,7 @@ class KiroClient:
         try:
             async with asyncio.timeout(self._settings.connect_timeout):
                 body, _ = await _read_limited(response, ERROR_BODY_LIMIT)
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+        except (TimeoutError, *connection_errors()) as exc:
             log.debug("could not read the %d error body: %r", response.status, exc)
         finally:
             response.release()  # reused only if the whole body was read
@@ -624,7 +616,7 @@ class KiroClient:
                 body, too_long = await _read_limited(response, JSON_BODY_LIMIT)
         except TimeoutError as exc:
             raise UpstreamTimeout("upstream answer body did not arrive in time") from exc
-        except _CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             raise self._connection_error(credential, exc) from exc
         finally:
             response.release()  # reused only if the whole body was read

@@ -17,12 +17,12 @@ Proxy URLs may carry a user and password; show them only through :func:`describe
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
-from aiohttp_socks import ProxyConnector, ProxyType
 from yarl import URL
 
 from kirogate.errors import ConfigError
@@ -38,6 +38,19 @@ _SOCKS_SCHEMES: Final = frozenset({"socks5", "socks5h"})
 _MAX_CHOSEN: Final = 10_000  # remembered hook answers (one per credential in practice)
 
 ProxyChooser = Callable[[Credential], str | None]
+_PLAIN_ERRORS: Final[tuple[type[Exception], ...]] = (aiohttp.ClientError, OSError)
+
+
+def connection_errors() -> tuple[type[Exception], ...]:
+    """What a failed upstream connection raises: aiohttp's errors and ``OSError``, plus the
+    SOCKS connector's errors once aiohttp_socks is loaded (only a SOCKS route loads it).
+
+    Meant for ``except connection_errors():`` (evaluated only when something was raised).
+    """
+    socks = sys.modules.get("aiohttp_socks")
+    if socks is None:
+        return _PLAIN_ERRORS
+    return (*_PLAIN_ERRORS, socks.ProxyError, socks.ProxyConnectionError, socks.ProxyTimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +229,8 @@ class HttpPool:
         limit = settings.pool_connections
         connector: aiohttp.BaseConnector
         if target is not None and target.is_socks:
+            from aiohttp_socks import ProxyConnector, ProxyType  # only SOCKS routes need it
+
             # The SOCKS connector never resolves names itself: socks5 resolves in
             # python-socks (locally), socks5h sends the name to the proxy.
             connector = ProxyConnector(

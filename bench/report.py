@@ -132,5 +132,11 @@ def print_soak(result: dict[str, Any]) -> None:
     settled = [mb for at, mb in samples if at >= 60]
     if len(settled) >= 2:
         print(f"RSS growth after the first minute: {settled[-1] - settled[0]:+.1f} MiB")
+        end = samples[-1][0]
+        late = [mb for at, mb in samples if at >= end / 2]
+        print(
+            f"RSS over the second half: {min(late):.1f} to {max(late):.1f} MiB "
+            f"(last minus first {late[-1] - late[0]:+.1f} MiB)"
+        )
     elif samples:
         print(f"RSS growth (run shorter than 2 minutes): {samples[-1][1] - samples[0][1]:+.1f} MiB")

@@ -109,6 +109,9 @@ def _serve_args(
 ) -> list[str]:
     args = ["serve", "--port", str(port), "--api-key", API_KEY, "--credentials", str(creds)]
     args += ["--upstream-url", emulator_url, "--data-dir", str(data), "--log-level", "warning"]
+    # The emulator charges credits for every answer; in a long run the gateway's usage poll
+    # would (rightly) find the account spent and rest it until the reset date.
+    args += ["--set", "upstream.usage_interval=0"]
     if options.database_url:
         args += ["--database-url", options.database_url, "--workers", str(options.workers)]
     if options.redis_url:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +39,7 @@ from kirogate.upstream.classify import classify_stream_exception
 from kirogate.upstream.client import KiroClient, UpstreamStream
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.http import HttpPool
-from kirogate.upstream.identity import machine_id_for
+from kirogate.upstream.identity import machine_id_for, random_uuid, random_uuid_hex
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
 
@@ -55,7 +54,7 @@ TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
 
 
 def new_hex_id() -> str:
-    return uuid.uuid4().hex
+    return random_uuid_hex()
 
 
 @dataclass(slots=True)
@@ -289,8 +288,8 @@ class Gateway:
             return build_kiro_request(
                 conv,
                 model,
-                conversation_id=conv.session_id or str(uuid.uuid4()),
-                new_id=lambda: str(uuid.uuid4()),
+                conversation_id=conv.session_id or random_uuid(),
+                new_id=random_uuid,
                 options=options,
             )
         except InvalidRequest as exc:
@@ -330,7 +329,8 @@ class Gateway:
         async def attempt(credential: Credential, _: AttemptContext) -> _Opened:
             machine_id = await self.machine_ready(credential)
             sent[id(credential)] = credential.bearer
-            stream = await self.client.open_stream(credential, build.request, machine_id=machine_id)
+            request = build.request if build.wire is None else build.wire
+            stream = await self.client.open_stream(credential, request, machine_id=machine_id)
             try:
                 first = await anext(stream, None)
             except BaseException:

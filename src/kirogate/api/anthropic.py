@@ -6,7 +6,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object
+from kirogate.api.common import (
+    authorized_gateway,
+    endpoint_path,
+    hex_id,
+    model_for,
+    read_json_object,
+)
 from kirogate.api.responses import json_response
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
@@ -37,11 +43,11 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
             gateway,
             conv,
             model,
-            endpoint=request.url.path,
+            endpoint=endpoint_path(request),
             renderer_for=lambda tokens: cls(conv.model, message_id, tokens, thinking),
         )
         return sse_response(body)
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
+    answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
     events = await gateway.collect(answer)
     aggregator = AnthropicAggregator(conv.model, message_id, thinking)
     aggregator.feed_all(events)

@@ -43,6 +43,15 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def endpoint_path(request: Request) -> str:
+    """The request's path, as ``request.url.path`` gives it for the fixed client routes,
+    without building a :class:`starlette.datastructures.URL` (host parsing) per request."""
+    path: str = request.scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        return request.url.path
+    return path
+
+
 def model_for(request: Request, name: str) -> ModelInfo:
     table: ModelTable | None = getattr(request.app.state, "models", None)
     if table is not None:

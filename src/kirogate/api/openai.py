@@ -6,7 +6,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object, unix_now
+from kirogate.api.common import (
+    authorized_gateway,
+    endpoint_path,
+    hex_id,
+    model_for,
+    read_json_object,
+    unix_now,
+)
 from kirogate.api.responses import json_response
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
@@ -29,13 +36,13 @@ async def chat_completions(request: Request) -> Response:
             gateway,
             conv,
             model,
-            endpoint=request.url.path,
+            endpoint=endpoint_path(request),
             renderer_for=lambda _: ChatStreamRenderer.for_conversation(
                 conv, completion_id, created
             ),
         )
         return sse_response(body)
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
+    answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
     events = await gateway.collect(answer)
     aggregator = ChatAggregator.for_conversation(conv, completion_id, created)
     aggregator.feed_all(events)

@@ -14,7 +14,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import authorized_gateway, hex_id, model_for, read_json_object, unix_now
+from kirogate.api.common import (
+    authorized_gateway,
+    endpoint_path,
+    hex_id,
+    model_for,
+    read_json_object,
+    unix_now,
+)
 from kirogate.api.responses import json_response
 from kirogate.api.streaming import FinalChunk, sse_response
 from kirogate.api.waiting import open_stream
@@ -68,7 +75,7 @@ async def create_response(request: Request) -> Response:
             gateway,
             conv,
             model,
-            endpoint=request.url.path,
+            endpoint=endpoint_path(request),
             renderer_for=lambda _: _BatchRenderer(renderer),
         )
 
@@ -82,7 +89,7 @@ async def create_response(request: Request) -> Response:
                     yield chunk
 
         return sse_response(body_then_store())
-    answer = await gateway.open_answer(conv, model, endpoint=request.url.path)
+    answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
     events = await gateway.collect(answer)
     renderer.start()
     for event in events:

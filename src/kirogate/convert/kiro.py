@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -105,6 +105,9 @@ class KiroBuild:
     request: KiroRequest
     tool_names: dict[str, str]  # shortened upstream name -> the client's original name
     notes: list[str]  # what the builder changed, for the debug log
+    # ``request.to_wire()`` as the size check made it (no profileArn): sent as it is, so the
+    # request is not walked twice. Treat as read-only; the client copies it to add the ARN.
+    wire: dict[str, Any] | None = None
 
 
 def build_kiro_request(
@@ -164,10 +167,11 @@ def build_kiro_request(
     )
     history = list(plan.history)
     request = builder.assemble(history, plan.current)
-    size = _wire_size(request)
-    if size > options.max_request_bytes:
+    wire: dict[str, Any] | None = request.to_wire()
+    if len(orjson.dumps(wire)) > options.max_request_bytes:
         request = _shrink(builder, history, plan.current, options.max_request_bytes, notes)
-    return KiroBuild(request, dict(names.originals), notes)
+        wire = None
+    return KiroBuild(request, dict(names.originals), notes, wire)
 
 
 # ---------------------------------------------------------------- system prompt

@@ -90,7 +90,8 @@ _COEFFICIENTS: Final = (
 )
 _MEMO_MIN_CHARS: Final = 256
 _MEMO_MAX_ENTRIES: Final = 16384
-_memo: dict[int, int] = {}
+_memo: dict[int, int] = {}  # long texts, by hash: the memo holds no copy of them
+_short_memo: dict[str, int] = {}  # texts under _MEMO_MIN_CHARS, by the text itself
 
 
 def _features(text: str) -> tuple[int, ...]:
@@ -131,18 +132,28 @@ def estimate_text_tokens(text: str) -> int:
     """Estimated Claude tokens in ``text``; 0 for the empty string, else at least 1."""
     if not text:
         return 0
-    key = 0
-    if len(text) >= _MEMO_MIN_CHARS:
-        key = hash(text) ^ len(text)
-        cached = _memo.get(key)
-        if cached is not None:
-            return cached
-    tokens = max(1, round(sum(c * f for c, f in zip(_COEFFICIENTS, _features(text), strict=True))))
-    if key:
+    if len(text) < _MEMO_MIN_CHARS:
+        # Short texts (tool names, descriptions, short turns) recur on every request of a
+        # conversation: remembered by the text itself, a lookup instead of ~3 us of maths.
+        cached = _short_memo.get(text)
+        if cached is None:
+            cached = _tokens(text)
+            if len(_short_memo) >= _MEMO_MAX_ENTRIES:
+                _short_memo.clear()
+            _short_memo[text] = cached
+        return cached
+    key = hash(text) ^ len(text)
+    cached = _memo.get(key)
+    if cached is None:
+        cached = _tokens(text)
         if len(_memo) >= _MEMO_MAX_ENTRIES:
             _memo.clear()
-        _memo[key] = tokens
-    return tokens
+        _memo[key] = cached
+    return cached
+
+
+def _tokens(text: str) -> int:
+    return max(1, round(sum(c * f for c, f in zip(_COEFFICIENTS, _features(text), strict=True))))
 
 
 _CJK_RE: Final = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")

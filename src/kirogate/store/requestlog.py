@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import time
 from collections import deque
 from dataclasses import dataclass, fields, replace
@@ -55,11 +56,12 @@ class RequestLogEntry:
     error: str | None = None
 
 
-_FIELDS = fields(RequestLogEntry)
+_NAMES = tuple(f.name for f in fields(RequestLogEntry))
+_values = operator.attrgetter(*_NAMES)
 
 
 def _row(entry: RequestLogEntry) -> dict[str, Any]:
-    values = {f.name: getattr(entry, f.name) for f in _FIELDS}  # shallow: asdict deep-copies
+    values = dict(zip(_NAMES, _values(entry), strict=True))  # shallow: asdict deep-copies
     for name, limit in _LIMITS.items():
         text = values[name]
         if isinstance(text, str) and len(text) > limit:

@@ -14,6 +14,7 @@ Two deliberate differences from kiro.rs:
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import uuid
@@ -33,6 +34,23 @@ _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _process_system_version: str | None = None
 # Fallback machine ids for credentials with neither a refresh token nor an API key.
 _fallback_machine_ids: dict[object, str] = {}
+
+
+# uuid.UUID(version=4) clears the variant's two top bits and the version nibble, then sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (0x4000 << 64)
+
+
+def random_uuid_hex() -> str:
+    """``uuid.uuid4().hex`` without building a :class:`uuid.UUID` (a few per request)."""
+    value = int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR | _UUID4_SET
+    return f"{value:032x}"
+
+
+def random_uuid() -> str:
+    """``str(uuid.uuid4())``: 36 characters, version 4, RFC 4122 variant."""
+    h = random_uuid_hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def sha256_hex(text: str) -> str:
@@ -102,16 +120,26 @@ def _auth_headers(credential: Credential, bearer: str | None) -> dict[str, str]:
     return headers
 
 
-def _streaming_agents(settings: UpstreamSettings, machine_id: str) -> dict[str, str]:
-    agent = _kiro_agent(settings, machine_id)
-    v = STREAMING_SDK_VERSION
-    return {
-        "x-amz-user-agent": f"aws-sdk-js/{v} {agent}",
-        "user-agent": (
-            f"aws-sdk-js/{v} ua/2.1 os/{system_version(settings)} lang/js "
-            f"md/nodejs#{settings.node_version} api/codewhispererstreaming#{v} m/E {agent}"
-        ),
-    }
+def _streaming_agents(settings: UpstreamSettings, machine_id: str) -> tuple[str, str]:
+    """``x-amz-user-agent`` and ``user-agent`` of the data plane (the same every request)."""
+    key = (settings.kiro_version, system_version(settings), settings.node_version, machine_id)
+    agents = _agents_memo.get(key)
+    if agents is None:
+        agent = _kiro_agent(settings, machine_id)
+        v = STREAMING_SDK_VERSION
+        agents = (
+            f"aws-sdk-js/{v} {agent}",
+            f"aws-sdk-js/{v} ua/2.1 os/{key[1]} lang/js "
+            f"md/nodejs#{settings.node_version} api/codewhispererstreaming#{v} m/E {agent}",
+        )
+        if len(_agents_memo) >= _AGENTS_MEMO_MAX:
+            _agents_memo.clear()  # machine ids are one per credential: rarely reached
+        _agents_memo[key] = agents
+    return agents
+
+
+_AGENTS_MEMO_MAX = 1024
+_agents_memo: dict[tuple[str, str, str, str], tuple[str, str]] = {}
 
 
 def data_plane_headers(
@@ -126,12 +154,14 @@ def data_plane_headers(
 
     ``bearer`` overrides the credential's current token (pass what ``ensure_fresh`` returned).
     """
+    sdk_agent, user_agent = _streaming_agents(settings, machine_id)
     return {
         "content-type": "application/json",
         "x-amzn-codewhisperer-optout": "true",
         "x-amzn-kiro-agent-mode": "vibe",
-        **_streaming_agents(settings, machine_id),
-        "amz-sdk-invocation-id": str(uuid.uuid4()),
+        "x-amz-user-agent": sdk_agent,
+        "user-agent": user_agent,
+        "amz-sdk-invocation-id": random_uuid(),
         "amz-sdk-request": f"attempt={attempt}; max=3",
         **_auth_headers(credential, bearer),
     }
@@ -145,10 +175,12 @@ def mcp_headers(
     bearer: str | None = None,
 ) -> dict[str, str]:
     """Headers for ``/mcp`` (web search): no optout/agent-mode, plus the profile ARN when known."""
+    sdk_agent, user_agent = _streaming_agents(settings, machine_id)
     headers = {
         "content-type": "application/json",
-        **_streaming_agents(settings, machine_id),
-        "amz-sdk-invocation-id": str(uuid.uuid4()),
+        "x-amz-user-agent": sdk_agent,
+        "user-agent": user_agent,
+        "amz-sdk-invocation-id": random_uuid(),
         "amz-sdk-request": "attempt=1; max=3",
         **_auth_headers(credential, bearer),
     }
@@ -173,7 +205,7 @@ def usage_headers(
             f"aws-sdk-js/{v} ua/2.1 os/{system_version(settings)} lang/js "
             f"md/nodejs#{settings.node_version} api/codewhispererruntime#{v} m/N,E {agent}"
         ),
-        "amz-sdk-invocation-id": str(uuid.uuid4()),
+        "amz-sdk-invocation-id": random_uuid(),
         "amz-sdk-request": "attempt=1; max=1",
         **_auth_headers(credential, bearer),
     }
@@ -204,6 +236,6 @@ def oidc_headers(settings: UpstreamSettings) -> dict[str, str]:
             f"aws-sdk-js/{v} ua/2.1 os/{system_version(settings)} lang/js "
             f"md/nodejs#{settings.node_version} api/sso-oidc#{v} m/E KiroIDE"
         ),
-        "amz-sdk-invocation-id": str(uuid.uuid4()),
+        "amz-sdk-invocation-id": random_uuid(),
         "amz-sdk-request": "attempt=1; max=4",
     }

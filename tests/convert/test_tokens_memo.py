@@ -30,6 +30,7 @@ def test_memo_gives_the_computed_value_at_every_size(size: int) -> None:
 
 def test_memos_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "_MEMO_MAX_ENTRIES", 8)
+    monkeypatch.setattr(tokens, "_SHORT_MEMO_MAX_ENTRIES", 8)
     monkeypatch.setattr(tokens, "_short_memo", {})
     monkeypatch.setattr(tokens, "_memo", {})
     for index in range(50):

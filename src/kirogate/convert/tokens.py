@@ -90,6 +90,7 @@ _COEFFICIENTS: Final = (
 )
 _MEMO_MIN_CHARS: Final = 256
 _MEMO_MAX_ENTRIES: Final = 16384
+_SHORT_MEMO_MAX_ENTRIES: Final = 4096  # holds the texts: at most ~1 MiB
 _memo: dict[int, int] = {}  # long texts, by hash: the memo holds no copy of them
 _short_memo: dict[str, int] = {}  # texts under _MEMO_MIN_CHARS, by the text itself
 
@@ -138,7 +139,7 @@ def estimate_text_tokens(text: str) -> int:
         cached = _short_memo.get(text)
         if cached is None:
             cached = _tokens(text)
-            if len(_short_memo) >= _MEMO_MAX_ENTRIES:
+            if len(_short_memo) >= _SHORT_MEMO_MAX_ENTRIES:
                 _short_memo.clear()
             _short_memo[text] = cached
         return cached

@@ -321,17 +321,21 @@ class Gateway:
         if build is None and self.compressor is not None and compress:
             conv = await self.compressor.apply(conv)
         build = build or self.build(conv, model)
-        input_estimate = estimate_conversation_tokens(conv)
         thinking = conv.thinking is not None or model.thinking is not None
+        input_estimate: int | None = None
 
         sent: dict[int, str | None] = {}  # the bearer each credential's last attempt used
 
         async def attempt(credential: Credential, _: AttemptContext) -> _Opened:
+            nonlocal input_estimate
             machine_id = await self.machine_ready(credential)
             sent[id(credential)] = credential.bearer
             request = build.request if build.wire is None else build.wire
             stream = await self.client.open_stream(credential, request, machine_id=machine_id)
             try:
+                if input_estimate is None:
+                    # Counted while the upstream works on its first event: off the TTFT path.
+                    input_estimate = estimate_conversation_tokens(conv)
                 first = await anext(stream, None)
             except BaseException:
                 await stream.aclose()
@@ -352,6 +356,8 @@ class Gateway:
                 credential, sent.get(id(credential))
             ),
         )
+        if input_estimate is None:  # not reached: a successful attempt counted it
+            input_estimate = estimate_conversation_tokens(conv)
         assembler = StreamAssembler(
             thinking_enabled=thinking,
             tool_names=build.tool_names,

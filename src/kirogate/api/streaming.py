@@ -22,8 +22,8 @@ from starlette.types import Receive, Scope, Send
 from kirogate.api.errors import stream_error
 from kirogate.convert.ir import OutEvent
 from kirogate.errors import KirogateError
+from kirogate.protocol.events import AssistantText, assistant_text, parse_event
 from kirogate.service import Answer
-from kirogate.upstream.client import Silence
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ async def sse_body(
     feed = assembler.feed
     render = renderer.render
     ping = getattr(renderer, "ping", None)
+    # Plain text chunks skip the event objects when the renderer can draw text directly.
+    render_text = getattr(renderer, "render_text", None)
+    text_passes = assembler.text_passes
     parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
         head = b"" if started else renderer.start()
@@ -68,19 +71,28 @@ async def sse_body(
                 head += render(out)
         if head:
             yield head
-        next_batch = answer.stream.next_batch
+        next_messages = answer.stream.next_messages
         while first is not None and not assembler.done:
             # One deadline serves both the ping and the upstream idle timeout (no timer per
             # event), and every event of an upstream chunk goes out in one write.
-            batch = await next_batch(ping_interval)
+            batch = await next_messages(ping_interval)
             if batch is None:
                 break
-            if isinstance(batch, Silence):
+            if type(batch) is not list:  # SILENCE
                 if ping is not None:
                     yield ping()
                 continue
-            for event in batch:
-                out = feed(event)
+            for message in batch:
+                content = assistant_text(message)
+                if content is None:
+                    out = feed(parse_event(message))
+                elif render_text is not None and text_passes(content):
+                    # What feed() would return is [TextDelta(content)], which remember()
+                    # ignores and render() draws as render_text() does.
+                    parts.append(render_text(content))
+                    continue
+                else:
+                    out = feed(AssistantText(content))
                 if out:
                     answer.remember(out)
                     data = render(out)

@@ -123,6 +123,12 @@ class AnthropicStreamRenderer:
             return self.feed(events[0])
         return b"".join([self.feed(event) for event in events])
 
+    def render_text(self, text: str) -> bytes:
+        """``render([TextDelta(text)])`` without the event objects (the streaming hot path)."""
+        if self._kind == _TEXT and text:
+            return self._prefix + _dumps(text) + _DELTA_END
+        return self.feed(TextDelta(text))
+
     def feed(self, event: OutEvent) -> bytes:
         if type(event) is TextDelta:
             if not event.text:

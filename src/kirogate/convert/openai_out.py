@@ -49,6 +49,7 @@ FINISH_REASONS: Final[dict[StopReason, str]] = {
 }
 _DONE: Final = b"data: [DONE]\n\n"
 _OPEN_END: Final = b',"finish_reason":null}]}\n\n'
+_TEXT_END: Final = b"}" + _OPEN_END
 
 
 def _usage(finish: Finish) -> dict[str, Any]:
@@ -94,6 +95,7 @@ class ChatStreamRenderer:
         "_include_usage",
         "_legacy",
         "_sent",
+        "_text_head",
         "_tool",
         "_tool_end",
         "_usage_head",
@@ -118,6 +120,7 @@ class ChatStreamRenderer:
             + _dumps(model)
         )
         self._head = common + b',"choices":[{"index":0,"delta":'
+        self._text_head = self._head + b'{"content":'
         self._usage_head = common + b',"choices":[],"usage":'
         self._include_usage = include_usage
         self._legacy = legacy_functions
@@ -156,11 +159,17 @@ class ChatStreamRenderer:
             return self.feed(events[0])
         return b"".join([self.feed(event) for event in events])
 
+    def render_text(self, text: str) -> bytes:
+        """``render([TextDelta(text)])`` without the event objects (the streaming hot path)."""
+        if not text:
+            return b""
+        return self._text_head + _dumps(text) + _TEXT_END
+
     def feed(self, event: OutEvent) -> bytes:
         if type(event) is TextDelta:
             if not event.text:
                 return b""
-            return self._head + b'{"content":' + _dumps(event.text) + b"}" + _OPEN_END
+            return self._text_head + _dumps(event.text) + _TEXT_END
         match event:
             case ToolCallDelta(partial_json=partial):
                 if not self._tool or not partial:

@@ -108,6 +108,20 @@ class OutputEstimate:
             other -= cjk
         return -(-2 * (self.cjk + cjk) // 3) + -(-(self.other + other) // 4)
 
+    def add_within(self, text: str, limit: int) -> bool:
+        """``add`` ``text`` if the estimate stays within ``limit`` (as :meth:`fits` decides);
+        False, and nothing added, otherwise. One call per chunk on the hot path."""
+        if text.isascii():  # exact and cheap: no ideographs
+            other = self.other + len(text)
+            if -(-2 * self.cjk // 3) + -(-other // 4) > limit:
+                return False
+            self.other = other
+            return True
+        if not self.fits(text, limit):
+            return False
+        self.add(text)
+        return True
+
     def fits(self, text: str, limit: int) -> bool:
         """Whether the estimate stays within ``limit`` with ``text`` added.
 

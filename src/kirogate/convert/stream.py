@@ -73,6 +73,10 @@ _FALLBACK_INPUTS: Final[Mapping[str, Mapping[str, Any]]] = {
     "Edit": {"file_path": "TRUNCATED_BY_API", "edits": []},
 }
 _OUTPUT_LIMIT: Final = "ContentLengthExceededException"
+# A frozen dataclass's __init__ sets its field with object.__setattr__ from a Python frame;
+# the plain-text path fills the slot directly (the same object at about half the cost).
+_new_event = object.__new__
+_set_text = TextDelta.__dict__["text"].__set__
 
 
 def diagnose_truncation(raw: str) -> str | None:
@@ -249,15 +253,42 @@ class StreamAssembler:
 
     # ------------------------------------------------------------ text
 
+    def text_passes(self, content: str) -> bool:
+        """Take a text chunk that goes out unchanged, without building events (the hot path).
+
+        True when ``feed(AssistantText(content))`` would return exactly
+        ``[TextDelta(content)]`` (no tag parsing, stop filter, open tool call or native
+        reasoning, and within ``max_tokens``); the chunk is then counted as ``feed`` counts
+        it. False, with nothing changed, otherwise: the caller then ``feed``s the event.
+        """
+        if (
+            self._plain
+            and content
+            and not self._done
+            and self._tool_id is None
+            and not self._native_open
+        ):
+            limit = self._max_tokens
+            if limit is None:
+                self._output.add(content)
+            elif not self._output.add_within(content, limit):
+                return False
+            self._saw_text = True
+            return True
+        return False
+
     def _text(self, content: str) -> list[OutEvent]:
         if self._done or not content:
             return []
         if self._plain and self._tool_id is None and not self._native_open:
             limit = self._max_tokens
-            if limit is None or self._output.fits(content, limit):
+            if limit is None:
                 self._output.add(content)
+            if limit is None or self._output.add_within(content, limit):
                 self._saw_text = True
-                return [TextDelta(content)]
+                delta: TextDelta = _new_event(TextDelta)
+                _set_text(delta, content)  # TextDelta(content) without __init__'s frame
+                return [delta]
         out: list[OutEvent] = []
         if self._tool_id is not None:
             self._close_tool(out)

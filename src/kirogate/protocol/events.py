@@ -146,6 +146,13 @@ KiroEvent: TypeAlias = (
 )
 
 
+_orjson_loads = orjson.loads
+# Frozen dataclasses set their fields with object.__setattr__ in a Python __init__; the text
+# hot path fills the one slot directly (same object, about half the cost).
+_new_event = object.__new__
+_set_content = AssistantText.__dict__["content"].__set__
+
+
 def _loads(payload: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(payload) if payload else {}
@@ -221,6 +228,28 @@ def _string_header(message: Message, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def assistant_text(message: Message) -> str | None:
+    """The text of an ``assistantResponseEvent`` frame, exactly what :func:`parse_event` would
+    put in :class:`AssistantText`; None for every other frame (parse those with ``parse_event``).
+
+    The streaming hot path: one text chunk without building the event object.
+    """
+    headers = message.headers
+    if (
+        headers.get(":event-type") == "assistantResponseEvent"
+        and headers.get(":message-type", "event") == "event"
+    ):
+        try:
+            data = _orjson_loads(message.payload)
+        except orjson.JSONDecodeError:
+            return None
+        if type(data) is dict:
+            content = data.get("content")
+            if isinstance(content, str):
+                return content
+    return None
+
+
 def parse_event(message: Message) -> KiroEvent:
     """Map one frame to a typed event; never raises.
 
@@ -234,7 +263,9 @@ def parse_event(message: Message) -> KiroEvent:
         if event_type == "assistantResponseEvent":
             content = _loads(message.payload).get("content")
             if isinstance(content, str):
-                return AssistantText(content)
+                event: AssistantText = _new_event(AssistantText)
+                _set_content(event, content)  # AssistantText(content), without __init__'s frame
+                return event
         elif event_type == "toolUseEvent":
             return _tool_fragment(_loads(message.payload))
     kind = message.message_type

@@ -77,6 +77,14 @@ class Message:
         return value if isinstance(value, str) else None
 
 
+# A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__``, which costs
+# as much as the rest of a small frame's decode. The decoder fills the two slots directly
+# (what ``__init__`` does, without the Python frame).
+_new_message = object.__new__
+_set_headers = Message.__dict__["headers"].__set__
+_set_payload = Message.__dict__["payload"].__set__
+
+
 # ---------------------------------------------------------------- encoding
 
 _INT_CODES: Final[dict[type, tuple[int, struct.Struct]]] = {
@@ -307,8 +315,17 @@ class FrameDecoder:
                 if _crc32(data[pos + 8 : end - 4], prelude_crc) != message_crc:
                     raise CorruptFrame("message CRC mismatch")
                 payload_start = pos + PRELUDE_LEN + headers_len
-                headers = _cached_headers(bytes(data[pos + PRELUDE_LEN : payload_start]))
-                out.append(Message(headers, bytes(data[payload_start : end - 4])))
+                raw = data[pos + PRELUDE_LEN : payload_start]
+                if type(raw) is not bytes:  # a bytearray slice (a frame split over chunks)
+                    raw = bytes(raw)
+                headers = _HEADER_CACHE.get(raw)
+                if headers is None:
+                    headers = _cached_headers(raw)
+                payload = data[payload_start : end - 4]
+                message = _new_message(Message)
+                _set_headers(message, headers)
+                _set_payload(message, payload if type(payload) is bytes else bytes(payload))
+                out.append(message)
                 pos = end
         except EventStreamError as exc:
             return exc

@@ -258,7 +258,7 @@ class UpstreamStream:
         self._response = response
         self._content = response.content
         self._decoder = FrameDecoder()
-        self._pending: deque[KiroEvent] = deque()
+        self._pending: deque[Message] = deque()  # decoded, not yet parsed
         self._first_deadline = first_deadline  # loop time by which the first event is due
         self._idle_timeout = idle_timeout
         self._alarm = _Alarm()
@@ -278,9 +278,9 @@ class UpstreamStream:
             messages = await self._messages(None)
             if messages is None or isinstance(messages, Silence):
                 raise StopAsyncIteration
-            pending.extend([parse_event(message) for message in messages])
+            pending.extend(messages)
         self.first_event_received = True
-        return pending.popleft()
+        return parse_event(pending.popleft())
 
     async def next_batch(self, quiet: float | None = None) -> list[KiroEvent] | Silence | None:
         """The events of the next body chunk (at least one), ``None`` at the end of the body,
@@ -289,19 +289,33 @@ class UpstreamStream:
         After :data:`SILENCE` call again to keep waiting; the idle timeout counts the whole
         silence, not each call.
         """
+        messages = await self.next_messages(quiet)
+        if type(messages) is not list:
+            return messages  # None (the end) or SILENCE
+        return [parse_event(message) for message in messages]
+
+    async def next_messages(self, quiet: float | None = None) -> list[Message] | Silence | None:
+        """:meth:`next_batch` before ``parse_event``: the decoded frames of the next chunk, for
+        a caller with a faster path for some of them (``api.streaming``)."""
         pending = self._pending
         if pending:
             batch = list(pending)
             pending.clear()
             return batch
         messages = await self._messages(quiet)
-        if not isinstance(messages, list):
-            return messages  # None (the end) or SILENCE
-        self.first_event_received = True
-        return [parse_event(message) for message in messages]
+        if type(messages) is list:
+            self.first_event_received = True
+        return messages
 
     async def _messages(self, quiet: float | None) -> list[Message] | Silence | None:
-        """Decoded frames of the next chunk(s) (never an empty list), None at the end."""
+        """Decoded frames of the next chunk(s) (never an empty list), None at the end, or
+        :data:`SILENCE` after ``quiet`` silent seconds.
+
+        The read is inline (no ``_read`` frame per chunk): it waits in ``readany``, which
+        returns at once when bytes are buffered, under the stream's one alarm.
+        """
+        content = self._content
+        alarm = self._alarm
         while True:
             error = self._error
             if error is not None:
@@ -310,15 +324,47 @@ class UpstreamStream:
                 raise error
             if self._done:
                 return None
-            chunk = await self._read(quiet)
-            if chunk is None:
-                return SILENCE
+            now = alarm.now()
+            if self.first_event_received:
+                since = self._silent_since
+                if since is None:
+                    since = self._silent_since = now
+                fail_at = since + self._idle_timeout
+            else:
+                fail_at = self._first_deadline
+            deadline = fail_at if quiet is None else min(fail_at, now + quiet)
+            task = alarm.arm(deadline)
+            try:
+                chunk = await content.readany()
+            except asyncio.CancelledError:
+                if not alarm.rang(task):
+                    raise
+                if deadline < fail_at:
+                    return SILENCE
+                raise self._timed_out() from TimeoutError()
+            except TimeoutError as exc:  # aiohttp's own read timeout
+                raise self._timed_out() from exc
+            except connection_errors() as exc:
+                self._abort()
+                raise UpstreamConnectionError(
+                    f"upstream connection dropped mid-stream: {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                alarm.disarm()
+            self._silent_since = None
             if not chunk:
                 self._end()
                 return None
             messages, self._error = self._decoder.feed_until_error(chunk)
             if messages:
                 return messages
+
+    def _timed_out(self) -> UpstreamTimeout:
+        """Close the stream; the error to raise for the missed deadline."""
+        self._abort()
+        if self.first_event_received:
+            return UpstreamTimeout(f"no bytes from upstream for {self._idle_timeout:g}s mid-stream")
+        return UpstreamTimeout("no first event from upstream before the deadline")
 
     async def _read(self, quiet: float | None) -> bytes | None:
         """The next body bytes (``b""`` at the end), or None after ``quiet`` silent seconds."""

@@ -43,7 +43,7 @@ from kirogate.convert.openai_out import ChatStreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.protocol.events import KiroEvent, event_frame, parse_event
 from kirogate.protocol.eventstream import FrameDecoder
-from kirogate.upstream.client import UpstreamStream
+from kirogate.upstream.stream import UpstreamStream
 
 CHUNKS = 200
 _TEXT = "The quick brown fox jumps over the lazy dog. "  # ~ one upstream text chunk

@@ -1,4 +1,4 @@
-"""An :class:`~kirogate.upstream.client.UpstreamStream` over bytes the test hands in.
+"""An :class:`~kirogate.upstream.stream.UpstreamStream` over bytes the test hands in.
 
 The stream reads from a real aiohttp ``StreamReader`` (with aiohttp's client protocol), so
 waits, wakeups and cancellation behave as on a socket, without one. ``FakeAnswer`` is what
@@ -18,7 +18,7 @@ from kirogate.convert.ir import OutEvent
 from kirogate.convert.stream import StreamAssembler
 from kirogate.errors import KirogateError
 from kirogate.protocol.events import KiroEvent
-from kirogate.upstream.client import UpstreamStream
+from kirogate.upstream.stream import UpstreamStream
 
 
 class _Transport:

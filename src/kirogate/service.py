@@ -36,12 +36,13 @@ from kirogate.pool.settings import PoolSettings
 from kirogate.protocol.events import KiroEvent, StreamException
 from kirogate.settings import Settings
 from kirogate.upstream.classify import classify_stream_exception
-from kirogate.upstream.client import KiroClient, UpstreamStream
+from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.http import HttpPool
 from kirogate.upstream.identity import machine_id_for, random_uuid, random_uuid_hex
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
+from kirogate.upstream.stream import UpstreamStream
 
 if TYPE_CHECKING:
     from kirogate.cluster import Cluster

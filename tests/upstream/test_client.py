@@ -42,9 +42,10 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.request import KiroRequest, UserInputMessage
 from kirogate.settings import UpstreamSettings
-from kirogate.upstream.client import KiroClient, UpstreamStream, mcp_request_id, wire_request
+from kirogate.upstream.client import KiroClient, mcp_request_id, wire_request
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.http import HttpPool
+from kirogate.upstream.stream import UpstreamStream
 
 MACHINE_ID = "a" * 64
 ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/ABCDEF1234"

@@ -8,7 +8,7 @@ import pytest
 
 from kirogate.errors import CorruptFrame, UpstreamConnectionError, UpstreamTimeout
 from kirogate.protocol.events import AssistantText, Metering, event_frame
-from kirogate.upstream.client import SILENCE
+from kirogate.upstream.stream import SILENCE
 from tests.memory_upstream import MemoryUpstream
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kirogate.errors import UpstreamConnectionError, UpstreamTimeout
 from kirogate.protocol.events import AssistantText, event_frame, parse_event
-from kirogate.upstream.client import SILENCE
+from kirogate.upstream.stream import SILENCE
 from tests.memory_upstream import MemoryUpstream
 
 

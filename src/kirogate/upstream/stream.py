@@ -223,15 +223,7 @@ class UpstreamStream:
                 raise error
             if self._done:
                 return None
-            now = alarm.now()
-            if self.first_event_received:
-                since = self._silent_since
-                if since is None:
-                    since = self._silent_since = now
-                fail_at = since + self._idle_timeout
-            else:
-                fail_at = self._first_deadline
-            deadline = fail_at if quiet is None else min(fail_at, now + quiet)
+            deadline, fail_at = self._deadlines(quiet)
             task = alarm.arm(deadline)
             try:
                 chunk = await content.readany()
@@ -258,6 +250,20 @@ class UpstreamStream:
             if messages:
                 return messages
 
+    def _deadlines(self, quiet: float | None) -> tuple[float, float]:
+        """When the coming wait ends (a ping is due or the upstream failed) and when the
+        upstream counts as failed: the first-event deadline, or the idle timeout counted
+        from the start of the current silence."""
+        now = self._alarm.now()
+        if self.first_event_received:
+            since = self._silent_since
+            if since is None:
+                since = self._silent_since = now
+            fail_at = since + self._idle_timeout
+        else:
+            fail_at = self._first_deadline
+        return (fail_at if quiet is None else min(fail_at, now + quiet)), fail_at
+
     def _timed_out(self) -> UpstreamTimeout:
         """Close the stream; the error to raise for the missed deadline."""
         self._abort()
@@ -275,15 +281,7 @@ class UpstreamStream:
                 self._silent_since = None
                 return chunk
             alarm = self._alarm
-            now = alarm.now()
-            if self.first_event_received:
-                since = self._silent_since
-                if since is None:
-                    since = self._silent_since = now
-                fail_at = since + self._idle_timeout
-            else:
-                fail_at = self._first_deadline
-            deadline = fail_at if quiet is None else min(fail_at, now + quiet)
+            deadline, fail_at = self._deadlines(quiet)
             task = alarm.arm(deadline)
             try:
                 chunk = await content.readany()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -120,6 +123,31 @@ def _serve_args(
 
 
 @contextlib.contextmanager
+def fresh_database(url: str, name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside the one ``url`` names, dropped on exit: each
+    setting gets its own credentials, pool state and secret key."""
+    import asyncpg  # only for PostgreSQL runs
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(url).set(drivername="postgresql")
+    dsn = admin_url.render_as_string(hide_password=False)
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
 def stack(
     setting: str, tmp: Path, options: GatewayOptions = GatewayOptions(), *, relay: bool = False
 ) -> Iterator[Stack]:
@@ -133,6 +161,10 @@ def stack(
     emulator_url = f"http://127.0.0.1:{procs.free_port()}"
     processes = 1 if options.database_url else options.workers
     with contextlib.ExitStack() as exits:
+        if options.database_url:
+            database = f"kirogate_bench_{setting}_{os.getpid()}"
+            url = exits.enter_context(fresh_database(options.database_url, database))
+            options = dataclasses.replace(options, database_url=url)
         emulator = exits.enter_context(
             procs.running(
                 _emulator_args(setting, int(emulator_url.rsplit(":", 1)[1])),

@@ -105,6 +105,23 @@ def run_cell(
     return result
 
 
+def warm_pools(
+    st: Stack, targets: list[str], concurrency: int, time_limit: float, tmp: Path
+) -> None:
+    """An unmeasured round at ``concurrency`` through the relay and the gateway first.
+
+    Their upstream connection pools grow on demand: without this the first cell at a new
+    level (Anthropic's, as it runs first) would pay for opening every connection and the
+    next would not. The direct runs open their own connections in every cell.
+    """
+    for target in ("relay", "anthropic"):
+        if target == "anthropic" and not {"anthropic", "openai"} & set(targets):
+            continue
+        if target == "relay" and "relay" not in targets:
+            continue
+        run_cell(st, target, concurrency, concurrency, time_limit, tmp)
+
+
 def soak(args: argparse.Namespace, tmp: Path, options: GatewayOptions) -> dict[str, Any]:
     """Paced Anthropic load for ``args.soak`` minutes; RSS sampled every ``soak_interval`` s."""
     with stack("paced", tmp, options) as st:
@@ -205,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             with stack(setting, tmp, options, relay="relay" in args.targets) as st:
                 for concurrency in args.concurrency:
                     requests = max(args.requests, 2 * concurrency)
+                    warm_pools(st, args.targets, concurrency, args.time_limit, tmp)
                     for target in args.targets:
                         cell = run_cell(st, target, concurrency, requests, args.time_limit, tmp)
                         cells.append(cell)

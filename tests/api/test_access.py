@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,3 +99,47 @@ async def test_rate_limit_per_key_with_retry_after() -> None:
         await access.check(request("a"))
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60
     await access.check(request("b"))  # another key has its own budget
+
+
+class SlowBlockedStore(FakeStore):
+    """Counts blocked-list queries; each one waits until released."""
+
+    def __init__(self) -> None:
+        super().__init__(keys={"k"})
+        self.queries = 0
+        self.release: asyncio.Event | None = None
+        self.fail = False
+
+    async def blocked_ips(self) -> list[tuple[str, str | None]]:
+        self.queries += 1
+        if self.release is None:
+            self.release = asyncio.Event()
+        await self.release.wait()
+        if self.fail:
+            raise RuntimeError("database down")
+        return self.blocked
+
+
+async def test_concurrent_requests_share_one_blocked_list_reload() -> None:
+    store = SlowBlockedStore()
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    first = asyncio.ensure_future(access.check(request("k")))
+    await asyncio.sleep(0)
+    others = [asyncio.ensure_future(access.check(request("k"))) for _ in range(20)]
+    await asyncio.gather(*others)  # served with the list in hand, not waiting for the query
+    store.release.set()
+    await first
+    assert store.queries == 1
+
+
+async def test_a_failed_blocked_list_reload_is_retried_by_the_next_request() -> None:
+    store = SlowBlockedStore()
+    store.fail = True
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    store.release = asyncio.Event()
+    store.release.set()
+    with pytest.raises(RuntimeError):
+        await access.check(request("k"))
+    store.fail = False
+    await access.check(request("k"))
+    assert store.queries == 2

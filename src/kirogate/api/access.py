@@ -96,7 +96,13 @@ class AccessControl:
         assert store is not None
         now = time.monotonic()
         if now - self._blocked_at >= CACHE_SECONDS:
-            self._blocked = frozenset(ip for ip, _ in await store.blocked_ips())
+            # One reload at a time: requests arriving meanwhile use the current list instead
+            # of each sending the same query.
             self._blocked_at = now
+            try:
+                self._blocked = frozenset(ip for ip, _ in await store.blocked_ips())
+            except BaseException:
+                self._blocked_at = -math.inf  # the next request tries again
+                raise
         if self._blocked and request.client is not None and request.client.host in self._blocked:
             raise PermissionDenied("requests from this address are blocked by the operator")

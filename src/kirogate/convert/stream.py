@@ -280,15 +280,10 @@ class StreamAssembler:
     def _text(self, content: str) -> list[OutEvent]:
         if self._done or not content:
             return []
-        if self._plain and self._tool_id is None and not self._native_open:
-            limit = self._max_tokens
-            if limit is None:
-                self._output.add(content)
-            if limit is None or self._output.add_within(content, limit):
-                self._saw_text = True
-                delta: TextDelta = _new_event(TextDelta)
-                _set_text(delta, content)  # TextDelta(content) without __init__'s frame
-                return [delta]
+        if self.text_passes(content):
+            delta: TextDelta = _new_event(TextDelta)
+            _set_text(delta, content)  # TextDelta(content) without __init__'s frame
+            return [delta]
         out: list[OutEvent] = []
         if self._tool_id is not None:
             self._close_tool(out)

@@ -229,10 +229,10 @@ def _string_header(message: Message, name: str) -> str | None:
 
 
 def assistant_text(message: Message) -> str | None:
-    """The text of an ``assistantResponseEvent`` frame, exactly what :func:`parse_event` would
-    put in :class:`AssistantText`; None for every other frame (parse those with ``parse_event``).
+    """The text of an ``assistantResponseEvent`` frame (what :func:`parse_event` puts in
+    :class:`AssistantText`); None for every other frame (parse those with ``parse_event``).
 
-    The streaming hot path: one text chunk without building the event object.
+    The streaming hot path calls it first: one text chunk without building the event object.
     """
     headers = message.headers
     if (
@@ -261,8 +261,8 @@ def parse_event(message: Message) -> KiroEvent:
         # gives the same results.
         event_type = headers.get(":event-type")
         if event_type == "assistantResponseEvent":
-            content = _loads(message.payload).get("content")
-            if isinstance(content, str):
+            content = assistant_text(message)
+            if content is not None:
                 event: AssistantText = _new_event(AssistantText)
                 _set_content(event, content)  # AssistantText(content), without __init__'s frame
                 return event

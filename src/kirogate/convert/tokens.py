@@ -20,7 +20,7 @@ import math
 import re
 import string
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, TypeVar
 
 import orjson
 
@@ -89,6 +89,7 @@ _COEFFICIENTS: Final = (
     0.7637,  # other non-ASCII characters
 )
 _MEMO_MIN_CHARS: Final = 256
+_K = TypeVar("_K", str, int)
 _MEMO_MAX_ENTRIES: Final = 16384
 _SHORT_MEMO_MAX_ENTRIES: Final = 4096  # holds the texts: at most ~1 MiB
 _memo: dict[int, int] = {}  # long texts, by hash: the memo holds no copy of them
@@ -133,23 +134,21 @@ def estimate_text_tokens(text: str) -> int:
     """Estimated Claude tokens in ``text``; 0 for the empty string, else at least 1."""
     if not text:
         return 0
+    # Short texts (tool names, descriptions, short turns) recur on every request of a
+    # conversation and are remembered by the text itself; long ones by hash, so the memo
+    # holds no copy of them. A lookup instead of ~3 us of maths.
     if len(text) < _MEMO_MIN_CHARS:
-        # Short texts (tool names, descriptions, short turns) recur on every request of a
-        # conversation: remembered by the text itself, a lookup instead of ~3 us of maths.
-        cached = _short_memo.get(text)
-        if cached is None:
-            cached = _tokens(text)
-            if len(_short_memo) >= _SHORT_MEMO_MAX_ENTRIES:
-                _short_memo.clear()
-            _short_memo[text] = cached
-        return cached
-    key = hash(text) ^ len(text)
-    cached = _memo.get(key)
+        return _remembered(_short_memo, text, _SHORT_MEMO_MAX_ENTRIES, text)
+    return _remembered(_memo, hash(text) ^ len(text), _MEMO_MAX_ENTRIES, text)
+
+
+def _remembered(memo: dict[_K, int], key: _K, limit: int, text: str) -> int:
+    cached = memo.get(key)
     if cached is None:
         cached = _tokens(text)
-        if len(_memo) >= _MEMO_MAX_ENTRIES:
-            _memo.clear()
-        _memo[key] = cached
+        if len(memo) >= limit:
+            memo.clear()
+        memo[key] = cached
     return cached
 
 

@@ -33,6 +33,7 @@ from kirogate.cluster.locks import (
 from kirogate.cluster.membership import CredentialStore, sync_membership
 from kirogate.cluster.notify import Notice, NoticeKind, Notifier, NullNotifier, RedisNotifier
 from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from kirogate.cluster.redis_errors import redis_errors
 from kirogate.cluster.state import SharedPoolState, StateStore
 from kirogate.errors import ConfigError
 from kirogate.pool.credential_pool import CredentialPool
@@ -182,11 +183,9 @@ class Cluster:
         :class:`ConfigError` when Redis is configured but cannot be reached.
         """
         if self.redis is not None:
-            from redis.exceptions import RedisError
-
             try:
                 await self.redis.ping()
-            except (RedisError, OSError) as exc:
+            except redis_errors() as exc:
                 raise ConfigError(
                     f"cannot reach Redis at {self._redis_url}: {type(exc).__name__}: {exc}"
                 ) from exc
@@ -201,11 +200,9 @@ class Cluster:
         await self.notifier.close()
         await self.state.close()
         if self.redis is not None and self._own_redis:
-            from redis.exceptions import RedisError
-
             try:
                 await self.redis.aclose()
-            except (RedisError, OSError) as exc:
+            except redis_errors() as exc:
                 log.debug("closing Redis: %s", exc)
 
     async def credentials_changed(self) -> None:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
+from kirogate.cluster.redis_errors import redis_errors
 from kirogate.cluster.tasks import stop_task
 from kirogate.errors import KirogateError
 
@@ -88,9 +89,7 @@ class RedisLock:
         poll: float = 0.05,
         max_poll: float = 0.25,
     ) -> None:
-        from redis.exceptions import RedisError  # only when Redis is configured: it is large
-
-        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._errors = redis_errors()
         self._redis = redis
         self._prefix = prefix
         self._poll = poll

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.outage import OutageLog
+from kirogate.cluster.redis_errors import redis_errors
 from kirogate.cluster.tasks import stop_task
 
 if TYPE_CHECKING:
@@ -103,9 +104,7 @@ class RedisNotifier:
     """Redis publish/subscribe on one channel; reconnects quietly after failures."""
 
     def __init__(self, redis: Redis, *, channel: str = "kirogate:notices") -> None:
-        from redis.exceptions import RedisError  # only when Redis is configured: it is large
-
-        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._errors = redis_errors()
         self._redis = redis
         self.channel = channel
         self.sender = secrets.token_hex(8)

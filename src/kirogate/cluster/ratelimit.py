@@ -18,6 +18,7 @@ from itertools import count
 from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.outage import OutageLog
+from kirogate.cluster.redis_errors import redis_errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -109,9 +110,7 @@ class RedisRateLimiter:
         prefix: str = "kirogate:ratelimit:",
         fallback: MemoryRateLimiter | None = None,
     ) -> None:
-        from redis.exceptions import RedisError  # only when Redis is configured: it is large
-
-        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._errors = redis_errors()
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT)

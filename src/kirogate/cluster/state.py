@@ -5,10 +5,10 @@ the hot path, so :class:`SharedPoolState` serves it from a local dict and writes
 each ``update`` is diffed into a per-credential :class:`~kirogate.cluster.changes.PendingChange`
 (counters as increments, everything else as sets) that a background loop flushes every
 ``flush_interval``; changes that only move counters and timestamps may wait up to
-``counter_interval`` (a batch less per second on a quiet gateway), while a cooldown, disable
-or priority change goes out at the next flush. Every ``sync_interval`` the loop also reloads every record from the
-database and re-applies the changes still pending on top, so a cooldown or disable made by
-another process is seen within a second. Database errors are logged (rate-limited) and
+``counter_interval`` (fewer writes on a busy gateway), while a cooldown, disable or priority
+change goes out at the next flush. Every ``sync_interval`` the loop also reloads every record
+from the database and re-applies the changes still pending on top, so a cooldown or disable
+made by another process is seen within a second. Database errors are logged (rate-limited) and
 retried with backoff; they never reach the request path.
 """
 

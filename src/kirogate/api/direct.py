@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -28,8 +28,6 @@ from kirogate.api.streaming import InternalError
 from kirogate.errors import KirogateError
 
 log = logging.getLogger(__name__)
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_for(request: Request, exc: Exception) -> Response:

@@ -25,6 +25,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ToolCall,
@@ -209,6 +210,11 @@ def test_render_turn_covers_every_part() -> None:
     assert "[image: image/png]" in text
     assert "[document: notes.txt]\ndoc body" in text
     assert text.endswith("[document: application/pdf]")
+
+
+def test_render_turn_keeps_a_system_instruction() -> None:
+    text = render_turn(Turn("user", (Instruction("be terse"),)))
+    assert text == "[user]\n[system instruction]\nbe terse"
 
 
 def test_huge_integers_in_tool_input_do_not_break_compression() -> None:

@@ -35,6 +35,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Part,
     Text,
     ToolCall,
@@ -169,6 +170,8 @@ def _render_part(part: Part) -> str | None:
     match part:
         case Text(text=text):
             return text or None
+        case Instruction(text=text):
+            return f"[system instruction]\n{text}"
         case Image(media_type=media_type):
             return f"[image: {media_type}]"
         case Document(title=title, media_type=media_type, data=data):

@@ -12,6 +12,7 @@ from kirogate.convert.anthropic_in import (
 from kirogate.convert.ir import (
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ThinkingConfig,
@@ -21,6 +22,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.openai_common import SOURCES_KEY, relocate_error
 from kirogate.errors import InvalidRequest
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -85,6 +87,73 @@ def test_system_blocks_are_joined_with_newlines_and_cache_control_ignored() -> N
         {"type": "text", "text": "two"},
     ]
     assert messages_to_ir(body(system=system)).system == "one\ntwo"
+
+
+def system(content: Any) -> dict[str, Any]:
+    return {"role": "system", "content": content}
+
+
+# ---------------------------------------------------------------- system messages in messages
+
+
+def test_claude_code_mid_conversation_system_message_is_accepted() -> None:
+    # Claude Code 2.1.197 with claude-opus-4-8 (beta mid-conversation-system-2026-04-07).
+    request = body(user("hi"), system("Output style: concise."), model="claude-opus-4-8")
+    conv = messages_to_ir(request)
+    assert conv.turns == (
+        Turn("user", (Text("hi"),)),
+        Turn("user", (Instruction("Output style: concise."),)),
+    )
+
+
+def test_system_message_in_count_tokens_is_accepted() -> None:
+    request = body(user("hi"), system([{"type": "text", "text": "x"}]))
+    del request["max_tokens"]
+    assert count_tokens_to_ir(request).turns[1] == Turn("user", (Instruction("x"),))
+
+
+def test_leading_system_messages_join_the_system_prompt_in_order() -> None:
+    request = body(system("one"), system([{"type": "text", "text": "two"}]), user("hi"))
+    conv = messages_to_ir({**request, "system": "top"})
+    assert conv.system == "top\n\none\n\ntwo"
+    assert conv.turns == (Turn("user", (Text("hi"),)),)
+
+
+def test_system_message_text_blocks_are_joined_and_cache_control_ignored() -> None:
+    blocks = [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": "b", "cache_control": {"type": "ephemeral"}},
+    ]
+    conv = messages_to_ir(body(user("hi"), assistant("ok"), system(blocks), user("go")))
+    assert conv.turns[2] == Turn("user", (Instruction("a\nb"),))
+
+
+def test_system_messages_keep_one_turn_per_message_after_the_first_turn() -> None:
+    conv = messages_to_ir(body(user("a"), system("s"), assistant("b"), user("c")))
+    assert [turn.role for turn in conv.turns] == ["user", "user", "assistant", "user"]
+    assert SOURCES_KEY not in conv.metadata
+
+
+def test_blank_mid_conversation_system_message_is_an_empty_turn() -> None:
+    conv = messages_to_ir(body(user("a"), system(""), assistant("b")))
+    assert conv.turns[1] == Turn("user", ())
+
+
+def test_system_message_with_an_image_is_rejected_naming_the_block() -> None:
+    error = invalid(body(user("a"), system([image()])))
+    assert error.param == "messages[1].content[0].type"
+
+
+def test_only_system_messages_is_rejected() -> None:
+    assert invalid(body(system("s"))).param == "messages"
+
+
+def test_after_a_leading_system_message_errors_still_name_the_client_message() -> None:
+    conv = messages_to_ir(body(system("s"), user("a"), assistant("b"), user([image()])))
+    error = InvalidRequest("messages[2].content: too big", param="messages[2].content")
+    relocated = relocate_error(error, conv)
+    assert relocated.param == "messages[3].content"
+    assert relocated.message == "messages[3].content: too big"
 
 
 def test_max_tokens_is_required() -> None:

@@ -53,7 +53,7 @@ def test_body_must_be_an_object() -> None:
 
 
 def test_unknown_role_is_rejected_naming_the_field() -> None:
-    assert parse_error(body({"role": "system", "content": "x"})).param == "messages[0].role"
+    assert parse_error(body({"role": "tool", "content": "x"})).param == "messages[0].role"
 
 
 def test_wrong_field_type_is_reported_without_pydantic_noise() -> None:

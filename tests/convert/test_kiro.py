@@ -11,6 +11,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Part,
     Text,
     ThinkingConfig,
@@ -98,6 +99,14 @@ def system_text(result: KiroBuild) -> str:
 
 
 # ---------------------------------------------------------------- envelope
+
+
+def test_mid_conversation_instruction_reaches_the_upstream_in_place() -> None:
+    result = build(conv(u("a"), a("b"), u(Instruction("Answer in French.")), u("c"), system="s"))
+    assert current(result)["content"] == (
+        "<system_instruction>\nAnswer in French.\n</system_instruction>\nc"
+    )
+    assert "French" not in system_text(result)
 
 
 def test_ids_and_trigger_are_set() -> None:

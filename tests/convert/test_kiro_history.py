@@ -2,7 +2,17 @@ from typing import Any
 
 import pytest
 
-from kirogate.convert.ir import Document, Image, Part, Text, Thinking, ToolCall, ToolResult, Turn
+from kirogate.convert.ir import (
+    Document,
+    Image,
+    Instruction,
+    Part,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolResult,
+    Turn,
+)
 from kirogate.convert.kiro_history import (
     AssistantDraft,
     Plan,
@@ -70,6 +80,25 @@ def test_consecutive_assistant_turns_are_merged_with_blank_lines() -> None:
     assistant = assistant_at(p, 1)
     assert assistant.content() == "x\n\ny"
     assert [use.id for use in assistant.uses] == ["t1", "t2"]
+
+
+def test_instruction_is_a_marked_block_merged_into_its_user_message() -> None:
+    p = plan(u("a"), u(Instruction("be terse")), a("b"), u("c"))
+    assert roles(p) == ["user", "assistant"]
+    assert user_at(p, 0).content() == "a\n<system_instruction>\nbe terse\n</system_instruction>"
+
+
+def test_instruction_between_answers_becomes_a_user_turn_of_its_own() -> None:
+    p = plan(u("a"), a("b"), u(Instruction("stop")), a("c"), u("d"))
+    assert roles(p) == ["user", "assistant", "user", "assistant"]
+    assert "<system_instruction>\nstop\n" in user_at(p, 2).content()
+
+
+def test_instruction_between_a_tool_call_and_its_result_keeps_the_pair() -> None:
+    p = plan(u("a"), a(call("t1")), u(Instruction("x")), u(result("t1")))
+    assert [use.id for use in assistant_at(p, 1).uses] == ["t1"]
+    assert [r.tool_use_id for r in p.current.results] == ["t1"]
+    assert "<system_instruction>" in p.current.content()
 
 
 def test_prefill_is_kept_in_history_and_answered_with_continue() -> None:

@@ -7,6 +7,7 @@ import pytest
 from kirogate.convert.ir import (
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ThinkingConfig,
@@ -16,6 +17,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.openai_common import SOURCES_KEY
 from kirogate.convert.openai_in import chat_to_ir
 from kirogate.errors import InvalidRequest
 
@@ -80,10 +82,18 @@ def test_system_and_developer_messages_join_into_the_system_prompt() -> None:
     assert conv.turns == (Turn("user", (Text("hi"),)),)
 
 
-def test_system_message_in_the_middle_still_goes_to_the_system_prompt() -> None:
+def test_system_message_in_the_middle_stays_in_place_as_an_instruction() -> None:
     conv = chat_to_ir(body(user("a"), {"role": "system", "content": "late"}, user("b")))
-    assert conv.system == "late"
-    assert conv.turns == (Turn("user", (Text("a"), Text("b"))),)
+    assert conv.system == ""
+    assert conv.turns == (Turn("user", (Text("a"), Instruction("late"), Text("b"))),)
+
+
+def test_developer_message_after_an_answer_precedes_the_next_user_text() -> None:
+    conv = chat_to_ir(
+        body(user("a"), assistant("b"), {"role": "developer", "content": "now"}, user("c"))
+    )
+    assert conv.turns[2] == Turn("user", (Instruction("now"), Text("c")))
+    assert conv.metadata[SOURCES_KEY][2].items == ("messages[2]", "messages[3]")
 
 
 def test_empty_system_message_adds_nothing() -> None:

@@ -8,6 +8,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ThinkingConfig,
@@ -87,6 +88,22 @@ def test_instructions_then_system_and_developer_messages_form_the_system_prompt(
     )
     assert conv.system == "You are Codex.\n\nDev rules.\n\nSys rules."
     assert conv.metadata["message_system"] == "Dev rules.\n\nSys rules."
+
+
+def test_developer_message_after_the_first_turn_stays_in_place() -> None:
+    conv = responses_to_ir(
+        body(message("user", "hi"), message("developer", "Now be terse."), message("user", "go"))
+    )
+    assert conv.system == ""
+    assert conv.turns == (Turn("user", (Text("hi"), Instruction("Now be terse."), Text("go"))),)
+    assert conv.metadata["message_system"] == ""
+
+
+def test_system_message_after_previous_turns_is_an_instruction() -> None:
+    previous = Conversation("m", (Turn("user", (Text("a"),)), Turn("assistant", (Text("b"),))))
+    request = body(message("system", "Switch to plan mode."), previous_response_id="resp_1")
+    conv = responses_to_ir(request, previous=previous)
+    assert conv.turns[2] == Turn("user", (Instruction("Switch to plan mode."),))
 
 
 def test_system_message_with_an_image_is_rejected() -> None:

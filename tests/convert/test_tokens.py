@@ -10,6 +10,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ToolCall,
@@ -389,6 +390,15 @@ def test_conversation_sums_system_and_turns() -> None:
         + estimate_text_tokens("hello there")
         + estimate_text_tokens("hmm")
         + estimate_text_tokens("hi")
+    )
+    assert estimate_conversation_tokens(conv) == expected
+
+
+def test_mid_conversation_instructions_are_counted() -> None:
+    text = "Answer in French from now on."
+    conv = Conversation("m", (Turn("user", (Text("hi"), Instruction(text))),))
+    expected = (
+        REPLY_OVERHEAD + MESSAGE_OVERHEAD + estimate_text_tokens("hi") + estimate_text_tokens(text)
     )
     assert estimate_conversation_tokens(conv) == expected
 

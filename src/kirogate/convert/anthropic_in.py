@@ -4,8 +4,13 @@ The body is parsed once with pydantic (:mod:`.anthropic_request`), then walked i
 IR. Every error is an
 :class:`~kirogate.errors.InvalidRequest` whose ``param`` names the field, e.g.
 ``messages[2].content[0].source.media_type``; pydantic's own error list never leaves here.
-One IR turn is produced per client message (even an empty one), so the IR turn index is the
-client's message index and later stages can name ``messages[i]`` too.
+One IR turn is produced per user or assistant message (even an empty one), so the IR turn
+index is the client's message index and later stages can name ``messages[i]`` too. System
+messages inside ``messages`` follow :mod:`.instructions`: a leading one joins the system
+prompt (and has no turn), a later one is a user turn holding an ``Instruction``. When turns
+and messages do not line up one to one, ``metadata`` records each turn's message
+(:class:`~kirogate.convert.openai_common.TurnSource`) so errors still name the client's
+message.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from kirogate.convert.anthropic_request import (
     UrlSource,
     parse_messages_request,
 )
+from kirogate.convert.instructions import place_system_text
 from kirogate.convert.ir import (
     Conversation,
     Document,
@@ -52,6 +58,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.openai_common import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
 from kirogate.errors import InvalidRequest
 
 IdFactory: TypeAlias = Callable[[], str]
@@ -88,15 +95,32 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         raise InvalidRequest("model: must not be empty", param="model")
     if not request.messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
-    turns = tuple(
-        Turn(message.role, _parts(message, f"messages[{index}]", new_id))
-        for index, message in enumerate(request.messages)
-    )
+    system = ["\n".join(block.text for block in request.system)]
+    turns: list[Turn] = []
+    origins: list[int] = []  # the message index of each turn
+    for index, message in enumerate(request.messages):
+        where = f"messages[{index}]"
+        if message.role == "system":
+            text = _system_text(message, where)
+            instruction = place_system_text(text, started=bool(turns), system=system)
+            if not turns:
+                continue
+            turns.append(Turn("user", (instruction,) if instruction else ()))
+        else:
+            turns.append(Turn(message.role, _parts(message, where, new_id)))
+        origins.append(index)
+    if not turns:
+        raise InvalidRequest(
+            "messages: at least one user or assistant message is required", param="messages"
+        )
     user_id = request.metadata.user_id if request.metadata else None
+    metadata: dict[str, Any] = {"user_id": user_id} if user_id else {}
+    if len(turns) != len(request.messages):
+        metadata.update(_sources(turns, origins))
     return Conversation(
         model=request.model,
-        turns=turns,
-        system="\n".join(block.text for block in request.system),
+        turns=tuple(turns),
+        system="\n\n".join(text for text in system if text),
         tools=tuple(
             _tool(tool, f"tools[{index}]") for index, tool in enumerate(request.tools or ())
         ),
@@ -106,8 +130,33 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         stop_sequences=tuple(request.stop_sequences or ()),
         stream=request.stream,
         session_id=session_id_from_user_id(user_id) if user_id else None,
-        metadata={"user_id": user_id} if user_id else {},
+        metadata=metadata,
     )
+
+
+def _system_text(message: Message, where: str) -> str:
+    """The text of a system message inside ``messages``; it may hold only text blocks."""
+    texts: list[str] = []
+    for index, block in enumerate(message.content):
+        if not isinstance(block, TextBlock):
+            param = f"{where}.content[{index}].type"
+            raise InvalidRequest(
+                f"{param}: system messages may hold only text blocks, not {block.type!r}",
+                param=param,
+            )
+        texts.append(block.text)
+    return "\n".join(texts)
+
+
+def _sources(turns: list[Turn], origins: list[int]) -> dict[str, Any]:
+    """Conversation metadata naming each turn's message, for ``relocate_error``."""
+    sources = tuple(
+        TurnSource(
+            (f"messages[{index}]",), (f"messages[{index}].content",) * len(turn_images(turn))
+        )
+        for turn, index in zip(turns, origins, strict=True)
+    )
+    return {SOURCES_KEY: sources, FIELD_KEY: "messages"}
 
 
 def _parts(message: Message, path: str, new_id: IdFactory) -> tuple[Part, ...]:

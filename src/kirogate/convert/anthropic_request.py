@@ -139,7 +139,8 @@ ContentBlock = Annotated[
 
 
 class Message(_Model):
-    role: Literal["user", "assistant"]
+    # "system": a mid-conversation system message (Anthropic's beta; text blocks only).
+    role: Literal["user", "assistant", "system"]
     content: Annotated[list[ContentBlock], BeforeValidator(_text_list)]
 
 

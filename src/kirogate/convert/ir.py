@@ -61,7 +61,14 @@ class ToolResult:
     images: tuple[Image, ...] = ()
 
 
-Part: TypeAlias = Text | Image | Document | Thinking | ToolCall | ToolResult
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """System text the client placed at this point of the conversation (see :mod:`.instructions`)."""
+
+    text: str
+
+
+Part: TypeAlias = Text | Image | Document | Thinking | ToolCall | ToolResult | Instruction
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,7 @@ class ToolChoice:
 class ThinkingConfig:
     mode: Literal["enabled", "adaptive"]
     budget_tokens: int | None = None
-    effort: str | None = None  # low | medium | high | max (adaptive)
+    effort: str | None = None  # low | medium | high | max: the upstream's effort tag
 
 
 @dataclass(frozen=True, slots=True)

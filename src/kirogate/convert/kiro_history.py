@@ -11,6 +11,8 @@ The result satisfies spec §2.3-1, -2, -7 and -8 whatever the client sent:
 - a tool use must be answered in the next user turn, or it is removed (kiro.rs); a tool
   result must answer a tool use of the previous assistant turn, or it becomes text
   (kiro-gateway); duplicate tool-use ids are dropped, results follow the order of the uses;
+- a mid-conversation system instruction becomes a marked block in its user message
+  (:mod:`.instructions`);
 - empty content is filled: a user turn with nothing gets ``Continue``, an assistant turn
   with only tool uses gets ``" "`` (kiro.rs), an empty assistant turn ``OK``. A user turn
   with tool results or images may keep ``""`` content (kiro.rs sends it, spec §2.2).
@@ -23,9 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from kirogate.convert.instructions import render_instruction
 from kirogate.convert.ir import (
     Document,
     Image,
+    Instruction,
     Text,
     Thinking,
     ToolCall,
@@ -146,6 +150,8 @@ def _draft(
         match part:
             case Text(text=text):
                 user.texts.append(text)
+            case Instruction(text=text):
+                user.texts.append(render_instruction(text))
             case Image():
                 user.images.append(ImageRef(part, where))
             case Document():

@@ -4,8 +4,9 @@ The body is walked once as plain JSON (no pydantic: the dialect is loose and eac
 name its field, e.g. ``messages[1].content[0].image_url.url``). Decisions where the spec is
 silent or peers differ:
 
-- ``system`` and ``developer`` messages, wherever they are, become the system prompt: the
-  text parts of one message are joined with ``\\n``, messages with ``\\n\\n``.
+- ``system`` and ``developer`` messages follow :mod:`.instructions`: before the first
+  other message they form the system prompt (the text parts of one message joined with
+  ``\\n``, messages with ``\\n\\n``); later ones stay in place as instructions in a user turn.
 - Consecutive messages that map to the same IR role are merged into one turn (tool results
   of several ``tool`` messages land in one user turn, as JW does). ``metadata`` keeps where
   each turn came from (:class:`~kirogate.convert.openai_common.TurnLog`), so an error the
@@ -33,6 +34,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias
 
+from kirogate.convert.instructions import place_system_text
 from kirogate.convert.ir import (
     Conversation,
     Document,
@@ -97,8 +99,9 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         images: list[str] = []  # where each image of this message is, for later errors
         if role in ("system", "developer"):
             text = _texts(message.get("content"), f"{where}.content", "\n")
-            if text:
-                system.append(text)
+            placed = place_system_text(text, started=bool(log.turns), system=system)
+            if placed is not None:
+                log.add("user", [placed], where)
         elif role == "user":
             if message.get("content") is None:
                 raise InvalidRequest(f"{where}.content: field required", param=f"{where}.content")

@@ -2,10 +2,11 @@
 
 Decisions where the spec is silent:
 
-- ``instructions`` and the text of ``system``/``developer`` input messages form the system
-  prompt (in that order). As in OpenAI, instructions are not carried over by
+- ``instructions`` and the text of leading ``system``/``developer`` input messages form
+  the system prompt (in that order); later ones stay in place as instructions in a user
+  turn (:mod:`.instructions`). As in OpenAI, instructions are not carried over by
   ``previous_response_id``; system/developer *messages* are (they are input items), so the
-  Conversation keeps them apart in ``metadata["message_system"]``.
+  Conversation keeps the leading ones apart in ``metadata["message_system"]``.
 - Freeform (``custom``) tools become :class:`ToolDef` kind ``custom`` whose schema is one
   string property ``input`` (the grammar, if any, is described in it); calls and outputs
   in the history use ``{"input": raw}``. :mod:`.responses_out` unwraps the model's JSON.
@@ -32,6 +33,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from kirogate.convert.instructions import place_system_text
 from kirogate.convert.ir import (
     Conversation,
     Document,
@@ -125,7 +127,10 @@ def responses_to_ir(
             images: list[str] = []
             converted = item_parts(item, where, new_id, images)
             if converted is None:
-                system.append(_message_text(item, where))
+                text = _message_text(item, where)
+                instruction = place_system_text(text, started=bool(log.turns), system=system)
+                if instruction is not None:
+                    log.add("user", [instruction], where)
             elif converted[1] or item.get("type") != "reasoning":
                 log.add(*converted, where, images)
     tools, dropped = _tools(body.get("tools"))

@@ -28,6 +28,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    Instruction,
     Part,
     Text,
     Thinking,
@@ -298,7 +299,7 @@ def _parts_tokens(parts: Iterable[Part]) -> int:
     total = 0
     for part in parts:
         match part:
-            case Text(text=text) | Thinking(text=text):
+            case Text(text=text) | Thinking(text=text) | Instruction(text=text):
                 total += estimate_text_tokens(text)
             case Image():
                 total += image_tokens(part)

@@ -472,6 +472,37 @@ def test_thinking_budget_must_be_positive() -> None:
     assert error.param == "thinking.budget_tokens"
 
 
+@pytest.mark.parametrize(
+    ("effort", "tag"),
+    [("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "max"), ("max", "max")],
+)
+def test_every_anthropic_effort_maps_to_an_upstream_effort_tag(effort: str, tag: str) -> None:
+    conv = messages_to_ir(body(thinking={"type": "adaptive"}, output_config={"effort": effort}))
+    assert conv.thinking == ThinkingConfig("adaptive", effort=tag)
+
+
+def test_claude_code_default_xhigh_effort_is_accepted() -> None:
+    request = body(
+        model="claude-opus-4-7",
+        thinking={"type": "adaptive"},
+        output_config={"effort": "xhigh"},
+    )
+    assert messages_to_ir(request).thinking == ThinkingConfig("adaptive", effort="max")
+
+
+def test_enabled_thinking_keeps_its_budget_and_the_effort_tag() -> None:
+    request = body(
+        thinking={"type": "enabled", "budget_tokens": 2048}, output_config={"effort": "xhigh"}
+    )
+    assert messages_to_ir(request).thinking == ThinkingConfig(
+        "enabled", budget_tokens=2048, effort="max"
+    )
+
+
+def test_effort_without_thinking_switches_no_thinking_on() -> None:
+    assert messages_to_ir(body(output_config={"effort": "max"})).thinking is None
+
+
 def test_unknown_effort_is_rejected() -> None:
     assert invalid(body(output_config={"effort": "extreme"})).param == "output_config.effort"
 

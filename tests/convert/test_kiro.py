@@ -185,6 +185,11 @@ def test_adaptive_thinking_sends_the_effort() -> None:
     )
 
 
+def test_adaptive_thinking_sends_max_effort() -> None:
+    result = build(conv(thinking=ThinkingConfig("adaptive", effort="max")))
+    assert "<thinking_effort>max</thinking_effort>" in system_text(result)
+
+
 def test_adaptive_thinking_defaults_to_high_effort() -> None:
     result = build(conv(thinking=ThinkingConfig("adaptive")))
     assert "<thinking_effort>high</thinking_effort>" in system_text(result)

@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kirogate.convert.ir import TextDelta, ThinkingDelta, ThinkingStop
-from kirogate.convert.thinking import ThinkingOut, ThinkingParser
+from kirogate.convert.thinking import (
+    ANTHROPIC_EFFORTS,
+    EFFORT_BUDGETS,
+    EFFORT_TAGS,
+    ThinkingOut,
+    ThinkingParser,
+)
 
 TV4 = [
     "\n\n<thin",
@@ -250,3 +256,17 @@ def test_flush_ends_an_unclosed_block() -> None:
 
 def test_empty_feed_yields_nothing() -> None:
     assert ThinkingParser().feed("") == []
+
+
+# ---------------------------------------------------------------- effort
+
+
+def test_every_anthropic_effort_has_a_budget_and_an_upstream_tag() -> None:
+    for effort in ANTHROPIC_EFFORTS:
+        budget, tag = EFFORT_BUDGETS[effort]
+        assert budget > 0 and tag in EFFORT_TAGS
+
+
+def test_effort_budgets_grow_with_the_effort() -> None:
+    budgets = [EFFORT_BUDGETS[effort][0] for effort in ("minimal", *ANTHROPIC_EFFORTS)]
+    assert budgets == sorted(budgets) and len(set(budgets)) == len(budgets)

@@ -59,12 +59,12 @@ from kirogate.convert.ir import (
     Turn,
 )
 from kirogate.convert.openai_common import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
+from kirogate.convert.thinking import ANTHROPIC_EFFORTS, EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
 
 IdFactory: TypeAlias = Callable[[], str]
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-EFFORTS = ("low", "medium", "high", "max")
 
 
 def _new_id() -> str:
@@ -385,12 +385,14 @@ def _tool_choice(choice: ToolChoiceBody | None) -> ToolChoice | None:
 
 
 def _thinking(request: MessagesRequest) -> ThinkingConfig | None:
-    effort = request.output_config.effort if request.output_config else None
-    if effort is not None and effort not in EFFORTS:
+    """``thinking`` with ``output_config.effort`` as the upstream's effort tag."""
+    wanted = request.output_config.effort if request.output_config else None
+    if wanted is not None and wanted not in ANTHROPIC_EFFORTS:
         raise InvalidRequest(
-            f"output_config.effort: {effort!r} is not one of {', '.join(EFFORTS)}",
+            f"output_config.effort: {wanted!r} is not one of {', '.join(ANTHROPIC_EFFORTS)}",
             param="output_config.effort",
         )
+    effort = EFFORT_BUDGETS[wanted][1] if wanted is not None else None
     thinking = request.thinking
     if thinking is None or thinking.type == "disabled":
         return None

@@ -54,6 +54,7 @@ from kirogate.convert.kiro_tools import (
     placeholder_tools,
 )
 from kirogate.convert.models import ModelInfo
+from kirogate.convert.thinking import EFFORT_TAGS
 from kirogate.errors import RequestTooLarge
 from kirogate.protocol.request import (
     AssistantResponseMessage,
@@ -76,7 +77,6 @@ TRUNCATED_TEXT_NOTICE = (
     "limitations. Continue from where it stopped, in smaller pieces."
 )
 DEFAULT_THINKING_BUDGET = 20_000
-EFFORTS = ("low", "medium", "high", "max")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ def compose_system(
 def thinking_prefix(thinking: ThinkingConfig, options: KiroBuildOptions) -> str:
     """The tags that switch on prompt-driven thinking (spec §5.1, kiro.rs)."""
     if thinking.mode == "adaptive":
-        effort = thinking.effort if thinking.effort in EFFORTS else "high"
+        effort = thinking.effort if thinking.effort in EFFORT_TAGS else "high"
         return f"<thinking_mode>adaptive</thinking_mode><thinking_effort>{effort}</thinking_effort>"
     budget = thinking.budget_tokens or DEFAULT_THINKING_BUDGET
     budget = max(options.thinking_budget_min, min(options.thinking_budget_max, budget))

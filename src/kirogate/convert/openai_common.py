@@ -31,19 +31,10 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.thinking import EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-# reasoning effort -> (thinking budget in tokens, adaptive effort). "high" is RS's default
-# budget for -thinking models; the top end stays within AC's clamp and the 64k output cap.
-EFFORT_BUDGETS: dict[str, tuple[int, str]] = {
-    "minimal": (1024, "low"),
-    "low": (4096, "low"),
-    "medium": (10240, "medium"),
-    "high": (20000, "high"),
-    "xhigh": (24576, "max"),
-    "max": (32000, "max"),
-}
 
 
 # ---------------------------------------------------------------- field readers

@@ -25,7 +25,7 @@ silent or peers differ:
   instruction (best effort: nothing enforces it), ``logprobs``, ``n>1`` and audio output are
   a 400. Sampling parameters are accepted and dropped (spec §3.5).
 - ``reasoning_effort`` maps to a thinking budget, see
-  :data:`~kirogate.convert.openai_common.EFFORT_BUDGETS`.
+  :data:`~kirogate.convert.thinking.EFFORT_BUDGETS`.
 """
 
 from __future__ import annotations

@@ -29,6 +29,25 @@ from kirogate.convert.ir import TextDelta, ThinkingDelta, ThinkingStop
 
 ThinkingOut: TypeAlias = TextDelta | ThinkingDelta | ThinkingStop
 
+# ---------------------------------------------------------------- effort
+
+# Anthropic's ``output_config.effort`` values (``xhigh`` since Opus 4.7).
+ANTHROPIC_EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
+# The effort tag the upstream knows (spec §5.1 and the catalogue of §5.4).
+EFFORT_TAGS: Final = ("low", "medium", "high", "max")
+# Effort name (Anthropic's, plus OpenAI's "minimal") -> (thinking budget in tokens, upstream
+# effort tag). "high" is RS's default budget for -thinking models; the top end stays within
+# AC's clamp and the 64k output cap. xhigh lies between high and max and, as the upstream's
+# tag has no such value, is sent as max.
+EFFORT_BUDGETS: Final[dict[str, tuple[int, str]]] = {
+    "minimal": (1024, "low"),
+    "low": (4096, "low"),
+    "medium": (10240, "medium"),
+    "high": (20000, "high"),
+    "xhigh": (24576, "max"),
+    "max": (32000, "max"),
+}
+
 OPEN_TAG: Final = "<thinking>"
 CLOSE_TAG: Final = "</thinking>"
 _OPEN_LEN: Final = len(OPEN_TAG)

@@ -18,7 +18,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kirogate.compression import Compressor
-from kirogate.convert.ir import Conversation, Finish, OutEvent, TextDelta, ToolCallStop
+from kirogate.convert.cache_estimate import PrefixCache
+from kirogate.convert.ir import (
+    NO_CACHE,
+    CacheUsage,
+    Conversation,
+    Finish,
+    OutEvent,
+    TextDelta,
+    ToolCallStop,
+)
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
@@ -157,6 +166,7 @@ class Gateway:
             if settings.compression.enabled
             else None
         )
+        self.prompt_cache = PrefixCache() if settings.cache.estimate else None
         self.pool = CredentialPool(credentials, pool_settings or settings.pool)
         self.manager = CredentialManager(
             lambda: self.pool,
@@ -280,6 +290,11 @@ class Gateway:
             self._truncated.popitem(last=False)
 
     # ------------------------------------------------------------ answering
+
+    def estimate_cache(self, conv: Conversation, client: str) -> CacheUsage:
+        """Prompt-cache usage to report for ``conv`` from ``client`` (0 unless estimating)."""
+        cache = self.prompt_cache
+        return NO_CACHE if cache is None else cache.estimate(conv, client)
 
     def build(self, conv: Conversation, model: ModelInfo) -> KiroBuild:
         options = self.build_options

@@ -7,43 +7,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import orjson
 import pytest
 
-from kirogate.api.app import create_app
-from kirogate.emulator.app import RunningEmulator, start_emulator
-from kirogate.emulator.config import EmulatorConfig
-from kirogate.metrics import GatewayMetrics
-from kirogate.service import Gateway
-from kirogate.settings import load_settings
-from kirogate.upstream.credentials import AuthMethod, Credential
+from kirogate.emulator.app import RunningEmulator
+from tests.emulated_gateway import CLIENT_KEY, OTHER_KEY, running
 
-REFRESH = "aorAAAA-refresh-token-compat-" + "r" * 100
-CLIENT_KEY = "sk-client-compat-key"
 # What Claude Code 2.1.197 sends for its default model (beta mid-conversation-system-2026-04-07).
 BETA = {"anthropic-beta": "mid-conversation-system-2026-04-07", "x-api-key": CLIENT_KEY}
 
 
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    emulator = await start_emulator(EmulatorConfig(port=0))
-    emulator.state.register_credential(refresh_token=REFRESH, auth_method="social")
-    overrides = {
-        "upstream.url": emulator.url,
-        "upstream.usage_interval": 0,
-        "server.api_keys": (CLIENT_KEY,),
-        "data_dir": tmp_path,
-    }
-    credential = Credential(AuthMethod.SOCIAL, refresh_token=REFRESH, id=1)
-    gateway = Gateway(load_settings({}, overrides), [credential])
-    await gateway.start()
-    app = create_app(gateway, metrics=GatewayMetrics(), environ={})
-    transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 1))
-    try:
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http, emulator
-    finally:
-        await gateway.close()
-        await emulator.close()
+    async with running(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+async def estimating(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
+    async with running(tmp_path, **{"cache.estimate": True}) as started:
+        yield started
 
 
 def claude_code_body(**fields: Any) -> dict[str, Any]:
@@ -134,3 +119,56 @@ async def test_cache_control_everywhere_is_accepted_and_reports_no_cache(
     usage = reply.json()["usage"]
     assert usage["cache_read_input_tokens"] == 0
     assert usage["cache_creation_input_tokens"] == 0
+
+
+# ---------------------------------------------------------------- prompt-cache estimates
+
+LONG_SYSTEM = "You are Claude Code, working in a large repository. " * 300
+
+
+def cached_turn(body: dict[str, Any], *texts: str) -> dict[str, Any]:
+    """``body`` with a conversation whose last message carries the breakpoint (as Claude Code)."""
+    roles = ["user", "assistant"]
+    messages = [{"role": roles[i % 2], "content": text} for i, text in enumerate(texts)]
+    last = {"type": "text", "text": texts[-1], "cache_control": EPHEMERAL}
+    messages[-1] = {"role": messages[-1]["role"], "content": [last]}
+    system = [{"type": "text", "text": LONG_SYSTEM, "cache_control": EPHEMERAL}]
+    return {**body, "system": system, "messages": messages}
+
+
+async def test_cache_usage_is_zero_by_default_even_for_a_repeated_prefix(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = live
+    body = cached_turn(claude_code_body(), "hi")
+    for _ in range(2):
+        reply = await http.post("/v1/messages", json=body, headers=BETA)
+        usage = reply.json()["usage"]
+        assert (usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"]) == (0, 0)
+
+
+async def test_estimated_cache_reads_the_prefix_of_the_previous_turn(
+    estimating: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = estimating
+    first = await http.post(
+        "/v1/messages", json=cached_turn(claude_code_body(), "hi"), headers=BETA
+    )
+    usage = first.json()["usage"]
+    assert usage["cache_read_input_tokens"] == 0
+    assert usage["cache_creation_input_tokens"] > 1000
+    body = cached_turn(claude_code_body(stream=True), "hi", "Hello!", "go on")
+    second = await http.post("/v1/messages", json=body, headers=BETA)
+    delta = [line for line in second.text.splitlines() if '"message_delta"' in line]
+    read = orjson.loads(delta[0].removeprefix("data: "))["usage"]["cache_read_input_tokens"]
+    assert read == usage["cache_creation_input_tokens"]
+
+
+async def test_estimated_cache_is_kept_apart_per_client_key(
+    estimating: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = estimating
+    body = cached_turn(claude_code_body(), "hi")
+    await http.post("/v1/messages", json=body, headers=BETA)
+    other = await http.post("/v1/messages", json=body, headers={**BETA, "x-api-key": OTHER_KEY})
+    assert other.json()["usage"]["cache_read_input_tokens"] == 0

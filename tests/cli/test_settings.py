@@ -324,3 +324,24 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
+
+
+def test_cache_estimate_is_off_by_default_and_on_from_env_or_file(tmp_path: Path) -> None:
+    assert load_settings({}, read_default_config=False).cache.estimate is False
+    assert load_settings({"KIROGATE_CACHE_ESTIMATE": "1"}).cache.estimate is True
+    config = _config(tmp_path, "[cache]\nestimate = true")
+    assert load_settings({}, config_file=config).cache.estimate is True
+
+
+def test_cache_estimate_flag_sets_the_setting() -> None:
+    import argparse
+
+    from kirogate.cli.common import overrides_from
+    from kirogate.cli.server import SERVE_FLAGS, add_serve_options
+
+    parser = argparse.ArgumentParser()
+    add_serve_options(parser)
+    assert overrides_from(parser.parse_args(["--cache-estimate"]), SERVE_FLAGS) == {
+        "cache.estimate": True
+    }
+    assert "cache.estimate" not in overrides_from(parser.parse_args([]), SERVE_FLAGS)

@@ -10,6 +10,7 @@ from kirogate.convert.anthropic_in import (
     session_id_from_user_id,
 )
 from kirogate.convert.ir import (
+    CachePoint,
     Document,
     Image,
     Instruction,
@@ -154,6 +155,72 @@ def test_after_a_leading_system_message_errors_still_name_the_client_message() -
     relocated = relocate_error(error, conv)
     assert relocated.param == "messages[3].content"
     assert relocated.message == "messages[3].content: too big"
+
+
+# ---------------------------------------------------------------- prompt caching
+
+EPHEMERAL = {"type": "ephemeral"}
+TOOL = {"name": "Read", "input_schema": {"type": "object"}}
+
+
+def test_cache_control_is_accepted_on_every_block_kind() -> None:
+    cached = {"cache_control": EPHEMERAL}
+    request = body(
+        user([{"type": "text", "text": "a", **cached}, {**image(), **cached}]),
+        assistant([{"type": "tool_use", "id": "t1", "name": "Read", "input": {}, **cached}]),
+        user(
+            [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "ok", **cached},
+                {"type": "document", "source": {"type": "text", "data": "d"}, **cached},
+            ]
+        ),
+        system=[{"type": "text", "text": "s", **cached}],
+        tools=[{**TOOL, **cached}],
+        cache_control=EPHEMERAL,
+    )
+    assert len(messages_to_ir(request).turns) == 3
+
+
+def test_no_cache_control_means_no_cache_points() -> None:
+    assert messages_to_ir(body()).cache_points == ()
+
+
+def test_cache_points_count_tools_then_system_then_turns() -> None:
+    request = body(
+        user("a"),
+        assistant("b"),
+        user([{"type": "text", "text": "c", "cache_control": EPHEMERAL}]),
+        system=[{"type": "text", "text": "s", "cache_control": EPHEMERAL}],
+        tools=[TOOL, {**TOOL, "name": "Write", "cache_control": EPHEMERAL}],
+    )
+    assert messages_to_ir(request).cache_points == (
+        CachePoint(2),
+        CachePoint(3),
+        CachePoint(6),
+    )
+
+
+def test_one_hour_ttl_is_kept() -> None:
+    control = {"type": "ephemeral", "ttl": "1h"}
+    request = body(user([{"type": "text", "text": "a", "cache_control": control}]))
+    assert messages_to_ir(request).cache_points == (CachePoint(2, ttl=3600.0),)
+
+
+def test_top_level_cache_control_marks_the_last_message() -> None:
+    request = body(user("a"), assistant("b"), user("c"), cache_control=EPHEMERAL)
+    assert messages_to_ir(request).cache_points == (CachePoint(4),)
+
+
+def test_cache_control_in_a_leading_system_message_marks_the_system_prompt() -> None:
+    leading = system([{"type": "text", "text": "s", "cache_control": EPHEMERAL}])
+    conv = messages_to_ir(body(leading, user("a")))
+    assert conv.cache_points == (CachePoint(1),)
+
+
+def test_cache_points_follow_turns_after_a_leading_system_message() -> None:
+    marked = user([{"type": "text", "text": "b", "cache_control": EPHEMERAL}])
+    conv = messages_to_ir(body(system("s"), user("a"), assistant("x"), marked))
+    assert conv.cache_points == (CachePoint(4),)
 
 
 def test_max_tokens_is_required() -> None:

@@ -15,6 +15,7 @@ from kirogate.convert.anthropic_out import (
     BufferedAnthropicRenderer,
 )
 from kirogate.convert.ir import (
+    CacheUsage,
     Finish,
     OutEvent,
     TextDelta,
@@ -307,3 +308,34 @@ def test_aggregator_drops_thinking_when_not_asked() -> None:
 def test_aggregator_body_needs_finish() -> None:
     with pytest.raises(RuntimeError):
         AnthropicAggregator(MODEL, MESSAGE_ID).body()
+
+
+# ---------------------------------------------------------------- estimated cache usage
+
+
+def test_estimated_cache_usage_splits_the_input_tokens() -> None:
+    renderer = AnthropicStreamRenderer(MODEL, MESSAGE_ID, 100, True, CacheUsage(60, 30))
+    events = parse_sse(renderer.start() + renderer.render([Finish("end_turn", 100, 4)]))
+    expected = {
+        "input_tokens": 10,
+        "cache_creation_input_tokens": 30,
+        "cache_read_input_tokens": 60,
+    }
+    assert events[0][1]["message"]["usage"] == {**expected, "output_tokens": 1}
+    assert events[-2][1]["usage"] == {**expected, "output_tokens": 4}
+
+
+def test_estimated_cache_usage_never_exceeds_the_input_tokens() -> None:
+    agg = AnthropicAggregator(MODEL, MESSAGE_ID, cache=CacheUsage(80, 50))
+    agg.feed_all([TextDelta("a"), Finish("end_turn", 100, 4)])
+    usage = agg.body()["usage"]
+    assert (usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"]) == (80, 20)
+    assert usage["input_tokens"] == 0
+
+
+def test_buffered_renderer_reports_the_estimate_with_the_exact_input() -> None:
+    renderer = BufferedAnthropicRenderer(MODEL, MESSAGE_ID, 10, True, CacheUsage(500))
+    renderer.start()
+    body = renderer.render([TextDelta("a"), Finish("end_turn", 2000, 4)])
+    usage = parse_sse(body)[0][1]["message"]["usage"]
+    assert (usage["input_tokens"], usage["cache_read_input_tokens"]) == (1500, 500)

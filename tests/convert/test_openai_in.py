@@ -713,3 +713,27 @@ def test_default_ids_are_call_ids() -> None:
 def test_non_string_tool_description_is_rejected() -> None:
     raw = {"type": "function", "function": {"name": "f", "description": 3}}
     assert rejected(body(tools=[raw])).param == "tools[0].function.description"
+
+
+# ---------------------------------------------------------------- prompt caching
+
+
+def test_prompt_cache_key_is_kept_for_cache_estimates() -> None:
+    conv = chat_to_ir(body(prompt_cache_key="conv-7", prompt_cache_retention="24h"))
+    assert conv.cache_key == "conv-7"
+
+
+def test_no_prompt_cache_key_means_no_cache_key() -> None:
+    assert chat_to_ir(body()).cache_key is None
+
+
+def test_cache_control_on_parts_and_tools_is_accepted() -> None:
+    cached = {"cache_control": {"type": "ephemeral"}}
+    request = body(
+        {"role": "system", "content": [{"type": "text", "text": "s", **cached}]},
+        user([{"type": "text", "text": "a", **cached}]),
+        tools=[{"type": "function", "function": {"name": "f"}, **cached}],
+    )
+    conv = chat_to_ir(request)
+    assert conv.system == "s"
+    assert conv.turns == (Turn("user", (Text("a"),)),)

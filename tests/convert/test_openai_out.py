@@ -9,6 +9,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from kirogate.convert.ir import (
+    CacheUsage,
     Finish,
     OutEvent,
     StopReason,
@@ -309,3 +310,19 @@ def test_aggregator_without_text_has_null_content() -> None:
 def test_aggregator_body_needs_finish() -> None:
     with pytest.raises(RuntimeError):
         ChatAggregator(MODEL, COMPLETION_ID, CREATED).body()
+
+
+# ---------------------------------------------------------------- estimated cache usage
+
+
+def test_estimated_cache_reads_are_cached_prompt_tokens() -> None:
+    renderer = ChatStreamRenderer(MODEL, COMPLETION_ID, CREATED, True, cache=CacheUsage(6, 2))
+    chunks = parse_chunks(renderer.start() + renderer.render([FINISH]))
+    assert chunks[-1]["usage"]["prompt_tokens"] == 10
+    assert chunks[-1]["usage"]["prompt_tokens_details"] == {"cached_tokens": 6}
+
+
+def test_estimated_cache_reads_never_exceed_the_prompt() -> None:
+    agg = ChatAggregator(MODEL, COMPLETION_ID, CREATED, cache=CacheUsage(60))
+    agg.feed_all([TextDelta("a"), FINISH])
+    assert agg.body()["usage"]["prompt_tokens_details"] == {"cached_tokens": 10}

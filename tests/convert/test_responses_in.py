@@ -560,3 +560,11 @@ def test_empty_summary_parts_are_skipped() -> None:
     summary = [{"type": "summary_text", "text": ""}, {"type": "summary_text", "text": "kept"}]
     conv = responses_to_ir(body({"type": "reasoning", "summary": summary}))
     assert conv.turns == (Turn("assistant", (Thinking("kept"),)),)
+
+
+# ---------------------------------------------------------------- prompt caching
+
+
+def test_prompt_cache_key_is_kept_for_cache_estimates() -> None:
+    request = body(message("user", "hi"), prompt_cache_key="codex-1", prompt_cache_retention="24h")
+    assert responses_to_ir(request).cache_key == "codex-1"

@@ -9,6 +9,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from kirogate.convert.ir import (
+    CacheUsage,
     Finish,
     OutEvent,
     Text,
@@ -636,3 +637,9 @@ def test_final_response_round_trips_through_continue_conversation() -> None:
             ToolCall("tooluse_p", "apply_patch", {"input": "*** Begin Patch"}),
         ),
     )
+
+
+def test_estimated_cache_reads_are_cached_input_tokens() -> None:
+    _, payloads = run([TextDelta("Hi"), Finish("end_turn", 100, 20)], cache=CacheUsage(64, 8))
+    details = payloads[-1]["response"]["usage"]["input_tokens_details"]
+    assert details == {"cached_tokens": 64, "cache_write_tokens": 0}

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from kirogate.api.common import (
     authorized_gateway,
     endpoint_path,
+    estimated_cache,
     hex_id,
     model_for,
     read_json_object,
@@ -37,6 +38,7 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
         return await web_search_response(gateway, conv, model)
     thinking = conv.thinking is not None or model.thinking is not None
     message_id = f"msg_{hex_id()}"
+    cache = estimated_cache(request, gateway, conv)
     if conv.stream:
         cls = BufferedAnthropicRenderer if buffered else AnthropicStreamRenderer
         body = await open_stream(
@@ -44,12 +46,12 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
             conv,
             model,
             endpoint=endpoint_path(request),
-            renderer_for=lambda tokens: cls(conv.model, message_id, tokens, thinking),
+            renderer_for=lambda tokens: cls(conv.model, message_id, tokens, thinking, cache),
         )
         return sse_response(body)
     answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
     events = await gateway.collect(answer)
-    aggregator = AnthropicAggregator(conv.model, message_id, thinking)
+    aggregator = AnthropicAggregator(conv.model, message_id, thinking, cache)
     aggregator.feed_all(events)
     return json_response(aggregator.body())
 

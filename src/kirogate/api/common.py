@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Any, cast
@@ -10,6 +11,8 @@ import orjson
 from starlette.requests import Request
 
 from kirogate.api.access import AccessControl
+from kirogate.api.auth import presented_key
+from kirogate.convert.ir import NO_CACHE, CacheUsage, Conversation
 from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
 from kirogate.errors import InvalidRequest
 from kirogate.service import Gateway
@@ -41,6 +44,18 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     return body
+
+
+def estimated_cache(request: Request, gateway: Gateway, conv: Conversation) -> CacheUsage:
+    """The prompt-cache usage to report for ``conv`` (0 unless ``cache.estimate`` is on).
+
+    Entries are kept apart per client key (by a digest; the key itself is not kept).
+    """
+    if gateway.prompt_cache is None:
+        return NO_CACHE
+    key = presented_key(request)
+    client = hashlib.sha256(key.encode()).hexdigest()[:32] if key else ""
+    return gateway.estimate_cache(conv, client)
 
 
 def endpoint_path(request: Request) -> str:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from kirogate.api.common import (
     authorized_gateway,
     endpoint_path,
+    estimated_cache,
     hex_id,
     model_for,
     read_json_object,
@@ -31,6 +32,7 @@ async def chat_completions(request: Request) -> Response:
     model = model_for(request, conv.model)
     completion_id = f"chatcmpl-{hex_id(12)}"
     created = unix_now()
+    cache = estimated_cache(request, gateway, conv)
     if conv.stream:
         body = await open_stream(
             gateway,
@@ -38,12 +40,12 @@ async def chat_completions(request: Request) -> Response:
             model,
             endpoint=endpoint_path(request),
             renderer_for=lambda _: ChatStreamRenderer.for_conversation(
-                conv, completion_id, created
+                conv, completion_id, created, cache
             ),
         )
         return sse_response(body)
     answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
     events = await gateway.collect(answer)
-    aggregator = ChatAggregator.for_conversation(conv, completion_id, created)
+    aggregator = ChatAggregator.for_conversation(conv, completion_id, created, cache)
     aggregator.feed_all(events)
     return json_response(aggregator.body())

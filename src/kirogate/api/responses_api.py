@@ -17,6 +17,7 @@ from starlette.responses import Response
 from kirogate.api.common import (
     authorized_gateway,
     endpoint_path,
+    estimated_cache,
     hex_id,
     model_for,
     read_json_object,
@@ -69,6 +70,7 @@ async def create_response(request: Request) -> Response:
         unix_now(),
         custom_tools=custom,
         echo=response_echo(body),
+        cache=estimated_cache(request, gateway, conv),
     )
     if conv.stream:
         body = await open_stream(

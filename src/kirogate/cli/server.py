@@ -48,6 +48,7 @@ SERVE_FLAGS = {
     "first_token_timeout": "upstream.first_token_timeout",
     "stream_idle_timeout": "upstream.stream_idle_timeout",
     "pool_mode": "pool.mode",
+    "cache_estimate": "cache.estimate",
 }
 DAEMON_CHILD = "--daemon-child"
 
@@ -106,6 +107,12 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="end a stream that has been silent this long mid-answer (default 300)",
+    )
+    add(
+        "--cache-estimate",
+        action="store_true",
+        default=None,
+        help="estimate prompt-cache reads from recently seen prefixes (default: report 0)",
     )
     add_set_option(parser)
     add("-d", "--daemon", action="store_true", help="run in the background (PID and log file)")

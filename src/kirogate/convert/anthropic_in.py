@@ -45,6 +45,7 @@ from kirogate.convert.anthropic_request import (
 )
 from kirogate.convert.instructions import place_system_text
 from kirogate.convert.ir import (
+    CachePoint,
     Conversation,
     Document,
     Image,
@@ -63,6 +64,9 @@ from kirogate.convert.thinking import ANTHROPIC_EFFORTS, EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
 
 IdFactory: TypeAlias = Callable[[], str]
+
+CACHE_TTL = 300.0  # Anthropic's default cache lifetime ("5m"), refreshed on every hit
+LONG_CACHE_TTL = 3600.0  # cache_control.ttl "1h"
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
@@ -109,6 +113,7 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         else:
             turns.append(Turn(message.role, _parts(message, where, new_id)))
         origins.append(index)
+    tools = tuple(_tool(tool, f"tools[{index}]") for index, tool in enumerate(request.tools or ()))
     if not turns:
         raise InvalidRequest(
             "messages: at least one user or assistant message is required", param="messages"
@@ -121,9 +126,7 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         model=request.model,
         turns=tuple(turns),
         system="\n\n".join(text for text in system if text),
-        tools=tuple(
-            _tool(tool, f"tools[{index}]") for index, tool in enumerate(request.tools or ())
-        ),
+        tools=tools,
         tool_choice=_tool_choice(request.tool_choice),
         thinking=_thinking(request),
         max_tokens=request.max_tokens,
@@ -131,7 +134,43 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         stream=request.stream,
         session_id=session_id_from_user_id(user_id) if user_id else None,
         metadata=metadata,
+        cache_points=_cache_points(request, origins),
     )
+
+
+def _cache_points(request: MessagesRequest, origins: list[int]) -> tuple[CachePoint, ...]:
+    """The ``cache_control`` breakpoints as prompt segment counts (see :class:`CachePoint`).
+
+    A breakpoint anywhere in a message ends its prefix after that message's turn; one in a
+    leading system message or a system block, after the system prompt.
+    """
+    ttls: dict[int, float] = {}
+
+    def mark(end: int, control: Any) -> None:
+        ttl = (
+            LONG_CACHE_TTL
+            if isinstance(control, Mapping) and control.get("ttl") == "1h"
+            else CACHE_TTL
+        )
+        ttls[end] = max(ttls.get(end, 0.0), ttl)
+
+    for index, tool in enumerate(request.tools or ()):
+        if tool.cache_control is not None:
+            mark(index + 1, tool.cache_control)
+    system_end = len(request.tools or ()) + 1
+    for system_block in request.system:
+        if system_block.cache_control is not None:
+            mark(system_end, system_block.cache_control)
+    turn_of = {message: turn for turn, message in enumerate(origins)}
+    for index, message in enumerate(request.messages):
+        for block in message.content:
+            control = getattr(block, "cache_control", None)  # thinking blocks have none
+            if control is not None:
+                turn = turn_of.get(index)
+                mark(system_end if turn is None else system_end + turn + 1, control)
+    if request.cache_control is not None:
+        mark(system_end + len(origins), request.cache_control)
+    return tuple(CachePoint(end, ttl) for end, ttl in sorted(ttls.items()))
 
 
 def _system_text(message: Message, where: str) -> str:

@@ -11,7 +11,9 @@ a byte prefix built when the block opened. Choices, where peers differ:
   the field). They end with an empty ``thinking_delta`` (RS), then a ``signature_delta`` when
   the upstream sent a signature. With ``thinking_enabled`` false, thinking is not rendered:
   a client that did not ask for it must not get thinking blocks.
-- Usage carries ``cache_creation_input_tokens`` and ``cache_read_input_tokens`` as 0.
+- Usage carries ``cache_creation_input_tokens`` and ``cache_read_input_tokens`` as 0, unless
+  the renderer is given an estimate (``cache.estimate``, :mod:`.cache_estimate`); then
+  ``input_tokens`` is the rest, as Anthropic counts it (input + creation + read = prompt).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any, Final
 import orjson
 
 from kirogate.convert.ir import (
+    NO_CACHE,
+    CacheUsage,
     Finish,
     OutEvent,
     TextDelta,
@@ -57,12 +61,14 @@ def _event(name: bytes, data: dict[str, Any]) -> bytes:
     return b"event: " + name + b"\ndata: " + _dumps(data) + b"\n\n"
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+def _usage(input_tokens: int, output_tokens: int, cache: CacheUsage = NO_CACHE) -> dict[str, int]:
+    read = min(cache.read, input_tokens)
+    creation = min(cache.creation, input_tokens - read)
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": input_tokens - read - creation,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": creation,
+        "cache_read_input_tokens": read,
     }
 
 
@@ -76,6 +82,7 @@ class AnthropicStreamRenderer:
     """Anthropic SSE bytes for one message: ``start()``, ``feed()`` per event, ``ping()``."""
 
     __slots__ = (
+        "_cache",
         "_index",
         "_input_tokens",
         "_kind",
@@ -86,8 +93,14 @@ class AnthropicStreamRenderer:
     )
 
     def __init__(
-        self, model: str, message_id: str, input_tokens: int, thinking_enabled: bool
+        self,
+        model: str,
+        message_id: str,
+        input_tokens: int,
+        thinking_enabled: bool,
+        cache: CacheUsage = NO_CACHE,
     ) -> None:
+        self._cache = cache
         self._model = model
         self._message_id = message_id
         self._input_tokens = input_tokens
@@ -107,7 +120,7 @@ class AnthropicStreamRenderer:
             "model": self._model,
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": _usage(tokens, 1),
+            "usage": _usage(tokens, 1, self._cache),
         }
         return _event(b"message_start", {"type": "message_start", "message": message})
 
@@ -196,7 +209,7 @@ class AnthropicStreamRenderer:
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence},
-            "usage": _usage(event.input_tokens, event.output_tokens),
+            "usage": _usage(event.input_tokens, event.output_tokens, self._cache),
         }
         return out + _event(b"message_delta", delta) + _MESSAGE_STOP
 
@@ -212,9 +225,16 @@ class BufferedAnthropicRenderer:
     __slots__ = ("_inner", "_parts")
 
     def __init__(
-        self, model: str, message_id: str, input_tokens: int, thinking_enabled: bool
+        self,
+        model: str,
+        message_id: str,
+        input_tokens: int,
+        thinking_enabled: bool,
+        cache: CacheUsage = NO_CACHE,
     ) -> None:
-        self._inner = AnthropicStreamRenderer(model, message_id, input_tokens, thinking_enabled)
+        self._inner = AnthropicStreamRenderer(
+            model, message_id, input_tokens, thinking_enabled, cache
+        )
         self._parts: list[bytes] = []
 
     def start(self) -> bytes:
@@ -245,9 +265,25 @@ class BufferedAnthropicRenderer:
 class AnthropicAggregator:
     """The non-stream Messages body built from the same events (§8.1 item 6)."""
 
-    __slots__ = ("_content", "_finish", "_message_id", "_model", "_open", "_parts", "_thinking")
+    __slots__ = (
+        "_cache",
+        "_content",
+        "_finish",
+        "_message_id",
+        "_model",
+        "_open",
+        "_parts",
+        "_thinking",
+    )
 
-    def __init__(self, model: str, message_id: str, thinking_enabled: bool = True) -> None:
+    def __init__(
+        self,
+        model: str,
+        message_id: str,
+        thinking_enabled: bool = True,
+        cache: CacheUsage = NO_CACHE,
+    ) -> None:
+        self._cache = cache
         self._model = model
         self._message_id = message_id
         self._thinking = thinking_enabled
@@ -313,5 +349,5 @@ class AnthropicAggregator:
             "content": content,
             "stop_reason": finish.stop_reason,
             "stop_sequence": finish.stop_sequence,
-            "usage": _usage(finish.input_tokens, finish.output_tokens),
+            "usage": _usage(finish.input_tokens, finish.output_tokens, self._cache),
         }

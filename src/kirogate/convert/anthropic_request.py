@@ -27,7 +27,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class TextBlock(_Model):
+class _Cacheable(_Model):
+    # A prompt-cache breakpoint; any value is accepted (only an estimate reads it).
+    cache_control: Any = None
+
+
+class TextBlock(_Cacheable):
     type: Literal["text"]
     text: str
 
@@ -66,18 +71,18 @@ DocumentSource = Annotated[
 ]
 
 
-class ImageBlock(_Model):
+class ImageBlock(_Cacheable):
     type: Literal["image"]
     source: ImageSource
 
 
-class DocumentBlock(_Model):
+class DocumentBlock(_Cacheable):
     type: Literal["document"]
     source: DocumentSource
     title: str | None = None
 
 
-class SearchResultBlock(_Model):
+class SearchResultBlock(_Cacheable):
     type: Literal["search_result"]
     source: str = ""
     title: str = ""
@@ -89,14 +94,14 @@ ResultBlock = Annotated[
 ]
 
 
-class ToolUseBlock(_Model):
+class ToolUseBlock(_Cacheable):
     type: Literal["tool_use"]
     id: str = ""
     name: str
     input: Any = None
 
 
-class ToolResultBlock(_Model):
+class ToolResultBlock(_Cacheable):
     type: Literal["tool_result"]
     tool_use_id: str
     content: Annotated[list[ResultBlock], BeforeValidator(_text_list)] = []
@@ -114,11 +119,11 @@ class RedactedThinkingBlock(_Model):
     data: str = ""
 
 
-class ServerToolUseBlock(_Model):
+class ServerToolUseBlock(_Cacheable):
     type: Literal["server_tool_use"]
 
 
-class WebSearchToolResultBlock(_Model):
+class WebSearchToolResultBlock(_Cacheable):
     type: Literal["web_search_tool_result"]
     content: Any = None
 
@@ -144,12 +149,12 @@ class Message(_Model):
     content: Annotated[list[ContentBlock], BeforeValidator(_text_list)]
 
 
-class SystemBlock(_Model):
+class SystemBlock(_Cacheable):
     type: Literal["text"] = "text"
     text: str
 
 
-class Tool(_Model):
+class Tool(_Cacheable):
     name: str = ""
     type: str | None = None
     description: str | None = None
@@ -191,6 +196,7 @@ class MessagesRequest(_Model):
     thinking: ThinkingBody | None = None
     output_config: OutputConfig | None = None
     metadata: Metadata | None = None
+    cache_control: Any = None  # automatic caching: a breakpoint after the last message
 
 
 # ---------------------------------------------------------------- errors

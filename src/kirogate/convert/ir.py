@@ -101,6 +101,18 @@ class ThinkingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CachePoint:
+    """A prompt-cache breakpoint the client set (Anthropic ``cache_control``).
+
+    ``end`` counts the prompt's segments up to it: one per tool, then the system prompt,
+    then one per turn (Anthropic's order: tools, system, messages).
+    """
+
+    end: int
+    ttl: float = 300.0  # seconds: "5m" (the default) or "1h"
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """One client request, dialect-free. ``model`` is the name the client asked for."""
 
@@ -115,6 +127,8 @@ class Conversation:
     stream: bool = False
     session_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    cache_points: tuple[CachePoint, ...] = ()
+    cache_key: str | None = None  # OpenAI's prompt_cache_key
 
 
 # ---------------------------------------------------------------- response side
@@ -159,6 +173,17 @@ class ToolCallStop:
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
     input_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    """Prompt-cache tokens to report for one request (estimated; see ``cache_estimate``)."""
+
+    read: int = 0
+    creation: int = 0
+
+
+NO_CACHE = CacheUsage()
 
 
 @dataclass(frozen=True, slots=True)

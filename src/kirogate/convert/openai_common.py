@@ -399,6 +399,12 @@ def session_id_from(body: Mapping[str, Any]) -> str | None:
     return None
 
 
+def prompt_cache_key(body: Mapping[str, Any]) -> str | None:
+    """``prompt_cache_key``, the key prompt-cache estimates group requests by; others None."""
+    value = body.get("prompt_cache_key")
+    return value if isinstance(value, str) and value else None
+
+
 def join_system(*texts: str) -> str:
     return "\n\n".join(text for text in texts if text)
 

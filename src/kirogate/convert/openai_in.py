@@ -63,6 +63,7 @@ from kirogate.convert.openai_common import (
     optional_int,
     optional_str,
     parse_arguments,
+    prompt_cache_key,
     require_str,
     session_id_from,
     thinking_for_effort,
@@ -155,6 +156,7 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         stream=stream,
         session_id=session_id_from(body),
         metadata=metadata,
+        cache_key=prompt_cache_key(body),
     )
 
 

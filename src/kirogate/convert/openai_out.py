@@ -25,6 +25,8 @@ from typing import Any, Final
 import orjson
 
 from kirogate.convert.ir import (
+    NO_CACHE,
+    CacheUsage,
     Conversation,
     Finish,
     OutEvent,
@@ -52,12 +54,13 @@ _OPEN_END: Final = b',"finish_reason":null}]}\n\n'
 _TEXT_END: Final = b"}" + _OPEN_END
 
 
-def _usage(finish: Finish) -> dict[str, Any]:
+def _usage(finish: Finish, cache: CacheUsage = NO_CACHE) -> dict[str, Any]:
     return {
         "prompt_tokens": finish.input_tokens,
         "completion_tokens": finish.output_tokens,
         "total_tokens": finish.input_tokens + finish.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        # 0 unless estimated (cache.estimate); a share of prompt_tokens, as OpenAI counts it
+        "prompt_tokens_details": {"cached_tokens": max(0, min(cache.read, finish.input_tokens))},
         "completion_tokens_details": {"reasoning_tokens": finish.reasoning_tokens},
     }
 
@@ -88,6 +91,7 @@ class ChatStreamRenderer:
     """
 
     __slots__ = (
+        "_cache",
         "_calls",
         "_custom",
         "_custom_open",
@@ -110,7 +114,9 @@ class ChatStreamRenderer:
         *,
         custom_tools: Collection[str] = (),
         legacy_functions: bool = False,
+        cache: CacheUsage = NO_CACHE,
     ) -> None:
+        self._cache = cache
         common = (
             b'data: {"id":'
             + _dumps(completion_id)
@@ -133,7 +139,7 @@ class ChatStreamRenderer:
 
     @classmethod
     def for_conversation(
-        cls, conv: Conversation, completion_id: str, created: int
+        cls, conv: Conversation, completion_id: str, created: int, cache: CacheUsage = NO_CACHE
     ) -> ChatStreamRenderer:
         """A renderer drawing tool calls the way ``conv``'s request asked for them."""
         custom, legacy = _style(conv)
@@ -145,6 +151,7 @@ class ChatStreamRenderer:
             include_usage,
             custom_tools=custom,
             legacy_functions=legacy,
+            cache=cache,
         )
 
     def start(self) -> bytes:
@@ -188,7 +195,7 @@ class ChatStreamRenderer:
                 reason = _finish_reason(event.stop_reason, self._legacy).encode()
                 out = self._head + b'{},"finish_reason":"' + reason + b'"}]}\n\n'
                 if self._include_usage:
-                    out += self._usage_head + _dumps(_usage(event)) + b"}\n\n"
+                    out += self._usage_head + _dumps(_usage(event, self._cache)) + b"}\n\n"
                 return out + _DONE
         return b""  # ThinkingStop, UsageUpdate: nothing to draw
 
@@ -241,6 +248,7 @@ class ChatAggregator:
     """The non-stream ``chat.completion`` body built from the same events."""
 
     __slots__ = (
+        "_cache",
         "_calls",
         "_completion_id",
         "_created",
@@ -260,7 +268,9 @@ class ChatAggregator:
         *,
         custom_tools: Collection[str] = (),
         legacy_functions: bool = False,
+        cache: CacheUsage = NO_CACHE,
     ) -> None:
+        self._cache = cache
         self._model = model
         self._completion_id = completion_id
         self._created = created
@@ -273,11 +283,18 @@ class ChatAggregator:
 
     @classmethod
     def for_conversation(
-        cls, conv: Conversation, completion_id: str, created: int
+        cls, conv: Conversation, completion_id: str, created: int, cache: CacheUsage = NO_CACHE
     ) -> ChatAggregator:
         """An aggregator drawing tool calls the way ``conv``'s request asked for them."""
         custom, legacy = _style(conv)
-        return cls(conv.model, completion_id, created, custom_tools=custom, legacy_functions=legacy)
+        return cls(
+            conv.model,
+            completion_id,
+            created,
+            custom_tools=custom,
+            legacy_functions=legacy,
+            cache=cache,
+        )
 
     def feed(self, event: OutEvent) -> None:
         match event:
@@ -331,5 +348,5 @@ class ChatAggregator:
             "created": self._created,
             "model": self._model,
             "choices": [choice],
-            "usage": _usage(finish),
+            "usage": _usage(finish, self._cache),
         }

@@ -63,6 +63,7 @@ from kirogate.convert.openai_common import (
     optional_int,
     optional_str,
     parse_arguments,
+    prompt_cache_key,
     require_str,
     session_id_from,
     thinking_for_effort,
@@ -158,6 +159,7 @@ def responses_to_ir(
         stream=optional_bool(body, "stream"),
         session_id=session_id_from(body) or (previous.session_id if previous else None),
         metadata=metadata,
+        cache_key=prompt_cache_key(body),
     )
 
 

@@ -29,6 +29,8 @@ from typing import Any, Final
 import orjson
 
 from kirogate.convert.ir import (
+    NO_CACHE,
+    CacheUsage,
     Finish,
     OutEvent,
     TextDelta,
@@ -117,7 +119,9 @@ class ResponsesStreamRenderer:
         echo: Mapping[str, Any] | None = None,
         new_id: Callable[[], str] = _hex_id,
         now: Callable[[], int] = _unix_now,
+        cache: CacheUsage = NO_CACHE,
     ) -> None:
+        self._cache = cache  # 0 unless estimated (cache.estimate)
         self._model = model
         self._id = response_id
         self._created_at = created_at
@@ -380,7 +384,10 @@ class ResponsesStreamRenderer:
         output_tokens = max(0, finish.output_tokens)
         self._usage = {
             "input_tokens": finish.input_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {
+                "cached_tokens": max(0, min(self._cache.read, finish.input_tokens)),
+                "cache_write_tokens": 0,
+            },
             "output_tokens": output_tokens,
             "output_tokens_details": {
                 "reasoning_tokens": min(output_tokens, finish.reasoning_tokens)

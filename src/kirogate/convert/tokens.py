@@ -33,6 +33,8 @@ from kirogate.convert.ir import (
     Text,
     Thinking,
     ToolCall,
+    ToolDef,
+    Turn,
 )
 
 # ---------------------------------------------------------------- text
@@ -284,15 +286,23 @@ _PDF_PAGE: Final = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 def estimate_conversation_tokens(conv: Conversation) -> int:
     """Estimated input tokens of ``conv`` as Anthropic would count them; at least 1."""
     total = REPLY_OVERHEAD + estimate_text_tokens(conv.system)
-    for tool in conv.tools:
-        total += estimate_text_tokens(tool.name) + estimate_text_tokens(tool.description)
-        total += estimate_text_tokens(orjson.dumps(tool.input_schema).decode())
+    total += sum(map(tool_tokens, conv.tools))
     if conv.tools:
         forced = conv.tool_choice is not None and conv.tool_choice.mode in ("any", "tool")
         total += TOOL_SYSTEM_TOKENS_FORCED if forced else TOOL_SYSTEM_TOKENS
-    for turn in conv.turns:
-        total += MESSAGE_OVERHEAD + _parts_tokens(turn.parts)
+    total += sum(map(turn_tokens, conv.turns))
     return max(1, total)
+
+
+def tool_tokens(tool: ToolDef) -> int:
+    """One tool definition's share of :func:`estimate_conversation_tokens`."""
+    total = estimate_text_tokens(tool.name) + estimate_text_tokens(tool.description)
+    return total + estimate_text_tokens(orjson.dumps(tool.input_schema).decode())
+
+
+def turn_tokens(turn: Turn) -> int:
+    """One turn's share of :func:`estimate_conversation_tokens`."""
+    return MESSAGE_OVERHEAD + _parts_tokens(turn.parts)
 
 
 def _parts_tokens(parts: Iterable[Part]) -> int:

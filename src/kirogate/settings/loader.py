@@ -19,6 +19,7 @@ from kirogate.settings.kinds import SettingsError
 from kirogate.settings.model import (
     DEFAULT_DATA_DIR,
     AffinitySettings,
+    CacheSettings,
     CompressionSettings,
     PoolSettings,
     ServerSettings,
@@ -192,6 +193,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "pool": {},
         "pool.affinity": {},
         "compression": {},
+        "cache": {},
     }
     for key, value in values.items():
         spec = BY_KEY[key]
@@ -202,6 +204,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         upstream=UpstreamSettings(**sections["upstream"]),
         pool=PoolSettings(affinity=affinity, **sections["pool"]),
         compression=CompressionSettings(**sections["compression"]),
+        cache=CacheSettings(**sections["cache"]),
         **sections[""],
     )
 

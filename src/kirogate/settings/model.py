@@ -74,6 +74,14 @@ class CompressionSettings:
     summary_max_tokens: int = 2_000
 
 
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """Prompt-cache usage: 0 unless ``estimate`` (see docs/prompt-caching.md)."""
+
+    # Estimate cache reads and writes from prefixes seen recently for the same key.
+    estimate: bool = False
+
+
 class PoolMode(StrEnum):
     """How the pool picks a credential for a request that has no session binding."""
 
@@ -183,6 +191,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     workers: int = 1
     compression: CompressionSettings = field(default_factory=CompressionSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
     @property
     def data_path(self) -> Path:

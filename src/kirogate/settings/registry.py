@@ -170,7 +170,17 @@ SPECS: tuple[Spec, ...] = (
     _s("compression.max_messages", _NON_NEGATIVE, "KIROGATE_COMPRESSION_MAX_MESSAGES"),
     _s("compression.keep_last", _NON_NEGATIVE, "KIROGATE_COMPRESSION_KEEP_LAST"),
     _s("compression.summary_max_tokens", _AT_LEAST_ONE, "KIROGATE_COMPRESSION_SUMMARY_MAX_TOKENS"),
+    # ---- prompt caching
+    _s("cache.estimate", _BOOL, "KIROGATE_CACHE_ESTIMATE", flag="--cache-estimate",
+       help="estimate cache read/write tokens from recently seen prefixes; default: report 0"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Spec] = {spec.key: spec for spec in SPECS}
-SECTIONS: tuple[str, ...] = ("server", "upstream", "pool", "pool.affinity", "compression")
+SECTIONS: tuple[str, ...] = (
+    "server",
+    "upstream",
+    "pool",
+    "pool.affinity",
+    "compression",
+    "cache",
+)

@@ -14,6 +14,8 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from tests.live import LiveStack
+
 MODEL = "claude-sonnet-4-6"
 CLEAN = '{"title": "Fix the build"}'
 FENCED = """name it [[emu:say text='```json\\n{"title": "Fix the build"}\\n```']]"""
@@ -56,6 +58,16 @@ def test_anthropic_streamed_answer_is_clean_json(claude: anthropic.Anthropic) ->
     ) as stream:
         deltas = [e.delta.text for e in stream if e.type == "content_block_delta"]  # type: ignore[union-attr]
     assert deltas == [CLEAN]  # held back, then sent once
+
+
+def test_claude_code_route_streams_clean_json(stack: LiveStack) -> None:
+    client = anthropic.Anthropic(
+        base_url=f"{stack.base_url}/cc", api_key=stack.api_key, max_retries=0
+    )
+    with client.messages.stream(
+        model=MODEL, max_tokens=200, messages=user(FENCED), output_config=ANTHROPIC_FORMAT
+    ) as stream:
+        assert stream.get_final_text() == CLEAN
 
 
 def test_anthropic_parse_with_a_pydantic_model(claude: anthropic.Anthropic) -> None:

@@ -322,3 +322,21 @@ def test_instruction_without_name_or_description_is_the_rule_and_the_schema() ->
 def test_rule_with_a_structured_value_is_named_without_the_value() -> None:
     fmt = JsonFormat("json_schema", {"anyOf": [{"type": "integer"}, {"type": "boolean"}]})
     assert mismatch(fmt, '"text"').message.endswith("$: does not satisfy the schema's 'anyOf' rule")
+
+
+def test_jsonschema_is_imported_only_for_a_schema() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from kirogate.convert.openai_in import chat_to_ir\n"
+        "body = {'model': 'm', 'messages': [{'role': 'user', 'content': 'x'}]}\n"
+        "chat_to_ir(body)\n"
+        "chat_to_ir({**body, 'response_format': {'type': 'json_object'}})\n"
+        "assert 'jsonschema' not in sys.modules\n"
+        "fmt = {'type': 'json_schema', 'json_schema': {'name': 'n', 'schema': {}}}\n"
+        "chat_to_ir({**body, 'response_format': fmt})\n"
+        "assert 'jsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)

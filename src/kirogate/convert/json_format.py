@@ -29,6 +29,7 @@ import orjson
 from kirogate.convert.ir import Finish, JsonFormat, OutEvent, TextDelta, ToolCallStart
 from kirogate.convert.stream import StreamAssembler
 from kirogate.errors import InvalidRequest, OutputFormatMismatch
+from kirogate.protocol.events import KiroEvent
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -271,7 +272,7 @@ class FormattedAssembler(StreamAssembler):
     def text_passes(self, content: str) -> bool:
         return False  # every chunk goes through feed(), which holds its text
 
-    def feed(self, event: Any) -> list[OutEvent]:
+    def feed(self, event: KiroEvent) -> list[OutEvent]:
         out = super().feed(event)
         return self._hold(out) if out else out
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kirogate.compression import Compressor
 from kirogate.convert.ir import Conversation, Finish, OutEvent, TextDelta, ToolCallStop
+from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
@@ -359,13 +360,18 @@ class Gateway:
         )
         if input_estimate is None:  # not reached: a successful attempt counted it
             input_estimate = estimate_conversation_tokens(conv)
-        assembler = StreamAssembler(
-            thinking_enabled=thinking,
-            tool_names=build.tool_names,
-            context_window=model.context_window,
-            input_tokens_estimate=input_estimate,
-            stop_sequences=conv.stop_sequences,
-            max_tokens=conv.max_tokens,
+        options: dict[str, Any] = {
+            "thinking_enabled": thinking,
+            "tool_names": build.tool_names,
+            "context_window": model.context_window,
+            "input_tokens_estimate": input_estimate,
+            "stop_sequences": conv.stop_sequences,
+            "max_tokens": conv.max_tokens,
+        }
+        assembler = (
+            StreamAssembler(**options)
+            if conv.output_format is None
+            else FormattedAssembler(conv.output_format, **options)  # checks the answer
         )
         return Answer(
             held,
@@ -422,6 +428,9 @@ class Gateway:
                 if answer.assembler.done:
                     break
             out.extend(answer.assembler.finish())
+        except KirogateError as exc:
+            answer.error = exc  # for the request log (a format mismatch, a stream exception)
+            raise
         finally:
             await answer.close()
         answer.remember(out)

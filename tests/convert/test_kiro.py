@@ -11,6 +11,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Part,
     Text,
     ThinkingConfig,
@@ -148,6 +149,22 @@ def test_system_prompt_becomes_a_history_pair() -> None:
 def test_no_system_and_no_thinking_means_no_system_pair() -> None:
     result = build(conv(u("a"), a("b"), u("c")))
     assert history(result)[0]["userInputMessage"]["content"] == "a"
+
+
+def test_output_format_instruction_ends_the_system_prompt() -> None:
+    fmt = JsonFormat("json_schema", {"type": "object"}, name="city", description="A city")
+    text = system_text(build(conv(system="Be brief.", output_format=fmt)))
+    first, instruction = text.split("\n", 1)
+    assert first == "Be brief."
+    assert instruction.startswith("Answer with only one JSON value")
+    assert "Schema name: city" in instruction
+    assert "What the answer is for: A city" in instruction
+    assert instruction.endswith('{"type":"object"}')
+
+
+def test_output_format_alone_makes_a_system_pair() -> None:
+    text = system_text(build(conv(output_format=JsonFormat("json_object"))))
+    assert text.startswith("Answer with only one valid JSON object")
 
 
 def test_enabled_thinking_prefixes_the_system_prompt() -> None:

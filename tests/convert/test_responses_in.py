@@ -8,6 +8,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Text,
     Thinking,
     ThinkingConfig,
@@ -412,15 +413,26 @@ def test_store_and_parallel_tool_calls_default_to_true() -> None:
     assert (conv.metadata["store"], conv.metadata["parallel_tool_calls"]) == (True, True)
 
 
-def test_json_schema_text_format_adds_a_system_instruction() -> None:
+def test_json_schema_text_format_sets_the_output_format() -> None:
     fmt = {"type": "json_schema", "name": "plan", "schema": {"type": "object"}, "strict": True}
     conv = responses_to_ir(body(instructions="Plan.", text={"format": fmt}))
-    assert conv.system.startswith("Plan.\n\nRespond with a single JSON value")
-    assert "'plan'" in conv.system
+    assert conv.output_format == JsonFormat("json_schema", {"type": "object"}, name="plan")
+    assert conv.system == "Plan."  # the Kiro builder adds the instruction
+
+
+def test_json_object_text_format_sets_the_output_format() -> None:
+    conv = responses_to_ir(body(text={"format": {"type": "json_object"}}))
+    assert conv.output_format == JsonFormat("json_object")
 
 
 def test_text_without_format_adds_nothing() -> None:
-    assert responses_to_ir(body(text={"verbosity": "low"})).system == ""
+    conv = responses_to_ir(body(text={"verbosity": "low"}))
+    assert (conv.system, conv.output_format) == ("", None)
+
+
+def test_json_schema_text_format_with_a_non_object_schema_is_rejected() -> None:
+    fmt = {"type": "json_schema", "name": "plan", "schema": ["object"]}
+    assert rejected(body(text={"format": fmt})).param == "text.format.schema"
 
 
 def test_json_schema_text_format_without_schema_is_rejected() -> None:

@@ -151,6 +151,18 @@ async def test_tool_scenario_streams_several_calls_in_fragments(
     assert _text(events) == "Calling Bash."
 
 
+async def test_say_scenario_answers_with_the_given_text_in_pieces(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    marker = """[[emu:say size=4 text='```json\\n{"title": "Fix it"}\\n```']] name it"""
+    events = await events_for(session, emulator.url, token, marker)
+    pieces = [e.content for e in events if isinstance(e, AssistantText)]
+    assert "".join(pieces) == '```json\n{"title": "Fix it"}\n```'
+    assert max(len(piece) for piece in pieces) <= 5
+    assert isinstance(events[-1], ContextUsage)
+
+
 # ---------------------------------------------------------------- reasoning
 
 

@@ -42,6 +42,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Part,
     Text,
     Thinking,
@@ -52,6 +53,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.json_format import json_format
 from kirogate.errors import InvalidRequest
 
 IdFactory: TypeAlias = Callable[[], str]
@@ -107,6 +109,7 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         stream=request.stream,
         session_id=session_id_from_user_id(user_id) if user_id else None,
         metadata={"user_id": user_id} if user_id else {},
+        output_format=_output_format(request),
     )
 
 
@@ -357,6 +360,24 @@ def _thinking(request: MessagesRequest) -> ThinkingConfig | None:
             "thinking.budget_tokens: must be positive", param="thinking.budget_tokens"
         )
     return ThinkingConfig("enabled", budget_tokens=thinking.budget_tokens, effort=effort)
+
+
+def _output_format(request: MessagesRequest) -> JsonFormat | None:
+    """``output_config.format``, else the structured-outputs beta's top-level ``output_format``."""
+    spec = request.output_config.format if request.output_config else None
+    where = "output_config.format"
+    if spec is None:
+        spec, where = request.output_format, "output_format"
+    if spec is None:
+        return None
+    return json_format(
+        spec.get("type"),
+        spec,
+        type_where=f"{where}.type",
+        spec_where=where,
+        kinds=("json_schema",),
+        text_allowed=False,
+    )
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

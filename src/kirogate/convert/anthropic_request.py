@@ -167,6 +167,7 @@ class ThinkingBody(_Model):
 
 class OutputConfig(_Model):
     effort: str | None = None
+    format: dict[str, Any] | None = None  # {"type": "json_schema", "schema": {...}}
 
 
 class Metadata(_Model):
@@ -189,6 +190,7 @@ class MessagesRequest(_Model):
     tool_choice: ToolChoiceBody | None = None
     thinking: ThinkingBody | None = None
     output_config: OutputConfig | None = None
+    output_format: dict[str, Any] | None = None  # the structured-outputs beta's older place
     metadata: Metadata | None = None
 
 

@@ -94,6 +94,16 @@ class ThinkingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JsonFormat:
+    """A requested JSON answer: any JSON object, or a value valid against ``schema``."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None  # set for json_schema
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """One client request, dialect-free. ``model`` is the name the client asked for."""
 
@@ -108,6 +118,7 @@ class Conversation:
     stream: bool = False
     session_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    output_format: JsonFormat | None = None  # see convert/json_format.py
 
 
 # ---------------------------------------------------------------- response side

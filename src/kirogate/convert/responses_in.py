@@ -19,10 +19,11 @@ Decisions where the spec is silent:
 - ``metadata`` records which input items each turn came from (turns of the ``previous``
   response count as ``previous_response_id``), so a later builder error names the item:
   see :func:`~kirogate.convert.openai_common.relocate_error`.
-- ``text.format`` ``json_object``/``json_schema`` is emulated with a system instruction,
-  as for Chat Completions. ``background``, ``conversation``, ``prompt`` and log
-  probabilities are a 400; sampling parameters, ``truncation``, ``include`` and
-  ``parallel_tool_calls`` are accepted (the last is echoed, not enforced).
+- ``text.format`` ``json_object``/``json_schema`` becomes the Conversation's
+  ``output_format``, as for Chat Completions (:mod:`.json_format`). ``background``,
+  ``conversation``, ``prompt`` and log probabilities are a 400; sampling parameters,
+  ``truncation``, ``include`` and ``parallel_tool_calls`` are accepted (the last is
+  echoed, not enforced).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Part,
     Role,
     Text,
@@ -45,6 +47,7 @@ from kirogate.convert.ir import (
     ToolDef,
     ToolResult,
 )
+from kirogate.convert.json_format import json_format
 from kirogate.convert.openai_common import (
     TurnLog,
     append_turn,
@@ -55,7 +58,6 @@ from kirogate.convert.openai_common import (
     function_parameters,
     image_from_url,
     join_system,
-    json_format_instruction,
     named_choice,
     optional_bool,
     optional_int,
@@ -145,7 +147,7 @@ def responses_to_ir(
     return Conversation(
         model=model,
         turns=tuple(log.turns),
-        system=join_system(instructions, *system, _format_instruction(body.get("text"))),
+        system=join_system(instructions, *system),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
         thinking=thinking_for_effort(reasoning.get("effort"), "reasoning.effort"),
@@ -153,6 +155,7 @@ def responses_to_ir(
         stream=optional_bool(body, "stream"),
         session_id=session_id_from(body) or (previous.session_id if previous else None),
         metadata=metadata,
+        output_format=_output_format(body.get("text")),
     )
 
 
@@ -354,14 +357,14 @@ def _tool_choice(choice: Any, tools: tuple[ToolDef, ...]) -> ToolChoice | None:
     return ToolChoice("auto")  # a hosted tool, which was dropped
 
 
-def _format_instruction(text: Any) -> str:
+def _output_format(text: Any) -> JsonFormat | None:
     if text is None:
-        return ""
+        return None
     fmt = expect_mapping(text, "text").get("format")
     if fmt is None:
-        return ""
+        return None
     fmt = expect_mapping(fmt, "text.format")
-    return json_format_instruction(
+    return json_format(
         fmt.get("type"), fmt, type_where="text.format.type", spec_where="text.format"
     )
 

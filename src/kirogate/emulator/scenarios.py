@@ -111,6 +111,12 @@ def _paced(ctx: Context) -> Reply:
     return _finish(ctx, answers.text_frames(pieces), "".join(pieces))
 
 
+@scenario("say", "answer with text= as written (no ']'; \\n is a newline) in size=N pieces")
+def _say(ctx: Context) -> Reply:
+    text = ctx.arg("text", "")
+    return _finish(ctx, answers.text_frames(answers.split_text(text, ctx.int_arg("size", 8))), text)
+
+
 @scenario("unknown", "reply naming an unknown marker (not selectable by name)")
 def _unknown(ctx: Context) -> Reply:
     text = (

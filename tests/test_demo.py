@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -181,3 +182,17 @@ def test_demo_uses_the_model_names_of_the_readme() -> None:
     source = Path(demo.__file__).read_text(encoding="utf-8")
     assert "claude-sonnet-4-6" in readme
     assert "claude-sonnet-4-6" in source and "claude-sonnet-4-5" not in source
+
+
+def test_a_busy_port_ends_the_demo_with_a_message_and_no_child_left(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with launched([*DEMO, "--port", str(port)], tmp_path) as run:
+            wait_until(lambda: bool(descendants(run.proc.pid)), 30, "the emulator to start")
+            tree = descendants(run.proc.pid)
+            assert run.proc.wait(timeout=60) == 1
+            assert_all_gone(tree, run)
+            wait_until(lambda: "the demo could not start" in run.output(), 5, "the message")
+    assert "Traceback" not in run.output()

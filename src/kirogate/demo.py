@@ -273,6 +273,9 @@ def run_demo(host: str = "127.0.0.1", port: int | None = None) -> int:
         sys.stdout.write("\nstopping the demo\n")
         sys.stdout.flush()
         return 0
+    except RuntimeError as exc:  # a child exited or did not answer while starting
+        sys.stderr.write(f"the demo could not start: {exc}\n")
+        return 1
     finally:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)

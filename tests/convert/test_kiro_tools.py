@@ -5,11 +5,11 @@ import pytest
 from kirogate.convert.ir import ToolDef
 from kirogate.convert.kiro_tools import (
     EDIT_TOOL_SUFFIX,
+    WEB_SEARCH_SCHEMA,
     WRITE_TOOL_SUFFIX,
     ConvertedTools,
     ToolNames,
     clean_schema,
-    WEB_SEARCH_SCHEMA,
     convert_tools,
     offered_tools,
     placeholder_tools,

@@ -123,6 +123,16 @@ class AnthropicStreamRenderer:
             return self.feed(events[0])
         return b"".join([self.feed(event) for event in events])
 
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        """Complete content blocks (a served web search's ``server_tool_use`` and result)."""
+        out = [self._close()]
+        for block in blocks:
+            self._index += 1
+            start = {"type": "content_block_start", "index": self._index, "content_block": block}
+            out.append(_event(b"content_block_start", start))
+            out.append(_STOP + self._idx() + b"}\n\n")
+        return b"".join(out)
+
     def render_text(self, text: str) -> bytes:
         """``render([TextDelta(text)])`` without the event objects (the streaming hot path)."""
         if self._kind == _TEXT and text:
@@ -230,6 +240,10 @@ class BufferedAnthropicRenderer:
     def render(self, events: list[OutEvent]) -> bytes:
         return b"".join([self.feed(event) for event in events])
 
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        self._parts.append(self._inner.blocks(blocks))
+        return b""
+
     def feed(self, event: OutEvent) -> bytes:
         data = self._inner.feed(event)
         if type(event) is not Finish:
@@ -282,6 +296,12 @@ class AnthropicAggregator:
     def feed_all(self, events: list[OutEvent]) -> None:
         for event in events:
             self.feed(event)
+
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        """Complete content blocks, as :meth:`AnthropicStreamRenderer.blocks` (returns b"")."""
+        self._seal()
+        self._content.extend(blocks)
+        return b""
 
     def _block(self, kind: str) -> list[str]:
         if self._open is None or self._open["type"] != kind:

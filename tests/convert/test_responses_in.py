@@ -304,6 +304,12 @@ def test_web_search_call_item_becomes_assistant_text_naming_the_query() -> None:
     assert conv.turns[1] == Turn("assistant", (Text('(Searched the web for "rust".)'),))
 
 
+def test_web_search_call_item_without_a_query_still_says_a_search_ran() -> None:
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed"}
+    conv = responses_to_ir(body(message("user", "q"), item))
+    assert conv.turns[1] == Turn("assistant", (Text("(Searched the web.)"),))
+
+
 def test_web_search_call_item_gets_the_results_the_gateway_kept() -> None:
     item = {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {}}
     kept = {**item, SEARCH_RESULTS_KEY: "1. result"}

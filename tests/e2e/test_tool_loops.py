@@ -13,6 +13,8 @@ import anthropic
 import openai
 import pytest
 
+from tests.live import LiveStack
+
 MODEL = "claude-sonnet-4-6"
 WEATHER = {
     "type": "function",
@@ -109,6 +111,33 @@ def test_messages_streamed_web_search_loop(claude: anthropic.Anthropic) -> None:
     assert kinds == ["text", "server_tool_use", "web_search_tool_result", "text"]
     assert final.content[3].text.startswith("Tool result: Here are the search results")
     assert final.stop_reason == "end_turn"
+
+
+def test_claude_code_mode_web_search_loop(stack: LiveStack) -> None:
+    claude = anthropic.Anthropic(
+        base_url=f"{stack.base_url}/cc", api_key=stack.api_key, max_retries=0
+    )
+    with claude.messages.stream(
+        model=MODEL,
+        max_tokens=256,
+        tools=_search_tools(),
+        messages=[{"role": "user", "content": SEARCH_PROMPT}],
+    ) as stream:
+        final = stream.get_final_message()
+    kinds = [block.type for block in final.content]
+    assert kinds == ["text", "server_tool_use", "web_search_tool_result", "text"]
+    assert final.usage.output_tokens > 0
+
+
+def test_a_client_tool_named_websearch_reaches_the_model(claude: anthropic.Anthropic) -> None:
+    tool = {**BASH, "name": "WebSearch"}
+    prompt = """find [[emu:tool name=WebSearch input='{"query":"rust"}']]"""
+    reply = claude.messages.create(
+        model=MODEL, max_tokens=256, tools=[tool], messages=[{"role": "user", "content": prompt}]
+    )
+    assert [block.type for block in reply.content] == ["text", "tool_use"]
+    assert reply.content[1].name == "WebSearch"  # type: ignore[union-attr]
+    assert reply.stop_reason == "tool_use"
 
 
 def test_messages_web_search_max_uses_ends_the_answer(claude: anthropic.Anthropic) -> None:

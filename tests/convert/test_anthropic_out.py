@@ -337,6 +337,17 @@ def test_blocks_take_the_next_indexes_between_text_blocks() -> None:
         "web_search_tool_result",
         "text",
     ]
+    assert final.usage.server_tool_use is not None
+    assert final.usage.server_tool_use.web_search_requests == 1
+
+
+def test_usage_counts_only_searches_that_ran() -> None:
+    failed = [SEARCH_BLOCKS[0], {**SEARCH_BLOCKS[1], "content": {"type": "x", "error_code": "e"}}]
+    renderer = AnthropicStreamRenderer(MODEL, MESSAGE_ID, 10, False)
+    renderer.blocks(failed)
+    parsed = parse_sse(renderer.render([Finish("end_turn", 10, 3)]))
+    delta = next(data for name, data in parsed if name == "message_delta")
+    assert "server_tool_use" not in delta["usage"]
 
 
 def test_buffered_renderer_holds_blocks_until_the_finish() -> None:
@@ -362,3 +373,4 @@ def test_aggregator_takes_blocks_in_order() -> None:
         "text",
     ]
     assert body["content"][0]["text"] == "Searching."
+    assert body["usage"]["server_tool_use"]["web_search_requests"] == 1

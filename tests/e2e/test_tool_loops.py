@@ -97,6 +97,8 @@ def test_messages_model_calls_web_search_and_goes_on(claude: anthropic.Anthropic
     assert len(reply.content[2].content) == 5
     assert reply.content[3].text.startswith('Tool result: Here are the search results for "rust"')
     assert reply.stop_reason == "end_turn"
+    assert reply.usage.server_tool_use is not None
+    assert reply.usage.server_tool_use.web_search_requests == 1
 
 
 def test_messages_streamed_web_search_loop(claude: anthropic.Anthropic) -> None:

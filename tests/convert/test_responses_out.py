@@ -683,3 +683,16 @@ def test_namespaced_function_calls_carry_their_namespace() -> None:
     r, _ = run(events, namespaces={"agents__spawn": ("agents", "spawn")})
     call = r.final_response()["output"][0]
     assert (call["name"], call["namespace"], call["call_id"]) == ("spawn", "agents", "c1")
+
+
+def test_namespaced_custom_tool_calls_carry_their_namespace() -> None:
+    events: list[OutEvent] = [
+        ToolCallStart("c1", "tools__note"),
+        ToolCallDelta('{"input": "hi"}'),
+        ToolCallStop("c1", {"input": "hi"}),
+        Finish("tool_use", 10, 5),
+    ]
+    namespaces = {"tools__note": ("tools", "note")}
+    r, _ = run(events, custom_tools={"tools__note"}, namespaces=namespaces)
+    call = r.final_response()["output"][0]
+    assert (call["type"], call["name"], call["namespace"]) == ("custom_tool_call", "note", "tools")

@@ -12,8 +12,9 @@ Decisions where the spec is silent:
 - ``web_search`` (and ``web_search_preview``...) becomes a ``web_search`` ToolDef the gateway
   serves (docs/tools.md); ``web_search_call`` items in the input become assistant text (the
   search results, when the gateway still knows them). A ``namespace`` tool (Codex) becomes
-  one function per member, named ``<namespace>__<name>``; ``metadata["namespaces"]`` maps
-  that name back, and ``function_call`` items with a ``namespace`` use it too. Other hosted
+  one function (or freeform tool) per member, named ``<namespace>__<name>``;
+  ``metadata["namespaces"]`` maps that name back, and call items with a ``namespace`` use it
+  too. Other hosted
   tools (``file_search``, ``computer_use_preview``, ``mcp``, ``local_shell``, ...) are
   declined: the upstream cannot run them. Their types are listed in
   ``metadata["declined_tools"]`` for the caller to log; a ``tool_choice`` naming one falls

@@ -387,7 +387,7 @@ class ResponsesStreamRenderer:
             summary = [{"type": "summary_text", "text": text}] if status != "in_progress" else []
             return {"id": item.id, "type": "reasoning", "summary": summary}
         if item.kind == "function_call":
-            body = {
+            body: dict[str, Any] = {
                 "id": item.id,
                 "type": "function_call",
                 "status": status,
@@ -398,13 +398,16 @@ class ResponsesStreamRenderer:
             if item.name in self._namespaces:
                 body["namespace"], body["name"] = self._namespaces[item.name]
             return body
-        return {
+        body = {
             "id": item.id,
             "type": "custom_tool_call",
             "call_id": item.call_id,
             "name": item.name,
             "input": text if status != "in_progress" else "",
         }
+        if item.name in self._namespaces:
+            body["namespace"], body["name"] = self._namespaces[item.name]
+        return body
 
     # ------------------------------------------------------------ end
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -157,7 +157,7 @@ async def create_response(request: Request) -> Response:
     return json_response(final)
 
 
-def _feed_all(renderer: ResponsesStreamRenderer) -> Any:
+def _feed_all(renderer: ResponsesStreamRenderer) -> Callable[[list[OutEvent]], None]:
     def feed(events: list[OutEvent]) -> None:
         for event in events:
             renderer.feed(event)

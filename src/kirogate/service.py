@@ -171,6 +171,9 @@ class Gateway:
         # Responses API conversations kept for previous_response_id (bounded, newest last).
         self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
         self.responses_limit = 1000
+        # Their output items by id, for item_reference without previous_response_id.
+        self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.response_items_limit = 20_000
 
     async def start(self) -> None:
         if self.persistent:

@@ -312,7 +312,7 @@ def test_tool_choice_any_is_ignored() -> None:
     assert state(result)["chatTriggerType"] == "MANUAL"
 
 
-def test_web_search_tools_and_calls_are_removed() -> None:
+def test_web_search_is_offered_and_its_calls_are_kept() -> None:
     web = ToolDef("web_search", "", {}, kind="web_search")
     turns = (
         u("q"),
@@ -320,9 +320,16 @@ def test_web_search_tools_and_calls_are_removed() -> None:
         u(ToolResult("s1", "r"), "go on"),
     )
     result = build(conv(*turns, tools=(web, ToolDef("Bash", "run", SCHEMA))))
-    assert [t["name"] for t in tools(result)] == ["Bash"]
-    assert "toolUses" not in history(result)[1]["assistantResponseMessage"]
-    assert any("web_search" in note for note in result.notes)
+    offered = tools(result)
+    assert [t["name"] for t in offered] == ["web_search", "Bash"]
+    assert offered[0]["inputSchema"]["json"]["required"] == ["query"]
+    uses = history(result)[1]["assistantResponseMessage"]["toolUses"]
+    assert [use["name"] for use in uses] == ["web_search"]
+
+
+def test_a_client_tool_named_websearch_is_offered_as_it_is() -> None:
+    result = build(conv(u("q"), tools=(ToolDef("WebSearch", "search", SCHEMA),)))
+    assert [t["name"] for t in tools(result)] == ["WebSearch"]
 
 
 def test_tool_results_carry_error_status() -> None:

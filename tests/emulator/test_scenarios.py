@@ -23,6 +23,7 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.eventstream import FrameDecoder
 from tests.emulator.support import (
+    MODEL,
     decode_events,
     events_for,
     generate,
@@ -161,6 +162,46 @@ async def test_say_scenario_answers_with_the_given_text_in_pieces(
     assert "".join(pieces) == '```json\n{"title": "Fix it"}\n```'
     assert max(len(piece) for piece in pieces) <= 5
     assert isinstance(events[-1], ContextUsage)
+
+
+async def test_tool_scenario_calls_again_until_rounds_are_done(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    marker = """[[emu:tool name=bash input='{"command":"ls"}' rounds=2]]"""
+    call = {"toolUseId": "t1", "name": "Bash", "input": {"command": "ls"}}
+    history = [
+        {"userInputMessage": {"content": marker, "modelId": MODEL, "origin": "AI_EDITOR"}},
+        {"assistantResponseMessage": {"content": "Calling Bash.", "toolUses": [call]}},
+    ]
+    result = {"toolUseId": "t1", "status": "success", "content": [{"text": "a.txt"}]}
+    again = await events_for(
+        session, emulator.url, token, "", tools=["Bash"], tool_results=[result], history=history
+    )
+    assert [name for name, _, _ in _calls(again).values()] == ["Bash"]
+    context = {"toolResults": [result]}
+    history += [
+        {
+            "userInputMessage": {
+                "content": "",
+                "modelId": MODEL,
+                "origin": "AI_EDITOR",
+                "userInputMessageContext": context,
+            }
+        },
+        {
+            "assistantResponseMessage": {
+                "content": "Again.",
+                "toolUses": [{**call, "toolUseId": "t2"}],
+            }
+        },
+    ]
+    second = {**result, "toolUseId": "t2"}
+    done = await events_for(
+        session, emulator.url, token, "", tools=["Bash"], tool_results=[second], history=history
+    )
+    assert _calls(done) == {}
+    assert _text(done) == "Tool result: a.txt"
 
 
 # ---------------------------------------------------------------- reasoning

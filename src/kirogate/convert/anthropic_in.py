@@ -316,7 +316,8 @@ def _tool(tool: Tool, where: str) -> ToolDef:
             )
         return ToolDef(tool.name, tool.description or "", tool.input_schema)
     if kind.startswith("web_search"):
-        return ToolDef(tool.name or "web_search", tool.description or "", {}, kind="web_search")
+        name, description = tool.name or "web_search", tool.description or ""
+        return ToolDef(name, description, {}, kind="web_search", max_uses=tool.max_uses)
     for prefix, (default_name, schema) in _CLIENT_TOOL_DEFAULTS.items():
         if kind.startswith(prefix):
             name = tool.name or default_name

@@ -153,6 +153,7 @@ class Tool(_Model):
     type: str | None = None
     description: str | None = None
     input_schema: dict[str, Any] | None = None
+    max_uses: int | None = None  # web_search server tools
 
 
 class ToolChoiceBody(_Model):

@@ -76,8 +76,10 @@ class ToolDef:
     description: str
     input_schema: dict[str, Any]
     # "function": a normal tool; "custom": an OpenAI Responses freeform tool (string input);
-    # "web_search": Anthropic's server-side web search tool.
+    # "web_search": web search served by the gateway (Anthropic's server tool, Responses'
+    # hosted tool); offered upstream as a function, see ``kiro_tools.offered_tools``.
     kind: Literal["function", "custom", "web_search"] = "function"
+    max_uses: int | None = None  # web_search: the client's limit on searches per request
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ from kirogate.convert.kiro_tools import (
     MAX_TOOL_DESCRIPTION,
     ToolNames,
     convert_tools,
-    is_web_search,
+    offered_tools,
     placeholder_tools,
 )
 from kirogate.convert.models import ModelInfo
@@ -121,18 +121,9 @@ def build_kiro_request(
     options: KiroBuildOptions = KiroBuildOptions(),
 ) -> KiroBuild:
     """The Kiro request for ``conv`` on ``model``; raises InvalidRequest or RequestTooLarge."""
-    web_search = [tool for tool in conv.tools if is_web_search(tool)]
-    client_tools = [tool for tool in conv.tools if not is_web_search(tool)]
-    dropped_names = {"web_search", "websearch", *(tool.name for tool in web_search)}
-    plan = plan_turns(
-        conv.turns,
-        prefill=options.prefill,
-        drop_tools=dropped_names,
-        truncated=options.truncated_calls,
-    )
+    client_tools = offered_tools(conv.tools)
+    plan = plan_turns(conv.turns, prefill=options.prefill, truncated=options.truncated_calls)
     notes = list(plan.notes)
-    if web_search:
-        notes.append("removed web_search tools (the API layer handles web search)")
     if options.previous_text_truncated:
         plan.current.texts.insert(0, TRUNCATED_TEXT_NOTICE)
 

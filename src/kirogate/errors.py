@@ -35,6 +35,7 @@ translated into this tree at the boundary where they happen.
     │   ├── UpstreamTimeout            no bytes in time -> 504
     │   ├── UpstreamConnectionError    connect/reset/DNS -> 502
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
+    ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable)
 """
 
@@ -269,6 +270,18 @@ class UpstreamStreamException(UpstreamError):
     def __init__(self, exception_type: str, message: str) -> None:
         super().__init__(f"{exception_type}: {message}", reason=exception_type)
         self.exception_type = exception_type
+
+
+class OutputFormatMismatch(KirogateError):
+    """The model's final answer is not the JSON the request's output format asked for.
+
+    A 5xx so that SDKs retry on their own: the next sample may well match.
+    """
+
+    status = 502
+    anthropic_type = "api_error"
+    openai_type = "server_error"
+    openai_code = "output_format_mismatch"
 
 
 class NoCredentialAvailable(KirogateError):

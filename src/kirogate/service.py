@@ -28,6 +28,7 @@ from kirogate.convert.ir import (
     TextDelta,
     ToolCallStop,
 )
+from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
@@ -180,6 +181,9 @@ class Gateway:
         # Responses API conversations kept for previous_response_id (bounded, newest last).
         self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
         self.responses_limit = 1000
+        # Their output items by id, for item_reference without previous_response_id.
+        self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.response_items_limit = 20_000
 
     async def start(self) -> None:
         if self.persistent:
@@ -374,13 +378,18 @@ class Gateway:
         )
         if input_estimate is None:  # not reached: a successful attempt counted it
             input_estimate = estimate_conversation_tokens(conv)
-        assembler = StreamAssembler(
-            thinking_enabled=thinking,
-            tool_names=build.tool_names,
-            context_window=model.context_window,
-            input_tokens_estimate=input_estimate,
-            stop_sequences=conv.stop_sequences,
-            max_tokens=conv.max_tokens,
+        options: dict[str, Any] = {
+            "thinking_enabled": thinking,
+            "tool_names": build.tool_names,
+            "context_window": model.context_window,
+            "input_tokens_estimate": input_estimate,
+            "stop_sequences": conv.stop_sequences,
+            "max_tokens": conv.max_tokens,
+        }
+        assembler = (
+            StreamAssembler(**options)
+            if conv.output_format is None
+            else FormattedAssembler(conv.output_format, **options)  # checks the answer
         )
         return Answer(
             held,
@@ -437,6 +446,9 @@ class Gateway:
                 if answer.assembler.done:
                     break
             out.extend(answer.assembler.finish())
+        except KirogateError as exc:
+            answer.error = exc  # for the request log (a format mismatch, a stream exception)
+            raise
         finally:
             await answer.close()
         answer.remember(out)

@@ -18,6 +18,8 @@ from starlette.types import Message, Receive, Scope, Send
 from kirogate.api.app import ObservedFastAPI
 from kirogate.api.middleware import (
     ObservabilityMiddleware,
+    error_reason,
+    escape_controls,
     incoming_request_id,
     new_request_id,
     telemetry_config,
@@ -59,6 +61,17 @@ def build_app(metrics: GatewayMetrics, seen: dict[str, Any]) -> FastAPI:
     @app.get("/health")
     async def health() -> Response:
         return JSONResponse({"status": "ok"})
+
+    @app.get("/refused")
+    async def refused() -> Response:
+        body = {"type": "error", "error": {"type": "invalid_request_error",
+                "message": "messages[1].role: Input should be 'user'\nFAKE 200 line"}}  # fmt: skip
+        return JSONResponse(body, status_code=400)
+
+    @app.get("/overloaded")
+    async def overloaded() -> Response:
+        body = {"error": {"message": "upstream busy", "type": "overloaded_error", "code": None}}
+        return JSONResponse(body, status_code=529)
 
     return app
 
@@ -336,3 +349,67 @@ async def test_spans_carry_the_request_id_when_a_tracer_provider_is_set() -> Non
     server_spans = [s for s in exporter.get_finished_spans() if s.parent is None]
     assert [s.attributes.get("kirogate.request_id") for s in server_spans] == ["span-1"]
     assert "/v1/models" in server_spans[0].name
+
+
+async def test_a_4xx_answer_logs_its_error_type_and_message_at_info(
+    client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirogate.access")
+    await client.get("/refused")
+    [record] = [r for r in caplog.records if r.name == "kirogate.access"]
+    assert record.levelno == logging.INFO
+    message = record.getMessage()
+    assert message.startswith("GET /refused 400 ")
+    assert "invalid_request_error: messages[1].role: Input should be 'user'" in message
+    assert record.error_type == "invalid_request_error"  # type: ignore[attr-defined]
+
+
+async def test_control_characters_in_an_error_message_cannot_forge_a_log_line(
+    client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirogate.access")
+    await client.get("/refused")
+    [record] = [r for r in caplog.records if r.name == "kirogate.access"]
+    assert "\n" not in record.getMessage()
+    assert "'user'\\nFAKE 200 line" in record.getMessage()
+
+
+async def test_a_5xx_answer_logs_its_reason_at_warning(
+    client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirogate.access")
+    await client.get("/overloaded")
+    [record] = [r for r in caplog.records if r.name == "kirogate.access"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().endswith("overloaded_error: upstream busy")
+
+
+async def test_a_success_carries_no_error_reason(
+    client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirogate.access")
+    await client.get("/items/7")
+    [record] = [r for r in caplog.records if r.name == "kirogate.access"]
+    assert record.error_type is None  # type: ignore[attr-defined]
+    assert record.getMessage().endswith("client=10.1.2.3")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"type":"error","error":{"type":"not_found_error","message":"no"}}', ("not_found_error", "no")),
+        (b'{"error":{"message":"bad key","type":"invalid_request_error"}}', ("invalid_request_error", "bad key")),
+        (b'{"error":{"type":"internal_error"}}', ("internal_error", "")),
+        (b"Internal Server Error", None),
+        (b'{"ready":false}', None),
+        (b'{"error":"a string"}', None),
+        (b"[1, 2]", None),
+    ],
+)  # fmt: skip
+def test_error_reason_reads_only_the_envelope(body: bytes, reason: tuple[str, str] | None) -> None:
+    assert error_reason(body) == reason
+
+
+def test_escape_controls_keeps_one_line_and_cuts_long_text() -> None:
+    assert escape_controls("a\r\nb\x1b[31m\u2028c") == "a\\r\\nb\\x1b[31m\\u2028c"
+    assert escape_controls("x" * 900, 20) == "x" * 17 + "..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -58,6 +59,58 @@ async def test_health_answers_with_the_version(gateway: Gateway) -> None:
         response = await http.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "version": __version__}
+
+
+async def test_healthz_answers_like_health(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__}
+
+
+async def test_version_answers_the_version_json(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.get("/version")
+    assert response.status_code == 200
+    assert response.json() == {"name": "kirogate", "version": __version__}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/chat/completions"), ("POST", "/responses"), ("GET", "/models"),
+     ("GET", "/responses/resp_1"), ("POST", "/completions")],
+)  # fmt: skip
+async def test_openai_route_without_v1_is_a_404_saying_to_add_v1(
+    gateway: Gateway, method: str, path: str
+) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.request(method, path)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] is None
+    assert "need /v1 at the end of the base URL (http://test/v1)" in error["message"]
+
+
+async def test_a_doubled_v1_is_a_404_naming_both_base_urls(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.post("/v1/v1/messages")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["type"] == "not_found_error"
+    assert "Anthropic clients take http://test, OpenAI clients http://test/v1" in error["message"]
+
+
+async def test_an_unknown_path_is_a_plain_404_and_its_reason_is_logged(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirogate.access")
+    async with await client_for(gateway) as http:
+        response = await http.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no route for GET /nowhere"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "kirogate.access"]
+    assert line.endswith("not_found_error: no route for GET /nowhere")
 
 
 async def test_ready_with_credentials_and_no_database(gateway: Gateway) -> None:

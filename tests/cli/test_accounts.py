@@ -143,7 +143,10 @@ def test_disable_enable_and_remove(cli: Cli, data: Path, monkeypatch: pytest.Mon
     assert cli("accounts", "enable", "1", "--data-dir", data).code == 0
     assert rows(cli, data)[0]["state"] == "active"
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    removed = cli("accounts", "remove", "1", "--data-dir", data)
+    refused = cli("accounts", "remove", "1", "--data-dir", data)
+    assert refused.code == 2 and "pass --yes (-y) to confirm" in refused.err
+    assert len(rows(cli, data)) == 1
+    removed = cli("accounts", "remove", "1", "--yes", "--data-dir", data)
     assert removed.code == 0 and "deleted credential #1" in removed.out
     assert rows(cli, data) == []
     unknown = cli("accounts", "remove", "9", "-y", "--data-dir", data)

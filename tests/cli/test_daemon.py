@@ -32,6 +32,7 @@ def kg(home: Path, *args: str | Path, timeout: float = 60) -> subprocess.Complet
         [sys.executable, "-m", "kirogate", *map(str, args)],
         capture_output=True,
         text=True,
+        stdin=subprocess.DEVNULL,
         env=subprocess_env(home),
         timeout=timeout,
     )
@@ -99,7 +100,12 @@ def test_start_status_test_and_stop_a_real_daemon(gateway: Daemon) -> None:
         assert f"✓ {check}" in smoke.stdout
     assert "reply: Echo: Reply with one short sentence" in smoke.stdout
 
-    stopped = gateway.run("stop", "--data-dir", gateway.data)
+    refused = gateway.run("stop", "--data-dir", gateway.data)
+    assert refused.returncode == 2
+    assert "stdin is not a terminal; pass --yes (-y) to confirm" in refused.stderr
+    assert daemon.process_alive(pid)
+
+    stopped = gateway.run("stop", "-y", "--data-dir", gateway.data)
     assert stopped.returncode == 0
     assert f"stopped kirogate (pid {pid})" in stopped.stdout
     assert not pid_file.exists()
@@ -116,7 +122,7 @@ def test_start_script_flags_act_like_the_subcommands(gateway: Daemon) -> None:
     smoke = gateway.run("serve", "-t", "--data-dir", gateway.data, "-k", "wrong-key")
     assert smoke.returncode == 1
     assert "✗ models: HTTP 401" in smoke.stdout and "pass -k KEY" in smoke.stdout
-    stopped = gateway.run("serve", "--stop", "--data-dir", gateway.data)
+    stopped = gateway.run("serve", "--stop", "--yes", "--data-dir", gateway.data)
     assert stopped.returncode == 0
     assert no_kirogate_left(gateway.data)
 
@@ -150,19 +156,19 @@ def test_a_stale_pid_file_is_detected_and_replaced(gateway: Daemon) -> None:
     assert started.returncode == 0
     assert f"replacing a stale PID file (process {dead.pid} is gone)" in started.stdout
     assert gateway.pid() != dead.pid
-    assert gateway.run("stop", "--data-dir", gateway.data).returncode == 0
+    assert gateway.run("stop", "-y", "--data-dir", gateway.data).returncode == 0
 
 
 def test_restart_keeps_the_command_line_and_changes_the_pid(gateway: Daemon) -> None:
     assert gateway.start().returncode == 0
     first = gateway.pid()
-    restarted = gateway.run("restart", "--data-dir", gateway.data)
+    restarted = gateway.run("restart", "-y", "--data-dir", gateway.data)
     assert restarted.returncode == 0, restarted.stderr
     assert f"stopped kirogate (pid {first})" in restarted.stdout
     second = gateway.pid()
     assert second != first and not daemon.process_alive(first)
     assert gateway.run("test", "--data-dir", gateway.data).returncode == 0
-    assert gateway.run("stop", "--data-dir", gateway.data).returncode == 0
+    assert gateway.run("stop", "-y", "--data-dir", gateway.data).returncode == 0
 
 
 def test_a_daemon_that_dies_while_starting_shows_its_log(gateway: Daemon, tmp_path: Path) -> None:
@@ -180,7 +186,7 @@ def test_log_mode_file_and_log_file_go_to_the_file(gateway: Daemon, tmp_path: Pa
     log_file = tmp_path / "custom.log"
     assert gateway.start("--log-file", str(log_file)).returncode == 0
     assert gateway.run("test", "--data-dir", gateway.data).returncode == 0
-    assert gateway.run("stop", "--data-dir", gateway.data).returncode == 0
+    assert gateway.run("stop", "-y", "--data-dir", gateway.data).returncode == 0
     text = log_file.read_text()
     assert "kirogate 0." in text and "POST /v1/messages 200" in text
     assert log_file.stat().st_mode & 0o777 == 0o600

@@ -310,6 +310,73 @@ def test_aggregator_body_needs_finish() -> None:
         AnthropicAggregator(MODEL, MESSAGE_ID).body()
 
 
+# ---------------------------------------------------------------- served web search
+
+SEARCH_BLOCKS = [
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+]
+
+
+def test_blocks_take_the_next_indexes_between_text_blocks() -> None:
+    renderer = AnthropicStreamRenderer(MODEL, MESSAGE_ID, 10, False)
+    data = renderer.start() + renderer.render([TextDelta("Searching.")])
+    data += renderer.blocks(SEARCH_BLOCKS)
+    data += renderer.render([TextDelta("Found."), Finish("end_turn", 10, 3)])
+    parsed = parse_sse(data)
+    check_sequence(parsed)
+    assert [block["type"] for block in blocks(parsed)] == [
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    final = sdk_message(data)
+    assert [block.type for block in final.content] == [
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert final.usage.server_tool_use is not None
+    assert final.usage.server_tool_use.web_search_requests == 1
+
+
+def test_usage_counts_only_searches_that_ran() -> None:
+    failed = [SEARCH_BLOCKS[0], {**SEARCH_BLOCKS[1], "content": {"type": "x", "error_code": "e"}}]
+    renderer = AnthropicStreamRenderer(MODEL, MESSAGE_ID, 10, False)
+    renderer.blocks(failed)
+    parsed = parse_sse(renderer.render([Finish("end_turn", 10, 3)]))
+    delta = next(data for name, data in parsed if name == "message_delta")
+    assert "server_tool_use" not in delta["usage"]
+
+
+def test_buffered_renderer_holds_blocks_until_the_finish() -> None:
+    renderer = BufferedAnthropicRenderer(MODEL, MESSAGE_ID, 10, False)
+    assert renderer.blocks(SEARCH_BLOCKS) == b""
+    parsed = parse_sse(renderer.render([Finish("end_turn", 42, 3)]))
+    assert [block["type"] for block in blocks(parsed)][:2] == [
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
+
+
+def test_aggregator_takes_blocks_in_order() -> None:
+    aggregator = AnthropicAggregator(MODEL, MESSAGE_ID)
+    aggregator.feed(TextDelta("Searching."))
+    assert aggregator.blocks(SEARCH_BLOCKS) == b""
+    aggregator.feed_all([TextDelta("Found."), Finish("end_turn", 10, 3)])
+    body = aggregator.body()
+    assert [block["type"] for block in body["content"]] == [
+        "text",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert body["content"][0]["text"] == "Searching."
+    assert body["usage"]["server_tool_use"]["web_search_requests"] == 1
+
+
 # ---------------------------------------------------------------- estimated cache usage
 
 

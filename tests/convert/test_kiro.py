@@ -12,6 +12,7 @@ from kirogate.convert.ir import (
     Document,
     Image,
     Instruction,
+    JsonFormat,
     Part,
     Text,
     ThinkingConfig,
@@ -157,6 +158,22 @@ def test_system_prompt_becomes_a_history_pair() -> None:
 def test_no_system_and_no_thinking_means_no_system_pair() -> None:
     result = build(conv(u("a"), a("b"), u("c")))
     assert history(result)[0]["userInputMessage"]["content"] == "a"
+
+
+def test_output_format_instruction_ends_the_system_prompt() -> None:
+    fmt = JsonFormat("json_schema", {"type": "object"}, name="city", description="A city")
+    text = system_text(build(conv(system="Be brief.", output_format=fmt)))
+    first, instruction = text.split("\n", 1)
+    assert first == "Be brief."
+    assert instruction.startswith("Answer with only one JSON value")
+    assert "Schema name: city" in instruction
+    assert "What the answer is for: A city" in instruction
+    assert instruction.endswith('{"type":"object"}')
+
+
+def test_output_format_alone_makes_a_system_pair() -> None:
+    text = system_text(build(conv(output_format=JsonFormat("json_object"))))
+    assert text.startswith("Answer with only one valid JSON object")
 
 
 def test_enabled_thinking_prefixes_the_system_prompt() -> None:
@@ -309,7 +326,7 @@ def test_tool_choice_any_is_ignored() -> None:
     assert state(result)["chatTriggerType"] == "MANUAL"
 
 
-def test_web_search_tools_and_calls_are_removed() -> None:
+def test_web_search_is_offered_and_its_calls_are_kept() -> None:
     web = ToolDef("web_search", "", {}, kind="web_search")
     turns = (
         u("q"),
@@ -317,9 +334,16 @@ def test_web_search_tools_and_calls_are_removed() -> None:
         u(ToolResult("s1", "r"), "go on"),
     )
     result = build(conv(*turns, tools=(web, ToolDef("Bash", "run", SCHEMA))))
-    assert [t["name"] for t in tools(result)] == ["Bash"]
-    assert "toolUses" not in history(result)[1]["assistantResponseMessage"]
-    assert any("web_search" in note for note in result.notes)
+    offered = tools(result)
+    assert [t["name"] for t in offered] == ["web_search", "Bash"]
+    assert offered[0]["inputSchema"]["json"]["required"] == ["query"]
+    uses = history(result)[1]["assistantResponseMessage"]["toolUses"]
+    assert [use["name"] for use in uses] == ["web_search"]
+
+
+def test_a_client_tool_named_websearch_is_offered_as_it_is() -> None:
+    result = build(conv(u("q"), tools=(ToolDef("WebSearch", "search", SCHEMA),)))
+    assert [t["name"] for t in tools(result)] == ["WebSearch"]
 
 
 def test_tool_results_carry_error_status() -> None:

@@ -5,13 +5,15 @@ import pytest
 from kirogate.convert.ir import ToolDef
 from kirogate.convert.kiro_tools import (
     EDIT_TOOL_SUFFIX,
+    WEB_SEARCH_SCHEMA,
     WRITE_TOOL_SUFFIX,
     ConvertedTools,
     ToolNames,
     clean_schema,
     convert_tools,
-    is_web_search,
+    offered_tools,
     placeholder_tools,
+    served_web_search,
     shorten_tool_name,
 )
 from kirogate.protocol.request import (
@@ -126,16 +128,31 @@ def test_placeholders_cover_history_names_missing_from_tools() -> None:
     [
         ToolDef("web_search", "", {}, kind="web_search"),
         ToolDef("search", "", {}, kind="web_search"),
-        ToolDef("WebSearch", "", {}),
-        ToolDef("Web_Search", "", {}),
     ],
 )
-def test_web_search_tools_are_recognised(tool: ToolDef) -> None:
-    assert is_web_search(tool)
+def test_server_web_search_tools_are_served(tool: ToolDef) -> None:
+    assert served_web_search([ToolDef("Bash", "run", SCHEMA), tool]) is tool
 
 
-def test_other_tools_are_not_web_search() -> None:
-    assert not is_web_search(ToolDef("WebFetch", "", {}))
+@pytest.mark.parametrize("name", ["WebSearch", "web_search", "Web_Search"])
+def test_client_functions_named_like_web_search_are_not_served(name: str) -> None:
+    assert served_web_search([ToolDef(name, "", SCHEMA)]) is None
+
+
+def test_a_client_function_of_the_same_name_wins_over_the_server_tool() -> None:
+    client = ToolDef("Web_Search", "mine", SCHEMA)
+    tools = [ToolDef("web_search", "", {}, kind="web_search"), client]
+    assert served_web_search(tools) is None
+    assert offered_tools(tools) == [client]
+
+
+def test_web_search_is_offered_as_a_function_with_a_query() -> None:
+    bash = ToolDef("Bash", "run", SCHEMA)
+    offered = offered_tools([ToolDef("web_search", "", {}, kind="web_search"), bash])
+    assert offered[1] is bash
+    assert offered[0].name == "web_search"
+    assert offered[0].input_schema == WEB_SEARCH_SCHEMA
+    assert "Search the web" in offered[0].description
 
 
 # ---------------------------------------------------------------- schemas

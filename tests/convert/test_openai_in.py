@@ -8,6 +8,7 @@ from kirogate.convert.ir import (
     Document,
     Image,
     Instruction,
+    JsonFormat,
     Text,
     Thinking,
     ThinkingConfig,
@@ -658,7 +659,7 @@ def test_non_boolean_include_usage_is_rejected() -> None:
     assert error.param == "stream_options.include_usage"
 
 
-def test_json_object_response_format_adds_a_system_instruction() -> None:
+def test_json_object_response_format_sets_the_output_format() -> None:
     conv = chat_to_ir(
         body(
             {"role": "system", "content": "Sys."},
@@ -666,22 +667,36 @@ def test_json_object_response_format_adds_a_system_instruction() -> None:
             response_format={"type": "json_object"},
         )
     )
-    assert conv.system.startswith("Sys.\n\nRespond with a single valid JSON object")
+    assert conv.output_format == JsonFormat("json_object")
+    assert conv.system == "Sys."  # the Kiro builder adds the instruction
 
 
-def test_json_schema_response_format_includes_the_schema() -> None:
+def test_json_schema_response_format_keeps_the_schema_name_and_description() -> None:
     fmt = {
         "type": "json_schema",
         "json_schema": {"name": "city", "description": "A city", "schema": {"type": "object"}},
     }
     conv = chat_to_ir(body(response_format=fmt))
-    assert "'city'" in conv.system
-    assert "Purpose: A city" in conv.system
-    assert '{"type":"object"}' in conv.system
+    assert conv.output_format == JsonFormat(
+        "json_schema", {"type": "object"}, name="city", description="A city"
+    )
 
 
 def test_text_response_format_adds_nothing() -> None:
-    assert chat_to_ir(body(response_format={"type": "text"})).system == ""
+    conv = chat_to_ir(body(response_format={"type": "text"}))
+    assert (conv.system, conv.output_format) == ("", None)
+
+
+def test_invalid_json_schema_in_response_format_is_rejected() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "thing"}}}
+    error = rejected(body(response_format=fmt))
+    assert error.param == "response_format.json_schema.schema"
+    assert "not a valid JSON Schema" in error.message
+
+
+def test_non_string_json_schema_name_is_rejected() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": 3, "schema": {"type": "object"}}}
+    assert rejected(body(response_format=fmt)).param == "response_format.json_schema.name"
 
 
 def test_json_schema_response_format_without_schema_is_rejected() -> None:

@@ -9,6 +9,7 @@ from kirogate.convert.ir import (
     Document,
     Image,
     Instruction,
+    JsonFormat,
     Text,
     Thinking,
     ThinkingConfig,
@@ -18,7 +19,11 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
-from kirogate.convert.responses_in import continue_conversation, responses_to_ir
+from kirogate.convert.responses_in import (
+    SEARCH_RESULTS_KEY,
+    continue_conversation,
+    responses_to_ir,
+)
 from kirogate.errors import InvalidRequest
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -304,10 +309,30 @@ def test_reasoning_without_text_adds_nothing() -> None:
 
 
 def test_unsupported_item_type_is_rejected() -> None:
-    item = {"type": "web_search_call", "id": "ws_1", "status": "completed"}
+    item = {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": []}
     error = rejected(body(item))
     assert error.param == "input[0].type"
-    assert "web_search_call" in error.message
+    assert "file_search_call" in error.message
+
+
+def test_web_search_call_item_becomes_assistant_text_naming_the_query() -> None:
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed"}
+    item["action"] = {"type": "search", "query": "rust"}
+    conv = responses_to_ir(body(message("user", "look it up"), item))
+    assert conv.turns[1] == Turn("assistant", (Text('(Searched the web for "rust".)'),))
+
+
+def test_web_search_call_item_without_a_query_still_says_a_search_ran() -> None:
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed"}
+    conv = responses_to_ir(body(message("user", "q"), item))
+    assert conv.turns[1] == Turn("assistant", (Text("(Searched the web.)"),))
+
+
+def test_web_search_call_item_gets_the_results_the_gateway_kept() -> None:
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {}}
+    kept = {**item, SEARCH_RESULTS_KEY: "1. result"}
+    conv = responses_to_ir(body(message("user", "q"), item), references={"ws_1": kept})
+    assert conv.turns[1] == Turn("assistant", (Text("1. result"),))
 
 
 # ---------------------------------------------------------------- item references
@@ -321,6 +346,16 @@ def test_item_reference_resolves_from_the_previous_conversation() -> None:
         previous=previous,
     )
     assert conv.turns == (Turn("user", (Text("from before"),)),)
+
+
+def test_item_reference_resolves_from_stored_items_without_previous_response_id() -> None:
+    call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "shell"}
+    call["arguments"] = '{"command": ["ls"]}'
+    output = {"type": "function_call_output", "call_id": "c1", "output": "a.txt"}
+    request = body(message("user", "list"), {"type": "item_reference", "id": "fc_1"}, output)
+    conv = responses_to_ir(request, references={"fc_1": call})
+    assert conv.turns[1] == Turn("assistant", (ToolCall("c1", "shell", {"command": ["ls"]}),))
+    assert conv.turns[2] == Turn("user", (ToolResult("c1", "a.txt"),))
 
 
 def test_unknown_item_reference_is_rejected() -> None:
@@ -356,10 +391,40 @@ def test_custom_tool_with_an_unknown_format_is_rejected() -> None:
     assert rejected(body(tools=[raw])).param == "tools[0].format.type"
 
 
-def test_hosted_tools_are_dropped_and_listed() -> None:
-    conv = responses_to_ir(body(tools=[{"type": "web_search"}, SHELL, {"type": "local_shell"}]))
+def test_hosted_tools_are_declined_and_listed() -> None:
+    conv = responses_to_ir(body(tools=[{"type": "file_search"}, SHELL, {"type": "local_shell"}]))
     assert [t.name for t in conv.tools] == ["shell"]
-    assert conv.metadata["dropped_tools"] == ["web_search", "local_shell"]
+    assert conv.metadata["declined_tools"] == ["file_search", "local_shell"]
+
+
+@pytest.mark.parametrize("kind", ["web_search", "web_search_preview", "web_search_2025_08_26"])
+def test_web_search_tools_are_served_by_the_gateway(kind: str) -> None:
+    conv = responses_to_ir(body(tools=[SHELL, {"type": kind}]))
+    assert conv.tools[1] == ToolDef("web_search", "", {}, kind="web_search")
+    assert "declined_tools" not in conv.metadata
+
+
+def test_namespace_tools_become_prefixed_functions() -> None:
+    spawn = {"type": "function", "name": "spawn", "description": "Start", "parameters": {}}
+    namespace = {"type": "namespace", "name": "agents", "description": "d", "tools": [spawn]}
+    conv = responses_to_ir(body(tools=[namespace]))
+    assert [(t.name, t.kind, t.description) for t in conv.tools] == [
+        ("agents__spawn", "function", "Start")
+    ]
+    assert conv.metadata["namespaces"] == {"agents__spawn": ("agents", "spawn")}
+
+
+def test_namespace_members_that_are_not_functions_are_declined() -> None:
+    namespace = {"type": "namespace", "name": "ns", "tools": [{"type": "mcp"}]}
+    conv = responses_to_ir(body(tools=[namespace]))
+    assert conv.tools == ()
+    assert conv.metadata["declined_tools"] == ["namespace/mcp"]
+
+
+def test_function_call_items_with_a_namespace_use_the_prefixed_name() -> None:
+    item = {"type": "function_call", "call_id": "c1", "name": "spawn", "namespace": "agents"}
+    conv = responses_to_ir(body(message("user", "go"), {**item, "arguments": "{}"}))
+    assert conv.turns[1] == Turn("assistant", (ToolCall("c1", "agents__spawn", {}),))
 
 
 def test_tool_without_type_is_rejected() -> None:
@@ -429,15 +494,26 @@ def test_store_and_parallel_tool_calls_default_to_true() -> None:
     assert (conv.metadata["store"], conv.metadata["parallel_tool_calls"]) == (True, True)
 
 
-def test_json_schema_text_format_adds_a_system_instruction() -> None:
+def test_json_schema_text_format_sets_the_output_format() -> None:
     fmt = {"type": "json_schema", "name": "plan", "schema": {"type": "object"}, "strict": True}
     conv = responses_to_ir(body(instructions="Plan.", text={"format": fmt}))
-    assert conv.system.startswith("Plan.\n\nRespond with a single JSON value")
-    assert "'plan'" in conv.system
+    assert conv.output_format == JsonFormat("json_schema", {"type": "object"}, name="plan")
+    assert conv.system == "Plan."  # the Kiro builder adds the instruction
+
+
+def test_json_object_text_format_sets_the_output_format() -> None:
+    conv = responses_to_ir(body(text={"format": {"type": "json_object"}}))
+    assert conv.output_format == JsonFormat("json_object")
 
 
 def test_text_without_format_adds_nothing() -> None:
-    assert responses_to_ir(body(text={"verbosity": "low"})).system == ""
+    conv = responses_to_ir(body(text={"verbosity": "low"}))
+    assert (conv.system, conv.output_format) == ("", None)
+
+
+def test_json_schema_text_format_with_a_non_object_schema_is_rejected() -> None:
+    fmt = {"type": "json_schema", "name": "plan", "schema": ["object"]}
+    assert rejected(body(text={"format": fmt})).param == "text.format.schema"
 
 
 def test_json_schema_text_format_without_schema_is_rejected() -> None:

@@ -639,6 +639,66 @@ def test_final_response_round_trips_through_continue_conversation() -> None:
     )
 
 
+# ---------------------------------------------------------------- gateway-served tools
+
+
+def test_web_search_call_is_a_completed_item_between_messages() -> None:
+    r = renderer()
+    sse = r.start() + r.feed(TextDelta("Let me look.")) + r.web_search_call("rust", item_id="ws_1")
+    sse += r.feed(TextDelta("Found it.")) + r.feed(FINISH)
+    payloads = parse(sse)
+    sdk_check(payloads)
+    kinds = [p["type"] for p in payloads]
+    start = kinds.index("response.web_search_call.in_progress")
+    assert kinds[start - 1] == "response.output_item.added"
+    assert kinds[start : start + 4] == [
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
+        "response.output_item.done",
+    ]
+    output = r.final_response()["output"]
+    assert [item["type"] for item in output] == ["message", "web_search_call", "message"]
+    assert output[1] == {
+        "id": "ws_1",
+        "type": "web_search_call",
+        "status": "completed",
+        "action": {"type": "search", "query": "rust"},
+    }
+
+
+def test_web_search_call_after_the_end_sends_nothing() -> None:
+    r = renderer()
+    r.start()
+    r.feed(FINISH)
+    assert r.web_search_call("rust") == b""
+
+
+def test_namespaced_function_calls_carry_their_namespace() -> None:
+    events: list[OutEvent] = [
+        ToolCallStart("c1", "agents__spawn"),
+        ToolCallDelta("{}"),
+        ToolCallStop("c1", {}),
+        Finish("tool_use", 10, 5),
+    ]
+    r, _ = run(events, namespaces={"agents__spawn": ("agents", "spawn")})
+    call = r.final_response()["output"][0]
+    assert (call["name"], call["namespace"], call["call_id"]) == ("spawn", "agents", "c1")
+
+
+def test_namespaced_custom_tool_calls_carry_their_namespace() -> None:
+    events: list[OutEvent] = [
+        ToolCallStart("c1", "tools__note"),
+        ToolCallDelta('{"input": "hi"}'),
+        ToolCallStop("c1", {"input": "hi"}),
+        Finish("tool_use", 10, 5),
+    ]
+    namespaces = {"tools__note": ("tools", "note")}
+    r, _ = run(events, custom_tools={"tools__note"}, namespaces=namespaces)
+    call = r.final_response()["output"][0]
+    assert (call["type"], call["name"], call["namespace"]) == ("custom_tool_call", "note", "tools")
+
+
 def test_estimated_cache_reads_are_cached_input_tokens() -> None:
     _, payloads = run([TextDelta("Hi"), Finish("end_turn", 100, 20)], cache=CacheUsage(64, 8))
     details = payloads[-1]["response"]["usage"]["input_tokens_details"]

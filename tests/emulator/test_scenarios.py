@@ -23,6 +23,7 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.eventstream import FrameDecoder
 from tests.emulator.support import (
+    MODEL,
     decode_events,
     events_for,
     generate,
@@ -149,6 +150,58 @@ async def test_tool_scenario_streams_several_calls_in_fragments(
     fragments = [e for e in events if isinstance(e, ToolUseFragment) and e.input]
     assert all(len(f.input) <= 3 for f in fragments)
     assert _text(events) == "Calling Bash."
+
+
+async def test_say_scenario_answers_with_the_given_text_in_pieces(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    marker = """[[emu:say size=4 text='```json\\n{"title": "Fix it"}\\n```']] name it"""
+    events = await events_for(session, emulator.url, token, marker)
+    pieces = [e.content for e in events if isinstance(e, AssistantText)]
+    assert "".join(pieces) == '```json\n{"title": "Fix it"}\n```'
+    assert max(len(piece) for piece in pieces) <= 5
+    assert isinstance(events[-1], ContextUsage)
+
+
+async def test_tool_scenario_calls_again_until_rounds_are_done(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    marker = """[[emu:tool name=bash input='{"command":"ls"}' rounds=2]]"""
+    call = {"toolUseId": "t1", "name": "Bash", "input": {"command": "ls"}}
+    history = [
+        {"userInputMessage": {"content": marker, "modelId": MODEL, "origin": "AI_EDITOR"}},
+        {"assistantResponseMessage": {"content": "Calling Bash.", "toolUses": [call]}},
+    ]
+    result = {"toolUseId": "t1", "status": "success", "content": [{"text": "a.txt"}]}
+    again = await events_for(
+        session, emulator.url, token, "", tools=["Bash"], tool_results=[result], history=history
+    )
+    assert [name for name, _, _ in _calls(again).values()] == ["Bash"]
+    context = {"toolResults": [result]}
+    history += [
+        {
+            "userInputMessage": {
+                "content": "",
+                "modelId": MODEL,
+                "origin": "AI_EDITOR",
+                "userInputMessageContext": context,
+            }
+        },
+        {
+            "assistantResponseMessage": {
+                "content": "Again.",
+                "toolUses": [{**call, "toolUseId": "t2"}],
+            }
+        },
+    ]
+    second = {**result, "toolUseId": "t2"}
+    done = await events_for(
+        session, emulator.url, token, "", tools=["Bash"], tool_results=[second], history=history
+    )
+    assert _calls(done) == {}
+    assert _text(done) == "Tool result: a.txt"
 
 
 # ---------------------------------------------------------------- reasoning

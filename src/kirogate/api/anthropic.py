@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,15 +17,23 @@ from kirogate.api.common import (
     read_json_object,
 )
 from kirogate.api.responses import json_response
+from kirogate.api.search_loop import (
+    Emit,
+    Results,
+    SearchLoop,
+    collect_with_search,
+    open_search_stream,
+)
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
-from kirogate.api.websearch import is_web_search_request, web_search_response
+from kirogate.api.websearch import is_web_search_request, search_blocks, web_search_response
 from kirogate.convert.anthropic_in import count_tokens_to_ir, messages_to_ir
 from kirogate.convert.anthropic_out import (
     AnthropicAggregator,
     AnthropicStreamRenderer,
     BufferedAnthropicRenderer,
 )
+from kirogate.convert.kiro_tools import served_web_search
 from kirogate.convert.tokens import estimate_conversation_tokens
 
 router = APIRouter()
@@ -38,22 +48,40 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
         return await web_search_response(gateway, conv, model)
     thinking = conv.thinking is not None or model.thinking is not None
     message_id = f"msg_{hex_id()}"
+    endpoint = endpoint_path(request)
     cache = estimated_cache(request, gateway, conv)
+    search = served_web_search(conv.tools)
+    loop = SearchLoop(gateway, conv, model, search, endpoint) if search else None
     if conv.stream:
         cls = BufferedAnthropicRenderer if buffered else AnthropicStreamRenderer
-        body = await open_stream(
-            gateway,
-            conv,
-            model,
-            endpoint=endpoint_path(request),
-            renderer_for=lambda tokens: cls(conv.model, message_id, tokens, thinking, cache),
-        )
+
+        def renderer_for(tokens: int) -> AnthropicStreamRenderer | BufferedAnthropicRenderer:
+            return cls(conv.model, message_id, tokens, thinking, cache)
+
+        if loop is not None:
+            body = await open_search_stream(loop, renderer_for=renderer_for, emit_for=_emit_blocks)
+        else:
+            body = await open_stream(
+                gateway, conv, model, endpoint=endpoint, renderer_for=renderer_for
+            )
         return sse_response(body)
-    answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
-    events = await gateway.collect(answer)
     aggregator = AnthropicAggregator(conv.model, message_id, thinking, cache)
+    if loop is not None:
+        await collect_with_search(loop, sink=aggregator.feed_all, emit=_emit_blocks(aggregator))
+        return json_response(aggregator.body())
+    answer = await gateway.open_answer(conv, model, endpoint=endpoint)
+    events = await gateway.collect(answer)
     aggregator.feed_all(events)
     return json_response(aggregator.body())
+
+
+def _emit_blocks(target: Any) -> Emit:
+    """Served searches as Anthropic blocks on ``target`` (a renderer or the aggregator)."""
+
+    def emit(query: str, results: Results | None, error_code: str | None) -> bytes:
+        return target.blocks(search_blocks(query, results, error_code))  # type: ignore[no-any-return]
+
+    return emit
 
 
 @router.post("/v1/messages")

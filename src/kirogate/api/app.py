@@ -19,10 +19,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from kirogate import __version__
-from kirogate.api import admin, anthropic, models, openai, responses_api
+from kirogate.api import admin, anthropic, models, openai, pages, responses_api
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.direct import DirectRoutes, error_for
-from kirogate.api.errors import dialect_for_path, error_response
+from kirogate.api.errors import Dialect, dialect_for_path, error_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.api.responses import json_response
 from kirogate.api.streaming import InternalError
@@ -44,6 +44,42 @@ _USABLE_STATES = ("ready", "busy")
 
 class MethodNotAllowed(ClientError):
     status = 405
+
+
+class RouteNotFound(NotFound):
+    """No such path (OpenAI answers these with ``code: null``, not ``model_not_found``)."""
+
+    openai_code = None
+
+
+# The OpenAI client routes, as a client whose base URL lacks ``/v1`` asks for them.
+_OPENAI_WITHOUT_V1 = ("/chat/completions", "/completions", "/responses", "/models", "/embeddings")
+
+
+def missing_v1(path: str) -> bool:
+    """Whether ``path`` is an OpenAI route asked for without its ``/v1`` prefix."""
+    path = path.rstrip("/")
+    return path in _OPENAI_WITHOUT_V1 or path.startswith(("/responses/", "/models/"))
+
+
+def not_found(request: Request) -> tuple[KirogateError, Dialect]:
+    """The 404 for an unknown path, with a hint when the base URL is the likely mistake."""
+    path = request.url.path
+    if missing_v1(path):
+        base = str(request.base_url).rstrip("/")
+        error = RouteNotFound(
+            f"no route for {request.method} {path}: OpenAI clients need /v1 at the end of "
+            f"the base URL ({base}/v1)"
+        )
+        return error, Dialect.OPENAI
+    if path.startswith("/v1/v1/"):
+        base = str(request.base_url).rstrip("/")
+        error = RouteNotFound(
+            f"no route for {request.method} {path}: the base URL ends in /v1 once too often; "
+            f"Anthropic clients take {base}, OpenAI clients {base}/v1"
+        )
+        return error, dialect_for_path(path.removeprefix("/v1"))
+    return RouteNotFound(f"no route for {request.method} {path}"), dialect_for_path(path)
 
 
 class ObservedFastAPI(FastAPI):
@@ -181,6 +217,7 @@ def create_app(
         app.include_router(module.router)
         app.direct_routes += module.router.routes  # no prefix: their paths are the real ones
     app.include_router(admin.router)
+    app.include_router(pages.router)
 
     @app.exception_handler(KirogateError)
     async def kirogate_error(request: Request, exc: Exception) -> Response:
@@ -190,24 +227,31 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         error: KirogateError
+        dialect = dialect_for_path(request.url.path)
         if exc.status_code == 404:
-            error = NotFound(f"no route for {request.method} {request.url.path}")
+            error, dialect = not_found(request)
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
         else:
             error = InternalError(str(exc.detail))
         if request.url.path.startswith(admin.PREFIX):
             return admin.admin_error_response(error)  # kiro.rs' admin error shape
-        return error_response(error, dialect_for_path(request.url.path))
+        return error_response(error, dialect)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:
         return error_for(request, exc)
 
     @app.get("/health")
+    @app.get("/healthz")
     async def health(_: Request) -> Response:
         """Liveness: the process answers. Readiness (a usable credential) is /ready."""
         return json_response({"status": "ok", "version": __version__})
+
+    @app.get("/version")
+    async def version(_: Request) -> Response:
+        """The gateway's version."""
+        return json_response({"name": "kirogate", "version": __version__})
 
     @app.get("/ready")
     async def ready(_: Request) -> Response:

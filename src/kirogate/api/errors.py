@@ -2,7 +2,8 @@
 
 Anthropic: ``{"type":"error","error":{"type":T,"message":M}}``.
 OpenAI:    ``{"error":{"message":M,"type":T,"param":P,"code":C}}``.
-The status code comes from the error class; 429s carry ``retry-after``.
+The status code comes from the error class; 429s carry ``retry-after``. Why a request got
+a 4xx/5xx is logged once, by the access log (:mod:`kirogate.api.middleware`).
 """
 
 from __future__ import annotations
@@ -142,8 +143,6 @@ def error_response(exc: KirogateError, dialect: Dialect) -> Response:
     retry_after = retry_after_of(exc)
     if exc.status == 429 or retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(retry_after or 1)))
-    if exc.status >= 500:
-        log.warning("answering %d %s: %s", exc.status, type(exc).__name__, exc.message)
     return json_response(error_body(exc, dialect), status=exc.status, headers=headers)
 
 

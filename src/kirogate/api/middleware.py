@@ -6,7 +6,10 @@ unexpected 500 carries its ``x-request-id``). Per request it takes the client's
 (every log line of the request shows it) and in ``request.state.request_id``, and adds it
 to the response headers. When the response ends it counts the request by route template
 and status, observes its duration (and, for event streams, the time to the first byte)
-and writes one access line. Per body chunk it only counts bytes: nothing is buffered.
+and writes one access line. Per body chunk it only counts bytes; only a 4xx/5xx answer's
+first bytes are kept, so its line can say why: the error envelope's type and message (every
+renderer, client dialects and admin API alike, is covered), at INFO for 4xx and WARNING for
+5xx.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import Collection, Mapping, MutableMapping
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirogate.log import REQUEST_ID
@@ -30,11 +34,16 @@ access_log = logging.getLogger("kirogate.access")
 REQUEST_ID_HEADER = b"x-request-id"
 UNMATCHED = "unmatched"
 # Probes and scrapes: logged at DEBUG while they succeed, so they do not flood the log.
-QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
+QUIET_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
 # Ids from clients and proxies (UUIDs, hex, ULIDs, trace ids); anything else is replaced
 # so a header cannot inject text into log lines.
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:@+=/-]{1,128}")
 _EVENT_STREAM = b"text/event-stream"
+# An error envelope is small; a larger error body is not parsed for its reason.
+ERROR_BODY_LIMIT = 16 * 1024
+REASON_LIMIT = 500
+# C0/C1 controls and Unicode line breaks, escaped so a message cannot forge log lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def new_request_id() -> str:
@@ -55,6 +64,33 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED
+
+
+def escape_controls(text: str, limit: int = REASON_LIMIT) -> str:
+    """``text`` on one line: control characters as ``\\xNN``/``\\uNNNN``, cut at ``limit``."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_reason(body: bytes) -> tuple[str, str] | None:
+    """``(type, message)`` of an error envelope (Anthropic, OpenAI or admin JSON), else ``None``.
+
+    Only the envelope's own two fields are read, never the request, so no body or secret
+    reaches the log through here.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    kind, message = error.get("type"), error.get("message")
+    if not isinstance(kind, str) and not isinstance(message, str):
+        return None
+    kind = kind if isinstance(kind, str) else "error"
+    message = message if isinstance(message, str) else ""
+    return escape_controls(kind, 100), escape_controls(message)
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -97,9 +133,10 @@ class ObservabilityMiddleware:
         complete = False
         stream = False
         first_byte: float | None = None
+        error_body = b""
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, sent, complete, stream, first_byte
+            nonlocal status, sent, complete, stream, first_byte, error_body
             kind = message["type"]
             if kind == "http.response.body":
                 body = message.get("body", b"")
@@ -107,6 +144,8 @@ class ObservabilityMiddleware:
                     sent += len(body)
                     if stream and first_byte is None:
                         first_byte = time.perf_counter()
+                    if status >= 400 and len(error_body) <= ERROR_BODY_LIMIT:
+                        error_body += body
                 if not message.get("more_body", False):
                     complete = True
             elif kind == "http.response.start":
@@ -137,15 +176,30 @@ class ObservabilityMiddleware:
             if first_byte is not None:
                 metrics.observe_ttft(endpoint, first_byte - start)
             outcome = "error" if error is not None else ("ok" if complete else "client_closed")
-            self._log(scope, endpoint, status, elapsed, sent, outcome)
+            reason = None
+            if error_body and len(error_body) <= ERROR_BODY_LIMIT:
+                reason = error_reason(error_body)
+            self._log(scope, endpoint, status, elapsed, sent, outcome, reason)
             REQUEST_ID.reset(token)
 
     def _log(
-        self, scope: Scope, endpoint: str, status: int, elapsed: float, sent: int, outcome: str
+        self,
+        scope: Scope,
+        endpoint: str,
+        status: int,
+        elapsed: float,
+        sent: int,
+        outcome: str,
+        reason: tuple[str, str] | None = None,
     ) -> None:
         path = scope.get("path", "")
-        quiet = path in self.quiet_paths and status < 400 and outcome == "ok"
-        level = logging.DEBUG if quiet else logging.INFO
+        quiet = path in self.quiet_paths
+        if quiet and status < 400 and outcome == "ok":
+            level = logging.DEBUG
+        elif status >= 500 and not quiet:  # a probe's 503 (not ready) is an answer, not a fault
+            level = logging.WARNING
+        else:
+            level = logging.INFO
         if not access_log.isEnabledFor(level):
             return
         method = scope.get("method", "")
@@ -154,7 +208,7 @@ class ObservabilityMiddleware:
         # The query string is left out: clients sometimes put keys in it.
         access_log.log(
             level,
-            "%s %s %d %.1fms %dB client=%s%s",
+            "%s %s %d %.1fms %dB client=%s%s%s",
             method,
             path,
             status,
@@ -162,6 +216,7 @@ class ObservabilityMiddleware:
             sent,
             ip or "-",
             "" if outcome == "ok" else f" ({outcome})",
+            f" {reason[0]}: {reason[1]}" if reason else "",
             extra={
                 "method": method,
                 "path": path,
@@ -171,6 +226,8 @@ class ObservabilityMiddleware:
                 "bytes": sent,
                 "client_ip": ip,
                 "outcome": outcome,
+                "error_type": reason[0] if reason else None,
+                "error_message": reason[1] if reason else None,
             },
         )
 

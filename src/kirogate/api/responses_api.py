@@ -1,13 +1,18 @@
 """OpenAI Responses API: ``POST /v1/responses`` (Codex CLI, newer OpenAI SDK code).
 
 Conversations are kept in memory (bounded) so ``previous_response_id`` works within one
-gateway process; ``GET /v1/responses/{id}`` returns a stored response.
+gateway process; ``GET /v1/responses/{id}`` returns a stored response. The output items of
+stored responses are indexed by id too, so an ``item_reference`` resolves without
+``previous_response_id`` (the Vercel AI SDK's tool loop sends those). A ``web_search`` tool
+is served by the gateway (:mod:`.search_loop`); other hosted tools are declined with a log
+line (docs/tools.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -24,15 +29,28 @@ from kirogate.api.common import (
     unix_now,
 )
 from kirogate.api.responses import json_response
+from kirogate.api.search_loop import (
+    Results,
+    SearchLoop,
+    collect_with_search,
+    open_search_stream,
+)
 from kirogate.api.streaming import FinalChunk, sse_response
 from kirogate.api.waiting import open_stream
+from kirogate.api.websearch import summary_text
 from kirogate.convert.ir import Conversation, OutEvent
-from kirogate.convert.responses_in import continue_conversation, responses_to_ir
+from kirogate.convert.kiro_tools import served_web_search
+from kirogate.convert.responses_in import (
+    SEARCH_RESULTS_KEY,
+    continue_conversation,
+    responses_to_ir,
+)
 from kirogate.convert.responses_out import ResponsesStreamRenderer, response_echo
 from kirogate.errors import NotFound
 from kirogate.service import Gateway
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 class _BatchRenderer:
@@ -47,12 +65,29 @@ class _BatchRenderer:
         return b"".join([self.inner.feed(event) for event in events])
 
 
-def _store(gateway: Gateway, conv: Conversation, response: dict[str, Any]) -> None:
+def _store(
+    gateway: Gateway,
+    conv: Conversation,
+    response: dict[str, Any],
+    searches: Mapping[str, str],
+) -> None:
+    """Keep a finished response and index its output items; ``searches``: results by item id."""
     if response.get("status") not in ("completed", "incomplete"):
         return
-    gateway.responses[response["id"]] = (continue_conversation(conv, response), response)
+    output = [
+        {**item, SEARCH_RESULTS_KEY: searches[item["id"]]} if item.get("id") in searches else item
+        for item in response.get("output") or ()
+    ]
+    kept = continue_conversation(conv, {**response, "output": output})
+    gateway.responses[response["id"]] = (kept, response)
     while len(gateway.responses) > gateway.responses_limit:
         gateway.responses.popitem(last=False)
+    items = gateway.response_items
+    for item in output:
+        if isinstance(item.get("id"), str):
+            items[item["id"]] = item
+    while len(items) > gateway.response_items_limit:
+        items.popitem(last=False)
 
 
 @router.post("/v1/responses")
@@ -61,7 +96,12 @@ async def create_response(request: Request) -> Response:
     body = await read_json_object(request)
     previous_id = body.get("previous_response_id")
     stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
-    conv = responses_to_ir(body, previous=stored[0] if stored else None)
+    conv = responses_to_ir(
+        body, previous=stored[0] if stored else None, references=gateway.response_items
+    )
+    declined = conv.metadata.get("declined_tools")
+    if declined:
+        log.info("declined tools the upstream cannot run: %s", ", ".join(declined))
     model = model_for(request, conv.model)
     custom = [tool.name for tool in conv.tools if tool.kind == "custom"]
     renderer = ResponsesStreamRenderer(
@@ -69,17 +109,34 @@ async def create_response(request: Request) -> Response:
         f"resp_{hex_id(24)}",
         unix_now(),
         custom_tools=custom,
+        namespaces=conv.metadata.get("namespaces"),
         echo=response_echo(body),
         cache=estimated_cache(request, gateway, conv),
     )
+    endpoint = endpoint_path(request)
+    search = served_web_search(conv.tools)
+    loop = SearchLoop(gateway, conv, model, search, endpoint) if search else None
+    searches: dict[str, str] = {}  # web_search_call item id -> what the model was given
+
+    def emit(query: str, results: Results | None, error_code: str | None) -> bytes:
+        item_id = f"ws_{hex_id(24)}"
+        if results is not None:
+            searches[item_id] = summary_text(query, results)
+        return renderer.web_search_call(query, item_id=item_id)
+
     if conv.stream:
-        body = await open_stream(
-            gateway,
-            conv,
-            model,
-            endpoint=endpoint_path(request),
-            renderer_for=lambda _: _BatchRenderer(renderer),
-        )
+        if loop is not None:
+            body = await open_search_stream(
+                loop, renderer_for=lambda _: _BatchRenderer(renderer), emit_for=lambda _: emit
+            )
+        else:
+            body = await open_stream(
+                gateway,
+                conv,
+                model,
+                endpoint=endpoint,
+                renderer_for=lambda _: _BatchRenderer(renderer),
+            )
 
         async def body_then_store() -> AsyncIterator[bytes]:
             # aclosing: a client hang-up closes the inner body too (and so the upstream).
@@ -87,18 +144,27 @@ async def create_response(request: Request) -> Response:
                 async for chunk in chunks:
                     if type(chunk) is FinalChunk:
                         # The response is complete; the server stops reading after this one.
-                        _store(gateway, conv, renderer.final_response())
+                        _store(gateway, conv, renderer.final_response(), searches)
                     yield chunk
 
         return sse_response(body_then_store())
-    answer = await gateway.open_answer(conv, model, endpoint=endpoint_path(request))
-    events = await gateway.collect(answer)
     renderer.start()
-    for event in events:
-        renderer.feed(event)
+    if loop is not None:
+        await collect_with_search(loop, sink=_feed_all(renderer), emit=emit)
+    else:
+        answer = await gateway.open_answer(conv, model, endpoint=endpoint)
+        _feed_all(renderer)(await gateway.collect(answer))
     final = renderer.final_response()
-    _store(gateway, conv, final)
+    _store(gateway, conv, final, searches)
     return json_response(final)
+
+
+def _feed_all(renderer: ResponsesStreamRenderer) -> Callable[[list[OutEvent]], None]:
+    def feed(events: list[OutEvent]) -> None:
+        for event in events:
+            renderer.feed(event)
+
+    return feed
 
 
 @router.get("/v1/responses/{response_id}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+COMMENT_PING = b": ping\n\n"  # for dialects without a ping event; every SSE client skips it
 
 
 class Renderer(Protocol):
@@ -60,6 +62,9 @@ async def sse_body(
     # Plain text chunks skip the event objects when the renderer can draw text directly.
     render_text = getattr(renderer, "render_text", None)
     text_passes = assembler.text_passes
+    # An output format's text is held to the end: ping while the model writes it.
+    holding = assembler.holds_text
+    pinged = time.monotonic() if holding else 0.0
     parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
         head = b"" if started else renderer.start()
@@ -104,6 +109,9 @@ async def sse_body(
                 data = parts[0] if len(parts) == 1 else b"".join(parts)
                 parts.clear()
                 yield data
+            elif holding and time.monotonic() - pinged >= ping_interval:
+                pinged = time.monotonic()
+                yield COMMENT_PING if ping is None else ping()
         out = assembler.finish()
         answer.remember(out)
         yield FinalChunk(render(out))

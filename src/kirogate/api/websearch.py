@@ -2,7 +2,9 @@
 
 When a Messages request's only tool is ``web_search`` (what Claude Code sends for its
 WebSearch), the query is sent to ``/mcp`` and the answer is rendered as Anthropic server
-tool blocks: ``server_tool_use`` + ``web_search_tool_result`` + a text summary.
+tool blocks: ``server_tool_use`` + ``web_search_tool_result`` + a text summary, without
+asking the model (kiro.rs's path). With other tools, :mod:`.search_loop` lets the model
+call the search; it uses :func:`run_search` and :func:`search_blocks` from here.
 """
 
 from __future__ import annotations
@@ -69,30 +71,39 @@ def summary_text(query: str, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def content_blocks(query: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def search_blocks(
+    query: str, results: list[dict[str, Any]] | None, error_code: str | None = None
+) -> list[dict[str, Any]]:
+    """Anthropic's ``server_tool_use`` + ``web_search_tool_result`` for one search.
+
+    ``results`` None: the search did not run; the result block carries ``error_code``
+    (``max_uses_exceeded``, ``unavailable``, ``invalid_tool_input``) as Anthropic's API does.
+    """
     tool_id = f"srvtoolu_{hex_id()}"
+    content: Any = (
+        {"type": "web_search_tool_result_error", "error_code": error_code or "unavailable"}
+        if results is None
+        else [
+            {
+                "type": "web_search_result",
+                "title": str(item.get("title") or ""),
+                "url": str(item.get("url") or ""),
+                "encrypted_content": str(item.get("snippet") or ""),
+                "page_age": _page_age(item.get("publishedDate")),
+            }
+            for item in results
+        ]
+    )
+    return [
+        {"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {"query": query}},
+        {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": content},
+    ]
+
+
+def content_blocks(query: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"type": "text", "text": f'I\'ll search for "{query}".'},
-        {
-            "type": "server_tool_use",
-            "id": tool_id,
-            "name": "web_search",
-            "input": {"query": query},
-        },
-        {
-            "type": "web_search_tool_result",
-            "tool_use_id": tool_id,
-            "content": [
-                {
-                    "type": "web_search_result",
-                    "title": str(item.get("title") or ""),
-                    "url": str(item.get("url") or ""),
-                    "encrypted_content": str(item.get("snippet") or ""),
-                    "page_age": _page_age(item.get("publishedDate")),
-                }
-                for item in results
-            ],
-        },
+        *search_blocks(query, results),
         {"type": "text", "text": summary_text(query, results)},
     ]
 
@@ -153,8 +164,10 @@ def _stream(message: dict[str, Any], blocks: list[dict[str, Any]], usage: dict[s
     return b"".join(out)
 
 
-async def web_search_response(gateway: Gateway, conv: Conversation, model: ModelInfo) -> Response:
-    query = search_query(conv)
+async def run_search(
+    gateway: Gateway, conv: Conversation, model: ModelInfo, query: str
+) -> list[dict[str, Any]]:
+    """The results of one MCP web search, with the pool's failover and refresh rules."""
 
     async def attempt(credential: Credential, _: AttemptContext) -> dict[str, Any]:
         machine_id = await gateway.machine_ready(credential)
@@ -168,7 +181,12 @@ async def web_search_response(gateway: Gateway, conv: Conversation, model: Model
         force_refresh=lambda cred: gateway.tokens.ensure_fresh(cred, force=True),
     )
     await held.release()
-    results = [item for item in held.value.get("results") or [] if isinstance(item, dict)]
+    return [item for item in held.value.get("results") or [] if isinstance(item, dict)]
+
+
+async def web_search_response(gateway: Gateway, conv: Conversation, model: ModelInfo) -> Response:
+    query = search_query(conv)
+    results = await run_search(gateway, conv, model, query)
     blocks = content_blocks(query, results)
     output_tokens = max(1, len(blocks[-1]["text"]) // 4)
     usage = {

@@ -8,7 +8,6 @@ Secrets are never printed whole; ``export`` writes them to a 0600 file unless ``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import sys
@@ -36,6 +35,7 @@ from kirogate.cli.common import (
     run,
     say,
 )
+from kirogate.cli.confirm import add_yes_option, confirm
 
 if TYPE_CHECKING:
     from kirogate.pool.state import CredentialState
@@ -103,7 +103,7 @@ def add_parser(commands: Any) -> None:
     disable.add_argument("--reason", help="a note kept with the credential")
     remove = action("remove", "delete a credential from the store", cmd_remove)
     remove.add_argument("id", type=int)
-    remove.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    add_yes_option(remove)
 
 
 @asynccontextmanager
@@ -352,23 +352,28 @@ def cmd_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _remove(settings: Settings, cred_id: int, confirm: bool) -> str | None:
+async def _label(settings: Settings, cred_id: int) -> str:
+    async with opened_store(settings) as store:
+        return (await store.get_credential(cred_id)).label
+
+
+async def _remove(settings: Settings, cred_id: int) -> str:
     async with opened_store(settings) as store:
         cred = await store.get_credential(cred_id)
-        if confirm:
-            prompt = f"Delete credential #{cred_id} ({cred.label})? [y/N] "
-            answer = await asyncio.to_thread(input, prompt)
-            if answer.strip().lower() not in ("y", "yes"):
-                return None
         await store.delete_credential(cred_id)
         return cred.label
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    confirm = not args.yes and sys.stdin.isatty()
-    label = run(_remove(load(args, STORE_FLAGS).settings, args.id, confirm))
-    if label is None:
-        say(WARN_MARK, "nothing deleted")
-        return EXIT_FAILURE
+    settings = load(args, STORE_FLAGS).settings
+    what = f"deleting credential #{args.id}"
+    if not args.yes and sys.stdin.isatty():
+        label = run(_label(settings, args.id))  # an unknown id fails before the question
+        if not confirm(args, f"Delete credential #{args.id} ({label})?", what=what):
+            say(WARN_MARK, "nothing deleted")
+            return EXIT_FAILURE
+    else:
+        confirm(args, "", what=what)  # --yes, or a refusal: nobody to ask
+    label = run(_remove(settings, args.id))
     say(OK_MARK, f"deleted credential #{args.id} ({label})")
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""``config show`` (effective settings and where each came from), ``config check`` and ``doctor``."""
+"""``config show`` (effective settings and where each came from), ``config check`` (every
+error of a file), ``config init`` (a commented starter file) and ``doctor``."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kirogate.cli.common import (
+    COMMON_FLAGS,
     EXIT_OK,
     EXIT_USAGE,
+    FAIL_MARK,
     OK_MARK,
     WARN_MARK,
     CliError,
@@ -21,6 +24,7 @@ from kirogate.cli.common import (
     console,
     load,
     mask,
+    overrides_from,
     print_json,
     say,
 )
@@ -51,6 +55,16 @@ def add_parsers(commands: Any) -> None:
     add_config_options(check)
     add_json_option(check)
     check.set_defaults(handler=cmd_check)
+    init = actions.add_parser(
+        "init",
+        help="write a commented starter config (every setting, with its default)",
+        description="Write a starter config.toml listing every setting, commented out, with its "
+        "default, env vars and flag. The file is created with mode 0600: it may hold keys.",
+    )
+    init.add_argument("file", nargs="?", type=Path, help="default: the file `serve` would read")
+    add_config_options(init)
+    init.add_argument("--force", action="store_true", help="replace the file if it exists")
+    init.set_defaults(handler=cmd_init)
 
     doctor = commands.add_parser(
         "doctor",
@@ -110,14 +124,60 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def cmd_show(args: argparse.Namespace) -> int:
+def tilde(path: Path) -> str:
+    """``path`` with the home directory written as ``~``."""
+    home = os.environ.get("HOME")
+    if home:
+        try:
+            return "~/" + path.relative_to(home).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def generated_value(key: str, data_dir: Path, shown: Any) -> tuple[Any, str] | None:
+    """(masked value, origin) of a secret kirogate generates into the data dir when unset;
+    ``shown`` (the unset value) stays until the file exists."""
+    from kirogate.serve import API_KEY_FILE
+
+    files = {
+        "server.api_keys": (API_KEY_FILE, "by the first `kirogate serve`"),
+        "secret_key": ("secret.key", "when the store is first opened"),
+    }
+    if key not in files:
+        return None
+    name, when = files[key]
+    path = data_dir / name
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        secret = ""
+    if not secret:
+        return shown, f"generated {when}, kept in {tilde(path)}"
+    value: Any = [mask(secret)] if key == "server.api_keys" else mask(secret)
+    return value, f"generated, kept in {tilde(path)}"
+
+
+def _rows(loaded: Any) -> list[tuple[Any, Any, str]]:
     from kirogate.settings import SPECS
 
+    rows = []
+    data_dir = loaded.settings.data_path
+    for spec in SPECS:
+        value = shown_value(loaded.value(spec.key), spec.secret)
+        origin = loaded.origins[spec.key]
+        generated = generated_value(spec.key, data_dir, value) if origin.kind == "default" else None
+        if generated is not None:
+            value, shown_origin = generated
+        else:
+            shown_origin = str(origin)
+        rows.append((spec, value, shown_origin))
+    return rows
+
+
+def cmd_show(args: argparse.Namespace) -> int:
     loaded = load(args)
-    rows = [
-        (spec, shown_value(loaded.value(spec.key), spec.secret), loaded.origins[spec.key])
-        for spec in SPECS
-    ]
+    rows = _rows(loaded)
     if args.json:
         print_json(
             {
@@ -137,8 +197,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     table.add_column("value", overflow="fold")
     table.add_column("origin", overflow="fold")
     for spec, value, origin in rows:
-        style = "dim" if origin.kind == "default" else ""
-        table.add_row(spec.key, _text(value), str(origin), style=style)
+        style = "dim" if origin == "default" else ""
+        table.add_row(spec.key, _text(value), origin, style=style)
     out = console()
     out.print(table)
     source = loaded.config_file or "none (using env, flags and defaults)"
@@ -150,33 +210,77 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from kirogate.settings import BY_KEY, find_config_file, read_config_file, resolve_settings
+    from kirogate.settings import BY_KEY, check_config_file, locate_config_file
 
-    settings = load(args).settings if args.file is None else None
     path = args.file
     if path is None:
-        assert settings is not None
-        path, _ = find_config_file(os.environ, args.config, settings.data_dir)
+        overrides = overrides_from(args, COMMON_FLAGS)
+        path, data_dir = locate_config_file(os.environ, overrides, args.config)
         if path is None:
             say(WARN_MARK, f"no config file: neither --config, KIROGATE_CONFIG nor "
-                f"{settings.data_path / 'config.toml'}; kirogate runs on env, flags and defaults")  # fmt: skip
+                f"{data_dir / 'config.toml'}; kirogate runs on env, flags and defaults")  # fmt: skip
             return EXIT_OK
-    parsed = read_config_file(path)
     # Validate the file's values alone: no env, no flags.
-    loaded = resolve_settings({}, None, config_file=path)
+    checked = check_config_file(path)
+    parsed = checked.file
     values = {
-        key: shown_value(loaded.value(key), BY_KEY[key].secret) for key in sorted(parsed.values)
+        key: shown_value(checked.values[key], BY_KEY[key].secret) for key in sorted(checked.values)
     }
+    notes = list(parsed.notes) if parsed is not None else []
     if args.json:
-        print_json({"file": str(path), "format": parsed.format, "valid": True,
-                    "settings": values, "notes": list(loaded.notes)})  # fmt: skip
-        return EXIT_OK
+        print_json({"file": str(path), "format": parsed.format if parsed else None,
+                    "valid": checked.valid, "errors": [str(e) for e in checked.errors],
+                    "settings": values, "notes": notes})  # fmt: skip
+        return EXIT_OK if checked.valid else EXIT_USAGE
+    if not checked.valid:
+        count = len(checked.errors)
+        say(FAIL_MARK, f"{path} has {count} error{'s' if count != 1 else ''}", err=True)
+        for error in checked.errors:
+            say("", f"  {error}", err=True)
+        return EXIT_USAGE
+    assert parsed is not None
     say(OK_MARK, f"{path} is a valid {parsed.format} config ({len(values)} settings)")
     for key, value in values.items():
         say("", f"  {key} = {_text(value)}")
-    for note in loaded.notes:
+    for note in notes:
         say(WARN_MARK, note)
     return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from kirogate.settings import locate_config_file
+    from kirogate.settings.starter import STARTER_MODE, starter_config
+
+    path = args.file or args.config
+    if path is None:
+        overrides = overrides_from(args, COMMON_FLAGS)
+        found, data_dir = locate_config_file(os.environ, overrides, None)
+        path = found or data_dir / "config.toml"
+    path = Path(os.path.expanduser(path))
+    if path.suffix.lower() == ".json":
+        raise CliError(f"{path}: config init writes TOML; name a .toml file", EXIT_USAGE)
+    if path.exists() and not args.force:
+        raise CliError(f"{path} exists; pass --force to replace it", EXIT_USAGE)
+    write_private(path, starter_config(), STARTER_MODE)
+    say(OK_MARK, f"wrote {path} (mode {STARTER_MODE:04o}): every setting, commented out")
+    say("", "  uncomment what you change; `kirogate config check` validates it")
+    return EXIT_OK
+
+
+def write_private(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` atomically, the file never readable beyond ``mode``."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -1,4 +1,8 @@
-"""``status``, ``stop`` and ``restart``: find the daemon by its PID file, probe it, stop it."""
+"""``status``, ``stop`` and ``restart``: find the daemon by its PID file, probe it, stop it.
+
+Stopping (``stop``, ``serve --stop``, ``restart``) cuts every request in flight, so it asks
+first (:mod:`kirogate.cli.confirm`: ``-y/--yes`` in scripts).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from kirogate.cli.common import (
     run,
     say,
 )
+from kirogate.cli.confirm import confirm
 
 ADDRESS_FLAGS = {"host": "server.host", "port": "server.port"}
 
@@ -140,6 +145,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
             say(WARN_MARK, f"removed a stale PID file (process {running.stale_pid} is gone)")
         say(FAIL_MARK, "kirogate is not running")
         return EXIT_NOT_RUNNING
+    if not _confirm_stop(args, running, "Stop"):
+        say(WARN_MARK, f"kirogate (pid {running.pid}) keeps running")
+        return EXIT_FAILURE
     outcome = daemon.stop_process(running.pid, timeout=args.stop_timeout)
     daemon.remove_pid_file(data_dir, running.pid)
     if outcome == "killed":
@@ -148,6 +156,14 @@ def cmd_stop(args: argparse.Namespace) -> int:
     else:
         say(OK_MARK, f"stopped kirogate (pid {running.pid})")
     return EXIT_OK
+
+
+def _confirm_stop(args: argparse.Namespace, running: Any, verb: str) -> bool:
+    """Ask before ``verb`` (``Stop`` or ``Restart``) ends the running daemon."""
+    where = f" at {running.state.url}" if running.state else ""
+    question = f"{verb} kirogate (pid {running.pid}{where})? Requests in flight are cut."
+    what = {"Stop": "stopping", "Restart": "restarting"}[verb]
+    return confirm(args, question, what=f"{what} kirogate (pid {running.pid})")
 
 
 def _without_location(tokens: list[str]) -> list[str]:
@@ -172,7 +188,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
     settings = load(args, SERVE_FLAGS).settings
     data_dir = settings.data_path
     running = daemon.find_running(data_dir)
-    given = child_argv(list(args.argv))[1:]
+    given = [t for t in child_argv(list(args.argv))[1:] if t not in ("-y", "--yes")]
     saved = daemon.read_state(data_dir)
     if _without_location(given):
         argv, cwd = ["serve", *given], None
@@ -181,6 +197,9 @@ def cmd_restart(args: argparse.Namespace) -> int:
     else:
         argv, cwd = ["serve", *given], None
     if running.pid is not None:
+        if not _confirm_stop(args, running, "Restart"):
+            say(WARN_MARK, f"kirogate (pid {running.pid}) keeps running")
+            return EXIT_FAILURE
         daemon.stop_process(running.pid, timeout=args.stop_timeout)
         daemon.remove_pid_file(data_dir, running.pid)
         say(OK_MARK, f"stopped kirogate (pid {running.pid})")

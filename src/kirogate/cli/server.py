@@ -28,6 +28,7 @@ from kirogate.cli.common import (
     say,
     show_notes,
 )
+from kirogate.cli.confirm import add_yes_option
 from kirogate.cli.control import cmd_restart, cmd_status, cmd_stop
 
 # argparse dest -> setting key
@@ -131,6 +132,7 @@ def add_parsers(commands: Any) -> None:
     compat.add_argument("-s", "--status", action="store_true", help="same as `kirogate status`")
     compat.add_argument("-t", "--test", action="store_true", help="same as `kirogate test`")
     compat.add_argument("--stop", action="store_true", help="same as `kirogate stop`")
+    add_yes_option(compat)
     serve.set_defaults(handler=cmd_serve)
 
     status = commands.add_parser("status", help="is the background gateway running?")
@@ -143,6 +145,7 @@ def add_parsers(commands: Any) -> None:
     add_config_options(stop)
     stop.add_argument("--timeout", type=float, default=15.0, dest="stop_timeout",
                       help="seconds to wait after SIGTERM before SIGKILL (default 15)")  # fmt: skip
+    add_yes_option(stop)
     stop.set_defaults(handler=cmd_stop)
 
     restart = commands.add_parser(
@@ -152,6 +155,7 @@ def add_parsers(commands: Any) -> None:
         "without any, those it was started with.",
     )
     add_serve_options(restart)
+    add_yes_option(restart)
     restart.set_defaults(handler=cmd_restart)
 
 

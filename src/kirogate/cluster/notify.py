@@ -167,7 +167,7 @@ class RedisNotifier:
                 self._outage.failed("listening for notices", exc)
             finally:
                 with contextlib.suppress(*self._errors):  # the connection may be gone
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             if not self._closing:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)

@@ -49,6 +49,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Part,
     Text,
     Thinking,
@@ -59,6 +60,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.json_format import json_format
 from kirogate.convert.openai_common import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
 from kirogate.convert.thinking import ANTHROPIC_EFFORTS, EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
@@ -134,6 +136,7 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         stream=request.stream,
         session_id=session_id_from_user_id(user_id) if user_id else None,
         metadata=metadata,
+        output_format=_output_format(request),
         cache_points=_cache_points(request, origins),
     )
 
@@ -401,7 +404,8 @@ def _tool(tool: Tool, where: str) -> ToolDef:
             )
         return ToolDef(tool.name, tool.description or "", tool.input_schema)
     if kind.startswith("web_search"):
-        return ToolDef(tool.name or "web_search", tool.description or "", {}, kind="web_search")
+        name, description = tool.name or "web_search", tool.description or ""
+        return ToolDef(name, description, {}, kind="web_search", max_uses=tool.max_uses)
     for prefix, (default_name, schema) in _CLIENT_TOOL_DEFAULTS.items():
         if kind.startswith(prefix):
             name = tool.name or default_name
@@ -447,6 +451,24 @@ def _thinking(request: MessagesRequest) -> ThinkingConfig | None:
             "thinking.budget_tokens: must be positive", param="thinking.budget_tokens"
         )
     return ThinkingConfig("enabled", budget_tokens=thinking.budget_tokens, effort=effort)
+
+
+def _output_format(request: MessagesRequest) -> JsonFormat | None:
+    """``output_config.format``, else the structured-outputs beta's top-level ``output_format``."""
+    spec = request.output_config.format if request.output_config else None
+    where = "output_config.format"
+    if spec is None:
+        spec, where = request.output_format, "output_format"
+    if spec is None:
+        return None
+    return json_format(
+        spec.get("type"),
+        spec,
+        type_where=f"{where}.type",
+        spec_where=where,
+        kinds=("json_schema",),
+        text_allowed=False,
+    )
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

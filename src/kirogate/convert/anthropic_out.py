@@ -14,6 +14,8 @@ a byte prefix built when the block opened. Choices, where peers differ:
 - Usage carries ``cache_creation_input_tokens`` and ``cache_read_input_tokens`` as 0, unless
   the renderer is given an estimate (``cache.estimate``, :mod:`.cache_estimate`); then
   ``input_tokens`` is the rest, as Anthropic counts it (input + creation + read = prompt).
+  It carries ``server_tool_use.web_search_requests`` when the gateway ran web searches
+  (``blocks``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ def _usage(input_tokens: int, output_tokens: int, cache: CacheUsage = NO_CACHE) 
     }
 
 
+def _searches(blocks: list[dict[str, Any]]) -> int:
+    """The web searches that ran among ``blocks`` (a result list, not an error)."""
+    return sum(
+        1
+        for block in blocks
+        if block.get("type") == "web_search_tool_result" and isinstance(block.get("content"), list)
+    )
+
+
+def _with_searches(usage: dict[str, Any], searches: int) -> dict[str, Any]:
+    if searches:
+        usage["server_tool_use"] = {"web_search_requests": searches, "web_fetch_requests": 0}
+    return usage
+
+
 def error_event(exc: KirogateError) -> bytes:
     """An SSE ``error`` event, for failures after ``message_start`` was sent."""
     body = {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}
@@ -89,6 +106,7 @@ class AnthropicStreamRenderer:
         "_message_id",
         "_model",
         "_prefix",
+        "_searches",
         "_thinking",
     )
 
@@ -108,6 +126,7 @@ class AnthropicStreamRenderer:
         self._kind = _NONE  # the kind of the open block
         self._index = -1  # the open (or last) block's index
         self._prefix = b""  # the open block's delta event up to its payload
+        self._searches = 0  # web searches the gateway ran (see ``blocks``)
 
     def start(self, input_tokens: int | None = None) -> bytes:
         """``message_start``; ``input_tokens`` overrides the constructor's estimate."""
@@ -135,6 +154,17 @@ class AnthropicStreamRenderer:
         if len(events) == 1:  # the common case: one upstream chunk, one delta
             return self.feed(events[0])
         return b"".join([self.feed(event) for event in events])
+
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        """Complete content blocks (a served web search's ``server_tool_use`` and result)."""
+        self._searches += _searches(blocks)
+        out = [self._close()]
+        for block in blocks:
+            self._index += 1
+            start = {"type": "content_block_start", "index": self._index, "content_block": block}
+            out.append(_event(b"content_block_start", start))
+            out.append(_STOP + self._idx() + b"}\n\n")
+        return b"".join(out)
 
     def render_text(self, text: str) -> bytes:
         """``render([TextDelta(text)])`` without the event objects (the streaming hot path)."""
@@ -209,7 +239,9 @@ class AnthropicStreamRenderer:
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence},
-            "usage": _usage(event.input_tokens, event.output_tokens, self._cache),
+            "usage": _with_searches(
+                _usage(event.input_tokens, event.output_tokens, self._cache), self._searches
+            ),
         }
         return out + _event(b"message_delta", delta) + _MESSAGE_STOP
 
@@ -250,6 +282,10 @@ class BufferedAnthropicRenderer:
     def render(self, events: list[OutEvent]) -> bytes:
         return b"".join([self.feed(event) for event in events])
 
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        self._parts.append(self._inner.blocks(blocks))
+        return b""
+
     def feed(self, event: OutEvent) -> bytes:
         data = self._inner.feed(event)
         if type(event) is not Finish:
@@ -273,6 +309,7 @@ class AnthropicAggregator:
         "_model",
         "_open",
         "_parts",
+        "_searches",
         "_thinking",
     )
 
@@ -291,6 +328,7 @@ class AnthropicAggregator:
         self._open: dict[str, Any] | None = None  # the text or thinking block being filled
         self._parts: list[str] = []
         self._finish: Finish | None = None
+        self._searches = 0
 
     def feed(self, event: OutEvent) -> None:
         match event:
@@ -318,6 +356,13 @@ class AnthropicAggregator:
     def feed_all(self, events: list[OutEvent]) -> None:
         for event in events:
             self.feed(event)
+
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
+        """Complete content blocks, as :meth:`AnthropicStreamRenderer.blocks` (returns b"")."""
+        self._seal()
+        self._content.extend(blocks)
+        self._searches += _searches(blocks)
+        return b""
 
     def _block(self, kind: str) -> list[str]:
         if self._open is None or self._open["type"] != kind:
@@ -349,5 +394,7 @@ class AnthropicAggregator:
             "content": content,
             "stop_reason": finish.stop_reason,
             "stop_sequence": finish.stop_sequence,
-            "usage": _usage(finish.input_tokens, finish.output_tokens, self._cache),
+            "usage": _with_searches(
+                _usage(finish.input_tokens, finish.output_tokens, self._cache), self._searches
+            ),
         }

@@ -159,6 +159,7 @@ class Tool(_Cacheable):
     type: str | None = None
     description: str | None = None
     input_schema: dict[str, Any] | None = None
+    max_uses: int | None = None  # web_search server tools
 
 
 class ToolChoiceBody(_Model):
@@ -173,6 +174,7 @@ class ThinkingBody(_Model):
 
 class OutputConfig(_Model):
     effort: str | None = None
+    format: dict[str, Any] | None = None  # {"type": "json_schema", "schema": {...}}
 
 
 class Metadata(_Model):
@@ -195,6 +197,7 @@ class MessagesRequest(_Model):
     tool_choice: ToolChoiceBody | None = None
     thinking: ThinkingBody | None = None
     output_config: OutputConfig | None = None
+    output_format: dict[str, Any] | None = None  # the structured-outputs beta's older place
     metadata: Metadata | None = None
     cache_control: Any = None  # automatic caching: a breakpoint after the last message
 

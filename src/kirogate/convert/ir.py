@@ -83,8 +83,10 @@ class ToolDef:
     description: str
     input_schema: dict[str, Any]
     # "function": a normal tool; "custom": an OpenAI Responses freeform tool (string input);
-    # "web_search": Anthropic's server-side web search tool.
+    # "web_search": web search served by the gateway (Anthropic's server tool, Responses'
+    # hosted tool); offered upstream as a function, see ``kiro_tools.offered_tools``.
     kind: Literal["function", "custom", "web_search"] = "function"
+    max_uses: int | None = None  # web_search: the client's limit on searches per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,16 @@ class CachePoint:
 
 
 @dataclass(frozen=True, slots=True)
+class JsonFormat:
+    """A requested JSON answer: any JSON object, or a value valid against ``schema``."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None  # set for json_schema
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """One client request, dialect-free. ``model`` is the name the client asked for."""
 
@@ -129,6 +141,7 @@ class Conversation:
     metadata: dict[str, Any] = field(default_factory=dict)
     cache_points: tuple[CachePoint, ...] = ()
     cache_key: str | None = None  # OpenAI's prompt_cache_key
+    output_format: JsonFormat | None = None  # see convert/json_format.py
 
 
 # ---------------------------------------------------------------- response side

@@ -7,8 +7,9 @@ tool pairing, empty content), :mod:`.kiro_tools` (names, descriptions, schemas) 
 assembles the body and keeps it under the size limit.
 
 System prompt (kiro.rs, spec §3.1, §5.1): the thinking prefix, the client's system text,
-the chunked-write policy (only when a ``Write`` or ``Edit`` tool is offered) and any tool
-documentation moved out of over-long descriptions, joined with ``\\n``, become the history
+the chunked-write policy (only when a ``Write`` or ``Edit`` tool is offered), any tool
+documentation moved out of over-long descriptions and the output format's instruction
+(:mod:`.json_format`), joined with ``\\n``, become the history
 pair ``user(system)`` + ``assistant("I will follow these instructions.")``.
 
 ``tool_choice`` ``none`` leaves the client's tools out (history still gets placeholders);
@@ -35,7 +36,8 @@ from kirogate.convert.images import (
     MAX_IMAGE_SIDE_MULTI,
     fit_image,
 )
-from kirogate.convert.ir import Conversation, ThinkingConfig, ToolDef
+from kirogate.convert.ir import Conversation, JsonFormat, ThinkingConfig, ToolDef
+from kirogate.convert.json_format import format_instruction
 from kirogate.convert.kiro_history import (
     USER_FILLER,
     AssistantDraft,
@@ -50,7 +52,7 @@ from kirogate.convert.kiro_tools import (
     MAX_TOOL_DESCRIPTION,
     ToolNames,
     convert_tools,
-    is_web_search,
+    offered_tools,
     placeholder_tools,
 )
 from kirogate.convert.models import ModelInfo
@@ -119,18 +121,9 @@ def build_kiro_request(
     options: KiroBuildOptions = KiroBuildOptions(),
 ) -> KiroBuild:
     """The Kiro request for ``conv`` on ``model``; raises InvalidRequest or RequestTooLarge."""
-    web_search = [tool for tool in conv.tools if is_web_search(tool)]
-    client_tools = [tool for tool in conv.tools if not is_web_search(tool)]
-    dropped_names = {"web_search", "websearch", *(tool.name for tool in web_search)}
-    plan = plan_turns(
-        conv.turns,
-        prefill=options.prefill,
-        drop_tools=dropped_names,
-        truncated=options.truncated_calls,
-    )
+    client_tools = offered_tools(conv.tools)
+    plan = plan_turns(conv.turns, prefill=options.prefill, truncated=options.truncated_calls)
     notes = list(plan.notes)
-    if web_search:
-        notes.append("removed web_search tools (the API layer handles web search)")
     if options.previous_text_truncated:
         plan.current.texts.insert(0, TRUNCATED_TEXT_NOTICE)
 
@@ -150,6 +143,7 @@ def build_kiro_request(
         chunked_policy=options.write_edit_hints and _offers_write_or_edit(offered),
         documentation=converted.documentation,
         options=options,
+        output_format=conv.output_format,
     )
 
     omitted = omit_old_images(plan.history, plan.current, options.keep_images_turns)
@@ -184,6 +178,7 @@ def compose_system(
     chunked_policy: bool,
     documentation: str,
     options: KiroBuildOptions,
+    output_format: JsonFormat | None = None,
 ) -> str:
     """The text of the system history turn (empty when there is nothing to say)."""
     parts = [system] if system else []
@@ -191,6 +186,10 @@ def compose_system(
         parts.append(SYSTEM_CHUNKED_POLICY)
     if documentation:
         parts.append(documentation)
+    if output_format is not None:
+        # Kiro has no response-format field: the last instruction asks for the format, and
+        # the answer is checked on the way back (convert/json_format.py).
+        parts.append(format_instruction(output_format))
     prefix = thinking_prefix(thinking, options) if thinking else ""
     if prefix and "<thinking_mode>" not in system and "<max_thinking_length>" not in system:
         parts.insert(0, prefix)

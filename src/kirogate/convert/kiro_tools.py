@@ -5,14 +5,15 @@ characters, ``_``, 8 hex of sha256); the short -> original map goes back to the 
 streamed tool calls can be renamed. Empty descriptions become ``Tool: {name}``; a
 description over the limit is moved into the system prompt (as kiro-gateway does) or
 truncated (as kiro.rs does). Schemas are normalised like kiro.rs and stripped of ``null``
-values. Web-search tools are removed: the API layer runs web search itself.
+values. A web-search tool (``ToolDef.kind == "web_search"``) is offered as a plain function
+with one ``query`` parameter; the API layer serves the model's calls of it (docs/tools.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from kirogate.convert.ir import ToolDef
@@ -25,7 +26,17 @@ from kirogate.protocol.request import (
 MAX_TOOL_NAME = 63  # upstream's limit is 64; kiro.rs keeps one character of margin
 MAX_TOOL_DESCRIPTION = 10_000
 _HASH_CHARS = 8
-WEB_SEARCH_NAMES = frozenset({"web_search", "websearch"})
+
+WEB_SEARCH_DESCRIPTION = (
+    "Search the web for current information. Returns the title, URL and a snippet of the top "
+    "results; cite the URLs you use."
+)
+WEB_SEARCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"query": {"type": "string", "description": "The search query"}},
+    "required": ["query"],
+    "additionalProperties": False,
+}
 
 # kiro.rs (spec §3.5, §7.4): ask for chunked writes so large tool inputs are not cut off.
 WRITE_TOOL_SUFFIX = (
@@ -63,8 +74,31 @@ def shorten_tool_name(name: str) -> str:
     return f"{name[: MAX_TOOL_NAME - 1 - _HASH_CHARS]}_{digest}"
 
 
-def is_web_search(tool: ToolDef) -> bool:
-    return tool.kind == "web_search" or tool.name.lower() in WEB_SEARCH_NAMES
+def served_web_search(defs: Iterable[ToolDef]) -> ToolDef | None:
+    """The web-search tool the gateway serves for these tools, if any.
+
+    A client function of the same name (any case) wins: the client runs its own tool.
+    """
+    defs = tuple(defs)
+    functions = {tool.name.lower() for tool in defs if tool.kind != "web_search"}
+    for tool in defs:
+        if tool.kind == "web_search" and tool.name.lower() not in functions:
+            return tool
+    return None
+
+
+def offered_tools(defs: Iterable[ToolDef]) -> list[ToolDef]:
+    """The tools to offer upstream: a served web search becomes a function with a ``query``."""
+    defs = tuple(defs)
+    served = served_web_search(defs)
+    offered = []
+    for tool in defs:
+        if tool.kind != "web_search":
+            offered.append(tool)
+        elif tool is served:
+            description = tool.description.strip() or WEB_SEARCH_DESCRIPTION
+            offered.append(replace(tool, description=description, input_schema=WEB_SEARCH_SCHEMA))
+    return offered
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +116,7 @@ def convert_tools(
     long_descriptions: Literal["system", "truncate"],
     max_description: int = MAX_TOOL_DESCRIPTION,
 ) -> ConvertedTools:
-    """Client tool definitions (web search already removed) as Kiro tools."""
+    """Client tool definitions (see :func:`offered_tools`) as Kiro tools."""
     tools: list[KiroTool] = []
     docs: list[str] = []
     notes: list[str] = []

@@ -356,37 +356,6 @@ def custom_tool_input(data: Mapping[str, Any] | None) -> str:
     return orjson.dumps(data).decode()
 
 
-def json_format_instruction(
-    kind: Any, schema_spec: Mapping[str, Any], *, type_where: str, spec_where: str
-) -> str:
-    """A system-prompt instruction emulating a JSON response format ("" for plain text)."""
-    if kind in (None, "text"):
-        return ""
-    if kind == "json_object":
-        return (
-            "Respond with a single valid JSON object and nothing else: "
-            "no prose and no Markdown code fences."
-        )
-    if kind != "json_schema":
-        raise InvalidRequest(
-            f"{type_where}: must be one of text, json_object, json_schema", param=type_where
-        )
-    schema = schema_spec.get("schema")
-    if schema is None:
-        where = f"{spec_where}.schema"
-        raise InvalidRequest(f"{where}: field required for json_schema", param=where)
-    name = schema_spec.get("name") or "response"
-    about = schema_spec.get("description")
-    lines = [
-        "Respond with a single JSON value and nothing else (no prose, no Markdown code "
-        f"fences). It must validate against this JSON Schema named {name!r}:",
-        orjson.dumps(schema).decode(),
-    ]
-    if about:
-        lines.insert(1, f"Purpose: {about}")
-    return "\n".join(lines)
-
-
 def session_id_from(body: Mapping[str, Any]) -> str | None:
     """``metadata.session_id``, else ``prompt_cache_key`` (Codex's conversation id), else ``user``."""
     metadata = body.get("metadata")

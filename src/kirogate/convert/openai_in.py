@@ -21,9 +21,10 @@ silent or peers differ:
 - Images must be ``data:`` URLs: the upstream cannot fetch http(s) URLs (JW skips them; a
   400 tells the client why). ``file`` parts with inline ``file_data`` of a ``text/*`` type
   become documents; PDFs, file ids and ``input_audio`` are a 400.
-- ``response_format`` ``json_object``/``json_schema`` is emulated with a system-prompt
-  instruction (best effort: nothing enforces it), ``logprobs``, ``n>1`` and audio output are
-  a 400. Sampling parameters are accepted and dropped (spec §3.5).
+- ``response_format`` ``json_object``/``json_schema`` becomes the Conversation's
+  ``output_format``: an instruction to the model, and the answer is checked
+  (:mod:`.json_format`). ``logprobs``, ``n>1`` and audio output are a 400. Sampling
+  parameters are accepted and dropped (spec §3.5).
 - ``reasoning_effort`` maps to a thinking budget, see
   :data:`~kirogate.convert.thinking.EFFORT_BUDGETS`.
 """
@@ -47,6 +48,7 @@ from kirogate.convert.ir import (
     ToolDef,
     ToolResult,
 )
+from kirogate.convert.json_format import json_format
 from kirogate.convert.openai_common import (
     LEGACY_FUNCTIONS,
     TurnLog,
@@ -57,7 +59,6 @@ from kirogate.convert.openai_common import (
     function_parameters,
     image_from_url,
     join_system,
-    json_format_instruction,
     named_choice,
     optional_bool,
     optional_int,
@@ -123,15 +124,13 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
                 f"{where}.role: must be one of {', '.join(_MESSAGE_ROLES)}", param=f"{where}.role"
             )
     tools = _tools(body)
-    response_format = body.get("response_format")
-    instruction = ""
-    if response_format is not None:
-        fmt = expect_mapping(response_format, "response_format")
+    output_format = None
+    if body.get("response_format") is not None:
+        fmt = expect_mapping(body["response_format"], "response_format")
         spec = fmt.get("json_schema")
-        schema_spec = expect_mapping(spec, "response_format.json_schema") if spec else {}
-        instruction = json_format_instruction(
+        output_format = json_format(
             fmt.get("type"),
-            schema_spec,
+            expect_mapping(spec, "response_format.json_schema") if spec else {},
             type_where="response_format.type",
             spec_where="response_format.json_schema",
         )
@@ -147,7 +146,7 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
     return Conversation(
         model=model,
         turns=tuple(log.turns),
-        system=join_system(*system, instruction),
+        system=join_system(*system),
         tools=tools,
         tool_choice=_chat_tool_choice(body, tools),
         thinking=thinking_for_effort(body.get("reasoning_effort"), "reasoning_effort"),
@@ -156,6 +155,7 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         stream=stream,
         session_id=session_id_from(body),
         metadata=metadata,
+        output_format=output_format,
         cache_key=prompt_cache_key(body),
     )
 

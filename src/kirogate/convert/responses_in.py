@@ -10,20 +10,28 @@ Decisions where the spec is silent:
 - Freeform (``custom``) tools become :class:`ToolDef` kind ``custom`` whose schema is one
   string property ``input`` (the grammar, if any, is described in it); calls and outputs
   in the history use ``{"input": raw}``. :mod:`.responses_out` unwraps the model's JSON.
-- Hosted tools (``web_search``, ``file_search``, ``computer_use_preview``, ``mcp``,
-  ``local_shell``, ...) are dropped: the upstream cannot run them. Their types are listed
-  in ``metadata["dropped_tools"]`` for the caller to log; a ``tool_choice`` naming one
-  falls back to ``auto``.
+- ``web_search`` (and ``web_search_preview``...) becomes a ``web_search`` ToolDef the gateway
+  serves (docs/tools.md); ``web_search_call`` items in the input become assistant text (the
+  search results, when the gateway still knows them). A ``namespace`` tool (Codex) becomes
+  one function (or freeform tool) per member, named ``<namespace>__<name>``;
+  ``metadata["namespaces"]`` maps that name back, and call items with a ``namespace`` use it
+  too. Other hosted
+  tools (``file_search``, ``computer_use_preview``, ``mcp``, ``local_shell``, ...) are
+  declined: the upstream cannot run them. Their types are listed in
+  ``metadata["declined_tools"]`` for the caller to log; a ``tool_choice`` naming one falls
+  back to ``auto``.
 - ``reasoning`` items become thinking (their ``content`` text, else the summary text);
   ``encrypted_content`` is ignored. ``item_reference`` resolves against the items of the
-  ``previous`` Conversation (see :func:`continue_conversation`), else it is a 400.
+  ``previous`` Conversation (see :func:`continue_conversation`), then against
+  ``references`` (items of any stored response), else it is a 400 naming ``input[i].id``.
 - ``metadata`` records which input items each turn came from (turns of the ``previous``
   response count as ``previous_response_id``), so a later builder error names the item:
   see :func:`~kirogate.convert.openai_common.relocate_error`.
-- ``text.format`` ``json_object``/``json_schema`` is emulated with a system instruction,
-  as for Chat Completions. ``background``, ``conversation``, ``prompt`` and log
-  probabilities are a 400; sampling parameters, ``truncation``, ``include`` and
-  ``parallel_tool_calls`` are accepted (the last is echoed, not enforced).
+- ``text.format`` ``json_object``/``json_schema`` becomes the Conversation's
+  ``output_format``, as for Chat Completions (:mod:`.json_format`). ``background``,
+  ``conversation``, ``prompt`` and log probabilities are a 400; sampling parameters,
+  ``truncation``, ``include`` and ``parallel_tool_calls`` are accepted (the last is
+  echoed, not enforced).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from kirogate.convert.ir import (
     Conversation,
     Document,
     Image,
+    JsonFormat,
     Part,
     Role,
     Text,
@@ -47,6 +56,7 @@ from kirogate.convert.ir import (
     ToolDef,
     ToolResult,
 )
+from kirogate.convert.json_format import json_format
 from kirogate.convert.openai_common import (
     TurnLog,
     append_turn,
@@ -57,7 +67,6 @@ from kirogate.convert.openai_common import (
     function_parameters,
     image_from_url,
     join_system,
-    json_format_instruction,
     named_choice,
     optional_bool,
     optional_int,
@@ -74,6 +83,10 @@ from kirogate.errors import InvalidRequest
 IdFactory: TypeAlias = Callable[[], str]
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
+NAMESPACE_SEPARATOR = "__"
+# A key the gateway adds to the web_search_call items it keeps (never sent to a client):
+# the text the model was given for that search.
+SEARCH_RESULTS_KEY = "x_kirogate_results"
 
 
 def _new_call_id() -> str:
@@ -84,12 +97,15 @@ def responses_to_ir(
     body: Mapping[str, Any],
     *,
     previous: Conversation | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
     new_id: IdFactory = _new_call_id,
 ) -> Conversation:
     """A ``POST /v1/responses`` body as a Conversation.
 
     With ``previous_response_id`` the caller passes the stored Conversation of that response
     (built by :func:`continue_conversation`) as ``previous``; its turns come first.
+    ``references`` holds the output items of stored responses by id, for ``item_reference``
+    items sent without ``previous_response_id`` (the Vercel AI SDK's tool loop).
     """
     body = expect_mapping(body, "body")
     model = require_str(body, "model", "")
@@ -102,6 +118,7 @@ def responses_to_ir(
     items: dict[str, Mapping[str, Any]] = (
         dict(previous.metadata.get("items", {})) if previous else {}
     )
+    known = references or {}
     log = TurnLog()
     for turn in previous.turns if previous else ():
         # Earlier requests checked these turns; errors in them name previous_response_id.
@@ -117,13 +134,19 @@ def responses_to_ir(
             item = expect_mapping(raw, where)
             if item.get("type") == "item_reference":
                 ref = require_str(item, "id", where)
-                if ref not in items:
+                found = items.get(ref) or known.get(ref)
+                if found is None:
                     raise InvalidRequest(
-                        f"{where}.id: item {ref!r} is unknown; send the item inline",
+                        f"{where}.id: item {ref!r} is unknown (not stored or expired); "
+                        "send the item inline",
                         param=f"{where}.id",
                     )
-                item = items[ref]
+                item = items[ref] = found
             elif isinstance(item.get("id"), str):
+                # A web_search_call sent back inline lacks the results the gateway kept.
+                item = (
+                    known.get(item["id"], item) if item.get("type") == "web_search_call" else item
+                )
                 items[item["id"]] = item
             images: list[str] = []
             converted = item_parts(item, where, new_id, images)
@@ -134,7 +157,7 @@ def responses_to_ir(
                     log.add("user", [instruction], where)
             elif converted[1] or item.get("type") != "reasoning":
                 log.add(*converted, where, images)
-    tools, dropped = _tools(body.get("tools"))
+    tools, declined, namespaces = _tools(body.get("tools"))
     metadata: dict[str, Any] = {
         **log.metadata("input"),
         "items": items,
@@ -142,8 +165,10 @@ def responses_to_ir(
         "store": body.get("store") is not False,
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
     }
-    if dropped:
-        metadata["dropped_tools"] = dropped
+    if declined:
+        metadata["declined_tools"] = declined
+    if namespaces:
+        metadata["namespaces"] = namespaces
     reasoning = expect_mapping(body.get("reasoning") or {}, "reasoning")
     if reasoning.get("summary") or reasoning.get("generate_summary"):
         metadata["reasoning_summary"] = reasoning.get("summary") or reasoning["generate_summary"]
@@ -151,7 +176,7 @@ def responses_to_ir(
     return Conversation(
         model=model,
         turns=tuple(log.turns),
-        system=join_system(instructions, *system, _format_instruction(body.get("text"))),
+        system=join_system(instructions, *system),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
         thinking=thinking_for_effort(reasoning.get("effort"), "reasoning.effort"),
@@ -159,6 +184,7 @@ def responses_to_ir(
         stream=optional_bool(body, "stream"),
         session_id=session_id_from(body) or (previous.session_id if previous else None),
         metadata=metadata,
+        output_format=_output_format(body.get("text")),
         cache_key=prompt_cache_key(body),
     )
 
@@ -202,6 +228,9 @@ def item_parts(
     if kind in ("function_call", "custom_tool_call"):
         call_id = optional_str(item, "call_id", where) or new_id()
         name = require_str(item, "name", where)
+        namespace = optional_str(item, "namespace", where)
+        if namespace:
+            name = f"{namespace}{NAMESPACE_SEPARATOR}{name}"
         if kind == "custom_tool_call":
             return "assistant", [ToolCall(call_id, name, {"input": _input(item, where)})]
         arguments = optional_str(item, "arguments", where) or ""
@@ -214,9 +243,23 @@ def item_parts(
             item.get("summary"), f"{where}.summary"
         )
         return "assistant", [Thinking("\n\n".join(texts))] if texts else []
+    if kind == "web_search_call":
+        return "assistant", [Text(_search_text(item, where))]
     raise InvalidRequest(
         f"{where}.type: {kind!r} items are not supported by this gateway", param=f"{where}.type"
     )
+
+
+def _search_text(item: Mapping[str, Any], where: str) -> str:
+    """A past web search as the model reads it: the results it was given, else the query."""
+    results = item.get(SEARCH_RESULTS_KEY)
+    if isinstance(results, str) and results:
+        return results
+    action = expect_mapping(item.get("action") or {}, f"{where}.action")
+    query = action.get("query")
+    if isinstance(query, str) and query:
+        return f'(Searched the web for "{query}".)'
+    return "(Searched the web.)"
 
 
 def _input(item: Mapping[str, Any], where: str) -> str:
@@ -305,33 +348,48 @@ def _tool_output(
     return ToolResult(call_id, "\n".join(texts), images=tuple(images))
 
 
-def _tools(raw: Any) -> tuple[tuple[ToolDef, ...], list[str]]:
+def _tools(
+    raw: Any,
+) -> tuple[tuple[ToolDef, ...], list[str], dict[str, tuple[str, str]]]:
+    """The tools, the types declined, and each namespaced function's (namespace, name)."""
     tools: list[ToolDef] = []
-    dropped: list[str] = []
+    declined: list[str] = []
+    namespaces: dict[str, tuple[str, str]] = {}
     for index, value in enumerate(expect_list(raw or [], "tools")):
         where = f"tools[{index}]"
         tool = expect_mapping(value, where)
         kind = require_str(tool, "type", where)
-        if kind == "function":
-            tools.append(
-                ToolDef(
-                    require_str(tool, "name", where),
-                    optional_str(tool, "description", where) or "",
-                    function_parameters(tool.get("parameters"), f"{where}.parameters"),
-                )
-            )
-        elif kind == "custom":
-            tools.append(
-                ToolDef(
-                    require_str(tool, "name", where),
-                    optional_str(tool, "description", where) or "",
-                    custom_tool_schema(tool.get("format"), f"{where}.format"),
-                    kind="custom",
-                )
-            )
+        if kind in ("function", "custom"):
+            tools.append(_function_tool(tool, kind, where))
+        elif kind.startswith("web_search"):
+            tools.append(ToolDef("web_search", "", {}, kind="web_search"))
+        elif kind == "namespace":
+            namespace = require_str(tool, "name", where)
+            for number, member in enumerate(expect_list(tool.get("tools") or [], f"{where}.tools")):
+                at = f"{where}.tools[{number}]"
+                member = expect_mapping(member, at)
+                member_kind = require_str(member, "type", at)
+                if member_kind not in ("function", "custom"):
+                    declined.append(f"{kind}/{member_kind}")
+                    continue
+                inner = _function_tool(member, member_kind, at)
+                flat = f"{namespace}{NAMESPACE_SEPARATOR}{inner.name}"
+                namespaces[flat] = (namespace, inner.name)
+                tools.append(dataclasses.replace(inner, name=flat))
         else:
-            dropped.append(kind)  # hosted tools the upstream cannot run
-    return tuple(tools), dropped
+            declined.append(kind)  # hosted tools the upstream cannot run
+    return tuple(tools), declined, namespaces
+
+
+def _function_tool(tool: Mapping[str, Any], kind: str, where: str) -> ToolDef:
+    name = require_str(tool, "name", where)
+    description = optional_str(tool, "description", where) or ""
+    if kind == "function":
+        return ToolDef(
+            name, description, function_parameters(tool.get("parameters"), f"{where}.parameters")
+        )
+    schema = custom_tool_schema(tool.get("format"), f"{where}.format")
+    return ToolDef(name, description, schema, kind="custom")
 
 
 def _tool_choice(choice: Any, tools: tuple[ToolDef, ...]) -> ToolChoice | None:
@@ -361,14 +419,14 @@ def _tool_choice(choice: Any, tools: tuple[ToolDef, ...]) -> ToolChoice | None:
     return ToolChoice("auto")  # a hosted tool, which was dropped
 
 
-def _format_instruction(text: Any) -> str:
+def _output_format(text: Any) -> JsonFormat | None:
     if text is None:
-        return ""
+        return None
     fmt = expect_mapping(text, "text").get("format")
     if fmt is None:
-        return ""
+        return None
     fmt = expect_mapping(fmt, "text.format")
-    return json_format_instruction(
+    return json_format(
         fmt.get("type"), fmt, type_where="text.format.type", spec_where="text.format"
     )
 

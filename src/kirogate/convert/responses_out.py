@@ -14,7 +14,12 @@ response is: ``response.created``, ``response.in_progress``, then per output ite
 - function_call: ``function_call_arguments.delta``…, ``function_call_arguments.done``;
 - custom_tool_call: the model answered ``{"input": "..."}`` (see :mod:`.responses_in`), so
   the arguments are buffered and the unwrapped string is sent at the end as one
-  ``custom_tool_call_input.delta`` and ``custom_tool_call_input.done``.
+  ``custom_tool_call_input.delta`` and ``custom_tool_call_input.done``;
+- web_search_call (a search the gateway ran, see :meth:`ResponsesStreamRenderer.web_search_call`):
+  ``web_search_call.in_progress``, ``.searching``, ``.completed``.
+
+A call of a namespaced function (``<namespace>__<name>``, see :mod:`.responses_in`) is
+drawn with its own ``name`` and ``namespace``.
 
 Each event is one ``orjson.dumps`` of a small dict; no pydantic per chunk.
 """
@@ -116,6 +121,7 @@ class ResponsesStreamRenderer:
         created_at: int,
         *,
         custom_tools: Collection[str] = (),
+        namespaces: Mapping[str, tuple[str, str]] | None = None,
         echo: Mapping[str, Any] | None = None,
         new_id: Callable[[], str] = _hex_id,
         now: Callable[[], int] = _unix_now,
@@ -126,6 +132,7 @@ class ResponsesStreamRenderer:
         self._id = response_id
         self._created_at = created_at
         self._custom = frozenset(custom_tools)
+        self._namespaces = dict(namespaces or {})
         self._echo = dict(echo) if echo is not None else response_echo({})
         self._new_id = new_id
         self._now = now
@@ -175,6 +182,31 @@ class ResponsesStreamRenderer:
                 return b""  # the Finish carries the final count
             case _:  # Finish
                 return self._finish(event)
+
+    def web_search_call(self, query: str, *, item_id: str | None = None) -> bytes:
+        """A completed ``web_search_call`` output item (a search the gateway served)."""
+        if self._closed:
+            return b""
+        head = self._close() if self._item is not None else b""
+        index = len(self._output)
+        item_id = item_id or "ws_" + self._new_id()
+        body = {
+            "id": item_id,
+            "type": "web_search_call",
+            "status": "in_progress",
+            "action": {"type": "search", "query": query},
+        }
+        out = [
+            head,
+            self._event("response.output_item.added", {"output_index": index, "item": body}),
+        ]
+        for stage in ("in_progress", "searching", "completed"):
+            fields = {"output_index": index, "item_id": item_id}
+            out.append(self._event(f"response.web_search_call.{stage}", fields))
+        body = {**body, "status": "completed"}
+        self._output.append(body)
+        out.append(self._event("response.output_item.done", {"output_index": index, "item": body}))
+        return b"".join(out)
 
     def error(self, exc: KirogateError) -> bytes:
         """The stream's failure: ``response.failed`` once started, else a bare ``error`` event."""
@@ -359,7 +391,7 @@ class ResponsesStreamRenderer:
             summary = [{"type": "summary_text", "text": text}] if status != "in_progress" else []
             return {"id": item.id, "type": "reasoning", "summary": summary}
         if item.kind == "function_call":
-            return {
+            body: dict[str, Any] = {
                 "id": item.id,
                 "type": "function_call",
                 "status": status,
@@ -367,13 +399,19 @@ class ResponsesStreamRenderer:
                 "call_id": item.call_id,
                 "name": item.name,
             }
-        return {
+            if item.name in self._namespaces:
+                body["namespace"], body["name"] = self._namespaces[item.name]
+            return body
+        body = {
             "id": item.id,
             "type": "custom_tool_call",
             "call_id": item.call_id,
             "name": item.name,
             "input": text if status != "in_progress" else "",
         }
+        if item.name in self._namespaces:
+            body["namespace"], body["name"] = self._namespaces[item.name]
+        return body
 
     # ------------------------------------------------------------ end
 

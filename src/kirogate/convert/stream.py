@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import orjson
 
@@ -150,6 +150,8 @@ class StreamAssembler:
         "_truncation_policy",
         "_window",
     )
+    # True when text is held back to the end (an output format): the streamer pings meanwhile.
+    holds_text: ClassVar[bool] = False
 
     def __init__(
         self,

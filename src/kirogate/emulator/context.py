@@ -114,6 +114,15 @@ class Context:
                     yield text
 
     @property
+    def tool_rounds(self) -> int:
+        """How many earlier assistant turns called tools."""
+        return sum(
+            1
+            for item in self.history
+            if _list(_dict(item.get("assistantResponseMessage")).get("toolUses"))
+        )
+
+    @property
     def tool_result_failed(self) -> bool:
         return any(
             result.get("status") == "error" or result.get("isError") is True

@@ -111,6 +111,12 @@ def _paced(ctx: Context) -> Reply:
     return _finish(ctx, answers.text_frames(pieces), "".join(pieces))
 
 
+@scenario("say", "answer with text= as written (no ']'; \\n is a newline) in size=N pieces")
+def _say(ctx: Context) -> Reply:
+    text = ctx.arg("text", "")
+    return _finish(ctx, answers.text_frames(answers.split_text(text, ctx.int_arg("size", 8))), text)
+
+
 @scenario("unknown", "reply naming an unknown marker (not selectable by name)")
 def _unknown(ctx: Context) -> Reply:
     text = (
@@ -132,12 +138,13 @@ def _reasoning(ctx: Context) -> Reply:
 
 @scenario(
     "tool",
-    "call a tool: name= (default: the request's first tool) input=<json> n=<calls> frag=<chars>;"
-    " echo when the request has no tools",
+    "call a tool: name= (default: the request's first tool) input=<json> n=<calls> frag=<chars>"
+    " rounds=<tool-calling turns before the final text, default 1>; echo when the request has"
+    " no tools",
     multi_turn=True,
 )
 def _tool(ctx: Context) -> Reply:
-    if ctx.tool_results:
+    if ctx.tool_results and ctx.tool_rounds >= ctx.int_arg("rounds", 1):
         text = "Tool result: " + "\n".join(ctx.tool_result_texts())
         return _finish(ctx, answers.text_frames([text]), text)
     if not ctx.tool_names:

@@ -1,7 +1,8 @@
 """Config files: kirogate's TOML, or a kiro.rs ``config.json`` read as it is.
 
 Both become a flat ``{key: FileValue}`` map keyed like :data:`registry.SPECS`. Unknown keys are
-errors that name the file, the key and the keys allowed there; kiro.rs keys that have no
+errors that name the file, the key and the keys allowed there (raised at the first, or all
+collected when the caller passes an ``errors`` list, as ``config check`` does); kiro.rs keys that have no
 meaning here are accepted and listed in :attr:`ConfigFile.notes`. Relative paths in a file
 are relative to the file's directory.
 """
@@ -98,19 +99,34 @@ def _unknown(path: Path, key: str, section: str) -> SettingsError:
     return SettingsError(str(path), key, hint, f"at {where}: {', '.join(allowed)}")
 
 
-def _flatten(path: Path, table: dict[str, Any], section: str, out: ConfigFile) -> None:
+Errors = list[SettingsError] | None
+
+
+def _fail(errors: Errors, error: SettingsError) -> None:
+    """Raise ``error``, or collect it when the caller wants every error of the file."""
+    if errors is None:
+        raise error
+    errors.append(error)
+
+
+def _flatten(
+    path: Path, table: dict[str, Any], section: str, out: ConfigFile, errors: Errors = None
+) -> None:
     for name, value in table.items():
         key = f"{section}.{name}" if section else name
         if key in SECTIONS:
             if not isinstance(value, dict):
-                raise SettingsError(str(path), key, "must be a table", f"[{key}] with its keys")
-            _flatten(path, value, key, out)
+                error = SettingsError(str(path), key, "must be a table", f"[{key}] with its keys")
+                _fail(errors, error)
+                continue
+            _flatten(path, value, key, out, errors)
         elif key in BY_KEY:
             if isinstance(value, dict):
-                raise SettingsError(str(path), key, "must be a value, not a table")
+                _fail(errors, SettingsError(str(path), key, "must be a value, not a table"))
+                continue
             out.values[key] = FileValue(value, key)
         else:
-            raise _unknown(path, key, section)
+            _fail(errors, _unknown(path, key, section))
 
 
 def _with_proxy_auth(url: str, username: str | None, password: str | None) -> str:
@@ -123,7 +139,7 @@ def _with_proxy_auth(url: str, username: str | None, password: str | None) -> st
     return urlunsplit(parts._replace(netloc=f"{auth}@{parts.netloc}"))
 
 
-def _kiro_rs(path: Path, data: dict[str, Any], out: ConfigFile) -> None:
+def _kiro_rs(path: Path, data: dict[str, Any], out: ConfigFile, errors: Errors = None) -> None:
     for name, value in data.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
@@ -135,15 +151,24 @@ def _kiro_rs(path: Path, data: dict[str, Any], out: ConfigFile) -> None:
             allowed = [*KIRO_RS_KEYS, *_KIRO_RS_SPECIAL, *KIRO_RS_IGNORED]
             close = difflib.get_close_matches(name, allowed, 1)
             hint = f"unknown kiro.rs key; did you mean '{close[0]}'?" if close else "unknown key"
-            raise SettingsError(str(path), name, hint, ", ".join(allowed))
+            _fail(errors, SettingsError(str(path), name, hint, ", ".join(allowed)))
     keys = data.get("apiKeys")
     if keys is not None:
-        out.values["server.api_keys"] = FileValue(_kiro_rs_api_keys(path, keys, data), "apiKeys")
+        try:
+            found = _kiro_rs_api_keys(path, keys, data)
+        except SettingsError as error:
+            _fail(errors, error)
+        else:
+            out.values["server.api_keys"] = FileValue(found, "apiKeys")
     proxy = out.values.get("upstream.proxy_url")
     user, password = data.get("proxyUsername"), data.get("proxyPassword")
+    bad = False
     for name, value in (("proxyUsername", user), ("proxyPassword", password)):
         if value is not None and not isinstance(value, str):
-            raise SettingsError(str(path), name, "must be a string")
+            _fail(errors, SettingsError(str(path), name, "must be a string"))
+            bad = True
+    if bad:
+        return
     if proxy is not None and isinstance(proxy.value, str) and (user or password):
         out.values["upstream.proxy_url"] = FileValue(
             _with_proxy_auth(proxy.value, user, password), "proxyUrl"
@@ -183,8 +208,12 @@ def _relative_paths(out: ConfigFile) -> None:
         out.values[key] = FileValue(fixed, item.written_as)
 
 
-def read_config_file(path: Path) -> ConfigFile:
-    """Parse ``path`` (``.json``: kiro.rs ``config.json``; anything else: TOML)."""
+def read_config_file(path: Path, errors: Errors = None) -> ConfigFile:
+    """Parse ``path`` (``.json``: kiro.rs ``config.json``; anything else: TOML).
+
+    An unreadable file or a syntax error always raises. Other errors raise at the first, or,
+    with ``errors`` given, are appended to it and the rest of the file is still read.
+    """
     text = _read(path)
     if path.suffix.lower() == ".json":
         out = ConfigFile(path, "kiro.rs")
@@ -196,13 +225,13 @@ def read_config_file(path: Path) -> ConfigFile:
             ) from None
         if not isinstance(data, dict):
             raise SettingsError(str(path), None, "a kiro.rs config.json must be a JSON object")
-        _kiro_rs(path, data, out)
+        _kiro_rs(path, data, out, errors)
     else:
         out = ConfigFile(path, "toml")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(str(path), None, f"invalid TOML: {exc}") from None
-        _flatten(path, data, "", out)
+        _flatten(path, data, "", out, errors)
     _relative_paths(out)
     return out

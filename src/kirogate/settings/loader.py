@@ -137,6 +137,49 @@ def _early_data_dir(flags: Mapping[str, Override], environ: Mapping[str, str]) -
     return DEFAULT_DATA_DIR
 
 
+def locate_config_file(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None, explicit: Path | None
+) -> tuple[Path | None, Path]:
+    """(the config file ``serve`` would read, the data dir), without reading the file."""
+    data_dir = _early_data_dir(_normalise_overrides(overrides), environ)
+    return find_config_file(environ, explicit, data_dir)[0], home_path(data_dir, environ)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigCheck:
+    """Every problem of one config file; ``file`` is ``None`` when it could not be parsed."""
+
+    file: ConfigFile | None
+    errors: tuple[ConfigError, ...]
+    values: Mapping[str, Any]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def check_config_file(path: Path) -> ConfigCheck:
+    """Validate ``path`` alone (no env, no flags) and report all its errors, not the first."""
+    errors: list[SettingsError] = []
+    try:
+        loaded = read_config_file(path, errors)
+    except SettingsError as exc:  # unreadable, or not TOML/JSON: nothing more to look at
+        return ConfigCheck(None, (exc,), {})
+    values: dict[str, Any] = {}
+    for key, entry in loaded.values.items():
+        try:
+            values[key] = _parse(BY_KEY[key], entry.value, str(path), entry.written_as, text=False)
+        except SettingsError as exc:
+            errors.append(exc)
+    problems: list[ConfigError] = list(errors)
+    if not problems:
+        try:  # rules that span several values
+            build_settings(values)
+        except ConfigError as exc:
+            problems.append(ConfigError(f"{path}: {exc}"))
+    return ConfigCheck(loaded, tuple(problems), values)
+
+
 def resolve_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,

@@ -1,0 +1,207 @@
+"""``/`` (a landing page), ``/docs`` (Swagger UI) and ``/openapi.json`` for people with a browser.
+
+Both pages work offline: Swagger UI's script and stylesheet are served by kirogate from
+the ``swagger-ui-bundle`` package, never from a CDN, and its online spec validator is off.
+The pages need no key and show none; they name only the URLs a client needs.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+from kirogate import __version__
+from kirogate.api.responses import json_response
+from kirogate.errors import NotFound
+
+router = APIRouter(include_in_schema=False)
+
+DOCS_ASSETS = "/docs/assets"
+# The only files of the bundle served, with their media types.
+_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
+# OpenAPI tags by path prefix, first match wins.
+_TAGS = (
+    ("/cc/", "Anthropic (buffered for Claude Code)"),
+    ("/v1/messages", "Anthropic"),
+    ("/v1/chat/", "OpenAI"),
+    ("/v1/responses", "OpenAI"),
+    ("/v1/models", "Models"),
+    ("/api/admin/", "Admin API"),
+)
+_PROBES = "Probes and metrics"
+
+_STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:44rem;
+margin:3rem auto;padding:0 1rem;color:#1d2330;background:#fff}
+h1{font-size:1.6rem;margin-bottom:.2rem}.muted{color:#667085}
+code{background:#f2f4f7;padding:.1rem .35rem;border-radius:4px;font-size:.92em}
+table{border-collapse:collapse;width:100%}td{padding:.35rem .5rem;border-bottom:1px solid #eaecf0}
+a{color:#2f5bd3}ul{padding-left:1.2rem}
+@media (prefers-color-scheme:dark){body{background:#111418;color:#e4e7ec}
+code{background:#22262e}td{border-color:#2b3039}a{color:#8fb0ff}}
+"""
+
+
+@cache
+def swagger_dir() -> Path:
+    """Where the installed ``swagger-ui-bundle`` keeps Swagger UI's files."""
+    import swagger_ui_bundle
+
+    return Path(str(swagger_ui_bundle.swagger_ui_path))
+
+
+def base_of(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def root_of(request: Request) -> str:
+    """The path prefix the app is mounted at (``""`` at the root), for same-origin links."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def landing_html(base: str, root: str = "") -> str:
+    """The landing page for a gateway reached at ``base`` (escaped: it comes from ``Host``).
+
+    Links are root-relative, so they work behind a proxy that changes the scheme or host.
+    """
+    b = html.escape(base, quote=True)
+    r = html.escape(root, quote=True)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>kirogate</title><style>{_STYLE}</style></head>
+<body>
+<h1>kirogate</h1>
+<p class="muted">version {html.escape(__version__)}</p>
+<p>An Anthropic- and OpenAI-compatible gateway: Claude Code, the <code>anthropic</code> and
+<code>openai</code> SDKs and other clients talk to it, and it answers from Kiro credentials.</p>
+<h2>Connect a client</h2>
+<table>
+<tr><td>Anthropic clients (base URL)</td><td><code>{b}</code></td></tr>
+<tr><td>OpenAI clients (base URL)</td><td><code>{b}/v1</code></td></tr>
+<tr><td>Claude Code</td><td><code>ANTHROPIC_BASE_URL={b}</code></td></tr>
+</table>
+<p>Every request needs the client key: <code>x-api-key</code> or
+<code>Authorization: Bearer</code>. <code>kirogate serve</code> prints it, and
+<code>kirogate config show</code> says where it is kept.</p>
+<h2>More</h2>
+<ul>
+<li><a href="{r}/docs">API documentation</a> (client and admin APIs, OpenAPI)</li>
+<li><a href="{r}/admin">Console</a> <span class="muted">(coming)</span></li>
+<li><a href="{r}/health">Health</a> and <a href="{r}/version">version</a></li>
+</ul>
+</body></html>
+"""
+
+
+def docs_html(root: str = "") -> str:
+    """Swagger UI for ``/openapi.json``; every URL in it is a root-relative path of this
+    gateway's own (behind a proxy that changes the scheme, absolute URLs would break)."""
+    b = html.escape(root, quote=True)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>kirogate API</title>
+<link rel="icon" type="image/png" href="{b}{DOCS_ASSETS}/favicon-32x32.png">
+<link rel="stylesheet" href="{b}{DOCS_ASSETS}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{b}{DOCS_ASSETS}/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  url: "{b}/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout"
+}});
+</script>
+</body></html>
+"""
+
+
+def _tag(path: str) -> str:
+    for prefix, tag in _TAGS:
+        if path.startswith(prefix):
+            return tag
+    return _PROBES
+
+
+def openapi_schema(routes: list[Any]) -> dict[str, Any]:
+    """The OpenAPI document of the client and admin APIs, operations tagged by API.
+
+    The client endpoints read their JSON themselves (no pydantic models at the route), so a
+    POST documents a JSON object body; the dialect's reference gives its fields.
+    """
+    schema = get_openapi(
+        title="kirogate",
+        version=__version__,
+        description=(
+            "Anthropic Messages, OpenAI Chat Completions and Responses on Kiro credentials. "
+            "Client routes take the client key (`x-api-key` or `Authorization: Bearer`); "
+            "the admin API (`/api/admin`) takes the admin key. Bodies follow the Anthropic "
+            "and OpenAI API references."
+        ),
+        routes=routes,
+    )
+    schema["components"] = {
+        **schema.get("components", {}),
+        "securitySchemes": {
+            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            "bearer": {"type": "http", "scheme": "bearer"},
+        },
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            operation["tags"] = [_tag(path)]
+            if path.startswith(("/v1/", "/cc/", "/api/admin/")):
+                operation["security"] = [{"apiKey": []}, {"bearer": []}]
+            if method in ("post", "put", "patch") and "requestBody" not in operation:
+                operation["requestBody"] = {
+                    "content": {"application/json": {"schema": {"type": "object"}}}
+                }
+    return schema
+
+
+@router.get("/")
+async def landing(request: Request) -> Response:
+    return HTMLResponse(landing_html(base_of(request), root_of(request)))
+
+
+@router.get("/docs")
+async def docs(request: Request) -> Response:
+    return HTMLResponse(docs_html(root_of(request)))
+
+
+@router.get(DOCS_ASSETS + "/{name}")
+async def docs_asset(name: str) -> Response:
+    media_type = _ASSETS.get(name)
+    if media_type is None:
+        raise NotFound(f"no documentation asset {name!r}")
+    return FileResponse(
+        swagger_dir() / name,
+        media_type=media_type,
+        headers={"cache-control": "public, max-age=86400"},
+    )
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request) -> Response:
+    state = request.app.state
+    schema = getattr(state, "openapi_schema", None)
+    if schema is None:
+        schema = state.openapi_schema = openapi_schema(request.app.routes)
+    return json_response(schema)

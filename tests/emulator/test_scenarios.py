@@ -151,6 +151,42 @@ async def test_tool_scenario_streams_several_calls_in_fragments(
     assert _text(events) == "Calling Bash."
 
 
+
+async def test_tool_scenario_calls_again_until_its_rounds_are_done(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    marker = "[[emu:tool name=lookup input='{}' rounds=2]]"
+    events = await events_for(session, emulator.url, token, marker, tools=["lookup"])
+    assert (_text(events), len(_calls(events))) == ("Calling lookup.", 1)
+
+    def use(n: int) -> dict[str, object]:
+        tool_use = {"toolUseId": f"t{n}", "name": "lookup", "input": {}}
+        return {"assistantResponseMessage": {"content": "Calling.", "toolUses": [tool_use]}}
+
+    def result(n: int) -> list[dict[str, object]]:
+        return [{"toolUseId": f"t{n}", "content": [{"text": f"r{n}"}], "status": "success"}]
+
+    history = [{"userInputMessage": {"content": marker, "modelId": "claude-sonnet-4.5"}}, use(1)]
+    events = await events_for(
+        session, emulator.url, token, "", tools=["lookup"], tool_results=result(1), history=history
+    )
+    assert (_text(events), len(_calls(events))) == ("Calling lookup.", 1)
+    history += [
+        {
+            "userInputMessage": {
+                "content": "",
+                "modelId": "claude-sonnet-4.5",
+                "userInputMessageContext": {"toolResults": result(1)},
+            }
+        },
+        use(2),
+    ]
+    events = await events_for(
+        session, emulator.url, token, "", tools=["lookup"], tool_results=result(2), history=history
+    )
+    assert (_text(events), len(_calls(events))) == ("Tool result: r2", 0)
+
 # ---------------------------------------------------------------- reasoning
 
 

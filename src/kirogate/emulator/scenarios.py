@@ -132,12 +132,12 @@ def _reasoning(ctx: Context) -> Reply:
 
 @scenario(
     "tool",
-    "call a tool: name= (default: the request's first tool) input=<json> n=<calls> frag=<chars>;"
-    " echo when the request has no tools",
+    "call a tool: name= (default: the request's first tool) input=<json> n=<calls> frag=<chars>"
+    " rounds=<tool turns before the final text, default 1>; echo when the request has no tools",
     multi_turn=True,
 )
 def _tool(ctx: Context) -> Reply:
-    if ctx.tool_results:
+    if ctx.tool_results and _tool_rounds_done(ctx) >= ctx.int_arg("rounds", 1):
         text = "Tool result: " + "\n".join(ctx.tool_result_texts())
         return _finish(ctx, answers.text_frames([text]), text)
     if not ctx.tool_names:
@@ -152,6 +152,21 @@ def _tool(ctx: Context) -> Reply:
             name, ctx.new_tool_use_id(), arguments, ctx.int_arg("frag", answers.TOOL_FRAGMENT_CHARS)
         )
     return _finish(ctx, out, lead + arguments)
+
+
+def _tool_rounds_done(ctx: Context) -> int:
+    """Tool-result turns since the user turn that carried the marker, the current one included."""
+    done = 1 if ctx.tool_results else 0
+    for item in reversed(ctx.history):
+        user = item.get("userInputMessage")
+        if not isinstance(user, dict):
+            continue
+        if "[[emu:" in str(user.get("content", "")):
+            break
+        context = user.get("userInputMessageContext")
+        if isinstance(context, dict) and context.get("toolResults"):
+            done += 1
+    return done
 
 
 @scenario(

@@ -54,7 +54,7 @@ def _claude(
     *,
     base_url: str | None = None,
     extra: Mapping[str, str] | None = None,
-) -> tuple[str, str, int, str]:
+) -> tuple[str, str, int]:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     env = client_env(
@@ -70,13 +70,13 @@ def _claude(
     mark = egress.mark()
     result = run_client([CLAUDE or "claude", *args], env=env, cwd=work, timeout=200)
     assert_no_egress(egress, mark, "Claude Code")
-    return result.stdout, outcome(result), result.returncode, str(work)
+    return result.stdout, outcome(result), result.returncode
 
 
 def test_claude_code_default_model_answers_a_plain_prompt(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code, _ = _claude(tmp_path, stack, egress, ["-p", "Say hi plain-prompt-check"])
+    stdout, why, code = _claude(tmp_path, stack, egress, ["-p", "Say hi plain-prompt-check"])
     assert code == 0, why
     assert "Echo:" in stdout and "plain-prompt-check" in stdout, why
 
@@ -86,7 +86,7 @@ def test_claude_code_default_model_writes_a_file_with_its_write_tool(
 ) -> None:
     target = tmp_path / "work" / "hello.txt"
     prompt = f"Please create the file [[emu:write path={target} content=hello-from-kirogate]]"
-    stdout, why, code, _ = _claude(
+    stdout, why, code = _claude(
         tmp_path,
         stack,
         egress,
@@ -100,7 +100,7 @@ def test_claude_code_default_model_writes_a_file_with_its_write_tool(
 def test_claude_code_default_model_streams_json_events(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code, _ = _claude(
+    stdout, why, code = _claude(
         tmp_path,
         stack,
         egress,
@@ -118,7 +118,7 @@ def test_claude_code_default_model_streams_json_events(
 def test_claude_code_default_model_through_the_cc_base_url(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code, _ = _claude(
+    stdout, why, code = _claude(
         tmp_path, stack, egress, ["-p", "Say hi cc-route-check"], base_url=f"{stack.base_url}/cc"
     )
     assert code == 0, why
@@ -130,7 +130,7 @@ def test_claude_code_with_a_pinned_model_writes_a_file(
 ) -> None:
     target = tmp_path / "work" / "pinned.txt"
     prompt = f"Please create the file [[emu:write path={target} content=pinned-model]]"
-    stdout, why, code, _ = _claude(
+    stdout, why, code = _claude(
         tmp_path,
         stack,
         egress,

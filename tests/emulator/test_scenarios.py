@@ -151,7 +151,6 @@ async def test_tool_scenario_streams_several_calls_in_fragments(
     assert _text(events) == "Calling Bash."
 
 
-
 async def test_tool_scenario_calls_again_until_its_rounds_are_done(
     emulator: RunningEmulator, session: aiohttp.ClientSession
 ) -> None:
@@ -186,6 +185,7 @@ async def test_tool_scenario_calls_again_until_its_rounds_are_done(
         session, emulator.url, token, "", tools=["lookup"], tool_results=result(2), history=history
     )
     assert (_text(events), len(_calls(events))) == ("Tool result: r2", 0)
+
 
 # ---------------------------------------------------------------- reasoning
 

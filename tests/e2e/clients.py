@@ -50,6 +50,7 @@ def client_env(home: Path, proxy: LoopbackProxy, extra: Mapping[str, str]) -> di
     env["XDG_CONFIG_HOME"] = str(home / ".config")
     env["XDG_CACHE_HOME"] = str(home / ".cache")
     env.update(proxy.env())
+    env["NODE_USE_ENV_PROXY"] = "1"  # Node's own fetch honours the proxy variables (Node 22.21+)
     env.update(extra)
     return env
 

@@ -7,9 +7,13 @@ a test whose client is missing skips and says how to install it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import urllib.request
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.loopback_proxy import LoopbackProxy
@@ -78,3 +82,61 @@ def assert_no_egress(proxy: LoopbackProxy, mark: int, client: str) -> None:
     """Fail, listing them, if the client tried any destination outside the machine."""
     refused = proxy.refused_since(mark)
     assert not refused, f"{client} tried to reach outside the machine: " + ", ".join(refused)
+
+
+_REQUESTS = re.compile(r"^kirogate_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def error_answers(base_url: str) -> Counter[str]:
+    """How many 4xx/5xx answers kirogate has given so far, by ``"<route> <status>"``."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if match := _REQUESTS.match(line):
+            labels = dict(_LABEL.findall(match["labels"]))
+            if int(labels.get("status", "0")) >= 400:
+                counts[f"{labels.get('endpoint')} {labels['status']}"] = int(float(match["value"]))
+    return counts
+
+
+def new_errors(base_url: str, before: Counter[str]) -> list[str]:
+    """The error answers given since ``before``: a client that only succeeded after kirogate
+    refused a request (Claude Code drops features and retries) still shows a defect."""
+    after = error_answers(base_url)
+    return [
+        f"{key} x{after[key] - before[key]}" for key in sorted(after) if after[key] > before[key]
+    ]
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    code: int
+    stdout: str
+    why: str  # exit code and output, for assertion messages
+    errors: list[str]  # kirogate's 4xx/5xx answers during the run
+
+    @property
+    def refused(self) -> str:
+        return "kirogate answered with errors: " + ", ".join(self.errors) + "\n" + self.why
+
+
+def drive(
+    args: Sequence[str | Path],
+    *,
+    client: str,
+    base_url: str,
+    proxy: LoopbackProxy,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float = 200,
+) -> ClientRun:
+    """Run a client program, then fail at once if it tried to reach outside the machine."""
+    mark = proxy.mark()
+    before = error_answers(base_url)
+    result = run_client(args, env=env, cwd=cwd, timeout=timeout)
+    assert_no_egress(proxy, mark, client)
+    return ClientRun(
+        result.returncode, result.stdout, outcome(result), new_errors(base_url, before)
+    )

@@ -2,7 +2,9 @@
 
 Only the gateway's address and key are set (no ``--model``), and everything Claude Code would
 send elsewhere (telemetry, updates, plugin sync) is turned off and, failing that, refused by the
-loopback-only proxy. One test pins a model to keep the agent loop covered on its own.
+loopback-only proxy. Each test also fails when kirogate refused any request on the way: on a
+400 Claude Code retries without the features it used, which would hide the defect. One test pins
+a model to keep the agent loop covered on its own.
 """
 
 from __future__ import annotations
@@ -13,14 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import (
-    INSTALL_HINT,
-    assert_no_egress,
-    client_env,
-    npm_bin,
-    outcome,
-    run_client,
-)
+from tests.e2e.clients import INSTALL_HINT, ClientRun, client_env, drive, npm_bin
 from tests.live import LiveStack
 from tests.loopback_proxy import LoopbackProxy
 
@@ -44,6 +39,7 @@ QUIET = {
     "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1",
     "CLAUDE_CODE_IDE_SKIP_AUTO_INSTALL": "1",
 }
+WRITE_ALLOWED = ["--permission-mode", "acceptEdits", "--allowedTools", "Write"]
 
 
 def _claude(
@@ -54,7 +50,7 @@ def _claude(
     *,
     base_url: str | None = None,
     extra: Mapping[str, str] | None = None,
-) -> tuple[str, str, int]:
+) -> ClientRun:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     env = client_env(
@@ -67,18 +63,23 @@ def _claude(
             **(extra or {}),
         },
     )
-    mark = egress.mark()
-    result = run_client([CLAUDE or "claude", *args], env=env, cwd=work, timeout=200)
-    assert_no_egress(egress, mark, "Claude Code")
-    return result.stdout, outcome(result), result.returncode
+    return drive(
+        [CLAUDE or "claude", *args],
+        client="Claude Code",
+        base_url=stack.base_url,
+        proxy=egress,
+        env=env,
+        cwd=work,
+    )
 
 
 def test_claude_code_default_model_answers_a_plain_prompt(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code = _claude(tmp_path, stack, egress, ["-p", "Say hi plain-prompt-check"])
-    assert code == 0, why
-    assert "Echo:" in stdout and "plain-prompt-check" in stdout, why
+    run = _claude(tmp_path, stack, egress, ["-p", "Say hi plain-prompt-check"])
+    assert run.code == 0, run.why
+    assert "Echo:" in run.stdout and "plain-prompt-check" in run.stdout, run.why
+    assert not run.errors, run.refused
 
 
 def test_claude_code_default_model_writes_a_file_with_its_write_tool(
@@ -86,43 +87,41 @@ def test_claude_code_default_model_writes_a_file_with_its_write_tool(
 ) -> None:
     target = tmp_path / "work" / "hello.txt"
     prompt = f"Please create the file [[emu:write path={target} content=hello-from-kirogate]]"
-    stdout, why, code = _claude(
-        tmp_path,
-        stack,
-        egress,
-        ["-p", prompt, "--permission-mode", "acceptEdits", "--allowedTools", "Write"],
-    )
-    assert code == 0, why
+    run = _claude(tmp_path, stack, egress, ["-p", prompt, *WRITE_ALLOWED])
+    assert run.code == 0, run.why
     assert target.read_text() == "hello-from-kirogate"
-    assert f"Done: wrote {target}" in stdout, why
+    assert f"Done: wrote {target}" in run.stdout, run.why
+    assert not run.errors, run.refused
 
 
 def test_claude_code_default_model_streams_json_events(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code = _claude(
+    run = _claude(
         tmp_path,
         stack,
         egress,
         ["-p", "Say hi stream-json-check", "--output-format", "stream-json", "--verbose"],
     )
-    assert code == 0, why
-    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    assert events and events[0]["type"] == "system", why
+    assert run.code == 0, run.why
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert events and events[0]["type"] == "system", run.why
     result = events[-1]
-    assert result["type"] == "result" and result["is_error"] is False, why
-    assert "stream-json-check" in result["result"], why
-    assert any(e["type"] == "assistant" for e in events), why
+    assert result["type"] == "result" and result["is_error"] is False, run.why
+    assert "stream-json-check" in result["result"], run.why
+    assert any(e["type"] == "assistant" for e in events), run.why
+    assert not run.errors, run.refused
 
 
 def test_claude_code_default_model_through_the_cc_base_url(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code = _claude(
+    run = _claude(
         tmp_path, stack, egress, ["-p", "Say hi cc-route-check"], base_url=f"{stack.base_url}/cc"
     )
-    assert code == 0, why
-    assert "Echo:" in stdout and "cc-route-check" in stdout, why
+    assert run.code == 0, run.why
+    assert "Echo:" in run.stdout and "cc-route-check" in run.stdout, run.why
+    assert not run.errors, run.refused
 
 
 def test_claude_code_with_a_pinned_model_writes_a_file(
@@ -130,15 +129,16 @@ def test_claude_code_with_a_pinned_model_writes_a_file(
 ) -> None:
     target = tmp_path / "work" / "pinned.txt"
     prompt = f"Please create the file [[emu:write path={target} content=pinned-model]]"
-    stdout, why, code = _claude(
+    run = _claude(
         tmp_path,
         stack,
         egress,
-        ["-p", prompt, "--permission-mode", "acceptEdits", "--allowedTools", "Write"],
+        ["-p", prompt, *WRITE_ALLOWED],
         extra={"ANTHROPIC_MODEL": "claude-sonnet-4-6"},
     )
-    assert code == 0, why
+    assert run.code == 0, run.why
     assert target.read_text() == "pinned-model"
-    assert f"Done: wrote {target}" in stdout, why
+    assert f"Done: wrote {target}" in run.stdout, run.why
+    assert not run.errors, run.refused
     stats = stack.emulator_json("/_emulator/stats")
     assert isinstance(stats, dict) and stats["byPath"]["/generateAssistantResponse"] >= 2

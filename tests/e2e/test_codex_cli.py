@@ -11,14 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import (
-    INSTALL_HINT,
-    assert_no_egress,
-    client_env,
-    npm_bin,
-    outcome,
-    run_client,
-)
+from tests.e2e.clients import INSTALL_HINT, ClientRun, client_env, drive, npm_bin
 from tests.live import LiveStack
 from tests.loopback_proxy import LoopbackProxy
 
@@ -52,30 +45,30 @@ enabled = false
 
 def _codex(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy, prompt: str
-) -> tuple[str, str, int, Path]:
+) -> tuple[ClientRun, Path]:
     home = tmp_path / "home"
     (home / ".codex").mkdir(parents=True)
     (home / ".codex" / "config.toml").write_text(CONFIG.format(base_url=stack.base_url))
     work = tmp_path / "work"
     work.mkdir()
-    env = client_env(home, egress, {"KIROGATE_CLIENT_KEY": stack.api_key})
-    mark = egress.mark()
-    result = run_client(
+    run = drive(
         [CODEX or "codex", "exec", "--skip-git-repo-check", "-C", work, prompt],
-        env=env,
+        client="Codex CLI",
+        base_url=stack.base_url,
+        proxy=egress,
+        env=client_env(home, egress, {"KIROGATE_CLIENT_KEY": stack.api_key}),
         cwd=work,
-        timeout=200,
     )
-    assert_no_egress(egress, mark, "Codex CLI")
-    return result.stdout, outcome(result), result.returncode, work
+    return run, work
 
 
 def test_codex_exec_answers_a_plain_prompt(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    stdout, why, code, _ = _codex(tmp_path, stack, egress, "Say hi codex-plain-check")
-    assert code == 0, why
-    assert stdout.startswith("Echo:") and "codex-plain-check" in stdout, why
+    run, _ = _codex(tmp_path, stack, egress, "Say hi codex-plain-check")
+    assert run.code == 0, run.why
+    assert run.stdout.startswith("Echo:") and "codex-plain-check" in run.stdout, run.why
+    assert not run.errors, run.refused
 
 
 def test_codex_exec_runs_its_shell_tool_and_reads_the_result(
@@ -83,7 +76,8 @@ def test_codex_exec_runs_its_shell_tool_and_reads_the_result(
 ) -> None:
     command = '{"cmd":"echo codex-was-here > made.txt && cat made.txt"}'
     prompt = f"Run it [[emu:tool name=exec_command input='{command}']]"
-    stdout, why, code, work = _codex(tmp_path, stack, egress, prompt)
-    assert code == 0, why
+    run, work = _codex(tmp_path, stack, egress, prompt)
+    assert run.code == 0, run.why
     assert (work / "made.txt").read_text() == "codex-was-here\n"
-    assert stdout.startswith("Tool result:") and "codex-was-here" in stdout, why
+    assert run.stdout.startswith("Tool result:") and "codex-was-here" in run.stdout, run.why
+    assert not run.errors, run.refused

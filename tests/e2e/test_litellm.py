@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import CLIENTS_DIR, assert_no_egress, client_env, outcome, run_client
+from tests.e2e.clients import CLIENTS_DIR, client_env, drive
 from tests.live import LiveStack
 from tests.loopback_proxy import LoopbackProxy
 
@@ -31,17 +31,18 @@ QUIET = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
 def _litellm(
     tmp_path: Path, stack: LiveStack, egress: LoopbackProxy, route: str, mode: str
 ) -> dict[str, object]:
-    env = client_env(tmp_path / "home", egress, {**QUIET, "KIROGATE_CLIENT_KEY": stack.api_key})
-    mark = egress.mark()
-    result = run_client(
+    run = drive(
         [sys.executable, CLIENTS_DIR / "litellm_client.py", route, mode, stack.base_url],
-        env=env,
+        client="LiteLLM",
+        base_url=stack.base_url,
+        proxy=egress,
+        env=client_env(tmp_path / "home", egress, {**QUIET, "KIROGATE_CLIENT_KEY": stack.api_key}),
         cwd=tmp_path,
         timeout=100,
     )
-    assert_no_egress(egress, mark, "LiteLLM")
-    assert result.returncode == 0, outcome(result)
-    out: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert run.code == 0, run.why
+    assert not run.errors, run.refused
+    out: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
     return out
 
 

@@ -11,16 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import (
-    CLIENTS_DIR,
-    INSTALL_HINT,
-    assert_no_egress,
-    client_env,
-    node,
-    node_package,
-    outcome,
-    run_client,
-)
+from tests.e2e.clients import CLIENTS_DIR, INSTALL_HINT, client_env, drive, node, node_package
 from tests.live import LiveStack
 from tests.loopback_proxy import LoopbackProxy
 
@@ -45,19 +36,19 @@ PROMPT = 'Weather? [[emu:tool name=lookup input=\'{"city":"Paris"}\' rounds=2]]'
 def test_vercel_ai_runs_a_three_step_tool_loop(
     route: str, mode: str, tmp_path: Path, stack: LiveStack, egress: LoopbackProxy
 ) -> None:
-    env = client_env(tmp_path / "home", egress, {"KIROGATE_CLIENT_KEY": stack.api_key})
-    mark = egress.mark()
-    result = run_client(
+    run = drive(
         [NODE or "node", CLIENTS_DIR / "vercel_ai.mjs", route, mode, stack.base_url, PROMPT],
-        env=env,
+        client="the AI SDK",
+        base_url=stack.base_url,
+        proxy=egress,
+        env=client_env(tmp_path / "home", egress, {"KIROGATE_CLIENT_KEY": stack.api_key}),
         cwd=CLIENTS_DIR,
         timeout=100,
     )
-    assert_no_egress(egress, mark, "the AI SDK")
-    why = outcome(result)
-    assert result.returncode == 0, why
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["calls"] == ["Paris", "Paris"], why
-    assert [step["toolCalls"] for step in out["steps"]] == [1, 1, 0], why
-    assert out["finishReason"] == "stop", why
-    assert out["text"].endswith("Tool result: sunny in Paris (call 2)"), why
+    assert run.code == 0, run.why
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["calls"] == ["Paris", "Paris"], run.why
+    assert [step["toolCalls"] for step in out["steps"]] == [1, 1, 0], run.why
+    assert out["finishReason"] == "stop", run.why
+    assert out["text"].endswith("Tool result: sunny in Paris (call 2)"), run.why
+    assert not run.errors, run.refused

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from tests.live import LiveStack, live_stack
+from tests.loopback_proxy import LoopbackProxy, loopback_proxy
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +28,10 @@ def claude(stack: LiveStack) -> anthropic.Anthropic:
 @pytest.fixture
 def oai(stack: LiveStack) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=stack.api_key, max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def egress() -> Iterator[LoopbackProxy]:
+    """The proxy every client test runs behind: loopback passes, anything else is refused."""
+    with loopback_proxy() as proxy:
+        yield proxy

@@ -35,7 +35,14 @@ translated into this tree at the boundary where they happen.
     │   ├── UpstreamTimeout            no bytes in time -> 504
     │   ├── UpstreamConnectionError    connect/reset/DNS -> 502
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
-    └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable)
+    └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
+        ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
+        └── ModelNotAllowed            404 not_found_error   (no credential's plan has the model)
+
+The two permanent pool conditions answer 4xx, which SDKs and Claude Code do not retry, in the
+statuses the official APIs use: a model the account cannot use is Anthropic's and OpenAI's 404
+(``model_not_found``); no credential at all is 403 ``permission_error``, since the client's
+own key is fine (401 would send the user to fix a key that is not the problem).
 """
 
 from __future__ import annotations
@@ -280,3 +287,21 @@ class NoCredentialAvailable(KirogateError):
         super().__init__(message)
         # Seconds until the first cooling credential is back, when that is what is missing.
         self.retry_after = retry_after
+
+
+class NoCredentialConfigured(NoCredentialAvailable):
+    """The pool holds no credential at all: nothing will change until an operator adds one."""
+
+    status = 403
+    anthropic_type = "permission_error"
+    openai_type = "permission_error"
+    openai_code = "no_credential_configured"
+
+
+class ModelNotAllowed(NoCredentialAvailable):
+    """No credential's subscription may use the model (Opus on a FREE plan): retrying is vain."""
+
+    status = 404
+    anthropic_type = "not_found_error"
+    openai_type = "invalid_request_error"
+    openai_code = "model_not_found"

@@ -120,6 +120,18 @@ class CredentialPool:
         self.get(credential_id)
         return self._state.get(credential_id)
 
+    def serves_model(self, model: str) -> bool:
+        """Whether some enabled credential's plan allows ``model`` (the list of ``/v1/models``).
+
+        When every credential is disabled their plans still count (they may come back); an
+        empty pool serves nothing, but lists everything: its requests say what to do.
+        """
+        ids = self._ordered_ids()
+        if not ids:
+            return True
+        enabled = [cid for cid in ids if not self._state.get(cid).disabled] or ids
+        return any(allows_model(self._credentials[cid], model) for cid in enabled)
+
     def snapshot(self) -> list[CredentialStatus]:
         """Every credential's state for the admin API, ordered by priority then pool order."""
         now = self._wall()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from kirogate.errors import NoCredentialAvailable
+from kirogate.errors import ModelNotAllowed, NoCredentialAvailable, NoCredentialConfigured
 from kirogate.pool.policy import allows_model
 from kirogate.pool.state import CredentialState
 from kirogate.upstream.credentials import Credential
@@ -90,6 +90,12 @@ def describe_status(
     )
 
 
+NO_CREDENTIAL_MESSAGE = (
+    "no credentials configured: kirogate has no Kiro credential to answer with; run "
+    "`kirogate login`, or add one with `kirogate accounts add` or `kirogate accounts import FILE`"
+)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -106,14 +112,18 @@ def unavailable(
 
     ``entries`` are (credential, state, has a free slot). For example: "no usable
     credential (3 credentials: 1 cooling down until 2026-06-01T00:00:00Z (quota_exceeded),
-    2 disabled (too_many_failures))".
+    2 disabled (too_many_failures))". The permanent cases are their own classes: an empty
+    pool is :class:`NoCredentialConfigured`, a model no credential's plan allows (whatever
+    its state) is :class:`ModelNotAllowed`.
     """
     total = 0
+    plan_allows = False
     disabled: Counter[str] = Counter()
     cooling: list[tuple[datetime, str]] = []
     excluded = wrong_tier = busy = 0
     for credential, state, has_room in entries:
         total += 1
+        plan_allows = plan_allows or allows_model(credential, model)
         if state.disabled_reason is not None:
             disabled[state.disabled_reason.value] += 1
         elif state.cooling(now) and state.cooldown_until is not None:
@@ -126,7 +136,14 @@ def unavailable(
         elif not has_room:
             busy += 1
     if total == 0:
-        return NoCredentialAvailable("no credentials configured")
+        return NoCredentialConfigured(NO_CREDENTIAL_MESSAGE)
+    if not plan_allows:
+        return ModelNotAllowed(
+            f"model {model} is not available on this account's plan "
+            f"({_plural(total, 'credential')}: {total} not allowed to use {model} (FREE tier)); "
+            "pick another model (GET /v1/models lists them) or add a credential whose plan "
+            "includes it"
+        )
     parts = []
     retry_after = None
     if cooling:

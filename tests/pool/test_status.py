@@ -1,0 +1,54 @@
+"""Why no credential was usable: the transient 503 and the two permanent 4xx conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kirogate.errors import ModelNotAllowed, NoCredentialAvailable, NoCredentialConfigured
+from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
+from kirogate.pool.status import unavailable
+from tests.pool.fakes import credential
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_an_empty_pool_is_a_403_naming_the_commands_that_add_one() -> None:
+    error = unavailable([], now=NOW, model=None, exclude=(), limit=0)
+    assert isinstance(error, NoCredentialConfigured)
+    assert error.status == 403
+    assert "kirogate login" in error.message
+    assert "kirogate accounts add" in error.message
+
+
+def test_a_model_no_plan_allows_is_a_404_whatever_the_states() -> None:
+    entries = [
+        (credential(1, subscription_title="KIRO FREE"), CredentialState(1), True),
+        (
+            credential(2, subscription_title="KIRO FREE"),
+            CredentialState(2, disabled_reason=DisableReason.MANUAL),
+            True,
+        ),
+    ]
+    error = unavailable(entries, now=NOW, model="claude-opus-4.6", exclude=(), limit=0)
+    assert isinstance(error, ModelNotAllowed)
+    assert error.status == 404
+    assert "2 not allowed to use claude-opus-4.6 (FREE tier)" in error.message
+
+
+def test_a_resting_credential_whose_plan_allows_the_model_keeps_the_503() -> None:
+    entries = [
+        (credential(1, subscription_title="KIRO FREE"), CredentialState(1), True),
+        (
+            credential(2, subscription_title="KIRO PRO"),
+            CredentialState(
+                2,
+                cooldown_until=NOW + timedelta(minutes=5),
+                cooldown_reason=CooldownReason.THROTTLED,
+            ),
+            True,
+        ),
+    ]
+    error = unavailable(entries, now=NOW, model="claude-opus-4.6", exclude=(), limit=0)
+    assert type(error) is NoCredentialAvailable
+    assert error.status == 503
+    assert error.retry_after == 300

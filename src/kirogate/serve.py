@@ -15,12 +15,18 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from kirogate import __version__
+from kirogate.cli.common import FAIL_MARK, OK_MARK, WARN_MARK, console, say
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
+from kirogate.pool.state import CredentialState
+from kirogate.pool.status import state_text
 from kirogate.settings import ServerSettings, Settings
 from kirogate.upstream.credentials import Credential, mask_secret
 from kirogate.upstream.sources import DiscoveryResult, discover_credentials
@@ -88,10 +94,9 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
-def describe_credential(cred: Credential) -> str:
-    state = "disabled" if cred.disabled else "ready"
-    if cred.disabled and cred.disabled_reason:
-        state = f"disabled ({cred.disabled_reason})"
+def describe_credential(cred: Credential, state: CredentialState | None, now: datetime) -> str:
+    """One banner line: the store's id and the email when known, auth, state, expiry, source."""
+    who = " ".join(part for part in (f"#{cred.id}" if cred.id else "", cred.email or "") if part)
     expiry = (
         "no expiry"
         if cred.is_api_key
@@ -101,8 +106,19 @@ def describe_credential(cred: Credential) -> str:
             else "token will be refreshed"
         )
     )
-    source = cred.origin.describe() if cred.origin else "?"
-    return f"{cred.label} [{cred.auth_method.value}] {state}, {expiry} - from {source}"
+    origin = cred.origin
+    source = (
+        "stored (accounts add/import, login or the admin API)"
+        if origin is None or origin.kind == "store"
+        else f"from {origin.describe()}"
+    )
+    return f"{who or cred.label} [{cred.auth_method.value}] {state_text(state, now)}, {expiry} - {source}"
+
+
+def _state_mark(state: CredentialState | None, now: datetime) -> str:
+    if state is None or not (state.disabled or state.cooling(now)):
+        return OK_MARK
+    return FAIL_MARK if state.disabled else WARN_MARK
 
 
 def print_banner(
@@ -113,58 +129,73 @@ def print_banner(
     key_file: Path,
     *,
     stored: Sequence[Credential] = (),
+    states: Mapping[int, CredentialState] | None = None,
     store: str | None = None,
 ) -> None:
-    """The start-up banner: where to connect, with which key, which credentials, the admin API.
+    """The start-up banner: where to connect, with which key, the pool, the admin API.
 
-    ``stored`` are the credentials that came from the store (not from files or env); ``store``
-    names the store (its masked URL) so "none found" can say it was looked at too.
+    ``stored`` is every credential in the store after the sources were imported, numbered as
+    the store numbers them (``kirogate accounts list`` and the admin API show the same ids);
+    ``states`` their pool state by id; ``store`` names the store (its masked URL) so "none
+    found" can say it was looked at too.
     """
     server: ServerSettings = settings.server
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     base = f"http://{host}:{server.port}"
-    out = sys.stdout
+    out = console()
     listening = f"{server.host}:{server.port}" if host != server.host else base
-    out.write(f"\nkirogate {__version__} is listening on {listening}\n\n")
-    out.write("Connect a client:\n")
-    out.write(f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}\n")
-    out.write(f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1\n")
+    out.print()
+    say(OK_MARK, f"kirogate {__version__} is listening on {listening}")
+    out.print()
+    out.print("[bold]Connect a client:[/bold]")
+
+    def line(text: str) -> None:
+        out.print(f"  {escape(text)}")
+
+    line(f"Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}")
+    line(f"OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1")
     # ``api_key`` is set only when no key was configured and the data dir's one is used.
     if api_key and new_key:
-        out.write(f"  API key (generated, saved in {key_file}): {api_key}\n")
+        line(f"API key (generated, saved in {key_file}): {api_key}")
     elif api_key:
-        out.write(f"  API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)\n")
+        line(f"API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)")
     else:
         count = len(server.api_keys)
         what = "the one" if count == 1 else f"the {count}"
-        out.write(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)\n")
+        line(f"API key: {what} you configured (--api-key / KIROGATE_API_KEY)")
+    if api_key:
+        line(f"  background runs (serve -d) use the same key: cat {key_file}")
     if server.admin_key:
-        out.write(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)\n")
+        line(f"Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)")
     else:
-        out.write("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)\n")
+        line("Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
     if settings.upstream.url:
-        out.write(f"\nUpstream: {settings.upstream.url} (override)\n")
-    credentials = [*found.credentials, *stored]
-    out.write(f"\nCredentials ({len(credentials)}):\n")
-    for cred in credentials:
-        out.write(f"  - {describe_credential(cred)}\n")
-    if not credentials:
-        out.write("  none found. Looked at:\n")
+        out.print()
+        out.print(f"[bold]Upstream:[/bold] {escape(settings.upstream.url)} (override)")
+    now = datetime.now(UTC)
+    states = states or {}
+    out.print()
+    out.print(f"[bold]Credentials ({len(stored)}):[/bold]")
+    for cred in stored:
+        state = states.get(cred.id) if cred.id is not None else None
+        out.print(f"  {_state_mark(state, now)} {escape(describe_credential(cred, state, now))}")
+    if not stored:
+        line("none found. Looked at:")
         for place in found.looked_at:
-            out.write(f"    - {place}\n")
+            line(f"  - {place}")
         if store is not None:
-            out.write(f"    - the store {store}: no credentials\n")
-        out.write(
-            "  Add one:\n"
-            "    kirogate login                      (AWS Builder ID; --social google|github)\n"
-            "    kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)\n"
-            "    kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,\n"
-            "    CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes\n"
-            "    ~/.aws/sso/cache/kiro-auth-token.json when you log in there.\n"
-            "  Requests fail with 503 until a credential is added.\n"
-        )
-    out.write("\n")
-    out.flush()
+            line(f"  - the store {store}: no credentials")
+        for text in (
+            "Add one:",
+            "  kirogate login                      (AWS Builder ID; --social google|github)",
+            "  kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)",
+            "  kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,",
+            "  CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes",
+            "  ~/.aws/sso/cache/kiro-auth-token.json when you log in there.",
+            "Requests are refused with 403 until a credential is added.",
+        ):
+            line(text)
+    out.print()
 
 
 def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
@@ -192,9 +223,16 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
             "Pass --database-url postgresql+asyncpg://... (and --redis-url for shared locks), "
             "or run with --workers 1"
         )
-    stored, store_url = asyncio.run(preflight_store(settings, found))
+    stored, states, store_url = asyncio.run(preflight_store(settings, found))
     print_banner(
-        settings, found, api_key, new_key, data_dir / API_KEY_FILE, stored=stored, store=store_url
+        settings,
+        found,
+        api_key,
+        new_key,
+        data_dir / API_KEY_FILE,
+        stored=stored,
+        states=states,
+        store=store_url,
     )
     options: dict[str, Any] = {
         "host": settings.server.host,
@@ -221,9 +259,10 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
 
 async def preflight_store(
     settings: Settings, found: DiscoveryResult
-) -> tuple[list[Credential], str]:
+) -> tuple[list[Credential], dict[int, CredentialState], str]:
     """Open the store once before listening: schema upgrade, the single-process check and the
-    source import fail here with a clear message; returns the store-only credentials."""
+    source import fail here with a clear message; returns every stored credential (the
+    sources' included, with the store's ids) and their pool state by id."""
     from kirogate.store import Store
 
     store = await Store.open(
@@ -238,13 +277,7 @@ async def preflight_store(
         await store.sync_sources([replace(c) for c in found.credentials], files=files)
         credentials = await store.list_credentials()
         states = {state.id: state for state in await store.load_states()}
-        for credential in credentials:
-            state = states.get(credential.id or 0)
-            if state is not None and state.disabled_reason is not None:
-                credential.disabled = True
-                credential.disabled_reason = state.disabled_detail or state.disabled_reason.value
-        stored = [c for c in credentials if c.origin is None or c.origin.kind == "store"]
-        return stored, store.display_url
+        return credentials, states, store.display_url
     finally:
         await store.close()
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from kirogate.errors import ModelNotAllowed, NoCredentialAvailable, NoCredentialConfigured
 from kirogate.pool.policy import allows_model
-from kirogate.pool.state import CredentialState
+from kirogate.pool.state import CooldownReason, CredentialState
 from kirogate.upstream.credentials import Credential
 
 
@@ -94,6 +94,26 @@ NO_CREDENTIAL_MESSAGE = (
     "no credentials configured: kirogate has no Kiro credential to answer with; run "
     "`kirogate login`, or add one with `kirogate accounts add` or `kirogate accounts import FILE`"
 )
+
+
+def state_text(state: CredentialState | None, now: datetime) -> str:
+    """A credential's state in words, as the serve banner shows it.
+
+    ``ready``, ``disabled (reason: detail)``, ``quota used up until ...`` or ``cooling down
+    until ... (reason)``; a credential with no stored state yet is ready.
+    """
+    if state is None:
+        return "ready"
+    if state.disabled_reason is not None:
+        detail = f": {state.disabled_detail}" if state.disabled_detail else ""
+        return f"disabled ({state.disabled_reason.value}{detail})"
+    if state.cooling(now) and state.cooldown_until is not None:
+        until = state.cooldown_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if state.cooldown_reason is CooldownReason.QUOTA_EXCEEDED:
+            return f"quota used up until {until}"
+        reason = state.cooldown_reason.value if state.cooldown_reason else "cooldown"
+        return f"cooling down until {until} ({reason})"
+    return "ready"
 
 
 def _plural(count: int, word: str) -> str:

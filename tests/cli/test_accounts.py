@@ -83,7 +83,7 @@ def test_import_reads_every_source_format_and_dedupes(cli: Cli, data: Path, tmp_
     methods = sorted(str(row["authMethod"]) for row in rows(cli, data))
     assert methods == ["idc", "social", "social", "social"]
     again = json.loads(cli("accounts", "import", kiro_rs, "--data-dir", data, "--json").out)
-    assert again == {"found": 2, "added": [], "already": [1, 2]}
+    assert again == {"found": 2, "added": [], "updated": [], "already": [1, 2], "merged": []}
 
 
 def test_import_from_env(cli: Cli, data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,3 +183,20 @@ def test_balance_shows_usage_from_the_upstream(cli: Cli, data: Path, emulator: E
                               "--data-dir", data).out)  # fmt: skip
     assert entry["ok"] is True and entry["usageLimit"] > 0 and entry["id"] == 1
     assert entry["remaining"] == entry["usageLimit"] - entry["currentUsage"]
+
+
+def test_import_of_the_ide_token_file_after_a_rotation_keeps_one_row(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    ide = tmp_path / "kiro-auth-token.json"
+    entry = {"accessToken": "aoa-access", "refreshToken": token(),
+             "expiresAt": "2030-01-01T00:00:00.000Z", "authMethod": "social", "provider": "Google"}  # fmt: skip
+    write_json(ide, entry)
+    assert cli("accounts", "import", ide, "--data-dir", data).code == 0
+    rotated = {**entry, "refreshToken": token(), "expiresAt": "2030-01-01T01:00:00.000Z"}
+    write_json(ide, rotated)
+    result = cli("accounts", "import", ide, "--data-dir", data, "--json")
+    assert json.loads(result.out)["updated"] == [1]
+    (row,) = rows(cli, data)
+    assert row["id"] == 1 and row["source"] == str(ide)
+    assert row["refreshToken"] == f"{rotated['refreshToken'][:4]}…{rotated['refreshToken'][-4:]}"

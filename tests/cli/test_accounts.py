@@ -200,3 +200,25 @@ def test_import_of_the_ide_token_file_after_a_rotation_keeps_one_row(
     (row,) = rows(cli, data)
     assert row["id"] == 1 and row["source"] == str(ide)
     assert row["refreshToken"] == f"{rotated['refreshToken'][:4]}…{rotated['refreshToken'][-4:]}"
+
+
+def test_list_shows_the_email_balance_learned(cli: Cli, data: Path, emulator: Emulator) -> None:
+    cli("accounts", "add", "--refresh-token", token(), "--data-dir", data)
+    assert cli("accounts", "balance", "--upstream-url", emulator.url, "--data-dir", data).code == 0
+    (row,) = rows(cli, data)
+    assert str(row["email"]).endswith("@example.com") and row["label"] == row["email"]
+    table = cli("accounts", "list", "--data-dir", data)
+    assert str(row["email"]) in table.out
+
+
+def test_verify_writes_a_rotated_token_back_to_the_linked_ide_file(
+    cli: Cli, data: Path, tmp_path: Path, emulator: Emulator
+) -> None:
+    ide = write_json(tmp_path / "kiro-auth-token.json", {
+        "refreshToken": token(), "authMethod": "social", "provider": "Google"})  # fmt: skip
+    cli("accounts", "import", ide, "--data-dir", data)
+    result = cli("accounts", "verify", "--upstream-url", emulator.url, "--data-dir", data)
+    assert result.code == 0, result.out + result.err
+    (row,) = rows(cli, data)
+    saved = json.loads(ide.read_text(encoding="utf-8"))["refreshToken"]
+    assert row["refreshToken"] == f"{saved[:4]}…{saved[-4:]}"

@@ -473,3 +473,8 @@ async def test_a_stored_credential_with_a_rejected_token_fails_the_report(
     checks = by_name(await collect_checks(settings, env_for(tmp_path), limit=5))
     line = checks[f"stored credential #{cred.id} a@example.com"]
     assert line.status is Status.FAIL and "invalid_refresh_token" in line.summary
+
+
+def test_a_short_refresh_token_is_a_detail_of_its_line() -> None:
+    check = check_token(_cred(refresh_token="rt-short"))
+    assert "the refresh token is only 8 characters; real Kiro ones are longer" in check.details

@@ -222,3 +222,10 @@ def test_verify_writes_a_rotated_token_back_to_the_linked_ide_file(
     (row,) = rows(cli, data)
     saved = json.loads(ide.read_text(encoding="utf-8"))["refreshToken"]
     assert row["refreshToken"] == f"{saved[:4]}…{saved[-4:]}"
+
+
+def test_list_without_a_known_email_says_how_to_learn_it(cli: Cli, data: Path) -> None:
+    cli("accounts", "add", "--refresh-token", token(), "--data-dir", data)
+    table = cli("accounts", "list", "--data-dir", data)
+    assert "#1" not in table.out
+    assert "`kirogate accounts balance`" in table.out

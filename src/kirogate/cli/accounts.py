@@ -186,11 +186,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         style = "red" if row["state"].startswith("disabled") else ""
         table.add_row(
-            str(row["id"]), row["label"], row["authMethod"], str(row["priority"]), row["state"],
+            str(row["id"]), row["email"] or "-", row["authMethod"], str(row["priority"]), row["state"],
             (row["expiresAt"] or "-").replace("T", " ")[:16], row["refreshToken"],
             f"{row['successCount']}/{row['errorCount']}", style=style,
         )  # fmt: skip
     console().print(table)
+    if any(not row["email"] for row in rows):
+        say("", "an account's email shows once the usage data names it: `kirogate accounts "
+            "balance` (a running gateway learns it by itself)")  # fmt: skip
     return EXIT_OK
 
 

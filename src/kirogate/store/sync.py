@@ -50,6 +50,7 @@ from kirogate.store.identity import DEAD_REASON, is_dead, newer_tokens, same_acc
 from kirogate.store.imports import ImportMixin
 from kirogate.store.schema import credentials as table
 from kirogate.upstream.credentials import Credential, CredentialOrigin
+from kirogate.upstream.sources import short_token_length
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,13 @@ class SyncMixin(ImportMixin):
             taken.add(cred.id)
             added += 1
             log.info("credential %s imported from %s", cred.label, _where(cred))
+            short = short_token_length(cred)
+            if short is not None:
+                log.warning(
+                    "%s: refreshToken is only %d characters; real Kiro refresh tokens are longer",
+                    _where(cred),
+                    short,
+                )
         for cred in given:
             cred.id = first_of[cred.fingerprint()].id
         merged = await self._merge_dead_copies(conn, unique)

@@ -112,3 +112,16 @@ async def test_request_without_any_credential_is_403_saying_how_to_add_one() -> 
     assert "kirogate login" in error["message"] and "kirogate accounts add" in error["message"]
     assert openai.status_code == 403
     assert openai.json()["error"]["type"] == "permission_error"
+
+
+async def test_a_streamed_request_gets_the_same_404(free_only: Gateway) -> None:
+    body = {
+        "model": "claude-opus-4-6",
+        "max_tokens": 16,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    async with await client_for(free_only) as http:
+        response = await http.post("/v1/messages", json=body)
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from kirogate.store.identity import is_dead, newer_tokens, same_account
+from kirogate.store.identity import copy_of, is_dead, newer_tokens, same_account, same_client
 from tests.store.factories import EXPIRES, api_key, file_origin, idc, social
 
 
@@ -40,12 +40,27 @@ def test_the_shared_social_profile_arn_is_no_evidence() -> None:
     assert not same_account(social("a", profile_arn=arn), social("b", profile_arn=arn))
 
 
-def test_idc_credentials_of_one_client_and_region_are_the_same_account() -> None:
+def test_idc_credentials_of_one_client_and_region_share_a_client() -> None:
     a, b = idc("a"), idc("b")
     b.client_id = a.client_id
-    assert same_account(a, b)
+    assert same_client(a, b)
     b.auth_region = "us-east-1"
-    assert not same_account(a, b)
+    assert not same_client(a, b)
+
+
+def test_a_shared_client_alone_merges_only_a_dead_copy() -> None:
+    a, b = idc("a"), idc("b")
+    b.client_id = a.client_id
+    assert not same_account(a, b) and not copy_of(a, b)
+    b.disabled, b.disabled_reason = True, "invalid_refresh_token"
+    assert copy_of(a, b)
+
+
+def test_a_shared_client_with_different_emails_is_not_a_copy() -> None:
+    a, b = idc("a", email="a@example.com"), idc("b", email="b@example.com")
+    b.client_id = a.client_id
+    b.disabled, b.disabled_reason = True, "invalid_refresh_token"
+    assert not copy_of(a, b)
 
 
 def test_api_keys_match_only_by_key() -> None:

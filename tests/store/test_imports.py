@@ -121,3 +121,13 @@ async def test_import_of_the_ide_file_merges_a_dead_copy_the_row_knows(store, tm
     await kill(store, dead.id)
     result = await store.import_credential(social("ide", origin=ide_origin(tmp_path)))
     assert result.merged == (dead.id,)
+
+
+async def test_two_live_logins_of_one_idc_client_are_both_kept(store):
+    from tests.store.factories import idc
+
+    first, second = idc("one"), idc("two")
+    second.client_id = first.client_id
+    assert (await store.import_credential(first)).outcome is Outcome.ADDED
+    assert (await store.import_credential(second)).outcome is Outcome.ADDED
+    assert len(await store.list_credentials()) == 2

@@ -6,8 +6,11 @@ Two credentials are the same account when:
 2. both know their email (learned from the usage data) and it is the same, ignoring case;
    two different emails are never the same account, whatever else matches;
 3. they come from the same entry of the same file (path and array index): the Kiro IDE token
-   file holds one login at a time, and a new token there is that login's rotation;
-4. for IdC / Builder ID, they use the same OIDC client (``clientId``) in the same region.
+   file holds one login at a time, and a new token there is that login's rotation.
+
+A weaker rule, :func:`same_client`, only ever merges a dead copy (a refresh token the upstream
+rejected), since several live Builder ID logins may share one OIDC client: for IdC, the same
+``clientId`` in the same region.
 
 ``profileArn`` is no evidence: every Kiro social login shares one profile ARN. API keys are
 the same account only by rule 1.
@@ -37,12 +40,26 @@ def same_account(a: Credential, b: Credential) -> bool:
     if a.email and b.email:
         return a.email.casefold() == b.email.casefold()
     entry = _entry(a.origin)
-    if entry is not None and entry == _entry(b.origin):
-        return True
-    if a.auth_method is AuthMethod.IDC and a.client_id and a.client_id == b.client_id:
-        region_a = a.effective_auth_region or DEFAULT_REGION
-        return region_a == (b.effective_auth_region or DEFAULT_REGION)
-    return False
+    return entry is not None and entry == _entry(b.origin)
+
+
+def same_client(a: Credential, b: Credential) -> bool:
+    """IdC credentials of one OIDC client and region, emails not contradicting (weak rule)."""
+    if a.auth_method is not AuthMethod.IDC or b.auth_method is not AuthMethod.IDC:
+        return False
+    if a.email and b.email and a.email.casefold() != b.email.casefold():
+        return False
+    if not a.client_id or a.client_id != b.client_id:
+        return False
+    return (a.effective_auth_region or DEFAULT_REGION) == (
+        b.effective_auth_region or DEFAULT_REGION
+    )
+
+
+def copy_of(a: Credential, b: Credential) -> bool:
+    """Whether ``b`` is a copy of ``a``'s account that may be merged: the same account, or a
+    dead credential of the same client."""
+    return same_account(a, b) or (is_dead(b) and same_client(a, b))
 
 
 def is_dead(credential: Credential) -> bool:

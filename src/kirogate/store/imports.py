@@ -1,6 +1,7 @@
 """``accounts import``: store a credential unless its account is stored already (one row each).
 
-The account rule is :func:`~kirogate.store.identity.same_account`. When the account is stored
+The account rule is :func:`~kirogate.store.identity.copy_of` (the same account, or a dead
+credential of the same IdC client). When the account is stored
 with another refresh token, the row keeps one token pair, the later one: the imported tokens
 replace the stored ones when they are newer or when the stored token was rejected (a copy that
 died after a rotation), and its ``invalid_refresh_token`` disable is lifted. Other stored
@@ -28,7 +29,7 @@ from kirogate.store.credentials import (
     token_columns,
     validate_credential,
 )
-from kirogate.store.identity import is_dead, newer_tokens, same_account
+from kirogate.store.identity import copy_of, is_dead, newer_tokens
 from kirogate.store.schema import credentials as table
 from kirogate.upstream.credentials import Credential
 
@@ -62,7 +63,7 @@ class ImportMixin(StoreBase):
         async with self.exclusive("sync-sources"), self._writing() as conn:
             rows = await conn.execute(sa.select(table).order_by(table.c.id))
             stored = [credential_from_row(row, self._box) for row in rows]
-            same = [other for other in stored if same_account(cred, other)]
+            same = [other for other in stored if copy_of(cred, other)]
             if not same:
                 if cred.origin is None:
                     cred.origin = STORE_ORIGIN
@@ -86,7 +87,7 @@ class ImportMixin(StoreBase):
         dead = [
             s
             for s in stored
-            if s is not survivor and is_dead(s) and (s in same or same_account(survivor, s))
+            if s is not survivor and is_dead(s) and (s in same or copy_of(survivor, s))
         ]
         assert survivor.id is not None
         changes: dict[str, Any] = {}
@@ -136,7 +137,7 @@ class ImportMixin(StoreBase):
         for other in stored:
             if other.id is None or other.id in kept_ids or not is_dead(other):
                 continue
-            into = next((s.id for s in survivors if s.id and same_account(s, other)), None)
+            into = next((s.id for s in survivors if s.id and copy_of(s, other)), None)
             if into is not None:
                 gone[other.id] = into
         if gone:

@@ -8,8 +8,8 @@ inside its file keeps its row (and its state) instead of taking its neighbour's:
 2. same fingerprint, another origin (the file moved, or the entry moved inside it);
 3. same origin, another fingerprint: the user edited the file or the IDE rotated the token,
    so the source's tokens replace the stored ones;
-4. the same account by :func:`~kirogate.store.identity.same_account` (the same email, or the
-   same IdC client), stored from elsewhere (``accounts import``, the admin API): the row
+4. the same account by :func:`~kirogate.store.identity.copy_of` (the same email, or a dead
+   credential of the same IdC client), stored from elsewhere (``accounts import``, the admin API): the row
    follows the source, keeping its own tokens when they are the newer pair;
 5. no match: a new row.
 
@@ -46,7 +46,7 @@ from kirogate.store.credentials import (
     token_columns,
     validate_credential,
 )
-from kirogate.store.identity import DEAD_REASON, is_dead, newer_tokens, same_account
+from kirogate.store.identity import DEAD_REASON, copy_of, is_dead, newer_tokens
 from kirogate.store.imports import ImportMixin
 from kirogate.store.schema import credentials as table
 from kirogate.upstream.credentials import Credential, CredentialOrigin
@@ -192,7 +192,7 @@ class SyncMixin(ImportMixin):
             if index in matched:
                 continue
             for row, other in stored:
-                if row.id in claimed or not same_account(cred, other):
+                if row.id in claimed or not copy_of(cred, other):
                     continue
                 matched[index] = row
                 claimed.add(row.id)

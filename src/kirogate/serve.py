@@ -19,10 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
 from kirogate import __version__
-from kirogate.cli.common import FAIL_MARK, OK_MARK, WARN_MARK, console, say
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
 from kirogate.pool.state import CredentialState
@@ -115,10 +112,35 @@ def describe_credential(cred: Credential, state: CredentialState | None, now: da
     return f"{who or cred.label} [{cred.auth_method.value}] {state_text(state, now)}, {expiry} - {source}"
 
 
-def _state_mark(state: CredentialState | None, now: datetime) -> str:
-    if state is None or not (state.disabled or state.cooling(now)):
-        return OK_MARK
-    return FAIL_MARK if state.disabled else WARN_MARK
+class _Style:
+    """The other commands' look (rich's marks and colours) in plain ANSI: the serving process
+    keeps rich out of memory. Colours only on a terminal, unless ``NO_COLOR`` / ``TERM=dumb``."""
+
+    def __init__(self, environ: Mapping[str, str], stream: Any) -> None:
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.on = bool(environ.get("FORCE_COLOR")) or (
+            tty and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+        )
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.on else text
+
+    def bold(self, text: str) -> str:
+        return self._paint("1", text)
+
+    def ok(self) -> str:
+        return self._paint("32", "✓")
+
+    def warn(self) -> str:
+        return self._paint("33", "!")
+
+    def fail(self) -> str:
+        return self._paint("31", "✗")
+
+    def mark(self, state: CredentialState | None, now: datetime) -> str:
+        if state is None or not (state.disabled or state.cooling(now)):
+            return self.ok()
+        return self.fail() if state.disabled else self.warn()
 
 
 def print_banner(
@@ -131,6 +153,7 @@ def print_banner(
     stored: Sequence[Credential] = (),
     states: Mapping[int, CredentialState] | None = None,
     store: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """The start-up banner: where to connect, with which key, the pool, the admin API.
 
@@ -142,60 +165,56 @@ def print_banner(
     server: ServerSettings = settings.server
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     base = f"http://{host}:{server.port}"
-    out = console()
+    out = sys.stdout
+    style = _Style(os.environ if environ is None else environ, out)
     listening = f"{server.host}:{server.port}" if host != server.host else base
-    out.print()
-    say(OK_MARK, f"kirogate {__version__} is listening on {listening}")
-    out.print()
-    out.print("[bold]Connect a client:[/bold]")
-
-    def line(text: str) -> None:
-        out.print(f"  {escape(text)}")
-
-    line(f"Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}")
-    line(f"OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1")
+    lines = [
+        "",
+        f"{style.ok()} kirogate {__version__} is listening on {listening}",
+        "",
+        style.bold("Connect a client:"),
+        f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}",
+        f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1",
+    ]
     # ``api_key`` is set only when no key was configured and the data dir's one is used.
     if api_key and new_key:
-        line(f"API key (generated, saved in {key_file}): {api_key}")
+        lines.append(f"  API key (generated, saved in {key_file}): {api_key}")
     elif api_key:
-        line(f"API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)")
+        lines.append(f"  API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)")
     else:
         count = len(server.api_keys)
         what = "the one" if count == 1 else f"the {count}"
-        line(f"API key: {what} you configured (--api-key / KIROGATE_API_KEY)")
+        lines.append(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)")
     if api_key:
-        line(f"  background runs (serve -d) use the same key: cat {key_file}")
+        lines.append(f"    background runs (serve -d) use the same key: cat {key_file}")
     if server.admin_key:
-        line(f"Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)")
+        lines.append(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)")
     else:
-        line("Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
+        lines.append("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
     if settings.upstream.url:
-        out.print()
-        out.print(f"[bold]Upstream:[/bold] {escape(settings.upstream.url)} (override)")
+        lines += ["", f"{style.bold('Upstream:')} {settings.upstream.url} (override)"]
     now = datetime.now(UTC)
     states = states or {}
-    out.print()
-    out.print(f"[bold]Credentials ({len(stored)}):[/bold]")
+    lines += ["", style.bold(f"Credentials ({len(stored)}):")]
     for cred in stored:
         state = states.get(cred.id) if cred.id is not None else None
-        out.print(f"  {_state_mark(state, now)} {escape(describe_credential(cred, state, now))}")
+        lines.append(f"  {style.mark(state, now)} {describe_credential(cred, state, now)}")
     if not stored:
-        line("none found. Looked at:")
-        for place in found.looked_at:
-            line(f"  - {place}")
+        lines.append("  none found. Looked at:")
+        lines += [f"    - {place}" for place in found.looked_at]
         if store is not None:
-            line(f"  - the store {store}: no credentials")
-        for text in (
-            "Add one:",
-            "  kirogate login                      (AWS Builder ID; --social google|github)",
-            "  kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)",
-            "  kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,",
-            "  CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes",
-            "  ~/.aws/sso/cache/kiro-auth-token.json when you log in there.",
-            "Requests are refused with 403 until a credential is added.",
-        ):
-            line(text)
-    out.print()
+            lines.append(f"    - the store {store}: no credentials")
+        lines += [
+            "  Add one:",
+            "    kirogate login                      (AWS Builder ID; --social google|github)",
+            "    kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)",
+            "    kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,",
+            "    CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes",
+            "    ~/.aws/sso/cache/kiro-auth-token.json when you log in there.",
+            "  Requests are refused with 403 until a credential is added.",
+        ]
+    out.write("\n".join(lines) + "\n\n")
+    out.flush()
 
 
 def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
@@ -233,6 +252,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         stored=stored,
         states=states,
         store=store_url,
+        environ=environ,
     )
     options: dict[str, Any] = {
         "host": settings.server.host,

@@ -311,3 +311,17 @@ def test_serve_banner_lists_a_credential_added_to_the_store_with_its_store_id(
     out = "".join(lines)
     assert "Credentials (1):" in out
     assert "#1 added@example.com [social] ready" in out
+
+
+def test_banner_colours_its_marks_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = [Credential(AuthMethod.SOCIAL, refresh_token="r" * 120, id=1)]
+    print_banner(Settings(), DiscoveryResult(), "k", False, tmp_path / "k", stored=stored,
+                 environ={"FORCE_COLOR": "1"})  # fmt: skip
+    coloured = capsys.readouterr().out
+    assert "\x1b[32m✓\x1b[0m #1 [social] ready" in coloured
+    assert "\x1b[1mCredentials (1):\x1b[0m" in coloured
+    print_banner(Settings(), DiscoveryResult(), "k", False, tmp_path / "k", stored=stored,
+                 environ={})  # fmt: skip
+    assert "\x1b[" not in capsys.readouterr().out

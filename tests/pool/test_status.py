@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from kirogate.errors import ModelNotAllowed, NoCredentialAvailable, NoCredentialConfigured
+from kirogate.errors import (
+    CredentialsDisabled,
+    ModelNotAllowed,
+    NoCredentialAvailable,
+    NoCredentialConfigured,
+)
 from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
 from kirogate.pool.status import unavailable
 from tests.pool.fakes import credential
@@ -52,3 +57,26 @@ def test_a_resting_credential_whose_plan_allows_the_model_keeps_the_503() -> Non
     assert type(error) is NoCredentialAvailable
     assert error.status == 503
     assert error.retry_after == 300
+
+
+def test_a_pool_disabled_for_good_is_a_403_naming_the_fixes() -> None:
+    entries = [
+        (
+            credential(1),
+            CredentialState(1, disabled_reason=DisableReason.INVALID_REFRESH_TOKEN),
+            True,
+        ),
+        (credential(2), CredentialState(2, disabled_reason=DisableReason.MANUAL), True),
+    ]
+    error = unavailable(entries, now=NOW, model=None, exclude=(), limit=0)
+    assert isinstance(error, CredentialsDisabled) and error.status == 403
+    assert "2 disabled (invalid_refresh_token, manual)" in error.message
+    assert "kirogate login" in error.message and "kirogate accounts enable" in error.message
+
+
+def test_a_pool_disabled_for_failures_may_heal_and_keeps_the_503() -> None:
+    entries = [
+        (credential(1), CredentialState(1, disabled_reason=DisableReason.TOO_MANY_FAILURES), True)
+    ]
+    error = unavailable(entries, now=NOW, model=None, exclude=(), limit=0)
+    assert type(error) is NoCredentialAvailable and error.status == 503

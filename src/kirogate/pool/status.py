@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from kirogate.errors import ModelNotAllowed, NoCredentialAvailable, NoCredentialConfigured
+from kirogate.errors import (
+    CredentialsDisabled,
+    ModelNotAllowed,
+    NoCredentialAvailable,
+    NoCredentialConfigured,
+)
 from kirogate.pool.policy import allows_model
-from kirogate.pool.state import CooldownReason, CredentialState
+from kirogate.pool.state import HEALABLE, CooldownReason, CredentialState
 from kirogate.upstream.credentials import Credential
 
 
@@ -133,11 +138,13 @@ def unavailable(
     ``entries`` are (credential, state, has a free slot). For example: "no usable
     credential (3 credentials: 1 cooling down until 2026-06-01T00:00:00Z (quota_exceeded),
     2 disabled (too_many_failures))". The permanent cases are their own classes: an empty
-    pool is :class:`NoCredentialConfigured`, a model no credential's plan allows (whatever
-    its state) is :class:`ModelNotAllowed`.
+    pool is :class:`NoCredentialConfigured`, a pool disabled for reasons nothing heals is
+    :class:`CredentialsDisabled`, a model no credential's plan allows (whatever its state) is
+    :class:`ModelNotAllowed`.
     """
     total = 0
     plan_allows = False
+    healable = False
     disabled: Counter[str] = Counter()
     cooling: list[tuple[datetime, str]] = []
     excluded = wrong_tier = busy = 0
@@ -146,6 +153,7 @@ def unavailable(
         plan_allows = plan_allows or allows_model(credential, model)
         if state.disabled_reason is not None:
             disabled[state.disabled_reason.value] += 1
+            healable = healable or state.disabled_reason in HEALABLE
         elif state.cooling(now) and state.cooldown_until is not None:
             reason = state.cooldown_reason.value if state.cooldown_reason else "cooling"
             cooling.append((state.cooldown_until, reason))
@@ -182,7 +190,11 @@ def unavailable(
     if busy:
         parts.append(f"{busy} busy (limit: {limit} at once)")
     summary = ", ".join(parts) or "none ready"
-    return NoCredentialAvailable(
-        f"no usable credential ({_plural(total, 'credential')}: {summary})",
-        retry_after=retry_after,
-    )
+    message = f"no usable credential ({_plural(total, 'credential')}: {summary})"
+    if sum(disabled.values()) == total and not healable:
+        return CredentialsDisabled(
+            f"{message}; none comes back by itself: log in again (`kirogate login`) or import "
+            "a fresh token (`kirogate accounts import FILE`), or put one back with "
+            "`kirogate accounts enable ID`"
+        )
+    return NoCredentialAvailable(message, retry_after=retry_after)

@@ -37,7 +37,20 @@ def test_a_model_no_plan_allows_is_a_404_whatever_the_states() -> None:
     error = unavailable(entries, now=NOW, model="claude-opus-4.6", exclude=(), limit=0)
     assert isinstance(error, ModelNotAllowed)
     assert error.status == 404
-    assert "2 not allowed to use claude-opus-4.6 (FREE tier)" in error.message
+    assert "1 not allowed to use claude-opus-4.6 (FREE tier), 1 disabled for good" in error.message
+
+
+def test_a_dead_pro_credential_does_not_keep_opus_allowed() -> None:
+    entries = [
+        (credential(1, subscription_title="KIRO FREE"), CredentialState(1), True),
+        (
+            credential(2, subscription_title="KIRO PRO"),
+            CredentialState(2, disabled_reason=DisableReason.INVALID_REFRESH_TOKEN),
+            True,
+        ),
+    ]
+    error = unavailable(entries, now=NOW, model="claude-opus-4.6", exclude=(), limit=0)
+    assert isinstance(error, ModelNotAllowed)
 
 
 def test_a_resting_credential_whose_plan_allows_the_model_keeps_the_503() -> None:

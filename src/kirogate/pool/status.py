@@ -95,10 +95,17 @@ def describe_status(
     )
 
 
+_HEALABLE_VALUES = frozenset(reason.value for reason in HEALABLE)
 NO_CREDENTIAL_MESSAGE = (
     "no credentials configured: kirogate has no Kiro credential to answer with; run "
     "`kirogate login`, or add one with `kirogate accounts add` or `kirogate accounts import FILE`"
 )
+
+
+def disabled_for_good(state: CredentialState) -> bool:
+    """Disabled for a reason nothing heals by itself: only an operator brings it back."""
+    reason = state.disabled_reason
+    return reason is not None and reason not in HEALABLE
 
 
 def state_text(state: CredentialState | None, now: datetime) -> str:
@@ -139,8 +146,8 @@ def unavailable(
     credential (3 credentials: 1 cooling down until 2026-06-01T00:00:00Z (quota_exceeded),
     2 disabled (too_many_failures))". The permanent cases are their own classes: an empty
     pool is :class:`NoCredentialConfigured`, a pool disabled for reasons nothing heals is
-    :class:`CredentialsDisabled`, a model no credential's plan allows (whatever its state) is
-    :class:`ModelNotAllowed`.
+    :class:`CredentialsDisabled`, a model that no credential's plan allows (counting those
+    not disabled for good, whatever their state) is :class:`ModelNotAllowed`.
     """
     total = 0
     plan_allows = False
@@ -150,7 +157,8 @@ def unavailable(
     excluded = wrong_tier = busy = 0
     for credential, state, has_room in entries:
         total += 1
-        plan_allows = plan_allows or allows_model(credential, model)
+        if not disabled_for_good(state):
+            plan_allows = plan_allows or allows_model(credential, model)
         if state.disabled_reason is not None:
             disabled[state.disabled_reason.value] += 1
             healable = healable or state.disabled_reason in HEALABLE
@@ -165,12 +173,15 @@ def unavailable(
             busy += 1
     if total == 0:
         return NoCredentialConfigured(NO_CREDENTIAL_MESSAGE)
-    if not plan_allows:
+    dead = sum(count for reason, count in disabled.items() if reason not in _HEALABLE_VALUES)
+    if dead < total and not plan_allows:
+        why = f"{total - dead} not allowed to use {model} (FREE tier)"
+        if dead:
+            why += f", {dead} disabled for good"
         return ModelNotAllowed(
             f"model {model} is not available on this account's plan "
-            f"({_plural(total, 'credential')}: {total} not allowed to use {model} (FREE tier)); "
-            "pick another model (GET /v1/models lists them) or add a credential whose plan "
-            "includes it"
+            f"({_plural(total, 'credential')}: {why}); pick another model (GET /v1/models "
+            "lists them) or add a credential whose plan includes it"
         )
     parts = []
     retry_after = None

@@ -451,3 +451,30 @@ async def test_unreachable_redis_fails_with_the_password_masked(tmp_path: Path) 
 def test_mask_url_hides_passwords_only() -> None:
     assert doctor_network.mask_url("redis://u:p@h:1/0") == "redis://u:***@h:1/0"
     assert doctor_network.mask_url("redis://h:1/0") == "redis://h:1/0"
+
+
+async def test_a_stored_credential_with_a_rejected_token_fails_the_report(
+    tmp_path: Path, emulator_url: str
+) -> None:
+    from kirogate.pool.state import DisableReason
+    from kirogate.store import Store
+
+    settings = settings_for(tmp_path, **{"upstream.url": emulator_url})
+    store = await Store.open(database_url=None, data_dir=settings.data_path)
+    try:
+        cred, _ = await store.add_credential(
+            Credential(AuthMethod.SOCIAL, refresh_token=REFRESH_TOKEN, email="a@example.com")
+        )
+        assert cred.id is not None
+        sets = {"disabled_reason": DisableReason.INVALID_REFRESH_TOKEN}
+        await store.apply_state(cred.id, sets=sets, increments={})
+    finally:
+        await store.close()
+    checks = by_name(await collect_checks(settings, env_for(tmp_path), limit=5))
+    line = checks[f"stored credential #{cred.id} a@example.com"]
+    assert line.status is Status.FAIL and "invalid_refresh_token" in line.summary
+
+
+def test_a_short_refresh_token_is_a_detail_of_its_line() -> None:
+    check = check_token(_cred(refresh_token="rt-short"))
+    assert "the refresh token is only 8 characters; real Kiro ones are longer" in check.details

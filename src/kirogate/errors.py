@@ -36,7 +36,17 @@ translated into this tree at the boundary where they happen.
     │   ├── UpstreamConnectionError    connect/reset/DNS -> 502
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
     ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
-    └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable)
+    └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
+        ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
+        ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
+        └── ModelNotAllowed            404 not_found_error   (no credential's plan has the model)
+
+The two permanent pool conditions answer 4xx, which SDKs and Claude Code do not retry, in the
+statuses the official APIs use: a model the account cannot use is Anthropic's and OpenAI's 404
+(``model_not_found``); no credential at all is 403 ``permission_error``, since the client's
+own key is fine (401 would send the user to fix a key that is not the problem); so is a pool
+whose every credential is disabled for a reason nothing heals by itself (a rejected refresh
+token, a manual disable).
 """
 
 from __future__ import annotations
@@ -293,3 +303,30 @@ class NoCredentialAvailable(KirogateError):
         super().__init__(message)
         # Seconds until the first cooling credential is back, when that is what is missing.
         self.retry_after = retry_after
+
+
+class NoCredentialConfigured(NoCredentialAvailable):
+    """The pool holds no credential at all: nothing will change until an operator adds one."""
+
+    status = 403
+    anthropic_type = "permission_error"
+    openai_type = "permission_error"
+    openai_code = "no_credential_configured"
+
+
+class CredentialsDisabled(NoCredentialAvailable):
+    """Every credential is disabled and none comes back by itself (rejected token, manual)."""
+
+    status = 403
+    anthropic_type = "permission_error"
+    openai_type = "permission_error"
+    openai_code = "credentials_disabled"
+
+
+class ModelNotAllowed(NoCredentialAvailable):
+    """No credential's subscription may use the model (Opus on a FREE plan): retrying is vain."""
+
+    status = 404
+    anthropic_type = "not_found_error"
+    openai_type = "invalid_request_error"
+    openai_code = "model_not_found"

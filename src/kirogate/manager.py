@@ -186,15 +186,34 @@ class CredentialManager:
                 )
             raise
         data = await self._client.usage_limits(credential, machine_id=machine_id)
-        return parse_usage_limits(data, now=datetime.now(UTC), credential_id=credential.id)
+        balance = parse_usage_limits(data, now=datetime.now(UTC), credential_id=credential.id)
+        await self._keep_learned(credential, balance)
+        return balance
+
+    async def _keep_learned(self, credential: Credential, balance: Balance) -> None:
+        """Store the account's email and plan as the usage data names them (once changed)."""
+        learned = {"email": balance.email, "subscription_title": balance.subscription_title}
+        learned = {k: v for k, v in learned.items() if v and getattr(credential, k) != v}
+        store = self._store()
+        if not learned or store is None or credential.id is None:
+            return
+        with contextlib.suppress(NotFound):  # removed while the usage call ran
+            await store.update_credential(credential.id, **learned)
 
     def note_balance(self, credential: Credential, balance: Balance) -> None:
         """Remember the balance and let the pool skip the credential when nothing is left."""
         if credential.id is None:
             return
         self.balances.put(credential.id, balance)
-        if balance.subscription_title and not credential.subscription_title:
+        # The plan decides which models the pool offers (an upgrade must lift the FREE rule),
+        # and the email names the account in `accounts list`; both are saved with the tokens.
+        if (
+            balance.subscription_title
+            and credential.subscription_title != balance.subscription_title
+        ):
             credential.subscription_title = balance.subscription_title
+        if balance.email and not credential.email:
+            credential.email = balance.email
         with contextlib.suppress(NotFound):  # removed while the usage call ran
             self._pool().note_usage(
                 credential.id,

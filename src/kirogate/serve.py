@@ -15,12 +15,15 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kirogate import __version__
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
+from kirogate.pool.state import CredentialState
+from kirogate.pool.status import state_text
 from kirogate.settings import ServerSettings, Settings
 from kirogate.upstream.credentials import Credential, mask_secret
 from kirogate.upstream.sources import DiscoveryResult, discover_credentials
@@ -88,10 +91,9 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
-def describe_credential(cred: Credential) -> str:
-    state = "disabled" if cred.disabled else "ready"
-    if cred.disabled and cred.disabled_reason:
-        state = f"disabled ({cred.disabled_reason})"
+def describe_credential(cred: Credential, state: CredentialState | None, now: datetime) -> str:
+    """One banner line: the store's id and the email when known, auth, state, expiry, source."""
+    who = " ".join(part for part in (f"#{cred.id}" if cred.id else "", cred.email or "") if part)
     expiry = (
         "no expiry"
         if cred.is_api_key
@@ -101,8 +103,44 @@ def describe_credential(cred: Credential) -> str:
             else "token will be refreshed"
         )
     )
-    source = cred.origin.describe() if cred.origin else "?"
-    return f"{cred.label} [{cred.auth_method.value}] {state}, {expiry} - from {source}"
+    origin = cred.origin
+    source = (
+        "stored (accounts add/import, login or the admin API)"
+        if origin is None or origin.kind == "store"
+        else f"from {origin.describe()}"
+    )
+    return f"{who or cred.label} [{cred.auth_method.value}] {state_text(state, now)}, {expiry} - {source}"
+
+
+class _Style:
+    """The other commands' look (rich's marks and colours) in plain ANSI: the serving process
+    keeps rich out of memory. Colours only on a terminal, unless ``NO_COLOR`` / ``TERM=dumb``."""
+
+    def __init__(self, environ: Mapping[str, str], stream: Any) -> None:
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.on = bool(environ.get("FORCE_COLOR")) or (
+            tty and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+        )
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.on else text
+
+    def bold(self, text: str) -> str:
+        return self._paint("1", text)
+
+    def ok(self) -> str:
+        return self._paint("32", "✓")
+
+    def warn(self) -> str:
+        return self._paint("33", "!")
+
+    def fail(self) -> str:
+        return self._paint("31", "✗")
+
+    def mark(self, state: CredentialState | None, now: datetime) -> str:
+        if state is None or not (state.disabled or state.cooling(now)):
+            return self.ok()
+        return self.fail() if state.disabled else self.warn()
 
 
 def print_banner(
@@ -113,57 +151,69 @@ def print_banner(
     key_file: Path,
     *,
     stored: Sequence[Credential] = (),
+    states: Mapping[int, CredentialState] | None = None,
     store: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
-    """The start-up banner: where to connect, with which key, which credentials, the admin API.
+    """The start-up banner: where to connect, with which key, the pool, the admin API.
 
-    ``stored`` are the credentials that came from the store (not from files or env); ``store``
-    names the store (its masked URL) so "none found" can say it was looked at too.
+    ``stored`` is every credential in the store after the sources were imported, numbered as
+    the store numbers them (``kirogate accounts list`` and the admin API show the same ids);
+    ``states`` their pool state by id; ``store`` names the store (its masked URL) so "none
+    found" can say it was looked at too.
     """
     server: ServerSettings = settings.server
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     base = f"http://{host}:{server.port}"
     out = sys.stdout
+    style = _Style(os.environ if environ is None else environ, out)
     listening = f"{server.host}:{server.port}" if host != server.host else base
-    out.write(f"\nkirogate {__version__} is listening on {listening}\n\n")
-    out.write("Connect a client:\n")
-    out.write(f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}\n")
-    out.write(f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1\n")
+    lines = [
+        "",
+        f"{style.ok()} kirogate {__version__} is listening on {listening}",
+        "",
+        style.bold("Connect a client:"),
+        f"  Anthropic (Claude Code, SDK):  ANTHROPIC_BASE_URL={base}",
+        f"  OpenAI (SDK, Cline, Codex):    OPENAI_BASE_URL={base}/v1",
+    ]
     # ``api_key`` is set only when no key was configured and the data dir's one is used.
     if api_key and new_key:
-        out.write(f"  API key (generated, saved in {key_file}): {api_key}\n")
+        lines.append(f"  API key (generated, saved in {key_file}): {api_key}")
     elif api_key:
-        out.write(f"  API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)\n")
+        lines.append(f"  API key: {mask_secret(api_key)}, saved in {key_file} (cat it to see it)")
     else:
         count = len(server.api_keys)
         what = "the one" if count == 1 else f"the {count}"
-        out.write(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)\n")
+        lines.append(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)")
+    if api_key:
+        lines.append(f"    background runs (serve -d) use the same key: cat {key_file}")
     if server.admin_key:
-        out.write(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)\n")
+        lines.append(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)")
     else:
-        out.write("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)\n")
+        lines.append("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
     if settings.upstream.url:
-        out.write(f"\nUpstream: {settings.upstream.url} (override)\n")
-    credentials = [*found.credentials, *stored]
-    out.write(f"\nCredentials ({len(credentials)}):\n")
-    for cred in credentials:
-        out.write(f"  - {describe_credential(cred)}\n")
-    if not credentials:
-        out.write("  none found. Looked at:\n")
-        for place in found.looked_at:
-            out.write(f"    - {place}\n")
+        lines += ["", f"{style.bold('Upstream:')} {settings.upstream.url} (override)"]
+    now = datetime.now(UTC)
+    states = states or {}
+    lines += ["", style.bold(f"Credentials ({len(stored)}):")]
+    for cred in stored:
+        state = states.get(cred.id) if cred.id is not None else None
+        lines.append(f"  {style.mark(state, now)} {describe_credential(cred, state, now)}")
+    if not stored:
+        lines.append("  none found. Looked at:")
+        lines += [f"    - {place}" for place in found.looked_at]
         if store is not None:
-            out.write(f"    - the store {store}: no credentials\n")
-        out.write(
-            "  Add one:\n"
-            "    kirogate login                      (AWS Builder ID; --social google|github)\n"
-            "    kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)\n"
-            "    kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,\n"
-            "    CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes\n"
-            "    ~/.aws/sso/cache/kiro-auth-token.json when you log in there.\n"
-            "  Requests fail with 503 until a credential is added.\n"
-        )
-    out.write("\n")
+            lines.append(f"    - the store {store}: no credentials")
+        lines += [
+            "  Add one:",
+            "    kirogate login                      (AWS Builder ID; --social google|github)",
+            "    kirogate accounts import FILE       (kiro.rs, Kiro IDE or kiro2api JSON)",
+            "    kirogate serve --credentials FILE / --kiro-file FILE, or set REFRESH_TOKEN,",
+            "    CREDENTIALS_JSON or KIRO_AUTH_TOKEN; the Kiro IDE writes",
+            "    ~/.aws/sso/cache/kiro-auth-token.json when you log in there.",
+            "  Requests are refused with 403 until a credential is added.",
+        ]
+    out.write("\n".join(lines) + "\n\n")
     out.flush()
 
 
@@ -192,9 +242,17 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
             "Pass --database-url postgresql+asyncpg://... (and --redis-url for shared locks), "
             "or run with --workers 1"
         )
-    stored, store_url = asyncio.run(preflight_store(settings, found))
+    stored, states, store_url = asyncio.run(preflight_store(settings, found))
     print_banner(
-        settings, found, api_key, new_key, data_dir / API_KEY_FILE, stored=stored, store=store_url
+        settings,
+        found,
+        api_key,
+        new_key,
+        data_dir / API_KEY_FILE,
+        stored=stored,
+        states=states,
+        store=store_url,
+        environ=environ,
     )
     options: dict[str, Any] = {
         "host": settings.server.host,
@@ -221,9 +279,10 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
 
 async def preflight_store(
     settings: Settings, found: DiscoveryResult
-) -> tuple[list[Credential], str]:
+) -> tuple[list[Credential], dict[int, CredentialState], str]:
     """Open the store once before listening: schema upgrade, the single-process check and the
-    source import fail here with a clear message; returns the store-only credentials."""
+    source import fail here with a clear message; returns every stored credential (the
+    sources' included, with the store's ids) and their pool state by id."""
     from kirogate.store import Store
 
     store = await Store.open(
@@ -238,13 +297,7 @@ async def preflight_store(
         await store.sync_sources([replace(c) for c in found.credentials], files=files)
         credentials = await store.list_credentials()
         states = {state.id: state for state in await store.load_states()}
-        for credential in credentials:
-            state = states.get(credential.id or 0)
-            if state is not None and state.disabled_reason is not None:
-                credential.disabled = True
-                credential.disabled_reason = state.disabled_detail or state.disabled_reason.value
-        stored = [c for c in credentials if c.origin is None or c.origin.kind == "store"]
-        return stored, store.display_url
+        return credentials, states, store.display_url
     finally:
         await store.close()
 

@@ -279,6 +279,10 @@ class Gateway:
     def credentials(self) -> list[Credential]:
         return self.pool.credentials()
 
+    def serves_model(self, model: ModelInfo) -> bool:
+        """Whether some usable credential's plan allows ``model`` (see the pool's rule)."""
+        return self.pool.serves_model(model.upstream_id)
+
     def usable_credentials(self) -> list[Credential]:
         return [cred for cred in self.pool.credentials() if not cred.disabled]
 

@@ -83,7 +83,7 @@ def test_import_reads_every_source_format_and_dedupes(cli: Cli, data: Path, tmp_
     methods = sorted(str(row["authMethod"]) for row in rows(cli, data))
     assert methods == ["idc", "social", "social", "social"]
     again = json.loads(cli("accounts", "import", kiro_rs, "--data-dir", data, "--json").out)
-    assert again == {"found": 2, "added": [], "already": [1, 2]}
+    assert again == {"found": 2, "added": [], "updated": [], "already": [1, 2], "merged": []}
 
 
 def test_import_from_env(cli: Cli, data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,3 +186,49 @@ def test_balance_shows_usage_from_the_upstream(cli: Cli, data: Path, emulator: E
                               "--data-dir", data).out)  # fmt: skip
     assert entry["ok"] is True and entry["usageLimit"] > 0 and entry["id"] == 1
     assert entry["remaining"] == entry["usageLimit"] - entry["currentUsage"]
+
+
+def test_import_of_the_ide_token_file_after_a_rotation_keeps_one_row(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    ide = tmp_path / "kiro-auth-token.json"
+    entry = {"accessToken": "aoa-access", "refreshToken": token(),
+             "expiresAt": "2030-01-01T00:00:00.000Z", "authMethod": "social", "provider": "Google"}  # fmt: skip
+    write_json(ide, entry)
+    assert cli("accounts", "import", ide, "--data-dir", data).code == 0
+    rotated = {**entry, "refreshToken": token(), "expiresAt": "2030-01-01T01:00:00.000Z"}
+    write_json(ide, rotated)
+    result = cli("accounts", "import", ide, "--data-dir", data, "--json")
+    assert json.loads(result.out)["updated"] == [1]
+    (row,) = rows(cli, data)
+    assert row["id"] == 1 and row["source"] == str(ide)
+    assert row["refreshToken"] == f"{rotated['refreshToken'][:4]}…{rotated['refreshToken'][-4:]}"
+
+
+def test_list_shows_the_email_balance_learned(cli: Cli, data: Path, emulator: Emulator) -> None:
+    cli("accounts", "add", "--refresh-token", token(), "--data-dir", data)
+    assert cli("accounts", "balance", "--upstream-url", emulator.url, "--data-dir", data).code == 0
+    (row,) = rows(cli, data)
+    assert str(row["email"]).endswith("@example.com") and row["label"] == row["email"]
+    table = cli("accounts", "list", "--data-dir", data)
+    assert str(row["email"]) in table.out
+
+
+def test_verify_writes_a_rotated_token_back_to_the_linked_ide_file(
+    cli: Cli, data: Path, tmp_path: Path, emulator: Emulator
+) -> None:
+    ide = write_json(tmp_path / "kiro-auth-token.json", {
+        "refreshToken": token(), "authMethod": "social", "provider": "Google"})  # fmt: skip
+    cli("accounts", "import", ide, "--data-dir", data)
+    result = cli("accounts", "verify", "--upstream-url", emulator.url, "--data-dir", data)
+    assert result.code == 0, result.out + result.err
+    (row,) = rows(cli, data)
+    saved = json.loads(ide.read_text(encoding="utf-8"))["refreshToken"]
+    assert row["refreshToken"] == f"{saved[:4]}…{saved[-4:]}"
+
+
+def test_list_without_a_known_email_says_how_to_learn_it(cli: Cli, data: Path) -> None:
+    cli("accounts", "add", "--refresh-token", token(), "--data-dir", data)
+    table = cli("accounts", "list", "--data-dir", data)
+    assert "#1" not in table.out
+    assert "`kirogate accounts balance`" in table.out

@@ -8,13 +8,15 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
 from kirogate.serve import print_banner
 from kirogate.settings import ServerSettings, Settings
-from kirogate.upstream.credentials import AuthMethod, Credential
+from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
 from kirogate.upstream.sources import DiscoveryResult, Probe
 from tests.live import API_KEY, clean_env, free_port, live_stack, running
 
@@ -170,7 +172,7 @@ def test_banner_lists_credentials_admin_api_and_key(
     cred = Credential(AuthMethod.SOCIAL, refresh_token="r" * 120, email="a@example.com")
     settings = Settings(server=ServerSettings(host="0.0.0.0", port=9000, admin_key="adm"))
     found = DiscoveryResult(credentials=[cred])
-    print_banner(settings, found, "kg-" + "x" * 30, False, tmp_path / "api_key")
+    print_banner(settings, found, "kg-" + "x" * 30, False, tmp_path / "api_key", stored=[cred])
     out = capsys.readouterr().out
     assert "listening on 0.0.0.0:9000" in out
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:9000" in out
@@ -224,3 +226,102 @@ def test_banner_with_configured_keys_does_not_print_them(
     print_banner(settings, DiscoveryResult(), "", False, tmp_path / "api_key")
     out = capsys.readouterr().out
     assert "API key: the 2 you configured" in out and "secret-one" not in out
+
+
+def test_banner_numbers_credentials_as_the_store_and_shows_their_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    from_file = Credential(
+        AuthMethod.SOCIAL,
+        refresh_token="r" * 120,
+        id=3,
+        email="ide@example.com",
+        origin=CredentialOrigin("kiro-ide", Path("/home/u/kiro-auth-token.json")),
+    )
+    stored = [
+        from_file,
+        Credential(
+            AuthMethod.SOCIAL, refresh_token="s" * 120, id=5, origin=CredentialOrigin("store")
+        ),
+        Credential(AuthMethod.SOCIAL, refresh_token="t" * 120, id=7),
+        Credential(AuthMethod.SOCIAL, refresh_token="u" * 120, id=8),
+    ]
+    states = {
+        5: CredentialState(
+            5, disabled_reason=DisableReason.INVALID_REFRESH_TOKEN, disabled_detail="rejected"
+        ),
+        7: CredentialState(
+            7,
+            cooldown_until=now + timedelta(hours=1),
+            cooldown_reason=CooldownReason.QUOTA_EXCEEDED,
+        ),
+        8: CredentialState(
+            8, cooldown_until=now + timedelta(minutes=1), cooldown_reason=CooldownReason.THROTTLED
+        ),
+    }
+    print_banner(
+        Settings(), DiscoveryResult(), "k", False, tmp_path / "k", stored=stored, states=states
+    )
+    out = capsys.readouterr().out
+    assert "Credentials (4):" in out
+    assert "#3 ide@example.com [social] ready" in out and "from /home/u/kiro-auth-token.json" in out
+    assert "#5 [social] disabled (invalid_refresh_token: rejected)" in out
+    assert "stored (accounts add/import, login or the admin API)" in out
+    assert "#7 [social] quota used up until" in out
+    assert "#8 [social] cooling down until" in out and "(throttled)" in out
+
+
+def test_banner_says_where_background_runs_find_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_banner(Settings(), DiscoveryResult(), "kg-" + "k" * 30, False, tmp_path / "api_key")
+    out = capsys.readouterr().out
+    assert f"background runs (serve -d) use the same key: cat {tmp_path / 'api_key'}" in out
+
+
+def test_serve_banner_lists_a_credential_added_to_the_store_with_its_store_id(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(tmp_path)
+    data = tmp_path / "data"
+    token = "aorAAAA" + "b" * 120
+    subprocess.run(
+        [sys.executable, "-m", "kirogate", "accounts", "add", "--data-dir", str(data),
+         "--refresh-token", token, "--email", "added@example.com"],
+        env=env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kirogate", "serve", "--data-dir", str(data), "--port", str(port),
+         "--upstream-url", "http://127.0.0.1:9"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Credentials (" in line:
+                lines.append(proc.stdout.readline())
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    out = "".join(lines)
+    assert "Credentials (1):" in out
+    assert "#1 added@example.com [social] ready" in out
+
+
+def test_banner_colours_its_marks_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = [Credential(AuthMethod.SOCIAL, refresh_token="r" * 120, id=1)]
+    print_banner(Settings(), DiscoveryResult(), "k", False, tmp_path / "k", stored=stored,
+                 environ={"FORCE_COLOR": "1"})  # fmt: skip
+    coloured = capsys.readouterr().out
+    assert "\x1b[32m✓\x1b[0m #1 [social] ready" in coloured
+    assert "\x1b[1mCredentials (1):\x1b[0m" in coloured
+    print_banner(Settings(), DiscoveryResult(), "k", False, tmp_path / "k", stored=stored,
+                 environ={})  # fmt: skip
+    assert "\x1b[" not in capsys.readouterr().out

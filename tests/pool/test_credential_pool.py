@@ -452,3 +452,27 @@ def test_a_stored_state_survives_a_new_pool(clock: FakeTime) -> None:
     first.disable(1, "kept")
     second = CredentialPool(credentials(1), state=store, wall=clock.wall)
     assert second.state_of(1).disabled_detail == "kept"
+
+
+def test_serves_model_follows_the_enabled_credentials_plans(clock: FakeTime) -> None:
+    pool = make_pool(
+        [
+            credential(1, subscription_title="KIRO FREE"),
+            credential(2, subscription_title="KIRO PRO"),
+        ],
+        clock,
+    )
+    assert pool.serves_model("claude-opus-4.6")
+    pool.disable(2)
+    assert not pool.serves_model("claude-opus-4.6")
+    assert pool.serves_model("claude-sonnet-4.6")
+
+
+def test_serves_model_counts_disabled_plans_when_nothing_is_enabled(clock: FakeTime) -> None:
+    pool = make_pool([credential(1, subscription_title="KIRO PRO")], clock)
+    pool.disable(1)
+    assert pool.serves_model("claude-opus-4.6")
+
+
+def test_an_empty_pool_lists_every_model(clock: FakeTime) -> None:
+    assert make_pool([], clock).serves_model("claude-opus-4.6")

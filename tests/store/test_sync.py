@@ -199,3 +199,20 @@ async def test_concurrent_syncs_from_two_processes_import_once(store, open_store
     assert sorted(r.unchanged for r in reports) == [0, 2]
     assert [c.id for c in mine] == [c.id for c in theirs]
     assert len(await store.list_credentials()) == 2
+
+
+async def test_a_short_source_token_is_warned_about_once_when_first_stored(store, tmp_path, caplog):
+    import logging
+
+    path = write_json(
+        tmp_path / "credentials.json", [{"refreshToken": "rt-tiny", "authMethod": "social"}]
+    )
+    from kirogate.upstream.sources import discover_credentials
+
+    def discovered():  # as serve reads its sources on every start
+        return discover_credentials([path], [], {"HOME": str(tmp_path)}).credentials
+
+    with caplog.at_level(logging.WARNING):
+        await store.sync_sources(discovered())
+        await store.sync_sources(discovered())
+    assert caplog.text.count("refreshToken is only 7 characters") == 1

@@ -732,3 +732,19 @@ def test_companion_file_not_an_object(tmp_path):
         {"refreshToken": RT, "clientIdHash": "h3", "authMethod": "IdC"},
     )
     assert error_of(load_credentials_file, path).startswith(str(companion))
+
+
+def test_short_refresh_token_warns_once_per_process(tmp_path, caplog):
+    path = write(tmp_path / "c.json", {"refreshToken": "rt-once"})
+    with caplog.at_level(logging.WARNING):
+        load_credentials_file(path)
+        load_credentials_file(path)
+    assert caplog.text.count("only 7 characters") == 1
+
+
+def test_discovery_does_not_warn_about_short_tokens(tmp_path, caplog):
+    path = write(tmp_path / "c.json", {"refreshToken": "rt-quiet"})
+    with caplog.at_level(logging.WARNING):
+        found = discover_credentials([path], [], {"HOME": str(tmp_path)})
+    assert found.credentials[0].refresh_token == "rt-quiet"
+    assert "characters" not in caplog.text

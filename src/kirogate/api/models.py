@@ -1,4 +1,8 @@
-"""``GET /v1/models``: the OpenAI list shape, or Anthropic's when ``anthropic-version`` is sent."""
+"""``GET /v1/models``: the OpenAI list shape, or Anthropic's when ``anthropic-version`` is sent.
+
+Only the models some usable credential's plan allows are listed (no Opus when every credential
+is on a FREE plan); asking for another one by id is the 404 a request for it would get.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from starlette.responses import Response
 from kirogate.api.common import authorized_gateway, model_for
 from kirogate.api.responses import json_response
 from kirogate.convert.models import ModelInfo, ModelTable, list_public_models
+from kirogate.errors import ModelNotAllowed
 
 router = APIRouter()
 
@@ -35,8 +40,8 @@ def _openai(info: ModelInfo) -> dict[str, object]:
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> Response:
-    await authorized_gateway(request)
-    models = _public(request)
+    gateway = await authorized_gateway(request)
+    models = [info for info in _public(request) if gateway.serves_model(info)]
     if "anthropic-version" in request.headers:
         data = [_anthropic(info) for info in models]
         return json_response(
@@ -52,8 +57,13 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str) -> Response:
-    await authorized_gateway(request)
+    gateway = await authorized_gateway(request)
     info = model_for(request, model_id)
+    if not gateway.serves_model(info):
+        raise ModelNotAllowed(
+            f"model {model_id} is not available on this account's plan; "
+            "GET /v1/models lists the models it can use"
+        )
     if "anthropic-version" in request.headers:
         return json_response(_anthropic(info) | {"id": model_id})
     return json_response(_openai(info) | {"id": model_id})

@@ -76,7 +76,15 @@ async def _each(settings: Settings, ids: list[int], check: Check, *, bar: bool) 
 
     async with opened_store(settings) as store, HttpPool(settings.upstream) as pool:
         creds = _select(await store.list_credentials(), ids)
-        tokens = TokenManager(settings.upstream, pool.session_for)  # type: ignore[arg-type]
+        from kirogate.upstream.writeback import write_back_async
+
+        async def save(credential: Credential) -> None:
+            # A refresh may rotate the refresh token: a row linked to a file (the Kiro IDE's)
+            # must not leave the file with the dead one.
+            await store.save_tokens(credential)
+            await write_back_async(credential)
+
+        tokens = TokenManager(settings.upstream, pool.session_for, write_back=save)  # type: ignore[arg-type]
         up = Upstream(store, tokens, KiroClient(settings.upstream, pool), settings)
         outcomes: list[Outcome] = []
         try:
@@ -137,6 +145,11 @@ async def balance_one(up: Upstream, cred: Credential) -> Outcome:
     finally:
         if (cred.access_token, cred.refresh_token, cred.profile_arn) != before:
             await up.store.save_tokens(cred)
+    # What the usage data tells about the account is kept: `accounts list` shows the email.
+    learned = {"email": balance.email, "subscription_title": balance.subscription_title}
+    learned = {k: v for k, v in learned.items() if v and getattr(cred, k) != v}
+    if learned and cred.id is not None:
+        await up.store.update_credential(cred.id, **learned)
     public = balance.to_public()
     detail = (f"{public['remaining']:g} of {public['usageLimit']:g} left "
               f"({public['usagePercentage']:g}% used)")  # fmt: skip

@@ -186,11 +186,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         style = "red" if row["state"].startswith("disabled") else ""
         table.add_row(
-            str(row["id"]), row["label"], row["authMethod"], str(row["priority"]), row["state"],
+            str(row["id"]), row["email"] or "-", row["authMethod"], str(row["priority"]), row["state"],
             (row["expiresAt"] or "-").replace("T", " ")[:16], row["refreshToken"],
             f"{row['successCount']}/{row['errorCount']}", style=style,
         )  # fmt: skip
     console().print(table)
+    if any(not row["email"] for row in rows):
+        say("", "an account's email shows once the usage data names it: `kirogate accounts "
+            "balance` (a running gateway learns it by itself)")  # fmt: skip
     return EXIT_OK
 
 
@@ -265,7 +268,39 @@ def cmd_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _linked_to_file(cred: Credential) -> bool:
+    """The Kiro IDE token file: the IDE keeps rotating its token, so the row follows the file
+    (as when ``serve`` reads it) instead of being a copy that dies at the next rotation."""
+    from kirogate.settings import KIRO_IDE_TOKEN_FILE
+
+    origin = cred.origin
+    return (
+        origin is not None
+        and origin.kind == "kiro-ide"
+        and origin.path is not None
+        and origin.path.name == KIRO_IDE_TOKEN_FILE.name
+    )
+
+
+async def _import_all(settings: Settings, creds: list[Credential], *, progress: bool) -> list[Any]:
+    results: list[Any] = []
+    async with opened_store(settings) as store:
+        if not progress:
+            for cred in creds:
+                results.append(await store.import_credential(cred))
+            return results
+        from rich.progress import Progress
+
+        with Progress(console=err_console(), transient=True) as bar:
+            task = bar.add_task("importing", total=len(creds))
+            for cred in creds:
+                results.append(await store.import_credential(cred))
+                bar.advance(task)
+    return results
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    from kirogate.store.imports import Outcome
     from kirogate.upstream.sources import load_credentials_file, load_env_credentials
 
     if not args.files and not args.from_env:
@@ -277,16 +312,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.from_env:
         creds += load_env_credentials(os.environ, ids=False)
     for cred in creds:
-        cred.id, cred.origin = None, None  # the store owns them now; it assigns the ids
-    results = run(_add_all(settings, creds, progress=len(creds) > 1 and not args.json))
-    added = [stored for stored, created in results if created]
+        cred.id = None  # the store assigns the ids
+        if not _linked_to_file(cred):
+            cred.origin = None  # a copy: the store owns it now
+    results = run(_import_all(settings, creds, progress=len(creds) > 1 and not args.json))
+    added = [r.credential for r in results if r.outcome is Outcome.ADDED]
+    updated = [r.credential for r in results if r.outcome is Outcome.UPDATED]
+    already = [r.credential for r in results if r.outcome is Outcome.ALREADY]
+    merged = [(cid, r.credential.id) for r in results for cid in r.merged]
     if args.json:
         print_json({"found": len(creds), "added": [c.id for c in added],
-                    "already": [s.id for s, created in results if not created]})  # fmt: skip
+                    "updated": [c.id for c in updated], "already": [c.id for c in already],
+                    "merged": [{"id": cid, "into": into} for cid, into in merged]})  # fmt: skip
         return EXIT_OK
-    skipped = len(results) - len(added)
-    more = f", {skipped} already stored" if skipped else ""
+    more = f", {len(already)} already stored" if already else ""
+    if updated:
+        more += f", {len(updated)} stored already and given the newer tokens"
     say(OK_MARK if creds else WARN_MARK, f"imported {len(added)} of {len(creds)} credentials{more}")
+    for cid, into in merged:
+        say("", f"  #{cid} was the same account with a rejected refresh token: merged into #{into}")
     return EXIT_OK
 
 

@@ -3,8 +3,8 @@
 Each check prints one line, ``✓`` (fine), ``!`` (works, but look at it) or ``✗`` (will
 not work), with indented details: the data directory and the modes of files holding
 secrets, the credentials found (and every place looked at), each token's expiry and
-refresh token, the upstream hosts' reachability and the clock skew against them, the
-port, the database and Redis. The exit code is 1 when any check failed, else 0.
+refresh token, the stored credentials that are disabled or whose refresh fails, the upstream
+hosts' reachability and the clock skew against them, the port, the database and Redis. The exit code is 1 when any check failed, else 0.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import IO, TypeVar
 from rich.console import Console
 from rich.markup import escape
 
+from kirogate import daemon
 from kirogate.doctor.checks import (
     Check,
     Status,
@@ -31,6 +32,7 @@ from kirogate.doctor.checks import (
     secret_file_paths,
 )
 from kirogate.doctor.network import check_database, check_redis, check_upstream, running_kirogate
+from kirogate.doctor.stored import check_stored_credentials
 from kirogate.settings import Settings
 from kirogate.upstream.sources import DiscoveryResult
 
@@ -74,6 +76,14 @@ async def collect_checks(
         checks.extend(check_tokens(found.credentials))
     else:
         checks.append(found)
+    if stored:
+        # A refresh here could race a running gateway's own: then report what it recorded.
+        idle = version is None and daemon.find_running(settings.data_path).pid is None
+        accounts = await _guard(
+            "stored credentials",
+            check_stored_credentials(settings, refresh=idle, limit=limit),
+        )
+        checks.extend(accounts if isinstance(accounts, list) else [accounts])
     checks.extend(upstream if isinstance(upstream, list) else [upstream])
     checks.append(check_port(settings, kirogate_version=version))
     checks.append(database)

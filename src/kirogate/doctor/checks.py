@@ -15,7 +15,12 @@ from kirogate.errors import ConfigError, KirogateError
 from kirogate.serve import API_KEY_FILE, check_port_free
 from kirogate.settings import Settings
 from kirogate.upstream.credentials import Credential, mask_secret
-from kirogate.upstream.sources import DiscoveryResult, discover_credentials, expand_home
+from kirogate.upstream.sources import (
+    DiscoveryResult,
+    discover_credentials,
+    expand_home,
+    short_token_length,
+)
 
 # Files in the data directory that hold secrets and must not be readable by others.
 SECRET_FILES = (
@@ -167,6 +172,9 @@ def check_token(credential: Credential, *, now: datetime | None = None) -> Check
         return Check(name, Status.OK, f"[{kind}] API key {shown}, no expiry", details)
     if credential.refresh_token:
         details.append(f"refresh token {mask_secret(credential.refresh_token)}")
+    short = short_token_length(credential)
+    if short is not None:
+        details.append(f"the refresh token is only {short} characters; real Kiro ones are longer")
     expires = credential.expires_at
     if not credential.access_token or expires is None:
         if credential.refresh_token:

@@ -175,7 +175,8 @@ async def running_kirogate(host: str, port: int, *, limit: float) -> str | None:
 # ---------------------------------------------------------------- database and redis
 
 
-def _sqlite_file(settings: Settings) -> Path | None:
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite database file the settings name, or ``None`` for another database."""
     url = settings.database_url
     if not url:
         return settings.data_path / "kirogate.db"
@@ -202,11 +203,11 @@ async def check_database(settings: Settings, *, limit: float) -> tuple[Check, in
         return Check(
             "database", Status.WARN, "the storage layer is not in this build; skipped"
         ), None
-    sqlite_file = _sqlite_file(settings)
-    if sqlite_file is not None and not sqlite_file.exists():
-        text = f"SQLite file {sqlite_file} does not exist yet; `kirogate serve` creates it"
+    db_file = sqlite_file(settings)
+    if db_file is not None and not db_file.exists():
+        text = f"SQLite file {db_file} does not exist yet; `kirogate serve` creates it"
         return Check("database", Status.WARN, text), None
-    shown = mask_url(settings.database_url) if settings.database_url else f"SQLite {sqlite_file}"
+    shown = mask_url(settings.database_url) if settings.database_url else f"SQLite {db_file}"
     store: Any = None
     try:
         async with asyncio.timeout(limit):

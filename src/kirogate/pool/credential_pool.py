@@ -44,7 +44,12 @@ from kirogate.pool.state import (
     InMemoryPoolState,
     PoolState,
 )
-from kirogate.pool.status import CredentialStatus, describe_status, unavailable
+from kirogate.pool.status import (
+    CredentialStatus,
+    describe_status,
+    disabled_for_good,
+    unavailable,
+)
 from kirogate.upstream.credentials import Credential
 
 log = logging.getLogger(__name__)
@@ -119,6 +124,19 @@ class CredentialPool:
     def state_of(self, credential_id: int) -> CredentialState:
         self.get(credential_id)
         return self._state.get(credential_id)
+
+    def serves_model(self, model: str) -> bool:
+        """Whether the plan of some credential not disabled for good allows ``model`` (the
+        list of ``/v1/models``, the rule of :class:`~kirogate.errors.ModelNotAllowed`).
+
+        When every credential is disabled for good their plans still count (one may be put
+        back); an empty pool serves nothing, but lists everything: its requests say what to do.
+        """
+        ids = self._ordered_ids()
+        if not ids:
+            return True
+        enabled = [cid for cid in ids if not disabled_for_good(self._state.get(cid))] or ids
+        return any(allows_model(self._credentials[cid], model) for cid in enabled)
 
     def snapshot(self) -> list[CredentialStatus]:
         """Every credential's state for the admin API, ordered by priority then pool order."""

@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from kirogate.errors import NoCredentialAvailable
+from kirogate.errors import (
+    CredentialsDisabled,
+    ModelNotAllowed,
+    NoCredentialAvailable,
+    NoCredentialConfigured,
+)
 from kirogate.pool.policy import allows_model
-from kirogate.pool.state import CredentialState
+from kirogate.pool.state import HEALABLE, CooldownReason, CredentialState
 from kirogate.upstream.credentials import Credential
 
 
@@ -90,6 +95,39 @@ def describe_status(
     )
 
 
+_HEALABLE_VALUES = frozenset(reason.value for reason in HEALABLE)
+NO_CREDENTIAL_MESSAGE = (
+    "no credentials configured: kirogate has no Kiro credential to answer with; run "
+    "`kirogate login`, or add one with `kirogate accounts add` or `kirogate accounts import FILE`"
+)
+
+
+def disabled_for_good(state: CredentialState) -> bool:
+    """Disabled for a reason nothing heals by itself: only an operator brings it back."""
+    reason = state.disabled_reason
+    return reason is not None and reason not in HEALABLE
+
+
+def state_text(state: CredentialState | None, now: datetime) -> str:
+    """A credential's state in words, as the serve banner shows it.
+
+    ``ready``, ``disabled (reason: detail)``, ``quota used up until ...`` or ``cooling down
+    until ... (reason)``; a credential with no stored state yet is ready.
+    """
+    if state is None:
+        return "ready"
+    if state.disabled_reason is not None:
+        detail = f": {state.disabled_detail}" if state.disabled_detail else ""
+        return f"disabled ({state.disabled_reason.value}{detail})"
+    if state.cooling(now) and state.cooldown_until is not None:
+        until = state.cooldown_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if state.cooldown_reason is CooldownReason.QUOTA_EXCEEDED:
+            return f"quota used up until {until}"
+        reason = state.cooldown_reason.value if state.cooldown_reason else "cooldown"
+        return f"cooling down until {until} ({reason})"
+    return "ready"
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -106,16 +144,24 @@ def unavailable(
 
     ``entries`` are (credential, state, has a free slot). For example: "no usable
     credential (3 credentials: 1 cooling down until 2026-06-01T00:00:00Z (quota_exceeded),
-    2 disabled (too_many_failures))".
+    2 disabled (too_many_failures))". The permanent cases are their own classes: an empty
+    pool is :class:`NoCredentialConfigured`, a pool disabled for reasons nothing heals is
+    :class:`CredentialsDisabled`, a model that no credential's plan allows (counting those
+    not disabled for good, whatever their state) is :class:`ModelNotAllowed`.
     """
     total = 0
+    plan_allows = False
+    healable = False
     disabled: Counter[str] = Counter()
     cooling: list[tuple[datetime, str]] = []
     excluded = wrong_tier = busy = 0
     for credential, state, has_room in entries:
         total += 1
+        if not disabled_for_good(state):
+            plan_allows = plan_allows or allows_model(credential, model)
         if state.disabled_reason is not None:
             disabled[state.disabled_reason.value] += 1
+            healable = healable or state.disabled_reason in HEALABLE
         elif state.cooling(now) and state.cooldown_until is not None:
             reason = state.cooldown_reason.value if state.cooldown_reason else "cooling"
             cooling.append((state.cooldown_until, reason))
@@ -126,7 +172,17 @@ def unavailable(
         elif not has_room:
             busy += 1
     if total == 0:
-        return NoCredentialAvailable("no credentials configured")
+        return NoCredentialConfigured(NO_CREDENTIAL_MESSAGE)
+    dead = sum(count for reason, count in disabled.items() if reason not in _HEALABLE_VALUES)
+    if dead < total and not plan_allows:
+        why = f"{total - dead} not allowed to use {model} (FREE tier)"
+        if dead:
+            why += f", {dead} disabled for good"
+        return ModelNotAllowed(
+            f"model {model} is not available on this account's plan "
+            f"({_plural(total, 'credential')}: {why}); pick another model (GET /v1/models "
+            "lists them) or add a credential whose plan includes it"
+        )
     parts = []
     retry_after = None
     if cooling:
@@ -145,7 +201,11 @@ def unavailable(
     if busy:
         parts.append(f"{busy} busy (limit: {limit} at once)")
     summary = ", ".join(parts) or "none ready"
-    return NoCredentialAvailable(
-        f"no usable credential ({_plural(total, 'credential')}: {summary})",
-        retry_after=retry_after,
-    )
+    message = f"no usable credential ({_plural(total, 'credential')}: {summary})"
+    if sum(disabled.values()) == total and not healable:
+        return CredentialsDisabled(
+            f"{message}; none comes back by itself: log in again (`kirogate login`) or import "
+            "a fresh token (`kirogate accounts import FILE`), or put one back with "
+            "`kirogate accounts enable ID`"
+        )
+    return NoCredentialAvailable(message, retry_after=retry_after)

@@ -8,7 +8,13 @@ inside its file keeps its row (and its state) instead of taking its neighbour's:
 2. same fingerprint, another origin (the file moved, or the entry moved inside it);
 3. same origin, another fingerprint: the user edited the file or the IDE rotated the token,
    so the source's tokens replace the stored ones;
-4. no match: a new row.
+4. the same account by :func:`~kirogate.store.identity.copy_of` (the same email, or a dead
+   credential of the same IdC client), stored from elsewhere (``accounts import``, the admin API): the row
+   follows the source, keeping its own tokens when they are the newer pair;
+5. no match: a new row.
+
+Afterwards, other stored copies of a given account whose refresh token was rejected (dead
+after a rotation) are merged: deleted, the given credential's row standing for them.
 
 A matched row keeps its tokens when the refresh token is the same (the row may hold a newer
 access token); fields the source defines (regions, client, proxy...) follow the source when
@@ -28,8 +34,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from kirogate.store.asyncio_engine import AsyncConnection
-from kirogate.store.base import StoreBase, inserted_id, utcnow
+from kirogate.store.base import inserted_id, utcnow
 from kirogate.store.credentials import (
+    credential_from_row,
     definition_values,
     encrypt_secrets,
     insert_columns,
@@ -39,8 +46,11 @@ from kirogate.store.credentials import (
     token_columns,
     validate_credential,
 )
+from kirogate.store.identity import DEAD_REASON, copy_of, is_dead, newer_tokens
+from kirogate.store.imports import ImportMixin
 from kirogate.store.schema import credentials as table
 from kirogate.upstream.credentials import Credential, CredentialOrigin
+from kirogate.upstream.sources import short_token_length
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +63,13 @@ class SyncReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    merged: int = 0  # dead copies of a given account, deleted
 
     def describe(self) -> str:
+        merged = f", {self.merged} merged" if self.merged else ""
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.removed} removed"
+            f"{self.removed} removed{merged}"
         )
 
 
@@ -100,7 +112,7 @@ def _match(creds: list[Credential], rows: list[sa.Row[Any]]) -> dict[int, sa.Row
     return matched
 
 
-class SyncMixin(StoreBase):
+class SyncMixin(ImportMixin):
     async def sync_sources(
         self, creds: Sequence[Credential], *, files: Iterable[Path] = ()
     ) -> SyncReport:
@@ -124,13 +136,14 @@ class SyncMixin(StoreBase):
         first_of: dict[str, Credential] = {}
         unique = [c for c in given if first_of.setdefault(c.fingerprint(), c) is c]
         matched = _match(unique, rows)
+        keep_tokens = self._match_accounts(unique, rows, matched)
         added = updated = unchanged = 0
         for index, cred in enumerate(unique):
             row = matched.get(index)
             if row is None:
                 continue
             cred.id = row.id
-            changes = self._changes(row, cred)
+            changes = self._changes(row, cred, keep_tokens=index in keep_tokens)
             if changes:
                 changes["updated_at"] = utcnow()
                 await conn.execute(sa.update(table).where(table.c.id == row.id).values(**changes))
@@ -155,21 +168,56 @@ class SyncMixin(StoreBase):
             taken.add(cred.id)
             added += 1
             log.info("credential %s imported from %s", cred.label, _where(cred))
+            short = short_token_length(cred)
+            if short is not None:
+                log.warning(
+                    "%s: refreshToken is only %d characters; real Kiro refresh tokens are longer",
+                    _where(cred),
+                    short,
+                )
         for cred in given:
             cred.id = first_of[cred.fingerprint()].id
+        merged = await self._merge_dead_copies(conn, unique)
         duplicates = len(given) - len(unique)
-        return SyncReport(added, updated, unchanged + duplicates, removed)
+        return SyncReport(added, updated, unchanged + duplicates, removed, merged)
 
-    def _changes(self, row: sa.Row[Any], cred: Credential) -> dict[str, Any]:
+    def _match_accounts(
+        self, creds: list[Credential], rows: list[sa.Row[Any]], matched: dict[int, sa.Row[Any]]
+    ) -> set[int]:
+        """Pass 4: claim rows of the same account; the indexes whose row keeps its tokens."""
+        claimed = {row.id for row in matched.values()}
+        stored = [(row, credential_from_row(row, self._box)) for row in rows]
+        keep_tokens: set[int] = set()
+        for index, cred in enumerate(creds):
+            if index in matched:
+                continue
+            for row, other in stored:
+                if row.id in claimed or not copy_of(cred, other):
+                    continue
+                matched[index] = row
+                claimed.add(row.id)
+                if not is_dead(other) and not newer_tokens(cred, other):
+                    keep_tokens.add(index)
+                break
+        return keep_tokens
+
+    def _changes(
+        self, row: sa.Row[Any], cred: Credential, *, keep_tokens: bool = False
+    ) -> dict[str, Any]:
+        """What the source changes in the row; ``keep_tokens``: the row holds the newer pair of
+        another source of the account, so its tokens and its origin stay."""
         changes: dict[str, Any] = {}
-        if row.fingerprint != cred.fingerprint():
+        if row.fingerprint != cred.fingerprint() and not keep_tokens:
             # The source's refresh token differs: the user edited it or the IDE rotated it.
             changes.update(token_columns(cred, self._box))
+            if row.disabled_reason == DEAD_REASON:
+                # The rejected token is gone; the new one gets its chance.
+                changes.update(disabled_reason=None, disabled_detail=None, failure_count=0)
         stored = stored_definition(row, self._box)
         source = {k: v for k, v in definition_values(cred).items() if v is not None}
         different = {k: v for k, v in source.items() if stored[k] != v}
         changes.update(encrypt_secrets(different, self._box))
-        origin = origin_columns(cred.origin) if cred.origin else {}
+        origin = origin_columns(cred.origin) if cred.origin and not keep_tokens else {}
         if any(getattr(row, name) != value for name, value in origin.items()):
             changes.update(origin)
         return changes

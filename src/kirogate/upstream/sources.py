@@ -11,7 +11,8 @@ Decisions where peers differ (kept in the team notes):
 
 - a refresh token containing ``...`` or ``…`` is rejected (truncated by the IDE); one shorter
   than 100 characters is only warned about (kiro.rs refuses to refresh it, but test and
-  emulator tokens are short and a real short token fails loudly at refresh anyway);
+  emulator tokens are short and a real short token fails loudly at refresh anyway), once:
+  when it is added or imported, or when ``serve`` first stores it from a source;
 - kiro2api ``auth`` is matched case-insensitively (kiro2api is case-sensitive); its entries
   without a refresh token are errors (kiro2api drops them silently); ``disabled`` entries are
   kept, disabled (reason ``Manual``);
@@ -25,6 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any
 
 from kirogate.errors import CredentialSourceError
 from kirogate.settings import KIRO_IDE_TOKEN_FILE
-from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
+from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin, secret_hash
 
 log = logging.getLogger(__name__)
 
@@ -229,12 +231,36 @@ def _check_refresh_token(f: _Fields, method: AuthMethod) -> str | None:
             "looks truncated (contains '...'); copy the full token from the IDE token file",
         )
     if len(token) < MIN_REFRESH_TOKEN_LENGTH and method is not AuthMethod.EXTERNAL_IDP:
-        log.warning(
-            "%s: refreshToken is only %d characters; real Kiro refresh tokens are longer",
-            f.source,
-            len(token),
-        )
+        warn_short_token(f.source, token)
     return token
+
+
+# Discovery (serve, doctor) re-reads its sources on every start: it stays quiet, and the store
+# warns once, when a source's credential first enters it (store.sync). Elsewhere (add, import)
+# the warning is said once per process and token.
+_QUIET_SHORT: ContextVar[bool] = ContextVar("quiet_short_token", default=False)
+_warned_short: set[str] = set()
+
+
+def short_token_length(credential: Credential) -> int | None:
+    """The refresh token's length when it is suspiciously short (see the module docstring)."""
+    token = credential.refresh_token
+    if credential.is_api_key or credential.auth_method is AuthMethod.EXTERNAL_IDP or not token:
+        return None
+    return len(token) if len(token) < MIN_REFRESH_TOKEN_LENGTH else None
+
+
+def warn_short_token(source: str, token: str) -> None:
+    """Say once per process, source and token that ``source``'s refresh token looks too short."""
+    key = f"{source}\0{secret_hash(token)}"
+    if _QUIET_SHORT.get() or key in _warned_short:
+        return
+    _warned_short.add(key)
+    log.warning(
+        "%s: refreshToken is only %d characters; real Kiro refresh tokens are longer",
+        source,
+        len(token),
+    )
 
 
 def _load_companion(directory: Path, client_id_hash: str, f: _Fields) -> tuple[str, str]:
@@ -603,6 +629,20 @@ def discover_credentials(
     token file is read only when nothing else is configured. Ids must be unique across sources;
     missing ones are then assigned ``max + 1``.
     """
+    quiet = _QUIET_SHORT.set(True)
+    try:
+        return _discover(credential_files, kiro_files, environ, default_ide_file=default_ide_file)
+    finally:
+        _QUIET_SHORT.reset(quiet)
+
+
+def _discover(
+    credential_files: Iterable[Path],
+    kiro_files: Iterable[Path],
+    environ: Mapping[str, str],
+    *,
+    default_ide_file: bool,
+) -> DiscoveryResult:
     result = DiscoveryResult()
     env_places = _env_sources(environ)
     api_key_places = [p for p in env_places if p[0] == "env KIRO_API_KEY"]

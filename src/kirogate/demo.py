@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 DEMO_API_KEY = "kirogate-demo"
+# A paid plan: FREE has no Opus, and Opus is Claude Code's default model.
+DEMO_PLAN = "KIRO PRO+"
 # Any refresh token works against the emulator; this one just looks like a real one.
 DEMO_REFRESH_TOKEN = "aorAAAAAGdemo" + "x" * 120
 
@@ -226,7 +228,18 @@ def run_demo(host: str = "127.0.0.1", port: int | None = None) -> int:
         env = demo_env()
         python = sys.executable
         emulator = start_child(
-            [python, "-m", "kirogate", "emulator", "--host", host, "--port", str(emulator_port)],
+            [
+                python,
+                "-m",
+                "kirogate",
+                "emulator",
+                "--host",
+                host,
+                "--port",
+                str(emulator_port),
+                "--plan",
+                DEMO_PLAN,
+            ],
             env,
         )
         procs.append(emulator)

@@ -34,7 +34,12 @@ from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InvalidRequest, KirogateError, UpstreamStreamException
+from kirogate.errors import (
+    InvalidRequest,
+    KirogateError,
+    UpstreamInvalidModel,
+    UpstreamStreamException,
+)
 from kirogate.jobs import BackgroundJobs, JobsSettings
 from kirogate.log import REQUEST_ID
 from kirogate.manager import CredentialManager
@@ -184,6 +189,8 @@ class Gateway:
         # Their output items by id, for item_reference without previous_response_id.
         self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.response_items_limit = 20_000
+        # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
+        self._unserved_models: set[str] = set()
 
     async def start(self) -> None:
         if self.persistent:
@@ -342,6 +349,8 @@ class Gateway:
     ) -> Answer:
         """Run the failover loop until one credential's stream has produced its first event."""
         started = time.monotonic()
+        if model.fallback is not None and model.upstream_id in self._unserved_models:
+            model, build = replace(model, upstream_id=model.fallback, fallback=None), None
         if build is None and self.compressor is not None and compress:
             conv = await self.compressor.apply(conv)
         build = build or self.build(conv, model)
@@ -371,15 +380,29 @@ class Gateway:
                     raise error
             return _Opened(stream, first)
 
-        held = await run_with_failover(
-            self.pool,
-            attempt,
-            model=model.upstream_id,
-            session_id=conv.session_id,
-            force_refresh=lambda credential: self._force_refresh(
-                credential, sent.get(id(credential))
-            ),
-        )
+        try:
+            held = await run_with_failover(
+                self.pool,
+                attempt,
+                model=model.upstream_id,
+                session_id=conv.session_id,
+                force_refresh=lambda credential: self._force_refresh(
+                    credential, sent.get(id(credential))
+                ),
+            )
+        except UpstreamInvalidModel:
+            if model.fallback is None:
+                raise
+            # A name newer than the table knows: its guessed id was refused, so the newest
+            # model of the family answers (and answers at once from now on).
+            log.info(
+                "upstream does not serve %s (asked as %s); using %s",
+                model.upstream_id,
+                model.public_id,
+                model.fallback,
+            )
+            self._unserved_models.add(model.upstream_id)
+            return await self.open_answer(conv, model, compress=False, endpoint=endpoint)
         if input_estimate is None:  # not reached: a successful attempt counted it
             input_estimate = estimate_conversation_tokens(conv)
         options: dict[str, Any] = {

@@ -172,3 +172,25 @@ async def test_estimated_cache_is_kept_apart_per_client_key(
     await http.post("/v1/messages", json=body, headers=BETA)
     other = await http.post("/v1/messages", json=body, headers={**BETA, "x-api-key": OTHER_KEY})
     assert other.json()["usage"]["cache_read_input_tokens"] == 0
+
+
+def upstream_models(emulator: RunningEmulator) -> list[str]:
+    return [
+        entry.body["conversationState"]["currentMessage"]["userInputMessage"]["modelId"]
+        for entry in emulator.state.requests.entries("/generateAssistantResponse")
+    ]
+
+
+async def test_a_model_newer_than_the_upstream_serves_falls_back_to_its_family(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    # Claude Code 2.1.332's default model; the upstream (emulator) has no opus 5.5.
+    http, emulator = live
+    for _ in range(2):
+        reply = await http.post(
+            "/v1/messages", json=claude_code_body(model="claude-opus-5-5"), headers=BETA
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["model"] == "claude-opus-5-5"
+    # The guessed id is tried once; the family's newest model answers from then on.
+    assert upstream_models(emulator) == ["claude-opus-5.5", "claude-opus-4.8", "claude-opus-4.8"]

@@ -255,3 +255,13 @@ def test_overrides_do_not_change_the_default_table() -> None:
 def test_empty_override_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         ModelTable.from_overrides({"": "glm-5"})
+
+
+def test_a_guessed_newer_version_falls_back_to_the_newest_known_of_its_family() -> None:
+    assert resolve_model("claude-opus-5-5").fallback == "claude-opus-4.8"
+    assert resolve_model("claude-sonnet-4-7").fallback == "claude-sonnet-4.6"
+
+
+def test_known_models_have_no_fallback() -> None:
+    assert resolve_model("claude-opus-4-8").fallback is None
+    assert resolve_model("opus").fallback is None

@@ -4,7 +4,7 @@ import aiohttp
 import pytest
 
 from kirogate.emulator.app import RunningEmulator
-from kirogate.emulator.usage import UsagePlan, update_plan, usage_document
+from kirogate.emulator.usage import UsagePlan, plan_type, update_plan, usage_document
 from tests.emulator.support import bearer, social_refresh, social_token
 
 NOW = 1_767_000_000.0
@@ -119,3 +119,8 @@ async def test_usage_reflects_credits_spent(
     async with session.get(f"{emulator.url}/getUsageLimits", headers=bearer(token)) as resp:
         trial = (await resp.json())["usageBreakdownList"][0]["freeTrialInfo"]
     assert trial["currentUsageWithPrecision"] > 0
+
+
+def test_plan_type_follows_the_title() -> None:
+    assert plan_type("KIRO FREE") == "Q_DEVELOPER_STANDALONE_FREE"
+    assert plan_type("KIRO PRO+") == "Q_DEVELOPER_STANDALONE_PRO_PLUS"

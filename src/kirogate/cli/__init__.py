@@ -64,6 +64,12 @@ def _add_emulator_parser(commands: Any) -> None:
     emu.add_argument("--chunk-count", type=int, metavar="N", help="reply with N text chunks")
     emu.add_argument("--chunk-size", type=int, metavar="CHARS", help="characters per chunk")
     emu.add_argument("--seed", type=int, default=0, help="seed for random chunking")
+    emu.add_argument(
+        "--plan",
+        default="KIRO FREE",
+        metavar="TITLE",
+        help="new accounts' subscription title (default 'KIRO FREE', which has no Opus)",
+    )
     emu.set_defaults(handler=_cmd_emulator)
 
 
@@ -119,6 +125,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         port=args.port,
         require_profile_arn=not args.no_profile_arn,
         seed=args.seed,
+        plan=args.plan,
         pacing=Pacing(
             first_event_delay=args.first_event_delay,
             event_delay=args.event_delay,

@@ -50,6 +50,9 @@ class ModelInfo:
     max_output: int
     thinking: ThinkingConfig | None
     family: str
+    # For a name newer than any model the table knows (``claude-opus-5-5``): the newest known
+    # model of its family, used when the upstream rejects the guessed id.
+    fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,7 @@ class ModelTable:
         if found is None:
             raise NotFound(f"model '{name}' is not available; see GET /v1/models", param="model")
         public_id, upstream = found
+        known = _BY_UPSTREAM.get(upstream.upstream_id)
         return ModelInfo(
             public_id=public_id + THINKING_SUFFIX if thinking else public_id,
             upstream_id=upstream.upstream_id,
@@ -208,6 +212,7 @@ class ModelTable:
             max_output=MAX_OUTPUT_TOKENS,
             thinking=_forced_thinking(upstream) if thinking else None,
             family=upstream.family,
+            fallback=_newest(upstream.family) if known is None and upstream.version else None,
         )
 
     def _match_pattern(self, key: str) -> tuple[str, _Upstream] | None:
@@ -240,6 +245,11 @@ class ModelTable:
             if self._public[public_id].family in ("sonnet", "opus", "haiku"):
                 infos.append(self.resolve(public_id + THINKING_SUFFIX))
         return infos
+
+
+def _newest(family: str) -> str:
+    members = [u for u in _UPSTREAM if u.family == family and u.version is not None]
+    return max(members, key=lambda u: u.version or (0, 0)).upstream_id
 
 
 DEFAULT_MODELS = ModelTable()

@@ -50,3 +50,6 @@ class EmulatorConfig:
     validation: ValidationLimits = field(default_factory=ValidationLimits)
     record_limit: int = 1000
     social_profile_arn: str = SOCIAL_PROFILE_ARN
+    # New accounts' subscription title (usage document). FREE plans are not entitled to Opus
+    # (spec §10), so the demo runs on a paid title for Claude Code's Opus default.
+    plan: str = "KIRO FREE"

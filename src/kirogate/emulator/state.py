@@ -25,7 +25,7 @@ from kirogate.emulator.config import EmulatorConfig
 from kirogate.emulator.context import parse_spec
 from kirogate.emulator.recorder import RequestLog
 from kirogate.emulator.scenarios import SCENARIOS, Scenario
-from kirogate.emulator.usage import update_plan
+from kirogate.emulator.usage import UsagePlan, plan_type, update_plan
 
 _BASE62 = string.digits + string.ascii_letters
 _USER_CODE = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels, as AWS avoids words in user codes
@@ -92,6 +92,10 @@ class EmulatorState:
             profile_arn=profile_arn,
             user_id=f"d-9067642ac7.{hashlib.sha256(str(number).encode()).hexdigest()[:32]}",
             email=f"user{number}@example.com",
+            usage=UsagePlan(
+                subscription_title=self.config.plan,
+                subscription_type=plan_type(self.config.plan),
+            ),
         )
         self.accounts[account.id] = account
         return account

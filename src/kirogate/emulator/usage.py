@@ -57,6 +57,12 @@ class UsagePlan:
             bonus["currentUsage"] = bonus.get("usageLimit", 0.0)
 
 
+def plan_type(title: str) -> str:
+    """The ``subscriptionInfo.type`` that goes with a title: ``KIRO PRO+`` -> ``..._PRO_PLUS``."""
+    tier = title.upper().removeprefix("KIRO").strip().replace("+", "_PLUS").replace(" ", "_")
+    return f"Q_DEVELOPER_STANDALONE_{tier or 'FREE'}"
+
+
 _PLAN_KEYS = {
     "subscriptionTitle": "subscription_title",
     "subscriptionType": "subscription_type",

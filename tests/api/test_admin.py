@@ -1,7 +1,7 @@
 """The credentials admin API (kiro.rs ``/api/admin``).
 
-Most tests use a fake gateway with exactly the methods the routes call over a real
-:class:`CredentialPool`; the last ones run a real :class:`Gateway` against the in-process
+Most tests use a fake gateway whose real operations work over a real
+:class:`CredentialPool` (balances faked); the last ones run a real :class:`Gateway` against the in-process
 Kiro emulator.
 """
 
@@ -24,8 +24,10 @@ from kirogate.emulator.config import EmulatorConfig
 from kirogate.errors import UpstreamConnectionError, UpstreamThrottled
 from kirogate.pool import CredentialPool
 from kirogate.service import Gateway
-from kirogate.settings import ServerSettings, Settings, load_settings
+from kirogate.service.operations import Operations
+from kirogate.settings import ServerSettings, Settings, UpstreamSettings, load_settings
 from kirogate.upstream.credentials import AuthMethod, Credential, secret_hash
+from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.usage import Balance
 from tests.pool.fakes import FakeTime, make_pool
 
@@ -129,8 +131,33 @@ def balance(remaining: float = 90.0) -> Balance:
     )
 
 
+class FakeOperations(Operations):
+    """The real operations over the fake gateway's pool, with balances faked (no upstream)."""
+
+    def __init__(self, gateway: FakeGateway) -> None:
+        async def unused(credential: Credential) -> str:
+            raise AssertionError("no upstream in these tests")
+
+        tokens = TokenManager(UpstreamSettings(), lambda credential: None)  # type: ignore[arg-type,return-value]
+        super().__init__(lambda: gateway.pool, tokens, None, unused, store=lambda: None)  # type: ignore[arg-type]
+        self.gateway = gateway
+
+    async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
+        gateway = self.gateway
+        gateway.pool.get(credential_id)
+        gateway.refresh_flags.append(refresh)
+        if gateway.balance_error is not None:
+            raise gateway.balance_error
+        gateway.balances[credential_id] = balance()
+        return gateway.balances[credential_id]
+
+    def cached_balance(self, credential_id: int) -> Balance | None:
+        return self.gateway.balances.get(credential_id)
+
+
 class FakeGateway:
-    """The Gateway methods the admin routes call, over a real :class:`CredentialPool`."""
+    """What the admin routes use of a Gateway: settings and its operations, over a real
+    :class:`CredentialPool`."""
 
     def __init__(self, pool: CredentialPool, admin_key: str | None = ADMIN_KEY) -> None:
         server = ServerSettings(api_keys=(CLIENT_KEY,), admin_key=admin_key)
@@ -139,39 +166,7 @@ class FakeGateway:
         self.balances: dict[int, Balance] = {}
         self.balance_error: Exception | None = None
         self.refresh_flags: list[bool] = []
-
-    async def add_credential(self, credential: Credential) -> tuple[Credential, bool]:
-        for existing in self.pool.credentials():
-            if existing.fingerprint() == credential.fingerprint():
-                return existing, False
-        credential.id = None
-        return self.pool.add(credential), True
-
-    async def remove_credential(self, credential_id: int) -> None:
-        self.pool.remove(credential_id)
-
-    async def set_disabled(self, credential_id: int, disabled: bool) -> None:
-        if disabled:
-            self.pool.disable(credential_id, "disabled by an operator")
-        else:
-            self.pool.enable(credential_id)
-
-    async def set_priority(self, credential_id: int, priority: int) -> None:
-        self.pool.set_priority(credential_id, priority)
-
-    async def reset_credential(self, credential_id: int) -> None:
-        self.pool.reset(credential_id)
-
-    async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
-        self.pool.get(credential_id)
-        self.refresh_flags.append(refresh)
-        if self.balance_error is not None:
-            raise self.balance_error
-        self.balances[credential_id] = balance()
-        return self.balances[credential_id]
-
-    def cached_balance(self, credential_id: int) -> Balance | None:
-        return self.balances.get(credential_id)
+        self.operations = FakeOperations(self)
 
 
 def fixture_credentials() -> list[Credential]:

@@ -38,9 +38,9 @@ from kirogate.errors import (
     RateLimited,
     UpstreamError,
 )
-from kirogate.pool.settings import PoolMode
-from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.service import Gateway
+from kirogate.service.operations import Availability, CredentialStatus, Operations
+from kirogate.settings import PoolMode
 from kirogate.upstream.credentials import Credential, CredentialOrigin, mask_secret, secret_hash
 from kirogate.upstream.identity import normalize_machine_id
 from kirogate.upstream.sources import PROXY_DIRECT, credential_from_object
@@ -322,22 +322,25 @@ def _done(message: str) -> Response:
 # ---------------------------------------------------------------- routes
 
 
+def operations_of(request: Request) -> Operations:
+    return gateway_of(request).operations
+
+
 @router.get("/credentials")
 async def list_credentials(request: Request) -> Response:
-    gateway = gateway_of(request)
-    pool = gateway.pool
-    by_id = {credential.id: credential for credential in pool.credentials()}
+    operations = operations_of(request)
+    by_id = {credential.id: credential for credential in operations.credentials()}
     rows = [
-        credential_view(status, by_id[status.id], gateway.cached_balance(status.id))
-        for status in pool.snapshot()
+        credential_view(status, by_id[status.id], operations.cached_balance(status.id))
+        for status in operations.statuses()
         if status.id in by_id
     ]
     return json_response(
         {
             "total": len(rows),
             "available": sum(1 for row in rows if not row["disabled"]),
-            "currentId": pool.current_id,
-            "mode": pool.mode.value,
+            "currentId": operations.current_id,
+            "mode": operations.mode.value,
             "credentials": rows,
         }
     )
@@ -345,7 +348,7 @@ async def list_credentials(request: Request) -> Response:
 
 @router.post("/credentials")
 async def add_credential(request: Request) -> Response:
-    gateway = gateway_of(request)
+    operations = operations_of(request)
     body = await read_json_object(request)
     secrets = _body_secrets(body)
     # kiro.rs assigns the id itself; an id in the body is ignored, as there.
@@ -361,7 +364,7 @@ async def add_credential(request: Request) -> Response:
         message = "credential: field 'machineId': use 64 hex characters or a UUID"
         raise InvalidRequest(message, param="machineId")
     try:
-        stored, created = await gateway.add_credential(credential)
+        stored, created = await operations.add(credential)
     except KirogateError as exc:
         exc.message = scrub(exc.message, secrets) or ""
         raise
@@ -383,65 +386,53 @@ async def add_credential(request: Request) -> Response:
 
 @router.delete("/credentials/{credential_id}")
 async def delete_credential(request: Request, credential_id: str) -> Response:
-    gateway = gateway_of(request)
     cid = parse_credential_id(credential_id)
-    if not gateway.pool.state_of(cid).disabled:
-        # kiro.rs deletes only disabled credentials, so a slip cannot drop a serving one.
-        raise InvalidRequest(
-            f"credential #{cid} is enabled; disable it first "
-            f'(POST /api/admin/credentials/{cid}/disabled {{"disabled": true}}), then delete it'
-        )
-    await gateway.remove_credential(cid)
+    # kiro.rs deletes only disabled credentials: the operation refuses an enabled one.
+    await operations_of(request).remove(cid)
     return _done(f"credential #{cid} deleted")
 
 
 @router.post("/credentials/{credential_id}/disabled")
 async def set_disabled(request: Request, credential_id: str) -> Response:
-    gateway = gateway_of(request)
     cid = parse_credential_id(credential_id)
     disabled = bool_field(await read_json_object(request), "disabled")
-    await gateway.set_disabled(cid, disabled)
+    await operations_of(request).set_disabled(cid, disabled)
     return _done(f"credential #{cid} {'disabled' if disabled else 'enabled'}")
 
 
 @router.post("/credentials/{credential_id}/priority")
 async def set_priority(request: Request, credential_id: str) -> Response:
-    gateway = gateway_of(request)
     cid = parse_credential_id(credential_id)
     priority = int_field(await read_json_object(request), "priority", low=0, high=MAX_PRIORITY)
-    await gateway.set_priority(cid, priority)
+    await operations_of(request).set_priority(cid, priority)
     return _done(f"credential #{cid} priority set to {priority}")
 
 
 @router.post("/credentials/{credential_id}/reset")
 async def reset_credential(request: Request, credential_id: str) -> Response:
-    gateway = gateway_of(request)
     cid = parse_credential_id(credential_id)
-    await gateway.reset_credential(cid)
+    await operations_of(request).reset(cid)
     return _done(f"credential #{cid} failure counters reset and enabled")
 
 
 @router.get("/credentials/{credential_id}/balance")
 async def credential_balance(request: Request, credential_id: str) -> Response:
-    gateway = gateway_of(request)
     cid = parse_credential_id(credential_id)
     refresh = query_flag(request, "refresh", default=True)
-    balance = await gateway.balance(cid, refresh=refresh)
+    balance = await operations_of(request).balance(cid, refresh=refresh)
     return json_response(balance_view(cid, balance))
 
 
 @router.get("/config/load-balancing")
 async def load_balancing(request: Request) -> Response:
-    return json_response({"mode": gateway_of(request).pool.mode.value})
+    return json_response({"mode": operations_of(request).mode.value})
 
 
 @router.put("/config/load-balancing")
 async def set_load_balancing(request: Request) -> Response:
-    gateway = gateway_of(request)
     body = await read_json_object(request)
     mode = body.get("mode")
     if not isinstance(mode, str):
         raise _wrong(body, "mode", f"one of {', '.join(PoolMode)}")
-    gateway.pool.set_mode(mode)
-    log.info("admin API: pool mode is now %s", gateway.pool.mode.value)
-    return json_response({"mode": gateway.pool.mode.value})
+    now = await operations_of(request).set_mode(mode)
+    return json_response({"mode": now.value})

@@ -9,6 +9,6 @@
 
 from kirogate.errors import UpstreamStreamException
 from kirogate.service.answer import Answer, events_of
-from kirogate.service.gateway import Gateway, new_hex_id
+from kirogate.service.gateway import Gateway
 
-__all__ = ["Answer", "Gateway", "UpstreamStreamException", "events_of", "new_hex_id"]
+__all__ = ["Answer", "Gateway", "UpstreamStreamException", "events_of"]

@@ -18,29 +18,22 @@ from kirogate.convert.ir import Conversation
 from kirogate.convert.kiro import KiroBuildOptions, TruncatedCall
 from kirogate.convert.models import ModelInfo
 from kirogate.pool.credential_pool import CredentialPool
-from kirogate.pool.proxies import ProxyEntry, ProxyPool
-from kirogate.pool.settings import PoolSettings
+from kirogate.pool.proxies import ProxyPool
 from kirogate.service.answer import Answering
 from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
-from kirogate.service.operations import CredentialManager
-from kirogate.settings import Settings
+from kirogate.service.operations import Operations
+from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.http import HttpPool
-from kirogate.upstream.identity import random_uuid_hex
 from kirogate.upstream.refresh import TokenManager
 
 if TYPE_CHECKING:
     from kirogate.cluster import Cluster
     from kirogate.store import Store
-    from kirogate.upstream.usage import Balance
 
 log = logging.getLogger(__name__)
-
-
-def new_hex_id() -> str:
-    return random_uuid_hex()
 
 
 class Gateway(Answering):
@@ -85,12 +78,14 @@ class Gateway(Answering):
         )
         self.prompt_cache = PrefixCache() if settings.cache.estimate else None
         self.pool = CredentialPool(credentials, pool_settings or settings.pool)
-        self.manager = CredentialManager(
+        # The one door for operator actions (the admin API's and the console's).
+        self.operations = Operations(
             lambda: self.pool,
             self.tokens,
             self.client,
             self.machine_ready,
             store=lambda: self.store,
+            proxies=self.proxies,
         )
         self.build_options = build_options or KiroBuildOptions()
         self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
@@ -139,24 +134,21 @@ class Gateway(Answering):
             credentials,
             self._pool_settings,
             state=cluster.state,
-            quota_reset=self.manager.reset_hint,
+            quota_reset=self.operations.reset_hint,
         )
         self.tokens.coordinator = cluster.coordinator
-        self.manager.changed = cluster.credentials_changed
-        self.manager.file_lock = cluster.lock.hold
+        self.operations.changed = cluster.credentials_changed
+        self.operations.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
-        self.proxies.replace(
-            ProxyEntry(record.id, record.connect_url(), label=record.label)
-            for record in await store.list_proxies()
-        )
+        await self.operations.reload_proxies()
         usage_interval = settings.upstream.usage_interval
         self.jobs = BackgroundJobs(
             JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),
             credentials=self._rotating_credentials,
             refresh=lambda credential: self.tokens.ensure_fresh(credential, force=True),
-            fetch_balance=self.manager.fetch_balance,
-            on_balance=self.manager.note_balance,
-            cache=self.manager.balances,
+            fetch_balance=self.operations.fetch_balance,
+            on_balance=self.operations.note_balance,
+            cache=self.operations.balances,
         )
         self.jobs.start()
 
@@ -168,30 +160,7 @@ class Gateway(Answering):
         ]
 
     async def _write_back(self, credential: Credential) -> None:
-        await self.manager.write_back(credential)
-
-    # ------------------------------------------------------------ operator actions
-
-    async def add_credential(self, credential: Credential) -> tuple[Credential, bool]:
-        return await self.manager.add(credential)
-
-    async def remove_credential(self, credential_id: int) -> None:
-        await self.manager.remove(credential_id)
-
-    async def set_disabled(self, credential_id: int, disabled: bool) -> None:
-        await self.manager.set_disabled(credential_id, disabled)
-
-    async def set_priority(self, credential_id: int, priority: int) -> None:
-        await self.manager.set_priority(credential_id, priority)
-
-    async def reset_credential(self, credential_id: int) -> None:
-        await self.manager.reset(credential_id)
-
-    async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
-        return await self.manager.balance(credential_id, refresh=refresh)
-
-    def cached_balance(self, credential_id: int) -> Balance | None:
-        return self.manager.cached_balance(credential_id)
+        await self.operations.write_back(credential)
 
     @property
     def credentials(self) -> list[Credential]:
@@ -200,6 +169,3 @@ class Gateway(Answering):
     def serves_model(self, model: ModelInfo) -> bool:
         """Whether some usable credential's plan allows ``model`` (see the pool's rule)."""
         return self.pool.serves_model(model.upstream_id)
-
-    def usable_credentials(self) -> list[Credential]:
-        return [cred for cred in self.pool.credentials() if not cred.disabled]

@@ -10,7 +10,7 @@ import pytest
 from kirogate.errors import ConfigError, InvalidRequest, NotFound
 from kirogate.pool.proxies import ProxyPool
 from kirogate.pool.state import DisableReason
-from kirogate.service.operations import Operations
+from kirogate.service.operations import NOTICE_CHANNEL, Operations
 from kirogate.settings import Settings
 from kirogate.upstream.credentials import AuthMethod, Credential
 
@@ -113,3 +113,25 @@ async def test_proxies_added_and_removed_reach_the_gateways_proxy_pool(tmp_path:
         assert [entry.id for entry in proxies.entries()] == [record.id]
         await ops.remove_proxy(record.id)
         assert proxies.entries() == []
+
+
+async def test_with_redis_a_change_from_the_command_line_sends_the_cluster_notice(
+    tmp_path: Path,
+) -> None:
+    from tests.cluster.conftest import REDIS_URL, connect_redis
+
+    redis = await connect_redis()
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(NOTICE_CHANNEL)
+        async with Operations.open(Settings(data_dir=tmp_path, redis_url=REDIS_URL)) as ops:
+            await ops.add(credential())
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(timeout=0.1)
+            if message is not None:
+                break
+        assert message is not None and str(message["data"]).startswith("credentials changed ")
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()

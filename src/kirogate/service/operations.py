@@ -50,6 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FILE_ORIGINS = frozenset({"kiro-rs", "kiro-ide", "kiro2api"})
+NOTICE_CHANNEL = "kirogate:notices"  # a Cluster's, with its default key prefix
 
 
 def check_addable(credential: Credential) -> None:
@@ -115,7 +116,8 @@ class Operations:
         """The door over the store alone, for the command line (no gateway needs to run).
 
         Token refreshes (``accounts verify``, ``balance``) are saved to the store and to the
-        file a credential came from, as the gateway saves them.
+        file a credential came from, as the gateway saves them. With Redis configured, running
+        gateways get the change notice and resync at once (else at their next periodic sync).
         """
         from kirogate.store import Store
         from kirogate.upstream.http import HttpPool
@@ -128,6 +130,7 @@ class Operations:
             secret_key=settings.secret_key,
         )
         try:
+            notices = _notices(settings.redis_url)
             async with HttpPool(settings.upstream) as http:
                 operations: Operations | None = None
 
@@ -145,10 +148,14 @@ class Operations:
                     return machine_id
 
                 operations = cls(lambda: None, tokens, client, machine_ready, store=lambda: store)
+                if notices is not None:
+                    operations.changed = notices.credentials_changed
                 try:
                     yield operations
                 finally:
                     await tokens.aclose()
+                    if notices is not None:
+                        await notices.close()
         finally:
             await store.close()
 
@@ -514,6 +521,36 @@ class Operations:
         if deleted:
             log.info("setting %s deleted", key)
         return deleted
+
+
+class _Notices:
+    """The cluster's change notice, sent from a process that does not listen (the CLI)."""
+
+    def __init__(self, url: str) -> None:
+        from redis.asyncio import Redis
+
+        from kirogate.cluster import RedisNotifier, display_redis_url
+
+        try:
+            self._redis = Redis.from_url(
+                url, decode_responses=True, socket_connect_timeout=3.0, socket_timeout=10.0
+            )
+        except ValueError as exc:
+            raise ConfigError(f"--redis-url {display_redis_url(url)}: {exc}") from exc
+        self._notifier = RedisNotifier(self._redis, channel=NOTICE_CHANNEL)
+
+    async def credentials_changed(self) -> None:
+        await self._notifier.credentials_changed()  # a Redis failure is logged, not raised
+
+    async def close(self) -> None:
+        from kirogate.cluster.redis_errors import redis_errors
+
+        with contextlib.suppress(*redis_errors()):
+            await self._redis.aclose()
+
+
+def _notices(url: str | None) -> _Notices | None:
+    return _Notices(url) if url else None
 
 
 def _enabled(credential_id: int) -> InvalidRequest:

@@ -20,7 +20,7 @@ from kirogate.errors import InvalidGrant, InvalidRequest, NotFound
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.state import DisableReason
 from kirogate.upstream.client import KiroClient
-from kirogate.upstream.credentials import AuthMethod, Credential
+from kirogate.upstream.credentials import AuthMethod, Credential, check_credential_fields
 from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 from kirogate.upstream.writeback import write_back_async
@@ -35,6 +35,7 @@ FILE_ORIGINS = frozenset({"kiro-rs", "kiro-ide", "kiro2api"})
 
 def check_addable(credential: Credential) -> None:
     """What a credential needs before it can join the pool; :class:`InvalidRequest` otherwise."""
+    check_credential_fields(credential)
     if credential.is_api_key:
         if not credential.kiro_api_key:
             raise InvalidRequest("an API-key credential needs kiroApiKey", param="kiroApiKey")

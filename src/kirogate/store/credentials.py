@@ -19,7 +19,14 @@ from kirogate.store.base import StoreBase, inserted_id, utcnow
 from kirogate.store.crypto import SecretBox
 from kirogate.store.schema import credentials as table
 from kirogate.store.schema import proxies
-from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
+from kirogate.upstream.credentials import (
+    AuthMethod,
+    Credential,
+    CredentialOrigin,
+    check_credential_field,
+    check_credential_fields,
+    unusable_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +206,15 @@ def validate_credential(cred: Credential) -> None:
         check.proxy_url_or_direct(cred.proxy_url, "proxyUrl")
     for name in _LIMITED_TEXT:
         check.text_for(table, name, getattr(cred, name))
+    check_credential_fields(cred)
+
+
+def _usable(cred: Credential) -> bool:
+    # A row written before fields were checked (or by hand) would fail every request.
+    found = unusable_field(cred)
+    if found is not None:
+        log.warning("not loading stored credential #%s: %s: %s", cred.id, *found)
+    return found is None
 
 
 def _secret(box: SecretBox) -> Callable[[Any, str], Any]:
@@ -240,7 +256,8 @@ class CredentialsMixin(StoreBase):
         """Every stored credential, secrets decrypted, ordered by priority then id."""
         async with self._reading() as conn:
             rows = await conn.execute(sa.select(table).order_by(table.c.priority, table.c.id))
-            return [credential_from_row(row, self._box) for row in rows]
+            credentials = [credential_from_row(row, self._box) for row in rows]
+        return [cred for cred in credentials if _usable(cred)]
 
     async def get_credential(self, credential_id: int) -> Credential:
         async with self._reading() as conn:
@@ -354,6 +371,7 @@ class CredentialsMixin(StoreBase):
                     f"unknown credential field {name!r} (updatable: {', '.join(UPDATABLE)})",
                     param=name,
                 )
+            check_credential_field(name, value)  # its type is known good by now
         async with self._writing() as conn:
             if values.get("proxy_id") is not None:
                 known = await conn.scalar(

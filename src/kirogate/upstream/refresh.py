@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import orjson
 
-from kirogate.errors import InvalidGrant, KirogateError, RefreshFailed
+from kirogate.errors import CredentialUnusable, InvalidGrant, KirogateError, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
@@ -107,6 +107,12 @@ async def _post(
         raise RefreshFailed(f"{what}: no answer within {REFRESH_TIMEOUT:.0f}s") from exc
     except aiohttp.ClientError as exc:
         raise RefreshFailed(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        # A header (machine id) or URL (region) of the credential the HTTP client refuses.
+        raise CredentialUnusable(
+            f"{what}: the HTTP client refused to build the request ({type(exc).__name__}); "
+            "check the credential's fields"
+        ) from exc
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -76,3 +77,30 @@ async def test_a_credential_no_request_can_be_built_with_is_disabled_and_failed_
         assert state.disabled_reason is DisableReason.INVALID_CONFIG
         assert state.last_error is not None and "refused to build" in state.last_error
         assert "ksk_bad" not in state.last_error
+
+
+async def test_a_refresh_outage_is_not_hammered_and_ready_says_so_until_it_heals(
+    tmp_path: Path,
+) -> None:
+    settings = {"upstream.refresh_backoff": 0.3}
+    async with gateway_with(tmp_path, good_credentials(), **settings) as (http, emulator, _):
+        emulator.state.refresh_outage = 503
+        statuses = []
+        for _ in range(20):
+            reply = await http.post("/v1/messages", json=BODY, headers={"x-api-key": CLIENT_KEY})
+            statuses.append(reply.status_code)
+        refreshes = len(emulator.state.requests.entries("/refreshToken"))
+        ready = await http.get("/ready")
+        assert refreshes <= 2  # once per credential, then each backs off
+        # The first request tells the refresh failure (502); the others fail fast, telling
+        # when a credential is back (Retry-After), without a refresh call.
+        assert statuses[0] == 502
+        assert set(statuses[1:]) <= {429, 503}
+        assert ready.status_code == 503
+        assert "refresh_failed" in ready.json()["reason"]
+
+        emulator.state.refresh_outage = None
+        await asyncio.sleep(0.5)  # the backoff (0.3 s + jitter) ends
+        reply = await http.post("/v1/messages", json=BODY, headers={"x-api-key": CLIENT_KEY})
+        assert reply.status_code == 200
+        assert (await http.get("/ready")).status_code == 200

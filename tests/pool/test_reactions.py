@@ -113,6 +113,7 @@ def test_decide_refreshes_a_refused_token_only_once() -> None:
             Decision(
                 Reaction.FAILOVER,
                 counts=True,
+                cooldown=CooldownReason.REFRESH_FAILED,
                 threshold_reason=DisableReason.TOO_MANY_REFRESH_FAILURES,
             ),
         ),

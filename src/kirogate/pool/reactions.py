@@ -150,6 +150,7 @@ def decide(
             return Decision(
                 Reaction.FAILOVER,
                 counts=True,
+                cooldown=CooldownReason.REFRESH_FAILED,
                 threshold_reason=DisableReason.TOO_MANY_REFRESH_FAILURES,
             )
     # Refused again after the refresh, other 403s, and transient errors once given up on.
@@ -162,6 +163,12 @@ def backoff_delay(
     """kiro.rs backoff for the ``retry``-th retry (0-based): ``min(base·2^n, cap)`` + jitter."""
     delay = min(base * 2.0 ** max(retry, 0), cap)
     return delay + rng.uniform(0.0, delay * jitter)
+
+
+def refresh_cooldown(error: BaseException) -> float:
+    """Seconds a credential rests after a failed refresh: the refresh's own backoff."""
+    wait = error.retry_after if isinstance(error, RefreshFailed) else None
+    return max(wait or 0.0, 0.0)
 
 
 def throttle_cooldown(error: BaseException, throttles: int, *, base: float, cap: float) -> float:

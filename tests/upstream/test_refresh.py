@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from kirogate.errors import CredentialSourceError, InvalidGrant, RefreshFailed
+from kirogate.errors import CredentialSourceError, CredentialUnusable, InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream import refresh as refresh_module
 from kirogate.upstream.credentials import AuthMethod, Credential
@@ -669,3 +669,19 @@ async def test_reset_ends_the_backoff(fake, session):
         await mgr.ensure_fresh(cred)
     mgr.reset(cred)
     assert await mgr.ensure_fresh(cred) == "aoa-new"
+
+
+async def test_a_refresh_the_http_client_cannot_build_is_the_credentials_fault(
+    fake, session, monkeypatch
+):
+    # A header value with a line break, as a credential's field could once produce.
+    monkeypatch.setattr(
+        refresh_module,
+        "social_refresh_headers",
+        lambda *_, **__: {"x-device": "ab\r\nX-Injected: 1"},
+    )
+    mgr, _ = manager(fake, session)
+    with pytest.raises(CredentialUnusable) as caught:
+        await mgr.ensure_fresh(social())
+    assert "X-Injected" not in str(caught.value)
+    assert fake.count("/refreshToken") == 0

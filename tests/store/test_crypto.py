@@ -178,5 +178,8 @@ async def test_sql_logs_never_show_bound_values(store, caplog):
             await store.add_credential(social("logged", email="visible-in-params@example.com"))
         finally:
             logging.getLogger("sqlalchemy.engine").setLevel(logging.NOTSET)
-    assert "INSERT INTO credentials" in caplog.text
-    assert "visible-in-params" not in caplog.text
+    engine_lines = [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy")]
+    assert any("INSERT INTO credentials" in line for line in engine_lines)
+    assert not any("visible-in-params" in line for line in engine_lines)
+    # aiosqlite's own DEBUG lines carry the arguments: setup_logging holds it at INFO
+    # (tests/test_log.py), which caplog here bypasses.

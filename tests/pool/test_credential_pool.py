@@ -502,3 +502,17 @@ async def test_unavailable_reason_says_why_nothing_can_serve(clock: FakeTime) ->
     reason = pool.unavailable_reason()
     assert reason is not None and "refresh_failed" in reason
     assert pool.state_of(1).disabled_reason is None  # asking heals nothing
+
+
+async def test_self_healing_keeps_the_rest_of_a_credential_whose_refresh_fails(
+    clock: FakeTime,
+) -> None:
+    pool = make_pool(1, clock, failure_threshold=1, queue_timeout=0)
+    await fail(pool, RefreshFailed("refresh 503", status=503, retry_after=30.0))
+    assert pool.state_of(1).disabled_reason is DisableReason.TOO_MANY_REFRESH_FAILURES
+    with pytest.raises(NoCredentialAvailable) as caught:
+        await pool.acquire()  # heals the disable, but the credential still rests
+    assert caught.value.retry_after == pytest.approx(30.0)
+    assert pool.state_of(1).disabled_reason is None
+    clock.now += timedelta(seconds=31)
+    assert await pick(pool) == 1

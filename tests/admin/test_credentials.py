@@ -184,6 +184,9 @@ async def test_add_of_a_known_credential_is_400_naming_the_existing_id(
         ({"refreshToken": "r" * 120, "expiresAt": "tomorrow"}, "expiresAt"),
         ({"authMethod": "api_key"}, "kiroApiKey"),
         ({"refreshToken": "r" * 120, "machineId": "not-a-machine-id"}, "machineId"),
+        ({"authMethod": "api_key", "kiroApiKey": "ksk_a\r\nX-Injected: 1"}, "kiroApiKey"),
+        ({"refreshToken": "r" * 120, "region": "us-east-1.evil/"}, "region"),
+        ({"refreshToken": "r" * 120, "proxyUrl": "http://p:1/\r\nx"}, "proxyUrl"),
     ],
 )
 async def test_add_rejects_a_bad_field_with_400_naming_it(

@@ -267,6 +267,7 @@ def create_app(
                 "usable": usable,
                 "states": states,
                 "database": database,
+                **({} if usable else {"reason": gateway.pool.unavailable_reason()}),
             },
             status=200 if is_ready else 503,
         )

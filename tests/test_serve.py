@@ -1,0 +1,65 @@
+"""How ``serve`` hands ``--workers`` processes their state: no secret in the environment."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kirogate.errors import ConfigError
+from kirogate.serve import WORKER_STATE_ENV, read_worker_state, write_worker_state
+from kirogate.settings import Settings
+from kirogate.upstream.credentials import AuthMethod, Credential
+
+ADMIN = "admin-key-never-in-the-environment"
+CLIENT = "kg-client-key-never-in-the-environment"
+SECRET = "secret-key-never-in-the-environment"
+TOKEN = "aorAAAA-refresh-never-in-the-environment-" + "x" * 60
+
+
+def state() -> tuple[Settings, list[Credential]]:
+    settings = Settings(secret_key=SECRET, workers=2)
+    settings = replace(
+        settings, server=replace(settings.server, admin_key=ADMIN, api_keys=(CLIENT,))
+    )
+    return settings, [Credential(AuthMethod.SOCIAL, refresh_token=TOKEN, id=1)]
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env: dict[str, str] = {}
+    monkeypatch.setattr("kirogate.serve.os.environ", env)
+    return env
+
+
+def test_workers_get_the_state_through_a_private_encrypted_file(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    settings, credentials = state()
+    path = write_worker_state(tmp_path, settings, credentials)
+    value = environ[WORKER_STATE_ENV]
+    for secret in (ADMIN, CLIENT, SECRET, TOKEN):
+        assert secret not in value
+        assert secret.encode() not in path.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded, creds = read_worker_state(environ)
+    assert (loaded.server.admin_key, loaded.server.api_keys) == (ADMIN, (CLIENT,))
+    assert creds[0].refresh_token == TOKEN
+    assert WORKER_STATE_ENV not in environ  # the worker's own children never see it
+
+
+def test_a_worker_state_file_written_by_someone_else_is_refused(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    settings, credentials = state()
+    path = write_worker_state(tmp_path, settings, credentials)
+    path.write_bytes(b"gAAAAA-not-ours")
+    with pytest.raises(ConfigError, match="no usable state"):
+        read_worker_state(environ)
+
+
+def test_a_worker_without_state_says_so(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="no usable state"):
+        read_worker_state(environ)

@@ -257,7 +257,8 @@ def _assistant_parts(
         raw_args = optional_str(call, "arguments", f"{where}.function_call") or ""
         call_id = new_id()
         pending.setdefault(name, []).append(call_id)
-        parts.append(ToolCall(call_id, name, parse_arguments(raw_args)))
+        arguments = parse_arguments(raw_args, f"{where}.function_call.arguments")
+        parts.append(ToolCall(call_id, name, arguments))
     return parts
 
 
@@ -273,7 +274,7 @@ def _tool_call(raw: Any, where: str, new_id: IdFactory) -> ToolCall:
     function = expect_mapping(call.get("function"), f"{where}.function")
     name = require_str(function, "name", f"{where}.function")
     arguments = optional_str(function, "arguments", f"{where}.function") or ""
-    return ToolCall(call_id, name, parse_arguments(arguments))
+    return ToolCall(call_id, name, parse_arguments(arguments, f"{where}.function.arguments"))
 
 
 def _tool_message(message: Mapping[str, Any], where: str, paths: list[str]) -> ToolResult:

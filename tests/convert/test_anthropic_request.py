@@ -99,3 +99,24 @@ def test_error_deep_in_a_long_conversation_names_its_message() -> None:
 def test_error_outside_the_messages_of_a_long_conversation_names_its_field() -> None:
     error = parse_error(body(*long_conversation(601), max_tokens="many"))
     assert error.param == "max_tokens"
+
+
+@pytest.mark.parametrize("value", [True, "100", 100.0])
+def test_max_tokens_takes_only_an_integer(value: Any) -> None:
+    error = parse_error(body(user("hi"), max_tokens=value))
+    assert error.param == "max_tokens"
+
+
+@pytest.mark.parametrize("field", ["top_k"])
+def test_other_integer_fields_take_only_integers(field: str) -> None:
+    assert parse_error(body(user("hi"), **{field: "5"})).param == field
+
+
+def test_thinking_budget_takes_only_an_integer() -> None:
+    error = parse_error(body(user("hi"), thinking={"type": "enabled", "budget_tokens": "2048"}))
+    assert error.param == "thinking.budget_tokens"
+
+
+def test_null_message_content_is_rejected_naming_the_message() -> None:
+    error = parse_error(body(user("hi"), assistant(None)))
+    assert error.param == "messages[1].content"

@@ -794,3 +794,20 @@ def test_response_format_schema_nested_too_deep_is_rejected_naming_the_field() -
     spec = {"type": "json_schema", "json_schema": {"name": "x", "schema": deep(300)}}
     error = rejected(body(response_format=spec))
     assert error.param == "response_format.json_schema.schema"
+
+
+def test_assistant_null_content_without_tool_calls_is_rejected() -> None:
+    error = rejected(body(user("hi"), assistant(None), user("again")))
+    assert error.param == "messages[1].content"
+
+
+def test_assistant_null_content_with_tool_calls_is_accepted() -> None:
+    conv = chat_to_ir(
+        body(user("x"), assistant(None, tool_calls=[call("a", "f", "{}")]), tool("a", "ok"))
+    )
+    assert conv.turns[1].parts == (ToolCall("a", "f", {}),)
+
+
+def test_system_message_with_null_content_is_rejected() -> None:
+    error = rejected(body({"role": "system", "content": None}, user("hi")))
+    assert error.param == "messages[0].content"

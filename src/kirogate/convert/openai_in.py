@@ -100,6 +100,8 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         role = message.get("role")
         images: list[str] = []  # where each image of this message is, for later errors
         if role in ("system", "developer"):
+            if message.get("content") is None:
+                raise InvalidRequest(f"{where}.content: field required", param=f"{where}.content")
             text = _texts(message.get("content"), f"{where}.content", "\n")
             placed = place_system_text(text, started=bool(log.turns), system=system)
             if placed is not None:
@@ -110,6 +112,14 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
             parts = _user_parts(message["content"], f"{where}.content", images)
             log.add("user", parts, where, images)
         elif role == "assistant":
+            # OpenAI: "required unless tool_calls or function_call is specified".
+            if message.get("content") is None and not (
+                message.get("tool_calls") or message.get("function_call")
+            ):
+                raise InvalidRequest(
+                    f"{where}.content: required unless tool_calls or function_call is given",
+                    param=f"{where}.content",
+                )
             log.add("assistant", _assistant_parts(message, where, new_id, pending), where)
         elif role == "tool":
             log.add("user", [_tool_message(message, where, images)], where, images)

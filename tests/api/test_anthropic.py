@@ -250,3 +250,14 @@ async def test_non_ascii_image_data_and_deep_tool_schema_are_400_on_count_tokens
         reply = await http.post("/v1/messages/count_tokens", json=body, headers=BETA)
         assert reply.status_code == 400, reply.text
         assert reply.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_client_answers_carry_the_security_headers(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = live
+    for stream in (False, True):
+        reply = await http.post("/v1/messages", json=claude_code_body(stream=stream), headers=BETA)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"

@@ -6,7 +6,8 @@ unexpected 500 carries its ``x-request-id``). Per request it takes the client's
 (every log line of the request shows it) and in ``request.state.request_id``, and adds it
 to the response headers. When the response ends it counts the request by route template
 and status, observes its duration (and, for event streams, the time to the first byte)
-and writes one access line. Per body chunk it only counts bytes; only a 4xx/5xx answer's
+and writes one access line. Every response gets :data:`SECURITY_HEADERS` here, once, with
+its other headers. Per body chunk it only counts bytes; only a 4xx/5xx answer's
 first bytes are kept, so its line can say why: the error envelope's type and message (every
 renderer, client dialects and admin API alike, is covered), at INFO for 4xx and WARNING for
 5xx.
@@ -32,6 +33,13 @@ from kirogate.metrics import METRICS, GatewayMetrics
 access_log = logging.getLogger("kirogate.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+# On every response: no MIME sniffing of JSON or event streams into HTML, no Referer to
+# other sites, no framing (the HTML pages add their CSP themselves).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
 UNMATCHED = "unmatched"
 # Probes and scrapes: logged at DEBUG while they succeed, so they do not flood the log.
 QUIET_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
@@ -154,6 +162,7 @@ class ObservabilityMiddleware:
                     (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
                 ]
                 headers.append(id_header)
+                headers += SECURITY_HEADERS
                 stream = any(
                     k.lower() == b"content-type" and v.startswith(_EVENT_STREAM) for k, v in headers
                 )

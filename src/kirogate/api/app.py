@@ -222,7 +222,11 @@ def create_app(
     traced = bool(extra) and bool(
         extra["telemetry"].get("auto_configure") or extra["telemetry"].get("tracer_provider")
     )
-    app.observability = {"metrics": metrics, "trace_request_ids": traced}
+    app.observability = {
+        "metrics": metrics,
+        "trace_request_ids": traced,
+        "send_timeout": gateway.settings.server.send_timeout,
+    }
     app.state.gateway = gateway
     app.state.metrics = metrics
     app.direct_routes = []

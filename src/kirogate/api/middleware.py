@@ -7,7 +7,8 @@ unexpected 500 carries its ``x-request-id``). Per request it takes the client's
 to the response headers. When the response ends it counts the request by route template
 and status, observes its duration (and, for event streams, the time to the first byte)
 and writes one access line. Every response gets :data:`SECURITY_HEADERS` here, once, with
-its other headers. Per body chunk it only counts bytes; only a 4xx/5xx answer's
+its other headers. A client that takes no data for ``send_timeout`` seconds is disconnected
+(:mod:`kirogate.api.send_watch`). Per body chunk it only counts bytes; only a 4xx/5xx answer's
 first bytes are kept, so its line can say why: the error envelope's type and message (every
 renderer, client dialects and admin API alike, is covered), at INFO for 4xx and WARNING for
 5xx.
@@ -27,6 +28,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirogate.api.send_watch import SendWatch
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS, GatewayMetrics
 
@@ -117,8 +119,10 @@ class ObservabilityMiddleware:
         metrics: GatewayMetrics | None = None,
         quiet_paths: Collection[str] = QUIET_PATHS,
         trace_request_ids: bool = False,
+        send_timeout: float = 0.0,
     ) -> None:
         self.app = app
+        self.send_watch = SendWatch(send_timeout) if send_timeout > 0 else None
         self.metrics = metrics if metrics is not None else METRICS
         self.quiet_paths = frozenset(quiet_paths)
         self.trace_request_ids = trace_request_ids
@@ -142,6 +146,8 @@ class ObservabilityMiddleware:
         stream = False
         first_byte: float | None = None
         error_body = b""
+        watch = self.send_watch
+        write = watch.watch(send) if watch is not None else None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, sent, complete, stream, first_byte, error_body
@@ -167,7 +173,12 @@ class ObservabilityMiddleware:
                     k.lower() == b"content-type" and v.startswith(_EVENT_STREAM) for k, v in headers
                 )
                 message = {**message, "headers": headers}
+            if write is None:
+                await send(message)
+                return
+            write.since = time.monotonic()
             await send(message)
+            write.since = 0.0
 
         error: BaseException | None = None
         try:
@@ -176,6 +187,8 @@ class ObservabilityMiddleware:
             error = exc
             raise
         finally:
+            if watch is not None and write is not None:
+                watch.done(write)
             elapsed = time.perf_counter() - start
             endpoint = route_template(scope)
             if not status:

@@ -642,3 +642,10 @@ def test_tool_input_string_nested_past_the_stack_is_kept_as_a_value() -> None:
 
 def test_user_id_nested_past_the_stack_is_no_session() -> None:
     assert session_id_from_user_id("[" * 5000) is None
+
+
+def test_client_tool_schema_nested_too_deep_is_rejected_naming_the_field() -> None:
+    tool = {"type": "bash_20250124", "name": "bash", "input_schema": deep(300)}
+    with pytest.raises(InvalidRequest) as info:
+        messages_to_ir(body(tools=[tool]))
+    assert info.value.param == "tools[0].input_schema"

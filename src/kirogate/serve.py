@@ -224,6 +224,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     import uvicorn
 
     from kirogate.api.app import create_app
+    from kirogate.api.http_protocol import BoundedHttpToolsProtocol
     from kirogate.service import Gateway
 
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
@@ -261,7 +262,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-        "http": "httptools",
+        "http": BoundedHttpToolsProtocol,  # httptools, with a bound on the request's head
         "log_level": settings.log_level,
         "access_log": False,
         "log_config": None,

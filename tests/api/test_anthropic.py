@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -194,3 +196,68 @@ async def test_a_model_newer_than_the_upstream_serves_falls_back_to_its_family(
         assert reply.json()["model"] == "claude-opus-5-5"
     # The guessed id is tried once; the family's newest model answers from then on.
     assert upstream_models(emulator) == ["claude-opus-5.5", "claude-opus-4.8", "claude-opus-4.8"]
+
+
+async def test_large_count_tokens_request_does_not_stall_the_event_loop(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    # Before the work moved to a worker thread, this 8 MB body held the loop ~0.9 s, and
+    # every stream with it. Wall-clock is only a bound here: a stall is seconds, not ms.
+    http, _ = live
+    text = "hello world " * (8_000_000 // 12)
+    body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": text}]}
+    raw = orjson.dumps(body)
+    done, worst = False, 0.0
+
+    async def tick() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not done:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            worst, last = max(worst, now - last), now
+
+    async def count() -> httpx2.Response:
+        nonlocal done
+        try:
+            return await http.post("/v1/messages/count_tokens", content=raw, headers=BETA)
+        finally:
+            done = True
+
+    _, reply = await asyncio.gather(tick(), count())
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["input_tokens"] > 1_000_000
+    assert worst < 0.2
+
+
+async def test_non_ascii_image_data_and_deep_tool_schema_are_400_on_count_tokens(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = live
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(300):
+        schema = {"type": "object", "properties": {"a": schema}}
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoé"}
+    bodies = (
+        {"messages": [{"role": "user", "content": [{"type": "image", "source": image}]}]},
+        {
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"name": "t", "input_schema": schema}],
+        },
+    )
+    for fields in bodies:
+        body = {"model": "claude-sonnet-4-5", **fields}
+        reply = await http.post("/v1/messages/count_tokens", json=body, headers=BETA)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_client_answers_carry_the_security_headers(
+    live: tuple[httpx2.AsyncClient, RunningEmulator],
+) -> None:
+    http, _ = live
+    for stream in (False, True):
+        reply = await http.post("/v1/messages", json=claude_code_body(stream=stream), headers=BETA)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"

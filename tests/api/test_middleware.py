@@ -413,3 +413,11 @@ def test_error_reason_reads_only_the_envelope(body: bytes, reason: tuple[str, st
 def test_escape_controls_keeps_one_line_and_cuts_long_text() -> None:
     assert escape_controls("a\r\nb\x1b[31m\u2028c") == "a\\r\\nb\\x1b[31m\\u2028c"
     assert escape_controls("x" * 900, 20) == "x" * 17 + "..."
+
+
+async def test_every_response_carries_the_security_headers(client: httpx2.AsyncClient) -> None:
+    for path in ("/text", "/stream", "/no-such-path"):
+        response = await client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        assert response.headers["x-frame-options"] == "DENY", path

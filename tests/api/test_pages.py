@@ -53,7 +53,8 @@ async def test_docs_page_references_only_local_urls(http: httpx2.AsyncClient) ->
     assert urls, "the page loads its script, stylesheet and spec"
     assert all(url.startswith("/") and not url.startswith("//") for url in urls), urls
     assert "http://" not in page and "https://" not in page
-    assert "validatorUrl: null" in page
+    script = (await http.get("/docs/assets/docs.js")).text
+    assert "validatorUrl: null" in script  # the page's script is served, not inline
 
 
 async def test_every_asset_the_docs_page_loads_is_served(http: httpx2.AsyncClient) -> None:
@@ -93,3 +94,27 @@ async def test_docs_script_reads_the_openapi_version_fastapi_writes(
     found = re.search(r'PACKAGE_VERSION:"(\d+)\.', script)
     assert found is not None
     assert version.startswith("3.1") and int(found.group(1)) >= 5
+
+
+async def test_pages_have_a_csp_allowing_only_their_own_files(http: httpx2.AsyncClient) -> None:
+    for path in ("/", "/docs"):
+        response = await http.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp
+
+
+async def test_pages_have_no_inline_script_or_style(http: httpx2.AsyncClient) -> None:
+    for path in ("/", "/docs"):
+        page = (await http.get(path)).text
+        assert "<style" not in page
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []
+
+
+async def test_landing_page_stylesheet_is_served(http: httpx2.AsyncClient) -> None:
+    urls = urls_in((await http.get("/")).text)
+    (css,) = [url for url in urls if url.endswith(".css")]
+    response = await http.get(css)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")

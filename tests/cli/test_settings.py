@@ -345,3 +345,22 @@ def test_cache_estimate_flag_sets_the_setting() -> None:
         "cache.estimate": True
     }
     assert "cache.estimate" not in overrides_from(parser.parse_args([]), SERVE_FLAGS)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1048576", 1 << 20), ("512k", 512 << 10), ("32MiB", 32 << 20), ("32 MB", 32 << 20)],
+)
+def test_max_body_size_takes_bytes_or_a_unit(text: str, size: int) -> None:
+    settings = load_settings({"KIROGATE_MAX_BODY_SIZE": text})
+    assert settings.server.max_body_size == size
+
+
+def test_max_body_size_defaults_to_32_mib() -> None:
+    assert load_settings({}).server.max_body_size == 32 << 20
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-1", "1.5m"])
+def test_max_body_size_refuses_what_is_not_a_size(text: str) -> None:
+    with pytest.raises(ConfigError, match="KIROGATE_MAX_BODY_SIZE"):
+        load_settings({"KIROGATE_MAX_BODY_SIZE": text})

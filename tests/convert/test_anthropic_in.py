@@ -598,3 +598,54 @@ def test_session_id_must_be_a_uuid() -> None:
 def test_missing_metadata_gives_no_session() -> None:
     conv = messages_to_ir(body())
     assert (conv.session_id, conv.metadata) == (None, {})
+
+
+# ---------------------------------------------------------------- input limits
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        value = {"type": "object", "properties": {"a": value}}
+    return value
+
+
+def test_non_ascii_character_in_image_data_is_rejected_naming_the_field() -> None:
+    request = body(user([image(data=PNG[:8] + "é" + PNG[8:])]))
+    for convert in (messages_to_ir, count_tokens_to_ir):
+        with pytest.raises(InvalidRequest) as info:
+            convert(request)
+        assert info.value.param == "messages[0].content[0].source.data"
+
+
+def test_tool_schema_nested_too_deep_is_rejected_naming_the_field() -> None:
+    request = body(tools=[{"name": "t", "input_schema": deep(300)}])
+    with pytest.raises(InvalidRequest) as info:
+        count_tokens_to_ir(request)
+    assert info.value.param == "tools[0].input_schema"
+
+
+def test_tool_input_nested_too_deep_is_rejected_naming_the_field() -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "t", "input": deep(300)}
+    request = body(user("hi"), assistant([call]))
+    with pytest.raises(InvalidRequest) as info:
+        messages_to_ir(request)
+    assert info.value.param == "messages[1].content[0].input"
+
+
+def test_tool_input_string_nested_past_the_stack_is_kept_as_a_value() -> None:
+    text = "[" * 5000 + "]" * 5000
+    call = {"type": "tool_use", "id": "toolu_1", "name": "t", "input": text}
+    conv = messages_to_ir(body(user("hi"), assistant([call])))
+    assert conv.turns[1].parts == (ToolCall("toolu_1", "t", {"value": text}),)
+
+
+def test_user_id_nested_past_the_stack_is_no_session() -> None:
+    assert session_id_from_user_id("[" * 5000) is None
+
+
+def test_client_tool_schema_nested_too_deep_is_rejected_naming_the_field() -> None:
+    tool = {"type": "bash_20250124", "name": "bash", "input_schema": deep(300)}
+    with pytest.raises(InvalidRequest) as info:
+        messages_to_ir(body(tools=[tool]))
+    assert info.value.param == "tools[0].input_schema"

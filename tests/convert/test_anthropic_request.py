@@ -76,3 +76,47 @@ def test_block_without_type_is_rejected() -> None:
 def test_nested_errors_name_the_full_path() -> None:
     block = {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text"}]}
     assert parse_error(body(user([block]))).param == "messages[0].content[0].content[0].text"
+
+
+def long_conversation(count: int) -> list[dict[str, Any]]:
+    return [user(f"q{i}") if i % 2 == 0 else assistant(f"a{i}") for i in range(count)]
+
+
+def test_long_conversation_parses_like_a_short_one() -> None:
+    messages = long_conversation(601)
+    request = parse_messages_request(body(*messages, system="be brief"))
+    assert len(request.messages) == 601
+    assert request.messages[600].content[0].text == "q600"  # type: ignore[union-attr]
+    assert request.system[0].text == "be brief"
+
+
+def test_error_deep_in_a_long_conversation_names_its_message() -> None:
+    messages = long_conversation(601)
+    messages[300] = {"role": "user", "content": [{"type": "image"}]}
+    assert parse_error(body(*messages)).param == "messages[300].content[0].source"
+
+
+def test_error_outside_the_messages_of_a_long_conversation_names_its_field() -> None:
+    error = parse_error(body(*long_conversation(601), max_tokens="many"))
+    assert error.param == "max_tokens"
+
+
+@pytest.mark.parametrize("value", [True, "100", 100.0])
+def test_max_tokens_takes_only_an_integer(value: Any) -> None:
+    error = parse_error(body(user("hi"), max_tokens=value))
+    assert error.param == "max_tokens"
+
+
+@pytest.mark.parametrize("field", ["top_k"])
+def test_other_integer_fields_take_only_integers(field: str) -> None:
+    assert parse_error(body(user("hi"), **{field: "5"})).param == field
+
+
+def test_thinking_budget_takes_only_an_integer() -> None:
+    error = parse_error(body(user("hi"), thinking={"type": "enabled", "budget_tokens": "2048"}))
+    assert error.param == "thinking.budget_tokens"
+
+
+def test_null_message_content_is_rejected_naming_the_message() -> None:
+    error = parse_error(body(user("hi"), assistant(None)))
+    assert error.param == "messages[1].content"

@@ -1,5 +1,6 @@
 import base64
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -752,3 +753,61 @@ def test_cache_control_on_parts_and_tools_is_accepted() -> None:
     conv = chat_to_ir(request)
     assert conv.system == "s"
     assert conv.turns == (Turn("user", (Text("a"),)),)
+
+
+# ---------------------------------------------------------------- input limits
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        value = {"type": "object", "properties": {"a": value}}
+    return value
+
+
+def test_non_ascii_character_in_image_data_is_rejected_naming_the_field() -> None:
+    url = "data:image/png;base64,iVBORw0KGgo" + "é"
+    error = rejected(body(user([{"type": "image_url", "image_url": {"url": url}}])))
+    assert error.param == "messages[0].content[0].image_url.url"
+
+
+def test_non_ascii_character_in_file_data_is_rejected_naming_the_field() -> None:
+    part = {"type": "file", "file": {"file_data": "data:text/plain;base64,aGk" + "é"}}
+    error = rejected(body(user([part])))
+    assert error.param is not None and error.param.startswith("messages[0].content[0]")
+
+
+def test_function_parameters_nested_too_deep_are_rejected_naming_the_field() -> None:
+    tools = [{"type": "function", "function": {"name": "t", "parameters": deep(300)}}]
+    error = rejected(body(tools=tools))
+    assert error.param == "tools[0].function.parameters"
+
+
+def test_tool_call_arguments_nested_too_deep_are_rejected_naming_the_field() -> None:
+    arguments = json.dumps(deep(300))
+    request = body(user("hi"), assistant(tool_calls=[call("c1", "t", arguments)]), tool("c1", "ok"))
+    error = rejected(request)
+    assert error.param == "messages[1].tool_calls[0].function.arguments"
+
+
+def test_response_format_schema_nested_too_deep_is_rejected_naming_the_field() -> None:
+    spec = {"type": "json_schema", "json_schema": {"name": "x", "schema": deep(300)}}
+    error = rejected(body(response_format=spec))
+    assert error.param == "response_format.json_schema.schema"
+
+
+def test_assistant_null_content_without_tool_calls_is_rejected() -> None:
+    error = rejected(body(user("hi"), assistant(None), user("again")))
+    assert error.param == "messages[1].content"
+
+
+def test_assistant_null_content_with_tool_calls_is_accepted() -> None:
+    conv = chat_to_ir(
+        body(user("x"), assistant(None, tool_calls=[call("a", "f", "{}")]), tool("a", "ok"))
+    )
+    assert conv.turns[1].parts == (ToolCall("a", "f", {}),)
+
+
+def test_system_message_with_null_content_is_rejected() -> None:
+    error = rejected(body({"role": "system", "content": None}, user("hi")))
+    assert error.param == "messages[0].content"

@@ -1,5 +1,6 @@
 import base64
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -644,3 +645,36 @@ def test_empty_summary_parts_are_skipped() -> None:
 def test_prompt_cache_key_is_kept_for_cache_estimates() -> None:
     request = body(message("user", "hi"), prompt_cache_key="codex-1", prompt_cache_retention="24h")
     assert responses_to_ir(request).cache_key == "codex-1"
+
+
+# ---------------------------------------------------------------- input limits
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        value = {"type": "object", "properties": {"a": value}}
+    return value
+
+
+def test_non_ascii_character_in_image_data_is_rejected_naming_the_field() -> None:
+    part = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo" + "é"}
+    error = rejected(body(message("user", [part])))
+    assert error.param == "input[0].content[0].image_url"
+
+
+def test_function_parameters_nested_too_deep_are_rejected_naming_the_field() -> None:
+    error = rejected(body(tools=[{"type": "function", "name": "t", "parameters": deep(300)}]))
+    assert error.param == "tools[0].parameters"
+
+
+def test_function_call_arguments_nested_too_deep_are_rejected_naming_the_field() -> None:
+    arguments = json.dumps(deep(300))
+    item = {"type": "function_call", "call_id": "c1", "name": "t", "arguments": arguments}
+    error = rejected(body(message("user", "hi"), item))
+    assert error.param == "input[1].arguments"
+
+
+def test_echoed_metadata_nested_too_deep_is_rejected_naming_the_field() -> None:
+    error = rejected(body(message("user", "hi"), metadata=deep(300)))
+    assert error.param == "metadata"

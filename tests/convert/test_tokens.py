@@ -448,3 +448,10 @@ def test_forced_tool_choice_uses_the_smaller_tool_system_prompt() -> None:
     forced = Conversation("m", (), tools=(tool,), tool_choice=ToolChoice("any"))
     difference = estimate_conversation_tokens(auto) - estimate_conversation_tokens(forced)
     assert difference == TOOL_SYSTEM_TOKENS - TOOL_SYSTEM_TOKENS_FORCED
+
+
+def test_long_text_is_estimated_in_pieces_like_a_whole() -> None:
+    unit = 'The quick brown fox jumps over the lazy dog; 12345 {"k": [1, 2]}\n'
+    short = estimate_text_tokens(unit * 100)  # under one piece
+    long = estimate_text_tokens(unit * 10_000)  # 650 KB: ten pieces and more
+    assert abs(long - 100 * short) <= long * 0.001

@@ -14,7 +14,7 @@ from kirogate.api.common import (
     estimated_cache,
     hex_id,
     model_for,
-    read_json_object,
+    read_converted,
 )
 from kirogate.api.responses import json_response
 from kirogate.api.search_loop import (
@@ -33,6 +33,7 @@ from kirogate.convert.anthropic_out import (
     AnthropicStreamRenderer,
     BufferedAnthropicRenderer,
 )
+from kirogate.convert.ir import Conversation
 from kirogate.convert.kiro_tools import served_web_search
 from kirogate.convert.tokens import estimate_conversation_tokens
 
@@ -41,8 +42,7 @@ router = APIRouter()
 
 async def _messages(request: Request, *, buffered: bool) -> Response:
     gateway = await authorized_gateway(request)
-    body = await read_json_object(request)
-    conv = messages_to_ir(body)
+    conv = await read_converted(request, messages_to_ir)
     model = model_for(request, conv.model)
     if is_web_search_request(conv):
         return await web_search_response(gateway, conv, model)
@@ -100,7 +100,12 @@ async def messages_buffered(request: Request) -> Response:
 @router.post("/cc/v1/messages/count_tokens")
 async def count_tokens(request: Request) -> Response:
     await authorized_gateway(request)
-    body = await read_json_object(request)
-    conv = count_tokens_to_ir(body)
+    conv, tokens = await read_converted(request, _counted)
     model_for(request, conv.model)  # an unknown model is a 404 here too
-    return json_response({"input_tokens": max(1, estimate_conversation_tokens(conv))})
+    return json_response({"input_tokens": max(1, tokens)})
+
+
+def _counted(body: dict[str, Any]) -> tuple[Conversation, int]:
+    """A count_tokens body as a Conversation and its estimated input tokens."""
+    conv = count_tokens_to_ir(body)
+    return conv, estimate_conversation_tokens(conv)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 from kirogate import __version__, admin
 from kirogate.api import anthropic, models, openai, pages, responses_api
 from kirogate.api.auth import key_matches, presented_key
-from kirogate.api.direct import DirectRoutes, error_for
+from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.api.responses import json_response
@@ -35,6 +35,7 @@ from kirogate.errors import (
 )
 from kirogate.metrics import CONTENT_TYPE, CREDENTIAL_STATES, METRICS, GatewayMetrics
 from kirogate.service import Gateway
+from kirogate.settings.model import ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,20 @@ class ObservedFastAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         options = getattr(self, "observability", {})
         routes = [*self.router.routes, *getattr(self, "direct_routes", ())]
-        stack = DirectRoutes(super().build_middleware_stack(), routes)
+        gateway: Gateway | None = getattr(self.state, "gateway", None)
+        server = gateway.settings.server if gateway else ServerSettings()
+        limit = server.max_body_size
+        stack = DirectRoutes(
+            super().build_middleware_stack(), routes, max_body_size=limit, refusal=refusal
+        )
         return ObservabilityMiddleware(stack, **options)
+
+
+def refusal(path: str, exc: KirogateError) -> Response:
+    """A refusal before routing, in the admin API's envelope or the client's dialect."""
+    if path.startswith(admin.PREFIX):
+        return admin.admin_error_response(exc)
+    return dialect_refusal(path, exc)
 
 
 def credential_counts(gateway: Gateway) -> dict[str, int]:
@@ -209,7 +222,11 @@ def create_app(
     traced = bool(extra) and bool(
         extra["telemetry"].get("auto_configure") or extra["telemetry"].get("tracer_provider")
     )
-    app.observability = {"metrics": metrics, "trace_request_ids": traced}
+    app.observability = {
+        "metrics": metrics,
+        "trace_request_ids": traced,
+        "send_timeout": gateway.settings.server.send_timeout,
+    }
     app.state.gateway = gateway
     app.state.metrics = metrics
     app.direct_routes = []

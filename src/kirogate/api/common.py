@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import orjson
 from starlette.requests import Request
@@ -16,6 +18,8 @@ from kirogate.convert.ir import NO_CACHE, CacheUsage, Conversation
 from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
 from kirogate.errors import InvalidRequest
 from kirogate.service import Gateway
+
+T = TypeVar("T")
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -33,8 +37,32 @@ async def authorized_gateway(request: Request) -> Gateway:
     return gateway
 
 
+# Bodies up to this size are parsed and converted on the event loop; larger ones in a
+# worker thread. Measured: a 64 KiB body takes ~0.1 ms to parse, ~1 ms to convert and up
+# to ~4 ms to count tokens in, the cost of the thread hop is ~0.1 ms; a 50 MB body took
+# ~0.2 s to parse and seconds to count, stalling every stream meanwhile.
+INLINE_BODY_BYTES = 64 * 1024
+
+
 async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (parsed in a worker thread when large)."""
     raw = await request.body()
+    if len(raw) > INLINE_BODY_BYTES:
+        return await asyncio.to_thread(json_object, raw)
+    return json_object(raw)
+
+
+async def read_converted(request: Request, convert: Callable[[dict[str, Any]], T]) -> T:
+    """``convert`` of the body's JSON object; both run in a worker thread when the body is
+    large, so a big request does not stall the streams the event loop is serving."""
+    raw = await request.body()
+    if len(raw) > INLINE_BODY_BYTES:
+        return await asyncio.to_thread(lambda: convert(json_object(raw)))
+    return convert(json_object(raw))
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` parsed; an empty body, bad JSON or a non-object is an InvalidRequest."""
     if not raw:
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:

@@ -9,6 +9,9 @@ straight to their endpoint with the same error handling (an error becomes the di
 error JSON) and leaves everything else (other methods, path parameters, the admin API,
 404s) to FastAPI. The route object still lands in ``scope["route"]``, so metrics and logs
 name the same route template.
+
+Every HTTP request passes here first, so the body bound (:mod:`kirogate.api.limits`) is
+checked here too: one header lookup and a length compare per request.
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirogate.api.errors import dialect_for_path, error_response
+from kirogate.api.limits import bounded_receive, declared_length, too_large
 from kirogate.api.streaming import InternalError
 from kirogate.errors import KirogateError
 
 log = logging.getLogger(__name__)
+
+
+# How a refusal made before any route ran is drawn: ``(path, error) -> response``.
+Refusal = Callable[[str, KirogateError], Response]
+
+
+def dialect_refusal(path: str, exc: KirogateError) -> Response:
+    return error_response(exc, dialect_for_path(path))
 
 
 def error_for(request: Request, exc: Exception) -> Response:
@@ -61,15 +73,32 @@ def direct_table(routes: Iterable[Any]) -> dict[tuple[str, str], APIRoute]:
 
 class DirectRoutes:
     """ASGI middleware: the routes of :func:`direct_table` without the framework (see the
-    module docstring); ``app`` gets every other request, the lifespan included."""
+    module docstring); ``app`` gets every other request, the lifespan included. A body over
+    ``max_body_size`` bytes is refused with 413, drawn by ``refusal``."""
 
-    def __init__(self, app: ASGIApp, routes: Iterable[Any]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Iterable[Any],
+        *,
+        max_body_size: int,
+        refusal: Refusal = dialect_refusal,
+    ) -> None:
         self.app = app
         self.table = direct_table(routes)
+        self.max_body_size = max_body_size
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
         if scope["type"] == "http":
+            length = declared_length(scope)
+            if length is None:
+                receive = bounded_receive(receive, self.max_body_size)
+            elif length > self.max_body_size:
+                refused = self.refusal(scope["path"], too_large(self.max_body_size))
+                await refused(scope, receive, send)
+                return
             route = self.table.get((scope["method"], scope["path"]))
         if route is None:
             await self.app(scope, receive, send)

@@ -6,7 +6,9 @@ unexpected 500 carries its ``x-request-id``). Per request it takes the client's
 (every log line of the request shows it) and in ``request.state.request_id``, and adds it
 to the response headers. When the response ends it counts the request by route template
 and status, observes its duration (and, for event streams, the time to the first byte)
-and writes one access line. Per body chunk it only counts bytes; only a 4xx/5xx answer's
+and writes one access line. Every response gets :data:`SECURITY_HEADERS` here, once, with
+its other headers. A client that takes no data for ``send_timeout`` seconds is disconnected
+(:mod:`kirogate.api.send_watch`). Per body chunk it only counts bytes; only a 4xx/5xx answer's
 first bytes are kept, so its line can say why: the error envelope's type and message (every
 renderer, client dialects and admin API alike, is covered), at INFO for 4xx and WARNING for
 5xx.
@@ -26,12 +28,20 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirogate.api.send_watch import SendWatch
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS, GatewayMetrics
 
 access_log = logging.getLogger("kirogate.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+# On every response: no MIME sniffing of JSON or event streams into HTML, no Referer to
+# other sites, no framing (the HTML pages add their CSP themselves).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
 UNMATCHED = "unmatched"
 # Probes and scrapes: logged at DEBUG while they succeed, so they do not flood the log.
 QUIET_PATHS = frozenset({"/health", "/healthz", "/ready", "/metrics"})
@@ -109,8 +119,10 @@ class ObservabilityMiddleware:
         metrics: GatewayMetrics | None = None,
         quiet_paths: Collection[str] = QUIET_PATHS,
         trace_request_ids: bool = False,
+        send_timeout: float = 0.0,
     ) -> None:
         self.app = app
+        self.send_watch = SendWatch(send_timeout) if send_timeout > 0 else None
         self.metrics = metrics if metrics is not None else METRICS
         self.quiet_paths = frozenset(quiet_paths)
         self.trace_request_ids = trace_request_ids
@@ -134,6 +146,8 @@ class ObservabilityMiddleware:
         stream = False
         first_byte: float | None = None
         error_body = b""
+        watch = self.send_watch
+        write = watch.watch(send) if watch is not None else None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, sent, complete, stream, first_byte, error_body
@@ -154,11 +168,17 @@ class ObservabilityMiddleware:
                     (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
                 ]
                 headers.append(id_header)
+                headers += SECURITY_HEADERS
                 stream = any(
                     k.lower() == b"content-type" and v.startswith(_EVENT_STREAM) for k, v in headers
                 )
                 message = {**message, "headers": headers}
+            if write is None:
+                await send(message)
+                return
+            write.since = time.monotonic()
             await send(message)
+            write.since = 0.0
 
         error: BaseException | None = None
         try:
@@ -167,6 +187,8 @@ class ObservabilityMiddleware:
             error = exc
             raise
         finally:
+            if watch is not None and write is not None:
+                watch.done(write)
             elapsed = time.perf_counter() - start
             endpoint = route_template(scope)
             if not status:

@@ -12,7 +12,7 @@ from kirogate.api.common import (
     estimated_cache,
     hex_id,
     model_for,
-    read_json_object,
+    read_converted,
     unix_now,
 )
 from kirogate.api.responses import json_response
@@ -27,8 +27,7 @@ router = APIRouter()
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     gateway = await authorized_gateway(request)
-    body = await read_json_object(request)
-    conv = chat_to_ir(body)
+    conv = await read_converted(request, chat_to_ir)
     model = model_for(request, conv.model)
     completion_id = f"chatcmpl-{hex_id(12)}"
     created = unix_now()

@@ -25,7 +25,7 @@ from kirogate.api.common import (
     estimated_cache,
     hex_id,
     model_for,
-    read_json_object,
+    read_converted,
     unix_now,
 )
 from kirogate.api.responses import json_response
@@ -93,12 +93,14 @@ def _store(
 @router.post("/v1/responses")
 async def create_response(request: Request) -> Response:
     gateway = await authorized_gateway(request)
-    body = await read_json_object(request)
-    previous_id = body.get("previous_response_id")
-    stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
-    conv = responses_to_ir(
-        body, previous=stored[0] if stored else None, references=gateway.response_items
-    )
+
+    def convert(body: dict[str, Any]) -> tuple[dict[str, Any], Conversation]:
+        previous_id = body.get("previous_response_id")
+        stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
+        previous = stored[0] if stored else None
+        return body, responses_to_ir(body, previous=previous, references=gateway.response_items)
+
+    body, conv = await read_converted(request, convert)
     declined = conv.metadata.get("declined_tools")
     if declined:
         log.info("declined tools the upstream cannot run: %s", ", ".join(declined))

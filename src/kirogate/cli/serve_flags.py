@@ -25,6 +25,7 @@ SERVE_FLAGS = {
     "stream_idle_timeout": "upstream.stream_idle_timeout",
     "pool_mode": "pool.mode",
     "cache_estimate": "cache.estimate",
+    "max_body_size": "server.max_body_size",
 }
 DAEMON_CHILD = "--daemon-child"
 

@@ -94,6 +94,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="estimate prompt-cache reads from recently seen prefixes (default: report 0)",
     )
+    add("--max-body-size", metavar="SIZE", help="refuse larger request bodies (default 32MiB)")
     add_set_option(parser)
     add("-d", "--daemon", action="store_true", help="run in the background (PID and log file)")
     add(DAEMON_CHILD, action="store_true", help=argparse.SUPPRESS)

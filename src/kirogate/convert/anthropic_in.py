@@ -15,12 +15,12 @@ message.
 
 from __future__ import annotations
 
-import binascii
-import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
+
+import orjson
 
 from kirogate.convert.anthropic_request import (
     Base64Source,
@@ -61,6 +61,7 @@ from kirogate.convert.ir import (
     Turn,
 )
 from kirogate.convert.json_format import json_format
+from kirogate.convert.limits import check_base64, check_depth
 from kirogate.convert.openai_common import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
 from kirogate.convert.thinking import ANTHROPIC_EFFORTS, EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
@@ -219,9 +220,9 @@ def _parts(message: Message, path: str, new_id: IdFactory) -> tuple[Part, ...]:
                     raise InvalidRequest(
                         f"{where}: tool_use blocks belong in assistant messages", param=where
                     )
-                parts.append(
-                    ToolCall(tool_use_id or f"toolu_{new_id()}", name, _tool_input(tool_input))
-                )
+                tool_input = _tool_input(tool_input)
+                check_depth(tool_input, f"{where}.input")
+                parts.append(ToolCall(tool_use_id or f"toolu_{new_id()}", name, tool_input))
             case ToolResultBlock():
                 if message.role != "user":
                     raise InvalidRequest(
@@ -250,7 +251,7 @@ def _tool_input(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            decoded = json.loads(value)
+            decoded = orjson.loads(value)  # the stdlib parser recurses past the stack
         except ValueError:
             return {"value": value}
         return decoded if isinstance(decoded, dict) else {"value": decoded}
@@ -290,10 +291,7 @@ def _base64(data: str, where: str) -> str:
     data = _DATA_URL.sub("", data.strip())
     if not data:
         raise InvalidRequest(f"{where}: must not be empty", param=where)
-    try:
-        binascii.a2b_base64(data, strict_mode=True)
-    except binascii.Error:
-        raise InvalidRequest(f"{where}: is not valid base64", param=where) from None
+    check_base64(data, where)
     return data
 
 
@@ -402,6 +400,7 @@ def _tool(tool: Tool, where: str) -> ToolDef:
             raise InvalidRequest(
                 f"{where}.input_schema: field required", param=f"{where}.input_schema"
             )
+        check_depth(tool.input_schema, f"{where}.input_schema")
         return ToolDef(tool.name, tool.description or "", tool.input_schema)
     if kind.startswith("web_search"):
         name, description = tool.name or "web_search", tool.description or ""
@@ -410,6 +409,8 @@ def _tool(tool: Tool, where: str) -> ToolDef:
         if kind.startswith(prefix):
             name = tool.name or default_name
             description = tool.description or f"Anthropic-defined {kind} tool"
+            if tool.input_schema is not None:
+                check_depth(tool.input_schema, f"{where}.input_schema")
             return ToolDef(name, description, tool.input_schema or schema)
     raise InvalidRequest(
         f"{where}.type: server tool {kind!r} is not supported by this gateway",
@@ -480,7 +481,7 @@ def session_id_from_user_id(user_id: str) -> str | None:
     Two forms: ``user_<hash>_account__session_<uuid>`` and a JSON object with ``session_id``.
     """
     try:
-        decoded = json.loads(user_id)
+        decoded = orjson.loads(user_id)
     except ValueError:
         decoded = None
     if isinstance(decoded, dict):

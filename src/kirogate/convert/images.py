@@ -12,7 +12,6 @@ format; data Pillow cannot read is an :class:`~kirogate.errors.InvalidRequest`.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import math
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ def fit_image(
 
     try:
         raw = base64.b64decode(image.data, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise InvalidRequest(f"{param}: image data is not valid base64", param=param) from None
     try:
         with PILImage.open(io.BytesIO(raw)) as picture:

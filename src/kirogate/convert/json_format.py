@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from kirogate.convert.ir import Finish, JsonFormat, OutEvent, TextDelta, ToolCallStart
+from kirogate.convert.limits import check_depth
 from kirogate.convert.stream import StreamAssembler
 from kirogate.errors import InvalidRequest, OutputFormatMismatch
 from kirogate.protocol.events import KiroEvent
@@ -76,6 +77,7 @@ def json_format(
         raise InvalidRequest(f"{where}: field required for json_schema", param=where)
     if not isinstance(schema, dict):
         raise InvalidRequest(f"{where}: must be a JSON Schema object", param=where)
+    check_depth(schema, where)
     problem = schema_problem(schema)
     if problem is not None:
         raise InvalidRequest(f"{where}: not a valid JSON Schema: {problem}", param=where)

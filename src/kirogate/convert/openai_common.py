@@ -10,7 +10,6 @@ built, name IR turns instead; :class:`TurnLog` records where each turn came from
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
+from kirogate.convert.limits import check_base64, check_depth
 from kirogate.convert.thinking import EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
 
@@ -219,17 +219,22 @@ def function_parameters(value: Any, where: str) -> dict[str, Any]:
     """A function tool's JSON schema; a missing one means "no arguments"."""
     if value is None:
         return {"type": "object", "properties": {}}
-    return dict(expect_mapping(value, where))
+    schema = dict(expect_mapping(value, where))
+    check_depth(schema, where)
+    return schema
 
 
-def parse_arguments(raw: str) -> dict[str, Any]:
-    """Tool-call arguments (a JSON string) as an object; see the module notes for non-objects."""
+def parse_arguments(raw: str, where: str = "arguments") -> dict[str, Any]:
+    """Tool-call arguments (a JSON string) as an object; see the module notes for non-objects.
+
+    ``where`` names the arguments in the error for a value nested too deep."""
     if not raw.strip():
         return {}
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {"value": raw}
+    check_depth(value, where)
     return value if isinstance(value, dict) else {"value": value}
 
 
@@ -243,10 +248,7 @@ def image_from_url(url: str, where: str) -> Image:
             f"use one of {', '.join(IMAGE_MEDIA_TYPES)}",
             param=where,
         )
-    try:
-        binascii.a2b_base64(data, strict_mode=True)
-    except binascii.Error:
-        raise InvalidRequest(f"{where}: image data is not valid base64", param=where) from None
+    check_base64(data, where, "image data is not valid base64")
     return Image(media_type, data)
 
 
@@ -264,7 +266,7 @@ def document_from_file(file_data: str, filename: str | None, where: str) -> Docu
         )
     try:
         text = base64.b64decode(data, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or a non-ASCII character
         raise InvalidRequest(f"{where}: is not base64 of UTF-8 text", param=where) from None
     return Document("text/plain", text, filename)
 

@@ -100,6 +100,8 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
         role = message.get("role")
         images: list[str] = []  # where each image of this message is, for later errors
         if role in ("system", "developer"):
+            if message.get("content") is None:
+                raise InvalidRequest(f"{where}.content: field required", param=f"{where}.content")
             text = _texts(message.get("content"), f"{where}.content", "\n")
             placed = place_system_text(text, started=bool(log.turns), system=system)
             if placed is not None:
@@ -110,6 +112,14 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
             parts = _user_parts(message["content"], f"{where}.content", images)
             log.add("user", parts, where, images)
         elif role == "assistant":
+            # OpenAI: "required unless tool_calls or function_call is specified".
+            if message.get("content") is None and not (
+                message.get("tool_calls") or message.get("function_call")
+            ):
+                raise InvalidRequest(
+                    f"{where}.content: required unless tool_calls or function_call is given",
+                    param=f"{where}.content",
+                )
             log.add("assistant", _assistant_parts(message, where, new_id, pending), where)
         elif role == "tool":
             log.add("user", [_tool_message(message, where, images)], where, images)
@@ -257,7 +267,8 @@ def _assistant_parts(
         raw_args = optional_str(call, "arguments", f"{where}.function_call") or ""
         call_id = new_id()
         pending.setdefault(name, []).append(call_id)
-        parts.append(ToolCall(call_id, name, parse_arguments(raw_args)))
+        arguments = parse_arguments(raw_args, f"{where}.function_call.arguments")
+        parts.append(ToolCall(call_id, name, arguments))
     return parts
 
 
@@ -273,7 +284,7 @@ def _tool_call(raw: Any, where: str, new_id: IdFactory) -> ToolCall:
     function = expect_mapping(call.get("function"), f"{where}.function")
     name = require_str(function, "name", f"{where}.function")
     arguments = optional_str(function, "arguments", f"{where}.function") or ""
-    return ToolCall(call_id, name, parse_arguments(arguments))
+    return ToolCall(call_id, name, parse_arguments(arguments, f"{where}.function.arguments"))
 
 
 def _tool_message(message: Mapping[str, Any], where: str, paths: list[str]) -> ToolResult:

@@ -57,6 +57,7 @@ from kirogate.convert.ir import (
     ToolResult,
 )
 from kirogate.convert.json_format import json_format
+from kirogate.convert.limits import check_depth
 from kirogate.convert.openai_common import (
     TurnLog,
     append_turn,
@@ -91,6 +92,10 @@ SEARCH_RESULTS_KEY = "x_kirogate_results"
 
 def _new_call_id() -> str:
     return f"call_{secrets.token_hex(12)}"
+
+
+# The request fields a response object repeats (``responses_out.response_echo``).
+_ECHOED = ("metadata", "reasoning", "text", "tool_choice", "tools")
 
 
 def responses_to_ir(
@@ -158,6 +163,8 @@ def responses_to_ir(
             elif converted[1] or item.get("type") != "reasoning":
                 log.add(*converted, where, images)
     tools, declined, namespaces = _tools(body.get("tools"))
+    for key in _ECHOED:  # the response object repeats these, so they must serialise
+        check_depth(body.get(key), key)
     metadata: dict[str, Any] = {
         **log.metadata("input"),
         "items": items,
@@ -234,7 +241,8 @@ def item_parts(
         if kind == "custom_tool_call":
             return "assistant", [ToolCall(call_id, name, {"input": _input(item, where)})]
         arguments = optional_str(item, "arguments", where) or ""
-        return "assistant", [ToolCall(call_id, name, parse_arguments(arguments))]
+        tool_input = parse_arguments(arguments, f"{where}.arguments")
+        return "assistant", [ToolCall(call_id, name, tool_input)]
     if kind in ("function_call_output", "custom_tool_call_output"):
         call_id = require_str(item, "call_id", where)
         return "user", [_tool_output(call_id, item.get("output"), f"{where}.output", images)]

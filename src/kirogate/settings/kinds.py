@@ -20,6 +20,9 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 # Go-style durations (kiro2api's SESSION_POOL_TTL=30m, SESSION_POOL_COOLDOWN=60s).
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)")
+# Binary multiples whatever the spelling: "32MB" and "32MiB" both mean 32 * 2**20 bytes.
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
@@ -126,6 +129,25 @@ class Seconds(Kind):
         if seconds < self.minimum:
             raise ValueError(f"{value} is too small")
         return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ByteSize(Kind):
+    """Bytes: a whole number, or one with a unit (``512k``, ``32MiB``, ``1g``)."""
+
+    minimum: int = 1
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        if isinstance(value, str):
+            match = _SIZE.fullmatch(value.strip().lower())
+            if match is None:
+                raise ValueError(f"{value!r} is not a size")
+            value = int(match.group(1)) * _SIZE_UNITS[match.group(2)[:1]]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a size in bytes, got {_type_name(value)} {value!r}")
+        if value < self.minimum:
+            raise ValueError(f"{value} is too small")
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,11 @@ class ServerSettings:
     admin_key: str | None = field(default=None, repr=False)
     # Requests per minute per client key, shared across processes when Redis is set; 0 = off.
     rate_limit_rpm: int = 0
+    # Request bodies over this many bytes are answered 413 before they are read (Anthropic's
+    # own Messages limit is 32 MB).
+    max_body_size: int = 32 * 1024 * 1024
+    # A client that has not taken one write after this many seconds is disconnected; 0 = never.
+    send_timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from kirogate.settings.kinds import (
     Boolean,
+    ByteSize,
     Choice,
     Integer,
     KeyList,
@@ -120,6 +121,11 @@ SPECS: tuple[Spec, ...] = (
        secret="key", help="turns the admin API on"),
     _s("server.rate_limit_rpm", _NON_NEGATIVE, "KIROGATE_RATE_LIMIT_RPM",
        help="requests per minute per client key; 0 = off"),
+    _s("server.max_body_size", ByteSize("bytes, or a size such as 512k, 32MiB, 1g"),
+       "KIROGATE_MAX_BODY_SIZE", flag="--max-body-size",
+       help="larger request bodies are refused with 413 before they are read"),
+    _s("server.send_timeout", _SECONDS, "KIROGATE_SEND_TIMEOUT",
+       help="close a connection whose client takes longer to take one write; 0 = never"),
     # ---- upstream
     _s("upstream.url", _HTTP_URL, "KIROGATE_UPSTREAM_URL", flag="--upstream-url",
        help="one base URL for every upstream call (an emulator)"),

@@ -1,0 +1,54 @@
+"""Shape limits on client input that the converters check where they read it.
+
+JSON nests deeper on the way in than it can go out: the body parser takes 1,024 levels,
+the serialiser stops at 255 (and the Kiro request wraps a tool schema or input in a few more
+levels), so a deep value a converter keeps is rejected here, naming its field, instead of
+failing later as a 500. Base64 with a non-ASCII character makes :mod:`binascii` raise a
+plain :class:`ValueError`, not :class:`binascii.Error`; :func:`check_base64` catches both.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+from kirogate.errors import InvalidRequest
+
+# Well under the serialiser's 255, leaving room for the levels the Kiro request and the
+# response envelopes add around a kept value; no real JSON Schema comes near it.
+MAX_JSON_DEPTH = 128
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` levels deep.
+
+    Iterative, so a value nested thousands deep cannot exhaust the interpreter's stack; it
+    stops at the first container past the limit.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def check_depth(value: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`InvalidRequest` naming ``where`` if ``value`` nests past ``limit``."""
+    if json_depth_exceeds(value, limit):
+        raise InvalidRequest(f"{where}: nested more than {limit} levels deep", param=where)
+
+
+def check_base64(data: str, where: str, message: str = "is not valid base64") -> None:
+    """Raise :class:`InvalidRequest` naming ``where`` unless ``data`` is strict base64."""
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise InvalidRequest(f"{where}: {message}", param=where) from None

@@ -19,9 +19,7 @@ TESTS = ROOT / "tests"
 
 MOVING = "moving in the service-package change"
 PENDING = {
-    "service.py": MOVING,
-    "service/*": MOVING,
-    "manager.py": MOVING,
+    "service/*": MOVING,  # today only service/answer.py, tested through tests/api/ and e2e/
     "admin/*": MOVING,
     "api/*": "API routes: their tests come with the service-package change",
 }

@@ -223,3 +223,14 @@ def test_explicit_request_id_in_extra_wins() -> None:
 def test_redact_masks_known_secret_shapes() -> None:
     assert redact(f"Authorization: Bearer {SECRET}") == "Authorization: Bearer ***"
     assert "ksk_abcdef123" not in redact("key ksk_abcdef123456")
+
+
+def test_redact_masks_the_password_of_a_url() -> None:
+    text = redact("via http://alice:s3cret-pass@proxy:8080 and postgresql://kg:pw1@db/kg")
+    assert "s3cret-pass" not in text and "pw1" not in text
+    assert "http://alice:***@proxy:8080" in text
+
+
+def test_setup_logging_keeps_aiosqlite_debug_lines_out(tmp_path: Path) -> None:
+    setup_logging("debug", file=tmp_path / "log.txt")
+    assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)

@@ -21,7 +21,8 @@ translated into this tree at the boundary where they happen.
     │   └── TruncatedStream            the body ended inside a frame
     ├── AuthError                      credential refresh / login failures
     │   ├── InvalidGrant               400 invalid_grant: the refresh token is dead (permanent)
-    │   ├── RefreshFailed              any other refresh failure (transient, counted)
+    │   ├── RefreshFailed              any other refresh failure (transient, counted, backed off)
+    │   ├── CredentialUnusable         no request can be built with it (a field the client refuses)
     │   └── LoginFailed                a device-code or social login did not complete
     ├── UpstreamError                  502 api_error          (an HTTP-level upstream failure)
     │   ├── UpstreamBadRequest         400 invalid_request_error (never retried)
@@ -179,11 +180,22 @@ class InvalidGrant(AuthError):
 
 
 class RefreshFailed(AuthError):
-    """A refresh attempt failed for a reason that may pass (network, 5xx, throttling)."""
+    """A refresh attempt failed for a reason that may pass (network, 5xx, throttling).
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``retry_after`` is how long the credential's refresh backs off (seconds), when known.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.upstream_status = status
+        self.retry_after = retry_after
+
+
+class CredentialUnusable(AuthError):
+    """No request can be built with this credential (the HTTP client refuses one of its
+    fields, e.g. a header with a line break): its fault, not the request's nor the upstream's."""
 
 
 class LoginFailed(AuthError):

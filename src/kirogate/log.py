@@ -44,7 +44,12 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(\"?(?:x-)?api[-_]?key\"?\s*[:=]\s*\"?)[^\s\",]{6,}"),
     re.compile(r"()\b(?:aoa|aor)AAAA[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"()\bksk_[A-Za-z0-9_-]{6,}"),
+    # The password of a URL: http://user:secret@proxy:8080, postgresql://u:secret@db/x.
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)"),
 ]
+# Library loggers whose DEBUG lines carry bound SQL parameters (aiosqlite logs every call
+# with its arguments): kept at INFO even when kirogate runs at DEBUG.
+_CHATTY_LOGGERS = ("aiosqlite",)
 # LogRecord attributes that are not ``extra`` fields (uvicorn adds an ANSI-coloured copy
 # of its messages as ``color_message``).
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -175,6 +180,10 @@ def setup_logging(
     setattr(handler, _OURS, True)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in _CHATTY_LOGGERS:
+        chatty = logging.getLogger(name)
+        if chatty.level == logging.NOTSET or chatty.level < logging.INFO:
+            chatty.setLevel(logging.INFO)
     for name in _FOREIGN_LOGGERS:
         foreign = logging.getLogger(name)
         foreign.handlers.clear()

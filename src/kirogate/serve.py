@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import errno
 import gc
 import logging
@@ -13,7 +12,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,11 @@ from kirogate.upstream.sources import DiscoveryResult, discover_credentials
 log = logging.getLogger(__name__)
 
 API_KEY_FILE = "api_key"
-WORKER_STATE_ENV = "KIROGATE__WORKER_STATE"  # settings for --workers processes (internal)
+# --workers processes (internal): "<state file>:<one-time key>". The file in the data dir
+# (0600) holds the settings and credentials encrypted with that key; the environment alone
+# carries no secret, nor does the file alone. Deleted when the server stops.
+WORKER_STATE_ENV = "KIROGATE__WORKER_STATE"
+WORKER_STATE_PREFIX = ".worker-state-"
 
 
 def freeze_startup_objects() -> None:
@@ -266,10 +269,12 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     }
     if settings.workers > 1:
         # Each worker process builds its own gateway from the same settings and sources.
-        os.environ[WORKER_STATE_ENV] = base64.b64encode(
-            pickle.dumps((settings, found.credentials))
-        ).decode("ascii")
-        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+        state_file = write_worker_state(data_dir, settings, found.credentials)
+        try:
+            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+        finally:
+            os.environ.pop(WORKER_STATE_ENV, None)
+            state_file.unlink(missing_ok=True)
         return 0
     app = create_app(Gateway(settings, found.credentials, persistent=True))
     freeze_startup_objects()
@@ -302,12 +307,43 @@ async def preflight_store(
         await store.close()
 
 
+def write_worker_state(data_dir: Path, settings: Settings, credentials: list[Credential]) -> Path:
+    """Hand the workers their state: an encrypted 0600 file, its path and key in the environment.
+
+    The key is made for this run only; Fernet's HMAC also means a file someone else wrote
+    is refused before it is unpickled.
+    """
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    path = data_dir / f"{WORKER_STATE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(Fernet(key).encrypt(pickle.dumps((settings, credentials))))
+    os.environ[WORKER_STATE_ENV] = f"{path}:{key.decode('ascii')}"
+    return path
+
+
+def read_worker_state(environ: MutableMapping[str, str]) -> tuple[Settings, list[Credential]]:
+    """The state :func:`write_worker_state` left; the variable is taken out of ``environ``."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    value = environ.pop(WORKER_STATE_ENV, "")
+    path, _, key = value.rpartition(":")
+    try:
+        token = Path(path).read_bytes()
+        state: tuple[Settings, list[Credential]] = pickle.loads(Fernet(key).decrypt(token))
+    except (OSError, ValueError, InvalidToken) as exc:
+        raise ConfigError(f"this worker found no usable state from its server: {exc}") from exc
+    return state
+
+
 def worker_app() -> Any:
     """The app of one ``--workers`` process (uvicorn imports this factory in each worker)."""
     from kirogate.api.app import create_app
     from kirogate.service import Gateway
 
-    settings, credentials = pickle.loads(base64.b64decode(os.environ[WORKER_STATE_ENV]))
+    settings, credentials = read_worker_state(os.environ)
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
     app = create_app(Gateway(settings, credentials, persistent=True))
     freeze_startup_objects()

@@ -82,3 +82,14 @@ async def test_openapi_documents_client_and_admin_apis(http: httpx2.AsyncClient)
     assert paths["/api/admin/credentials"]["get"]["tags"] == ["Admin API"]
     assert "requestBody" in paths["/v1/responses"]["post"]
     assert not {"/", "/docs", "/openapi.json"} & set(paths)
+
+
+async def test_docs_script_reads_the_openapi_version_fastapi_writes(
+    http: httpx2.AsyncClient,
+) -> None:
+    # Swagger UI 4.x refuses OpenAPI 3.1 ("Unable to render this definition"); 5.x reads it.
+    version = (await http.get("/openapi.json")).json()["openapi"]
+    script = (await http.get("/docs/assets/swagger-ui-bundle.js")).text
+    found = re.search(r'PACKAGE_VERSION:"(\d+)\.', script)
+    assert found is not None
+    assert version.startswith("3.1") and int(found.group(1)) >= 5

@@ -68,6 +68,14 @@ def test_add_idc_without_client_secret_names_the_flag(cli: Cli, data: Path) -> N
     assert "accounts add: field '--client-secret': required for IdC" in result.err
 
 
+def test_add_with_a_line_break_in_the_api_key_names_the_flag(cli: Cli, data: Path) -> None:
+    result = cli("accounts", "add", "--kiro-api-key", "ksk_abc\r\nX-Injected: 1",
+                 "--data-dir", data)  # fmt: skip
+    assert result.code == 2
+    assert "field '--kiro-api-key'" in result.err
+    assert "ksk_abc" not in result.err + result.out
+
+
 def test_import_reads_every_source_format_and_dedupes(cli: Cli, data: Path, tmp_path: Path) -> None:
     shared = token()
     kiro_rs = kiro_rs_credentials(tmp_path / "credentials.json", shared, token())

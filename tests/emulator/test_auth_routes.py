@@ -151,3 +151,24 @@ async def test_login_rejects_missing_challenge_and_unknown_idp(
     async with session.get(url, params=params, allow_redirects=False) as resp:
         assert resp.status == 302
         assert resp.headers["Location"].startswith("http://127.0.0.1:1/cb?x=1&code=")
+
+
+async def test_a_refresh_outage_answers_its_status_until_it_ends(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    outage = f"{emulator.url}/_emulator/refresh-outage"
+    async with session.post(outage, json={"status": 503}) as resp:
+        assert resp.status == 200
+    status, body = await _refresh_raw(session, emulator.url, "aorDuringOutage")
+    assert status == 503
+    assert b"invalid_grant" not in body
+    async with session.post(outage, json={"status": None}) as resp:
+        assert resp.status == 200
+    assert (await _refresh_raw(session, emulator.url, "aorDuringOutage"))[0] == 200
+
+
+async def test_a_refresh_outage_needs_an_error_status(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    async with session.post(f"{emulator.url}/_emulator/refresh-outage", json={"status": 200}) as r:
+        assert r.status == 400

@@ -476,3 +476,43 @@ def test_serves_model_counts_disabled_plans_when_nothing_is_enabled(clock: FakeT
 
 def test_an_empty_pool_lists_every_model(clock: FakeTime) -> None:
     assert make_pool([], clock).serves_model("claude-opus-4.6")
+
+
+async def test_a_failed_refresh_rests_the_credential_for_its_backoff(clock: FakeTime) -> None:
+    pool = make_pool(2, clock)
+    cid, reaction = await fail(pool, RefreshFailed("refresh 503", status=503, retry_after=8.0))
+    assert (cid, reaction) == (1, Reaction.FAILOVER)
+    assert pool.state_of(1).cooldown_until == clock.now + timedelta(seconds=8)
+    assert pool.state_of(1).cooldown_reason is CooldownReason.REFRESH_FAILED
+    assert await pick(pool) == 2
+
+
+async def test_a_refresh_failure_without_a_backoff_does_not_rest_the_credential(
+    clock: FakeTime,
+) -> None:
+    pool = make_pool(1, clock)
+    await fail(pool, RefreshFailed("refresh 503", status=503))
+    assert pool.state_of(1).cooldown_until is None
+
+
+async def test_unavailable_reason_says_why_nothing_can_serve(clock: FakeTime) -> None:
+    pool = make_pool(1, clock)
+    assert pool.unavailable_reason() is None
+    await fail(pool, RefreshFailed("refresh 503", status=503, retry_after=30.0))
+    reason = pool.unavailable_reason()
+    assert reason is not None and "refresh_failed" in reason
+    assert pool.state_of(1).disabled_reason is None  # asking heals nothing
+
+
+async def test_self_healing_keeps_the_rest_of_a_credential_whose_refresh_fails(
+    clock: FakeTime,
+) -> None:
+    pool = make_pool(1, clock, failure_threshold=1, queue_timeout=0)
+    await fail(pool, RefreshFailed("refresh 503", status=503, retry_after=30.0))
+    assert pool.state_of(1).disabled_reason is DisableReason.TOO_MANY_REFRESH_FAILURES
+    with pytest.raises(NoCredentialAvailable) as caught:
+        await pool.acquire()  # heals the disable, but the credential still rests
+    assert caught.value.retry_after == pytest.approx(30.0)
+    assert pool.state_of(1).disabled_reason is None
+    clock.now += timedelta(seconds=31)
+    assert await pick(pool) == 1

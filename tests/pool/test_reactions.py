@@ -6,6 +6,7 @@ import pytest
 
 from kirogate.errors import (
     CorruptFrame,
+    CredentialUnusable,
     InvalidGrant,
     InvalidRequest,
     QuotaExhausted,
@@ -44,6 +45,7 @@ from kirogate.pool.reactions import Decision, backoff_delay, decide
         ),
         (InvalidGrant("Invalid refresh token provided"), FailureKind.INVALID_GRANT),
         (RefreshFailed("refresh 503", status=503), FailureKind.REFRESH_FAILED),
+        (CredentialUnusable("header refused"), FailureKind.UNUSABLE),
         (UpstreamUnavailable("5xx", upstream_status=503), FailureKind.TRANSIENT),
         (UpstreamTimeout("slow", upstream_status=408), FailureKind.TRANSIENT),
         (UpstreamConnectionError("reset"), FailureKind.TRANSIENT),
@@ -105,11 +107,13 @@ def test_decide_refreshes_a_refused_token_only_once() -> None:
             Decision(Reaction.FAILOVER, disable=DisableReason.INVALID_REFRESH_TOKEN),
         ),
         (FailureKind.FORBIDDEN, Decision(Reaction.FAILOVER, counts=True)),
+        (FailureKind.UNUSABLE, Decision(Reaction.FAILOVER, disable=DisableReason.INVALID_CONFIG)),
         (
             FailureKind.REFRESH_FAILED,
             Decision(
                 Reaction.FAILOVER,
                 counts=True,
+                cooldown=CooldownReason.REFRESH_FAILED,
                 threshold_reason=DisableReason.TOO_MANY_REFRESH_FAILURES,
             ),
         ),

@@ -269,3 +269,33 @@ async def test_removing_a_proxy_clears_its_assignment(store):
 
         value = await conn.scalar(sa.text("SELECT proxy_id FROM credentials"))
     assert value is None
+
+
+async def test_add_refuses_a_line_break_in_the_api_key_naming_the_field(store):
+    with pytest.raises(InvalidRequest) as caught:
+        await store.add_credential(Credential(AuthMethod.API_KEY, kiro_api_key="ksk_a\r\nb"))
+    assert caught.value.param == "kiroApiKey"
+    assert await store.list_credentials() == []
+
+
+async def test_update_refuses_a_proxy_url_with_a_line_break(store):
+    cred, _ = await store.add_credential(social("proxied"))
+    with pytest.raises(InvalidRequest) as caught:
+        await store.update_credential(cred.id, proxy_url="http://proxy:8080/\r\nx")
+    assert caught.value.param == "proxyUrl"
+
+
+async def test_a_stored_row_no_request_could_carry_is_not_loaded(store, caplog):
+    good, _ = await store.add_credential(social("good"))
+    bad, _ = await store.add_credential(social("bad"))
+    await store.update_credential(bad.id, email="x@example.com")
+    # Written before fields were checked (or by hand): a control character in a column.
+    import sqlalchemy as sa
+
+    from kirogate.store.schema import credentials as table
+
+    async with store._writing() as conn:
+        await conn.execute(sa.update(table).where(table.c.id == bad.id).values(region="us\n"))
+    loaded = await store.list_credentials()
+    assert [c.id for c in loaded] == [good.id]
+    assert "region" in caplog.text

@@ -13,6 +13,7 @@ from kirogate.emulator.app import RunningEmulator, start_emulator
 from kirogate.emulator.config import EmulatorConfig
 from kirogate.errors import (
     CorruptFrame,
+    CredentialUnusable,
     QuotaExhausted,
     UpstreamAuthRejected,
     UpstreamBadRequest,
@@ -216,3 +217,14 @@ async def test_emulated_web_search_usage_and_models() -> None:
     assert "usageBreakdownList" in usage
     assert usage["userInfo"]["email"]
     assert any(model.get("modelId") == "claude-sonnet-4.5" for model in models)
+
+
+async def test_a_header_the_http_client_refuses_is_the_credentials_fault() -> None:
+    async with emulated() as (_, client):
+        credential = Credential(
+            auth_method=AuthMethod.API_KEY, kiro_api_key="ksk_emulated\r\nX-Injected: 1", id=9
+        )
+        with pytest.raises(CredentialUnusable) as caught:
+            await client.open_stream(credential, ask("hi"), machine_id=MACHINE_ID)
+    assert "#9" in caught.value.message
+    assert "ksk_emulated" not in caught.value.message

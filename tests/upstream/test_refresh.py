@@ -1,6 +1,7 @@
 import asyncio
 import json
 import logging
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from kirogate.errors import CredentialSourceError, InvalidGrant, RefreshFailed
+from kirogate.errors import CredentialSourceError, CredentialUnusable, InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream import refresh as refresh_module
 from kirogate.upstream.credentials import AuthMethod, Credential
@@ -96,8 +97,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def settings_for(fake: FakeAuth) -> UpstreamSettings:
-    return UpstreamSettings(url=fake.base, system_version="darwin#24.6.0")
+def settings_for(fake: FakeAuth, **kw: Any) -> UpstreamSettings:
+    # No refresh backoff unless a test asks: most tests refresh again at once.
+    kw.setdefault("refresh_backoff", 0.0)
+    return UpstreamSettings(url=fake.base, system_version="darwin#24.6.0", **kw)
 
 
 def social(**kw: Any) -> Credential:
@@ -120,7 +123,10 @@ def idc(**kw: Any) -> Credential:
 
 
 def manager(
-    fake: FakeAuth, session: aiohttp.ClientSession, **kw: Any
+    fake: FakeAuth,
+    session: aiohttp.ClientSession,
+    settings: UpstreamSettings | None = None,
+    **kw: Any,
 ) -> tuple[TokenManager, list[Credential]]:
     seen: list[Credential] = []
 
@@ -128,7 +134,7 @@ def manager(
         seen.append(cred)
         return session, None
 
-    return TokenManager(settings_for(fake), sessions, clock=clock, **kw), seen
+    return TokenManager(settings or settings_for(fake), sessions, clock=clock, **kw), seen
 
 
 # ---------------------------------------------------------------- single calls
@@ -577,3 +583,105 @@ async def test_configured_machine_id_left_alone_on_rotation(fake, session):
     cred = social(machine_id="b" * 64)
     await mgr.ensure_fresh(cred)
     assert cred.machine_id == "b" * 64
+
+
+# ---------------------------------------------------------------- backoff
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def backing_off(fake: FakeAuth, session: aiohttp.ClientSession) -> tuple[TokenManager, Ticks]:
+    ticks = Ticks()
+    settings = settings_for(fake, refresh_backoff=2.0, refresh_backoff_max=10.0)
+    mgr, _ = manager(fake, session, settings, monotonic=ticks, rng=random.Random(0))
+    return mgr, ticks
+
+
+async def test_a_failed_refresh_is_not_tried_again_before_its_backoff_ends(fake, session):
+    fake.script = [(503, "")] * 10
+    mgr, _ = backing_off(fake, session)
+    cred = social()
+    with pytest.raises(RefreshFailed) as first:
+        await mgr.ensure_fresh(cred)
+    assert 2.0 <= first.value.retry_after <= 2.5
+    for _ in range(20):
+        with pytest.raises(RefreshFailed, match="backs off") as waiting:
+            await mgr.ensure_fresh(cred, force=True)
+        assert 0 < waiting.value.retry_after <= first.value.retry_after + 1e-6
+    assert fake.count("/refreshToken") == 1
+
+
+async def test_the_refresh_backoff_doubles_up_to_its_cap(fake, session):
+    fake.script = [(503, "")] * 10
+    mgr, ticks = backing_off(fake, session)
+    cred = social()
+    waits = []
+    for _ in range(5):
+        with pytest.raises(RefreshFailed) as caught:
+            await mgr.ensure_fresh(cred)
+        waits.append(caught.value.retry_after)
+        ticks.now += 100
+    for wait, base in zip(waits, (2, 4, 8, 10, 10), strict=True):
+        assert base <= wait <= base * 1.25  # capped, then up to a quarter of jitter
+    assert fake.count("/refreshToken") == 5
+
+
+async def test_a_successful_refresh_ends_the_backoff(fake, session):
+    fake.script = [(503, "")] * 2
+    mgr, ticks = backing_off(fake, session)
+    cred = social()
+    for _ in range(2):
+        with pytest.raises(RefreshFailed):
+            await mgr.ensure_fresh(cred)
+        ticks.now += 100
+    assert await mgr.ensure_fresh(cred) == "aoa-new"
+    assert mgr.backoff_remaining(cred) == 0
+    cred.expires_at = NOW - timedelta(minutes=1)
+    fake.script = [(503, "")]
+    with pytest.raises(RefreshFailed) as caught:
+        await mgr.ensure_fresh(cred)
+    assert int(caught.value.retry_after) == 2  # started over
+
+
+async def test_a_token_not_yet_expired_still_serves_during_the_backoff(fake, session):
+    fake.script = [(503, "")]
+    mgr, _ = backing_off(fake, session)
+    cred = social(expires_at=NOW + timedelta(minutes=5))  # inside the skew: due for refresh
+    with pytest.raises(RefreshFailed):
+        await mgr.ensure_fresh(cred)
+    assert await mgr.ensure_fresh(cred) == "aoa-old"
+    assert fake.count("/refreshToken") == 1
+
+
+async def test_reset_ends_the_backoff(fake, session):
+    fake.script = [(503, "")]
+    mgr, _ = backing_off(fake, session)
+    cred = social()
+    with pytest.raises(RefreshFailed):
+        await mgr.ensure_fresh(cred)
+    mgr.reset(cred)
+    assert await mgr.ensure_fresh(cred) == "aoa-new"
+
+
+async def test_a_refresh_the_http_client_cannot_build_is_the_credentials_fault(
+    fake, session, monkeypatch
+):
+    # A header value with a line break, as a credential's field could once produce.
+    monkeypatch.setattr(
+        refresh_module,
+        "social_refresh_headers",
+        lambda *_, **__: {"x-device": "ab\r\nX-Injected: 1"},
+    )
+    mgr, _ = manager(fake, session)
+    with pytest.raises(CredentialUnusable) as caught:
+        await mgr.ensure_fresh(social())
+    assert "X-Injected" not in str(caught.value)
+    assert fake.count("/refreshToken") == 0

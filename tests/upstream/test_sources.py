@@ -748,3 +748,43 @@ def test_discovery_does_not_warn_about_short_tokens(tmp_path, caplog):
         found = discover_credentials([path], [], {"HOME": str(tmp_path)})
     assert found.credentials[0].refresh_token == "rt-quiet"
     assert "characters" not in caplog.text
+
+
+def test_a_file_entry_with_a_line_break_in_a_token_is_skipped_with_a_warning(tmp_path, caplog):
+    path = write(
+        tmp_path / "credentials.json",
+        [{"refreshToken": RT}, {"kiroApiKey": "ksk_bad\r\nX-Injected: 1"}, {"refreshToken": RT2}],
+    )
+    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.sources"):
+        creds = load_credentials_file(path)
+    assert [c.refresh_token for c in creds] == [RT, RT2]
+    assert "kiroApiKey" in caplog.text
+    assert "ksk_bad" not in caplog.text
+
+
+def test_an_env_credential_with_a_control_character_is_skipped(caplog):
+    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.sources"):
+        creds = load_env_credentials({"KIRO_API_KEY": "ksk_a\x00b", "REFRESH_TOKEN": RT})
+    assert [c.refresh_token for c in creds] == [RT]
+    assert "kiroApiKey" in caplog.text
+
+
+def test_discovery_skips_an_env_credential_with_a_bad_region():
+    found = discover_credentials(
+        [], [], {"REFRESH_TOKEN": RT, "REGION": "us-east-1.evil.example/x"}
+    )
+    assert found.credentials == []
+
+
+def test_an_object_given_directly_names_the_unusable_field():
+    from kirogate.upstream.credentials import CredentialOrigin
+    from kirogate.upstream.sources import credential_from_object
+
+    with pytest.raises(CredentialSourceError) as caught:
+        credential_from_object(
+            {"refreshToken": RT, "proxyUrl": "http://proxy:1/\nx"},
+            source="accounts add",
+            origin=CredentialOrigin("store"),
+            names={"proxyUrl": "--proxy-url"},
+        )
+    assert caught.value.field == "--proxy-url"

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from kirogate import __version__
-from kirogate.api import admin, anthropic, models, openai, pages, responses_api
+from kirogate import __version__, admin
+from kirogate.api import anthropic, models, openai, pages, responses_api
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.direct import DirectRoutes, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
@@ -267,6 +267,7 @@ def create_app(
                 "usable": usable,
                 "states": states,
                 "database": database,
+                **({} if usable else {"reason": gateway.pool.unavailable_reason()}),
             },
             status=200 if is_ready else 503,
         )

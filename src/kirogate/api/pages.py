@@ -1,13 +1,16 @@
 """``/`` (a landing page), ``/docs`` (Swagger UI) and ``/openapi.json`` for people with a browser.
 
 Both pages work offline: Swagger UI's script and stylesheet are served by kirogate from
-the ``swagger-ui-bundle`` package, never from a CDN, and its online spec validator is off.
+the ``fastapi-offline`` package (Swagger UI 5, which reads the OpenAPI 3.1 that FastAPI
+writes; ``swagger-ui-bundle`` ships 4.x, which cannot), never from a CDN, and its online spec
+validator is off.
 The pages need no key and show none; they name only the URLs a client needs.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ DOCS_ASSETS = "/docs/assets"
 _ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
-    "favicon-32x32.png": "image/png",
+    "favicon.png": "image/png",
 }
 # OpenAPI tags by path prefix, first match wins.
 _TAGS = (
@@ -55,10 +58,11 @@ code{background:#22262e}td{border-color:#2b3039}a{color:#8fb0ff}}
 
 @cache
 def swagger_dir() -> Path:
-    """Where the installed ``swagger-ui-bundle`` keeps Swagger UI's files."""
-    import swagger_ui_bundle
-
-    return Path(str(swagger_ui_bundle.swagger_ui_path))
+    """Where the installed ``fastapi-offline`` keeps Swagger UI's files."""
+    spec = importlib.util.find_spec("fastapi_offline")  # located, not imported
+    if spec is None or spec.origin is None:
+        raise NotFound("the API documentation's assets are not installed (fastapi-offline)")
+    return Path(spec.origin).parent / "static"
 
 
 def base_of(request: Request) -> str:
@@ -113,7 +117,7 @@ def docs_html(root: str = "") -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>kirogate API</title>
-<link rel="icon" type="image/png" href="{b}{DOCS_ASSETS}/favicon-32x32.png">
+<link rel="icon" type="image/png" href="{b}{DOCS_ASSETS}/favicon.png">
 <link rel="stylesheet" href="{b}{DOCS_ASSETS}/swagger-ui.css">
 </head>
 <body>

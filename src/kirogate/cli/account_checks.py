@@ -29,11 +29,9 @@ from kirogate.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from kirogate.service.operations import Operations
     from kirogate.settings import Settings
-    from kirogate.store import Store
-    from kirogate.upstream.client import KiroClient
     from kirogate.upstream.credentials import Credential
-    from kirogate.upstream.refresh import TokenManager
 
 CHECK_FLAGS = {"database_url": "database_url", "upstream_url": "upstream.url"}
 
@@ -47,15 +45,7 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Upstream:
-    store: Store
-    tokens: TokenManager
-    client: KiroClient
-    settings: Settings
-
-
-Check = Callable[[Upstream, "Credential"], Awaitable[Outcome]]
+Check = Callable[["Operations", "Credential"], Awaitable[Outcome]]
 
 
 def _select(creds: list[Credential], ids: list[int]) -> list[Credential]:
@@ -69,87 +59,54 @@ def _select(creds: list[Credential], ids: list[int]) -> list[Credential]:
 
 
 async def _each(settings: Settings, ids: list[int], check: Check, *, bar: bool) -> list[Outcome]:
-    from kirogate.cli.accounts import opened_store
-    from kirogate.upstream.client import KiroClient
-    from kirogate.upstream.http import HttpPool
-    from kirogate.upstream.refresh import TokenManager
+    from kirogate.service.operations import Operations
 
-    async with opened_store(settings) as store, HttpPool(settings.upstream) as pool:
-        creds = _select(await store.list_credentials(), ids)
-        from kirogate.upstream.writeback import write_back_async
-
-        async def save(credential: Credential) -> None:
-            # A refresh may rotate the refresh token: a row linked to a file (the Kiro IDE's)
-            # must not leave the file with the dead one.
-            await store.save_tokens(credential)
-            await write_back_async(credential)
-
-        tokens = TokenManager(settings.upstream, pool.session_for, write_back=save)  # type: ignore[arg-type]
-        up = Upstream(store, tokens, KiroClient(settings.upstream, pool), settings)
+    async with Operations.open(settings) as ops:
+        creds = _select(await ops.stored_credentials(), ids)
         outcomes: list[Outcome] = []
-        try:
-            if not bar or len(creds) < 2:
-                for cred in creds:
-                    outcomes.append(await check(up, cred))
-                return outcomes
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, console=err_console(), transient=True) as progress:
-                task = progress.add_task("checking", total=len(creds))
-                for cred in creds:
-                    progress.update(task, description=f"checking {cred.label}")
-                    outcomes.append(await check(up, cred))
-                    progress.advance(task)
+        if not bar or len(creds) < 2:
+            for cred in creds:
+                outcomes.append(await check(ops, cred))
             return outcomes
-        finally:
-            await tokens.aclose()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err_console(), transient=True) as progress:
+            task = progress.add_task("checking", total=len(creds))
+            for cred in creds:
+                progress.update(task, description=f"checking {cred.label}")
+                outcomes.append(await check(ops, cred))
+                progress.advance(task)
+        return outcomes
 
 
-async def verify_one(up: Upstream, cred: Credential) -> Outcome:
+async def verify_one(ops: Operations, cred: Credential) -> Outcome:
+    """A forced refresh, saved (a refresh may rotate the refresh token; a row linked to a file,
+    the Kiro IDE's, must not leave the file with the dead one)."""
     from kirogate.errors import InvalidGrant, KirogateError
-    from kirogate.pool.state import DisableReason
 
     if cred.is_api_key:
         return Outcome(cred.id, cred.label, True, "API key: nothing to refresh")
     try:
-        await up.tokens.ensure_fresh(cred, force=True)
+        await ops.verify(cred)
     except InvalidGrant as exc:
-        if cred.id is not None:
-            sets = {"disabled_reason": DisableReason.INVALID_REFRESH_TOKEN,
-                    "disabled_detail": exc.message}  # fmt: skip
-            await up.store.apply_state(cred.id, sets=sets, increments={})
         return Outcome(cred.id, cred.label, False, f"refresh token rejected, disabled: {exc}")
     except (KirogateError, ValueError) as exc:
         return Outcome(cred.id, cred.label, False, f"refresh failed: {exc}")
-    await up.store.save_tokens(cred)
     expiry = f"{cred.expires_at:%Y-%m-%d %H:%M} UTC" if cred.expires_at else "unknown"
     return Outcome(cred.id, cred.label, True, f"refreshed, valid until {expiry}",
                    {"expiresAt": cred.expires_at.isoformat() if cred.expires_at else None})  # fmt: skip
 
 
-async def balance_one(up: Upstream, cred: Credential) -> Outcome:
+async def balance_one(ops: Operations, cred: Credential) -> Outcome:
     from kirogate.errors import KirogateError
-    from kirogate.upstream.identity import machine_id_for
-    from kirogate.upstream.profiles import ensure_profile_arn
-    from kirogate.upstream.usage import fetch_balance
 
-    before = (cred.access_token, cred.refresh_token, cred.profile_arn)
     try:
-        await up.tokens.ensure_fresh(cred)
-        machine_id = machine_id_for(cred, up.settings.upstream)
-        await ensure_profile_arn(up.client, cred, machine_id=machine_id)
-        balance = await fetch_balance(up.client, cred, machine_id)
+        # Tokens refreshed on the way, and what the usage data tells about the account (the
+        # email `accounts list` shows), are saved by the operation.
+        balance = await ops.fetch_balance(cred)
     except (KirogateError, ValueError) as exc:
         return Outcome(cred.id, cred.label, False, str(exc))
-    finally:
-        if (cred.access_token, cred.refresh_token, cred.profile_arn) != before:
-            await up.store.save_tokens(cred)
-    # What the usage data tells about the account is kept: `accounts list` shows the email.
-    learned = {"email": balance.email, "subscription_title": balance.subscription_title}
-    learned = {k: v for k, v in learned.items() if v and getattr(cred, k) != v}
-    if learned and cred.id is not None:
-        await up.store.update_credential(cred.id, **learned)
     public = balance.to_public()
     detail = (f"{public['remaining']:g} of {public['usageLimit']:g} left "
               f"({public['usagePercentage']:g}% used)")  # fmt: skip

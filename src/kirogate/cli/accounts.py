@@ -2,6 +2,8 @@
 
 ``list``, ``add``, ``import``, ``export``, ``enable``, ``disable`` and ``remove`` live here;
 ``verify`` and ``balance`` (which call the upstream) in :mod:`kirogate.cli.account_checks`.
+Every change goes through the service's operations, opened over the store alone
+(:meth:`kirogate.service.operations.Operations.open`), so the rules are the admin API's.
 Secrets are never printed whole; ``export`` writes them to a 0600 file unless ``--redact``.
 """
 
@@ -11,8 +13,7 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,8 @@ from kirogate.cli.common import (
 from kirogate.cli.confirm import add_yes_option, confirm
 
 if TYPE_CHECKING:
-    from kirogate.pool.state import CredentialState
+    from kirogate.service.operations import CredentialState, ImportReport, Operations
     from kirogate.settings import Settings
-    from kirogate.store import Store
     from kirogate.upstream.credentials import Credential
 
 STORE_FLAGS = {"database_url": "database_url", "upstream_url": "upstream.url"}
@@ -106,19 +106,11 @@ def add_parser(commands: Any) -> None:
     add_yes_option(remove)
 
 
-@asynccontextmanager
-async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    from kirogate.store import Store
+def operations(settings: Settings) -> AbstractAsyncContextManager[Operations]:
+    """The service's operations over the store alone (no gateway needs to run)."""
+    from kirogate.service.operations import Operations
 
-    store = await Store.open(
-        database_url=settings.database_url,
-        data_dir=settings.data_path,
-        secret_key=settings.secret_key,
-    )
-    try:
-        yield store
-    finally:
-        await store.close()
+    return Operations.open(settings)
 
 
 def describe_state(state: CredentialState | None, now: datetime) -> str:
@@ -161,9 +153,9 @@ def public_row(cred: Credential, state: CredentialState | None, now: datetime) -
 
 
 async def _list(settings: Settings) -> list[dict[str, Any]]:
-    async with opened_store(settings) as store:
-        creds = await store.list_credentials()
-        states = {state.id: state for state in await store.load_states()}
+    async with operations(settings) as ops:
+        creds = await ops.stored_credentials()
+        states = await ops.stored_states()
     now = datetime.now(UTC)
     return [public_row(cred, states.get(cred.id or -1), now) for cred in creds]
 
@@ -239,17 +231,17 @@ def credential_from_flags(args: argparse.Namespace) -> Credential:
 
 async def _add_all(settings: Settings, creds: list[Credential], *, progress: bool) -> list[Any]:
     results: list[Any] = []
-    async with opened_store(settings) as store:
+    async with operations(settings) as ops:
         if not progress:
             for cred in creds:
-                results.append(await store.add_credential(cred))
+                results.append(await ops.add(cred))
             return results
         from rich.progress import Progress
 
         with Progress(console=err_console(), transient=True) as bar:
             task = bar.add_task("importing", total=len(creds))
             for cred in creds:
-                results.append(await store.add_credential(cred))
+                results.append(await ops.add(cred))
                 bar.advance(task)
     return results
 
@@ -282,25 +274,20 @@ def _linked_to_file(cred: Credential) -> bool:
     )
 
 
-async def _import_all(settings: Settings, creds: list[Credential], *, progress: bool) -> list[Any]:
-    results: list[Any] = []
-    async with opened_store(settings) as store:
+async def _import_all(
+    settings: Settings, creds: list[Credential], *, progress: bool
+) -> ImportReport:
+    async with operations(settings) as ops:
         if not progress:
-            for cred in creds:
-                results.append(await store.import_credential(cred))
-            return results
+            return await ops.import_credentials(creds)
         from rich.progress import Progress
 
         with Progress(console=err_console(), transient=True) as bar:
             task = bar.add_task("importing", total=len(creds))
-            for cred in creds:
-                results.append(await store.import_credential(cred))
-                bar.advance(task)
-    return results
+            return await ops.import_credentials(creds, each=lambda: bar.advance(task))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from kirogate.store.imports import Outcome
     from kirogate.upstream.sources import load_credentials_file, load_env_credentials
 
     if not args.files and not args.from_env:
@@ -315,11 +302,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         cred.id = None  # the store assigns the ids
         if not _linked_to_file(cred):
             cred.origin = None  # a copy: the store owns it now
-    results = run(_import_all(settings, creds, progress=len(creds) > 1 and not args.json))
-    added = [r.credential for r in results if r.outcome is Outcome.ADDED]
-    updated = [r.credential for r in results if r.outcome is Outcome.UPDATED]
-    already = [r.credential for r in results if r.outcome is Outcome.ALREADY]
-    merged = [(cid, r.credential.id) for r in results for cid in r.merged]
+    report = run(_import_all(settings, creds, progress=len(creds) > 1 and not args.json))
+    added, updated, already, merged = report.added, report.updated, report.already, report.merged
     if args.json:
         print_json({"found": len(creds), "added": [c.id for c in added],
                     "updated": [c.id for c in updated], "already": [c.id for c in already],
@@ -338,8 +322,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 async def _export(settings: Settings) -> list[Credential]:
-    async with opened_store(settings) as store:
-        return await store.list_credentials()
+    async with operations(settings) as ops:
+        return await ops.stored_credentials()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -370,18 +354,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _set_disabled(settings: Settings, cred_id: int, reason: str | None, on: bool) -> str:
-    from kirogate.pool.state import DisableReason
-
-    async with opened_store(settings) as store:
-        cred = await store.get_credential(cred_id)
-        if on:
-            sets: dict[str, Any] = {"disabled_reason": DisableReason.MANUAL,
-                                    "disabled_detail": reason}  # fmt: skip
-        else:
-            sets = {"disabled_reason": None, "disabled_detail": None, "failure_count": 0,
-                    "cooldown_until": None, "cooldown_reason": None}  # fmt: skip
-        await store.apply_state(cred_id, sets=sets, increments={})
-        return cred.label
+    async with operations(settings) as ops:
+        return (await ops.set_disabled(cred_id, on, reason=reason)).label
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
@@ -397,15 +371,14 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
 
 async def _label(settings: Settings, cred_id: int) -> str:
-    async with opened_store(settings) as store:
-        return (await store.get_credential(cred_id)).label
+    async with operations(settings) as ops:
+        return (await ops.stored_credential(cred_id)).label
 
 
 async def _remove(settings: Settings, cred_id: int) -> str:
-    async with opened_store(settings) as store:
-        cred = await store.get_credential(cred_id)
-        await store.delete_credential(cred_id)
-        return cred.label
+    # Confirmed by the operator (asked, or --yes): an enabled credential may go too.
+    async with operations(settings) as ops:
+        return (await ops.remove(cred_id, confirmed=True)).label
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

@@ -183,7 +183,7 @@ def _without_location(tokens: list[str]) -> list[str]:
 def cmd_restart(args: argparse.Namespace) -> int:
     from kirogate import daemon
     from kirogate.cli import main
-    from kirogate.cli.server import SERVE_FLAGS, child_argv
+    from kirogate.cli.serve_flags import SERVE_FLAGS, child_argv
 
     settings = load(args, SERVE_FLAGS).settings
     data_dir = settings.data_path

@@ -156,19 +156,13 @@ async def save(credential: Credential, settings: Settings, output: Path | None) 
         index, added = append_credential(output, credential)
         verb = "added to" if added else "already in"
         return f"credential {verb} {output} (entry {index}, mode 0600)"
-    from kirogate.store import Store
+    from kirogate.service.operations import Operations
 
-    store = await Store.open(
-        database_url=settings.database_url,
-        data_dir=settings.data_path,
-        secret_key=settings.secret_key,
-    )
-    try:
-        stored, created = await store.add_credential(credential)
-    finally:
-        await store.close()
+    async with Operations.open(settings) as operations:
+        stored, created = await operations.add(credential)
+        where = operations.store_url
     verb = "saved as" if created else "already stored as"
-    return f"credential {verb} #{stored.id} in {store.display_url}"
+    return f"credential {verb} #{stored.id} in {where}"
 
 
 async def _login(args: argparse.Namespace, settings: Settings) -> Credential:

@@ -30,28 +30,7 @@ from kirogate.cli.common import (
 )
 from kirogate.cli.confirm import add_yes_option
 from kirogate.cli.control import cmd_restart, cmd_status, cmd_stop
-
-# argparse dest -> setting key
-SERVE_FLAGS = {
-    "host": "server.host",
-    "port": "server.port",
-    "api_keys": "server.api_keys",
-    "admin_key": "server.admin_key",
-    "kiro_file": "kiro_files",
-    "credentials": "credentials_files",
-    "log_level": "log_level",
-    "log_format": "log_format",
-    "log_file": "log_file",
-    "upstream_url": "upstream.url",
-    "database_url": "database_url",
-    "redis_url": "redis_url",
-    "workers": "workers",
-    "first_token_timeout": "upstream.first_token_timeout",
-    "stream_idle_timeout": "upstream.stream_idle_timeout",
-    "pool_mode": "pool.mode",
-    "cache_estimate": "cache.estimate",
-}
-DAEMON_CHILD = "--daemon-child"
+from kirogate.cli.serve_flags import DAEMON_CHILD, SERVE_FLAGS, child_argv
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -205,11 +184,6 @@ def _check_port(settings: Any) -> None:
                 2,
             ) from None
         raise
-
-
-def child_argv(argv: list[str]) -> list[str]:
-    """The serve command line for the daemon itself: no ``-d``, plus the hidden child flag."""
-    return [item for item in argv if item not in ("-d", "--daemon", DAEMON_CHILD)]
 
 
 def start_daemon(args: argparse.Namespace, settings: Any) -> int:

@@ -37,6 +37,8 @@ def social_tokens(account: Account, access: str, refresh: str, ttl: int) -> dict
 
 async def refresh_token(request: web.Request) -> web.Response:
     state = state_of(request)
+    if state.refresh_outage is not None:
+        return send_reply(request, replies.refresh_outage(state.refresh_outage))
     token = _field(await read_json(request), "refreshToken")
     if token is None:
         return send_reply(

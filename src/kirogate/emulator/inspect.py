@@ -5,7 +5,8 @@ Inspection: ``GET requests`` (``?path=`` filter, ``?limit=`` last N), ``GET stat
 Control: ``POST reset`` (``?what=requests`` clears only the log), ``POST credentials``,
 ``POST expire`` ``{accessToken}``, ``POST revoke`` ``{refreshToken|apiKey|accessToken}``,
 ``POST clients`` ``{clientId, clientSecret}``, ``POST approve`` ``{userCode, deny?}``,
-``POST clock`` ``{advance: seconds}``.
+``POST clock`` ``{advance: seconds}``, ``POST refresh-outage`` ``{status}`` (every token refresh
+answers that HTTP status; ``null`` ends the outage).
 """
 
 from __future__ import annotations
@@ -184,6 +185,16 @@ async def clock(request: web.Request) -> web.Response:
     return json_response({"now": state.now()})
 
 
+async def refresh_outage(request: web.Request) -> web.Response:
+    status = (await _body(request)).get("status")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599
+    ):
+        return _error("status must be an HTTP error status (400-599) or null")
+    state_of(request).refresh_outage = status
+    return json_response({"refreshOutage": status})
+
+
 async def config(request: web.Request) -> web.Response:
     cfg = state_of(request).config
     return json_response(
@@ -211,3 +222,4 @@ def add_routes(app: web.Application) -> None:
     router.add_post(f"{PREFIX}/clients", register_client)
     router.add_post(f"{PREFIX}/approve", approve)
     router.add_post(f"{PREFIX}/clock", clock)
+    router.add_post(f"{PREFIX}/refresh-outage", refresh_outage)

@@ -84,6 +84,8 @@ async def create_token(request: web.Request) -> web.Response:
     grant_type = _field(body, "grantType")
     ttl = state.config.access_token_ttl
     if grant_type == "refresh_token":
+        if state.refresh_outage is not None:
+            return send_reply(request, replies.refresh_outage(state.refresh_outage))
         token = _field(body, "refreshToken")
         if token is None:
             return send_reply(

@@ -176,6 +176,11 @@ def invalid_grant() -> HttpReply:
     return oauth_error("invalid_grant", "Invalid refresh token provided")
 
 
+def refresh_outage(status: int) -> HttpReply:
+    """What the auth service answers every refresh during an outage (no invalid_grant)."""
+    return oauth_error("service_unavailable", "The service is temporarily unavailable", status)
+
+
 def invalid_client() -> HttpReply:
     return oauth_error("invalid_client", "Invalid client provided", status=401)
 

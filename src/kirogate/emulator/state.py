@@ -53,6 +53,8 @@ class EmulatorState:
         self.devices: dict[str, DeviceAuth] = {}
         self.user_codes: dict[str, str] = {}
         self.logins: dict[str, LoginGrant] = {}
+        # An HTTP status every token refresh answers (an auth service outage); None: none.
+        self.refresh_outage: int | None = None
         self.requests.clear()
 
     # ------------------------------------------------------------ clock and ids

@@ -33,6 +33,7 @@ from kirogate.pool.reactions import (
     classify_failure,
     decide,
     next_month_start,
+    refresh_cooldown,
     throttle_cooldown,
 )
 from kirogate.pool.settings import PoolMode, PoolSettings
@@ -153,6 +154,19 @@ class CredentialPool:
             for cid in self._ordered_ids()
         ]
         return sorted(rows, key=lambda row: (row.priority, self._positions[row.id]))
+
+    def unavailable_reason(self) -> str | None:
+        """Why no credential can serve a request now, in the words a request would get;
+        ``None`` when one can (for ``/ready``: nothing is healed or logged)."""
+        now = self._wall()
+        if self._usable(now, None):
+            return None
+        entries = [
+            (self._credentials[cid], self._state.get(cid), self._limiter.has_room(cid))
+            for cid in self._ordered_ids()
+        ]
+        error = unavailable(entries, now=now, model=None, exclude=(), limit=self._limiter.limit)
+        return error.message
 
     # ------------------------------------------------------------ acquiring
 
@@ -317,8 +331,12 @@ class CredentialPool:
                 until = now + timedelta(seconds=seconds)
             case CooldownReason.SUSPENDED:
                 until = now + timedelta(seconds=self.settings.suspended_cooldown)
-        if until > now:
-            self._cool(cid, until, reason)
+            case CooldownReason.REFRESH_FAILED:
+                # Shared through the pool state, so other processes skip it too.
+                until = now + timedelta(seconds=refresh_cooldown(error))
+        if until <= now:
+            return
+        self._cool(cid, until, reason)
         log.warning(
             "credential %s %s; resting until %s", credential.label, reason, until.isoformat()
         )

@@ -12,7 +12,8 @@ failover loop carries out). Both are pure; the pool applies the decision.
     SUSPENDED       UpstreamForbidden TEMPORARILY_SUSPENDED   cool down 24 h          FAILOVER
     FORBIDDEN       UpstreamForbidden (other 403)             +1 failure              FAILOVER
     INVALID_GRANT   InvalidGrant                              disabled                FAILOVER
-    REFRESH_FAILED  RefreshFailed                             +1 failure              FAILOVER
+    REFRESH_FAILED  RefreshFailed                             +1 failure, cool down   FAILOVER
+    UNUSABLE        CredentialUnusable (request not buildable) disabled (invalid_config) FAILOVER
     TRANSIENT       5xx, 408, timeout, network, bad stream    +1 once given up on     RETRY, then FAILOVER
 """
 
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from kirogate.errors import (
+    CredentialUnusable,
     EventStreamError,
     InvalidGrant,
     QuotaExhausted,
@@ -66,6 +68,7 @@ class FailureKind(StrEnum):
     FORBIDDEN = "forbidden"
     INVALID_GRANT = "invalid_grant"
     REFRESH_FAILED = "refresh_failed"
+    UNUSABLE = "unusable"
     TRANSIENT = "transient"
 
 
@@ -87,6 +90,8 @@ def classify_failure(error: BaseException) -> FailureKind:
             return FailureKind.FORBIDDEN
         case InvalidGrant():
             return FailureKind.INVALID_GRANT
+        case CredentialUnusable():
+            return FailureKind.UNUSABLE
         case RefreshFailed():
             return FailureKind.REFRESH_FAILED
         case (
@@ -134,6 +139,8 @@ def decide(
             return Decision(Reaction.FAILOVER, cooldown=CooldownReason.SUSPENDED)
         case FailureKind.INVALID_GRANT:
             return Decision(Reaction.FAILOVER, disable=DisableReason.INVALID_REFRESH_TOKEN)
+        case FailureKind.UNUSABLE:
+            return Decision(Reaction.FAILOVER, disable=DisableReason.INVALID_CONFIG)
         case FailureKind.AUTH_REJECTED if more and not refreshed:
             # kiro.rs: "The bearer token ... is invalid" earns one forced refresh per request.
             return Decision(Reaction.FORCE_REFRESH_THEN_RETRY)
@@ -143,6 +150,7 @@ def decide(
             return Decision(
                 Reaction.FAILOVER,
                 counts=True,
+                cooldown=CooldownReason.REFRESH_FAILED,
                 threshold_reason=DisableReason.TOO_MANY_REFRESH_FAILURES,
             )
     # Refused again after the refresh, other 403s, and transient errors once given up on.
@@ -155,6 +163,12 @@ def backoff_delay(
     """kiro.rs backoff for the ``retry``-th retry (0-based): ``min(base·2^n, cap)`` + jitter."""
     delay = min(base * 2.0 ** max(retry, 0), cap)
     return delay + rng.uniform(0.0, delay * jitter)
+
+
+def refresh_cooldown(error: BaseException) -> float:
+    """Seconds a credential rests after a failed refresh: the refresh's own backoff."""
+    wait = error.retry_after if isinstance(error, RefreshFailed) else None
+    return max(wait or 0.0, 0.0)
 
 
 def throttle_cooldown(error: BaseException, throttles: int, *, base: float, cap: float) -> float:

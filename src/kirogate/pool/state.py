@@ -41,6 +41,7 @@ class CooldownReason(StrEnum):
     THROTTLED = "throttled"  # 429
     QUOTA_EXCEEDED = "quota_exceeded"  # 402 MONTHLY_REQUEST_COUNT or usage data says 0 left
     SUSPENDED = "suspended"  # 403 TEMPORARILY_SUSPENDED
+    REFRESH_FAILED = "refresh_failed"  # its token refresh failed: backing off before the next
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,7 +264,3 @@ class MachineId(Kind):
         if _HEX64.fullmatch(raw) or _HEX32.fullmatch(raw.replace("-", "")):
             return raw
         raise ValueError(f"{raw!r} is neither 64 hex characters nor a UUID")
-
-
-def describe_choices(values: Iterable[str]) -> str:
-    return ", ".join(values)

@@ -56,6 +56,10 @@ class UpstreamSettings:
     stream_idle_timeout: float = 300.0
     # Refresh an access token this many seconds before it expires (kiro.rs: 10 minutes).
     refresh_skew: float = 600.0
+    # After a failed refresh, the credential's next one waits refresh_backoff·2^(n-1) seconds
+    # (n failures in a row) plus jitter, at most refresh_backoff_max; a success starts over.
+    refresh_backoff: float = 2.0
+    refresh_backoff_max: float = 300.0
     pool_connections: int = 256
 
 

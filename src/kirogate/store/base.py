@@ -92,9 +92,13 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 def create_engine(location: DatabaseLocation) -> AsyncEngine:
+    """The engine for ``location``; its statements' parameters never appear in logs or errors
+    (``hide_parameters``), even with SQLAlchemy's echo or the driver loggers at DEBUG."""
     if location.dialect == "sqlite":
         engine = create_async_engine(
-            location.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            location.url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -102,6 +106,8 @@ def create_engine(location: DatabaseLocation) -> AsyncEngine:
     return create_async_engine(
         location.url,
         pool_pre_ping=True,
+        # Bound values (encrypted secrets, e-mail addresses) never reach logs or error texts.
+        hide_parameters=True,
         pool_size=5,
         # Store.exclusive holds a connection per lock name for as long as the lock is held.
         max_overflow=25,

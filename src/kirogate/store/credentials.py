@@ -16,10 +16,17 @@ from kirogate.errors import ConfigError, InvalidRequest, NotFound
 from kirogate.pool.state import DisableReason
 from kirogate.store import values as check
 from kirogate.store.base import StoreBase, inserted_id, utcnow
-from kirogate.store.crypto import SecretBox
+from kirogate.store.crypto import SecretBox, is_plaintext_url
 from kirogate.store.schema import credentials as table
 from kirogate.store.schema import proxies
-from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
+from kirogate.upstream.credentials import (
+    AuthMethod,
+    Credential,
+    CredentialOrigin,
+    check_credential_field,
+    check_credential_fields,
+    unusable_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +94,10 @@ def token_columns(cred: Credential, box: SecretBox) -> dict[str, Any]:
     }
 
 
-DEFINITION_SECRETS = ("client_secret", "proxy_password", "kiro_api_key")
+# Encrypted at rest. A proxy URL may carry a password (http://user:secret@host), so the whole
+# URL is; rows written in plaintext by older versions are read as they are (decrypt_url) and
+# encrypted when the store opens (encrypt_plaintext_urls).
+DEFINITION_SECRETS = ("client_secret", "proxy_password", "kiro_api_key", "proxy_url")
 
 
 def definition_values(cred: Credential) -> dict[str, Any]:
@@ -102,7 +112,9 @@ def stored_definition(row: sa.Row[Any], box: SecretBox) -> dict[str, Any]:
     """:func:`definition_values` of a stored row, secrets decrypted."""
     values = {name: getattr(row, name) for name in DEFINITION_NAMES}
     for name in DEFINITION_SECRETS:
-        values[name] = box.decrypt(values[name])
+        values[name] = (
+            box.decrypt_url(values[name]) if name == "proxy_url" else box.decrypt(values[name])
+        )
     return values
 
 
@@ -168,7 +180,7 @@ def credential_from_row(row: sa.Row[Any], box: SecretBox) -> Credential:
         email=row.email,
         subscription_title=row.subscription_title,
         priority=row.priority,
-        proxy_url=row.proxy_url,
+        proxy_url=box.decrypt_url(row.proxy_url),
         proxy_username=row.proxy_username,
         proxy_password=box.decrypt(row.proxy_password),
         disabled=row.disabled_reason is not None,
@@ -199,6 +211,15 @@ def validate_credential(cred: Credential) -> None:
         check.proxy_url_or_direct(cred.proxy_url, "proxyUrl")
     for name in _LIMITED_TEXT:
         check.text_for(table, name, getattr(cred, name))
+    check_credential_fields(cred)
+
+
+def _usable(cred: Credential) -> bool:
+    # A row written before fields were checked (or by hand) would fail every request.
+    found = unusable_field(cred)
+    if found is not None:
+        log.warning("not loading stored credential #%s: %s: %s", cred.id, *found)
+    return found is None
 
 
 def _secret(box: SecretBox) -> Callable[[Any, str], Any]:
@@ -240,7 +261,8 @@ class CredentialsMixin(StoreBase):
         """Every stored credential, secrets decrypted, ordered by priority then id."""
         async with self._reading() as conn:
             rows = await conn.execute(sa.select(table).order_by(table.c.priority, table.c.id))
-            return [credential_from_row(row, self._box) for row in rows]
+            credentials = [credential_from_row(row, self._box) for row in rows]
+        return [cred for cred in credentials if _usable(cred)]
 
     async def get_credential(self, credential_id: int) -> Credential:
         async with self._reading() as conn:
@@ -343,7 +365,9 @@ class CredentialsMixin(StoreBase):
         """Change persisted settings of a credential; see :data:`UPDATABLE` for the names."""
         values: dict[str, Any] = {}
         for name, value in fields.items():
-            if name in _PLAIN:
+            if name == "proxy_url":
+                values[name] = self._box.encrypt(_PLAIN[name](value, name))
+            elif name in _PLAIN:
                 values[name] = _PLAIN[name](value, name)
             elif name in _TEXT:
                 values[name] = check.text_for(table, name, value)
@@ -354,6 +378,7 @@ class CredentialsMixin(StoreBase):
                     f"unknown credential field {name!r} (updatable: {', '.join(UPDATABLE)})",
                     param=name,
                 )
+            check_credential_field(name, value)  # its type is known good by now
         async with self._writing() as conn:
             if values.get("proxy_id") is not None:
                 known = await conn.scalar(
@@ -369,6 +394,31 @@ class CredentialsMixin(StoreBase):
             )
         if result.rowcount == 0:
             raise NotFound(f"credential {credential_id} does not exist")
+
+    async def encrypt_plaintext_urls(self) -> int:
+        """Encrypt proxy URLs stored in plaintext by an older version; how many were.
+
+        Idempotent and safe to run in several processes at once (each row is rewritten only
+        while it still holds the plaintext it was read with).
+        """
+        async with self._reading() as conn:
+            rows = list(
+                await conn.execute(
+                    sa.select(table.c.id, table.c.proxy_url).where(table.c.proxy_url.isnot(None))
+                )
+            )
+        plain = [(row.id, row.proxy_url) for row in rows if is_plaintext_url(row.proxy_url)]
+        if not plain:
+            return 0
+        async with self._writing() as conn:
+            for row_id, url in plain:
+                await conn.execute(
+                    sa.update(table)
+                    .where(table.c.id == row_id, table.c.proxy_url == url)
+                    .values(proxy_url=self._box.encrypt(url))
+                )
+        log.info("encrypted %d proxy URL(s) stored in plaintext", len(plain))
+        return len(plain)
 
     async def get_usage(self, credential_id: int) -> tuple[Any, datetime | None]:
         """The stored usage snapshot and when it was fetched (``None`` twice if never)."""

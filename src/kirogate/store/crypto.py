@@ -115,6 +115,11 @@ def load_key(secret_key: str | None, data_dir: Path) -> KeySource:
     return KeySource(Fernet(text.encode("ascii")), f"the key file {path}")
 
 
+def is_plaintext_url(value: str) -> bool:
+    """A URL (or ``direct``) written before URL columns were encrypted."""
+    return "://" in value or value.strip().lower() == "direct"
+
+
 class SecretBox:
     """Encrypts and decrypts the secret columns with one key."""
 
@@ -134,6 +139,16 @@ class SecretBox:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError) as exc:
             raise self.wrong_key() from exc
+
+    def decrypt_url(self, value: str | None) -> str | None:
+        """A URL column: decrypted, or as is when written in plaintext by an older version.
+
+        A Fernet token is base64url and never holds ``://``; a stored URL always does
+        (``direct`` is the one word a proxy column may also hold).
+        """
+        if value is None or is_plaintext_url(value):
+            return value
+        return self.decrypt(value)
 
     def wrong_key(self) -> ConfigError:
         return ConfigError(

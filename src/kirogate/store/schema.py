@@ -72,7 +72,7 @@ credentials = sa.Table(
     sa.Column("subscription_title", sa.String(200)),
     sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("weight", sa.Float, nullable=False, server_default=sa.text("1.0")),
-    sa.Column("proxy_url", sa.Text),
+    sa.Column("proxy_url", sa.Text),  # encrypted (older rows: plaintext until opened)
     sa.Column("proxy_username", sa.Text),
     sa.Column("proxy_password", sa.Text),  # encrypted
     sa.Column(
@@ -175,6 +175,7 @@ SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
         "client_secret",
         "proxy_password",
         "kiro_api_key",
+        "proxy_url",
     ),
     "proxies": ("password",),
 }

@@ -166,6 +166,7 @@ class Store(
             store.schema_upgraded = await store._migrate(isolated_migration)
             try:
                 await store._check_key()
+                await store.encrypt_plaintext_urls()
             except StoreUnavailable as exc:
                 raise ConfigError(str(exc)) from exc
         except BaseException:

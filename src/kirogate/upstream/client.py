@@ -33,7 +33,7 @@ from kirogate.errors import (
 from kirogate.protocol.request import ORIGIN_AI_EDITOR, KiroRequest
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream.classify import classify_http_error
-from kirogate.upstream.credentials import Credential
+from kirogate.upstream.credentials import Credential, unusable_credential
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
 from kirogate.upstream.http import HttpPool, connection_errors
 from kirogate.upstream.identity import data_plane_headers, mcp_headers, usage_headers
@@ -282,6 +282,10 @@ class KiroClient:
             ) from exc
         except connection_errors() as exc:
             raise self._connection_error(credential, exc) from exc
+        except ValueError as exc:
+            # aiohttp refuses a header with a control character (and, like it, a bad
+            # encoding): the request cannot be built with this credential's fields.
+            raise unusable_credential(credential, exc) from exc
 
     def _connection_error(
         self, credential: Credential, exc: BaseException

@@ -8,11 +8,14 @@ and where it came from (so refreshed tokens can be written back). Secrets are ne
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from kirogate.errors import CredentialUnusable, InvalidRequest
 
 
 class AuthMethod(StrEnum):
@@ -127,3 +130,98 @@ class Credential:
         """sha256 of the refresh token (or API key): identifies the credential for dedupe."""
         secret = self.kiro_api_key if self.is_api_key else self.refresh_token
         return secret_hash(secret or "")
+
+
+# ---------------------------------------------------------------- field checks
+
+# Tokens, keys and ids travel in headers, URLs and JSON bodies: visible ASCII only, no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+# Proxy user names and passwords go into a Basic header (latin-1 encoded): printable ASCII.
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+# Regions become host names (``q.{region}.amazonaws.com``).
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+# Shown to operators and written to logs: anything but control characters (C0, DEL, C1).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# (attribute, the name users write, the rule)
+_FIELD_RULES: tuple[tuple[str, str, str], ...] = (
+    ("kiro_api_key", "kiroApiKey", "token"),
+    ("refresh_token", "refreshToken", "token"),
+    ("access_token", "accessToken", "token"),
+    ("profile_arn", "profileArn", "token"),
+    ("client_id", "clientId", "token"),
+    ("client_secret", "clientSecret", "token"),
+    ("client_id_hash", "clientIdHash", "token"),
+    ("machine_id", "machineId", "token"),
+    ("proxy_url", "proxyUrl", "token"),
+    ("token_endpoint", "tokenEndpoint", "token"),
+    ("proxy_username", "proxyUsername", "printable"),
+    ("proxy_password", "proxyPassword", "printable"),
+    ("region", "region", "region"),
+    ("auth_region", "authRegion", "region"),
+    ("api_region", "apiRegion", "region"),
+    ("email", "email", "text"),
+    ("subscription_title", "subscriptionTitle", "text"),
+    ("provider", "provider", "text"),
+)
+_RULE_TEXT = {
+    "token": "visible ASCII characters only (no spaces, line breaks or control characters)",
+    "printable": "printable ASCII characters only (no line breaks or control characters)",
+    "region": "a region name such as us-east-1 (lowercase letters, digits and '-')",
+    "text": "no line breaks or control characters",
+}
+
+
+def _breaks_rule(value: str, rule: str) -> bool:
+    match rule:
+        case "token":
+            return _TOKEN.fullmatch(value) is None
+        case "printable":
+            return _PRINTABLE.fullmatch(value) is None
+        case "region":
+            return _REGION.fullmatch(value) is None
+        case _:
+            return _CONTROL.search(value) is not None
+
+
+def unusable_field(credential: Credential) -> tuple[str, str] | None:
+    """The first field no upstream call could carry, as (name users write, what it must be)."""
+    for attribute, name, rule in _FIELD_RULES:
+        value = getattr(credential, attribute)
+        if value is None:
+            continue
+        if not isinstance(value, str) or _breaks_rule(value, rule):
+            return name, _RULE_TEXT[rule]
+    return None
+
+
+def check_credential_field(attribute: str, value: object) -> None:
+    """:func:`check_credential_fields` for one attribute being changed (e.g. ``proxy_url``)."""
+    for known, name, rule in _FIELD_RULES:
+        unusable = not isinstance(value, str) or _breaks_rule(value, rule)
+        if known == attribute and value is not None and unusable:
+            raise InvalidRequest(f"{name}: {_RULE_TEXT[rule]}", param=name)
+
+
+def check_credential_fields(credential: Credential) -> None:
+    """Every text field of ``credential`` is one the upstream calls can carry.
+
+    Raises :class:`InvalidRequest` naming the field (as users write it) otherwise: a line
+    break in a token would make every request built with it fail, so it never gets in.
+    Every way in (files, environment, store rows, the admin API and the CLI) calls this.
+    """
+    found = unusable_field(credential)
+    if found is not None:
+        name, rule = found
+        raise InvalidRequest(f"{name}: {rule}", param=name)
+
+
+def unusable_credential(credential: Credential, exc: ValueError) -> CredentialUnusable:
+    """The error for a request the HTTP client refused to build with ``credential``.
+
+    Names the credential and the kind of refusal, never a field's value.
+    """
+    return CredentialUnusable(
+        f"credential {credential.label}: the HTTP client refused to build a request with it "
+        f"({type(exc).__name__}); check its tokens, region and proxy"
+    )

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import orjson
 
-from kirogate.errors import InvalidGrant, KirogateError, RefreshFailed
+from kirogate.errors import CredentialUnusable, InvalidGrant, KirogateError, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.tasks import spawn
 from kirogate.upstream.credentials import AuthMethod, Credential
@@ -37,8 +39,10 @@ log = logging.getLogger(__name__)
 REFRESH_TIMEOUT = 60.0  # kiro.rs
 DEFAULT_EXPIRES_IN = 3600  # when the response has no expiresIn (AIClient-2-API)
 MAX_REFRESH_FAILURES = 3  # consecutive transient failures before a credential is disabled
+REFRESH_BACKOFF_JITTER = 0.25  # up to a quarter more than settings.refresh_backoff·2^(n-1)
 
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
 SessionProvider = Callable[[Credential], tuple[aiohttp.ClientSession, str | None]]
 WriteBack = Callable[[Credential], Awaitable[object]]
 
@@ -108,6 +112,12 @@ async def _post(
         raise RefreshFailed(f"{what}: no answer within {REFRESH_TIMEOUT:.0f}s") from exc
     except aiohttp.ClientError as exc:
         raise RefreshFailed(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        # A header (machine id) or URL (region) of the credential the HTTP client refuses.
+        raise CredentialUnusable(
+            f"{what}: the HTTP client refused to build the request ({type(exc).__name__}); "
+            "check the credential's fields"
+        ) from exc
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -321,6 +331,8 @@ class TokenManager:
         clock: Clock = utcnow,
         max_refresh_failures: int = MAX_REFRESH_FAILURES,
         coordinator: RefreshCoordinatorLike | None = None,
+        monotonic: Monotonic = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         # Public so a gateway can attach it once its store is open (several processes).
@@ -331,14 +343,32 @@ class TokenManager:
         self._max_failures = max_refresh_failures
         self._inflight: dict[int, asyncio.Task[str]] = {}
         self._failures: dict[int, int] = {}
+        self._monotonic = monotonic
+        self._rng = rng or random.Random()
+        # Per credential: failed refreshes in a row (for the delay) and when the next may run.
+        self._backoff: dict[int, tuple[int, float]] = {}
 
     def refresh_failures(self, credential: Credential) -> int:
         """Consecutive failed refreshes of this credential."""
         return self._failures.get(id(credential), 0)
 
     def reset(self, credential: Credential) -> None:
-        """Forget the failure count (e.g. when an admin re-enables the credential)."""
+        """Forget the failure count and backoff (e.g. when an admin re-enables the credential)."""
         self._failures.pop(id(credential), None)
+        self._backoff.pop(id(credential), None)
+
+    def backoff_remaining(self, credential: Credential) -> float:
+        """Seconds before the credential's next refresh may run (0: it may run now)."""
+        entry = self._backoff.get(id(credential))
+        return 0.0 if entry is None else max(entry[1] - self._monotonic(), 0.0)
+
+    def _back_off(self, key: int) -> float:
+        failures = self._backoff.get(key, (0, 0.0))[0] + 1
+        base, cap = self._settings.refresh_backoff, self._settings.refresh_backoff_max
+        delay = min(base * 2.0 ** (failures - 1), cap)
+        delay += self._rng.uniform(0.0, delay * REFRESH_BACKOFF_JITTER)
+        self._backoff[key] = (failures, self._monotonic() + delay)
+        return delay
 
     async def ensure_fresh(
         self, credential: Credential, *, force: bool = False, rejected: str | None = None
@@ -361,6 +391,18 @@ class TokenManager:
             expiring = credential.expires_within(self._settings.refresh_skew, now=self._clock())
             if not force and not expiring and credential.access_token:
                 return credential.access_token
+            wait = self.backoff_remaining(credential)
+            if wait > 0:
+                # A refresh failed lately: no new call before the backoff ends. A token that
+                # is only near its expiry still serves; one that is gone cannot.
+                if not force and not credential.expires_within(0, now=self._clock()):
+                    return credential.access_token or ""
+                failures = self._backoff[key][0]
+                raise RefreshFailed(
+                    f"refresh of {credential.label} backs off for {wait:.0f}s after "
+                    f"{failures} failure(s)",
+                    retry_after=wait,
+                )
             # Without an explicit one, the token held now is the one found wanting.
             refused = rejected if rejected is not None else credential.access_token
             task = spawn(
@@ -420,6 +462,7 @@ class TokenManager:
             log.warning("%s disabled: refresh token rejected (%s)", credential.label, exc.message)
             raise
         except RefreshFailed as exc:
+            exc.retry_after = self._back_off(key)
             count = self._failures[key] = self._failures.get(key, 0) + 1
             if count >= self._max_failures:
                 credential.disabled = True
@@ -428,9 +471,16 @@ class TokenManager:
                     "%s disabled after %d failed refreshes: %s", credential.label, count, exc
                 )
             else:
-                log.warning("refresh %d of %s failed: %s", count, credential.label, exc)
+                log.warning(
+                    "refresh %d of %s failed: %s; next try in %.1fs",
+                    count,
+                    credential.label,
+                    exc,
+                    exc.retry_after,
+                )
             raise
         self._failures.pop(key, None)
+        self._backoff.pop(key, None)
         rotated = bool(update.refresh_token and update.refresh_token != credential.refresh_token)
         if rotated and credential.machine_id is None:
             # The default machine id hashes the refresh token; pin it before the token rotates

@@ -32,9 +32,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kirogate.errors import CredentialSourceError
+from kirogate.errors import CredentialSourceError, InvalidRequest
 from kirogate.settings import KIRO_IDE_TOKEN_FILE
-from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin, secret_hash
+from kirogate.upstream.credentials import (
+    AuthMethod,
+    Credential,
+    CredentialOrigin,
+    check_credential_fields,
+    secret_hash,
+    unusable_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +300,14 @@ def credential_from_object(
     origin: CredentialOrigin,
     directory: Path | None = None,
     names: Mapping[str, str] | None = None,
+    check: bool = True,
 ) -> Credential:
     """One credential from a camelCase object in any of the supported shapes.
 
     ``directory`` is where a ``<clientIdHash>.json`` companion is looked up; ``names`` renames
-    fields in error messages (for environment variables).
+    fields in error messages (for environment variables). With ``check`` a field no request
+    could carry (:func:`check_credential_fields`) raises; files and the environment pass
+    ``False`` and skip such entries with :func:`without_unusable` instead.
     """
     if not isinstance(data, dict):
         raise CredentialSourceError(source, f"expected a JSON object, got {_type_name(data)}")
@@ -326,7 +336,7 @@ def credential_from_object(
     if method is AuthMethod.EXTERNAL_IDP and not f.text("tokenEndpoint"):
         raise f.error("tokenEndpoint", "required for external IdP credentials")
     disabled = f.flag("disabled")
-    return Credential(
+    credential = Credential(
         auth_method=method,
         refresh_token=refresh_token,
         access_token=f.text("accessToken"),
@@ -355,6 +365,10 @@ def credential_from_object(
         origin=origin,
         extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
     )
+    found = unusable_field(credential) if check else None
+    if found is not None:
+        raise f.error(*found)
+    return credential
 
 
 # ---------------------------------------------------------------- files
@@ -418,6 +432,7 @@ def _credentials_from_json(
                     origin=CredentialOrigin(kind, path, index, array=True),
                     directory=directory,
                     names=names,
+                    check=False,
                 )
             )
             for index, item in enumerate(data)
@@ -427,7 +442,12 @@ def _credentials_from_json(
         return [
             _with_file_id(
                 credential_from_object(
-                    data, source=source, origin=origin, directory=directory, names=names
+                    data,
+                    source=source,
+                    origin=origin,
+                    directory=directory,
+                    names=names,
+                    check=False,
                 )
             )
         ]
@@ -441,6 +461,24 @@ def _with_file_id(credential: Credential) -> Credential:
     if credential.id is not None and credential.origin is not None:
         credential.origin = replace(credential.origin, file_id=credential.id)
     return credential
+
+
+def without_unusable(credentials: list[Credential], source: str) -> list[Credential]:
+    """``credentials`` minus those with a field no request could carry (each skip is logged).
+
+    A line break in a token would otherwise fail every request built with it; the other
+    entries of the file still load.
+    """
+    kept = []
+    for credential in credentials:
+        try:
+            check_credential_fields(credential)
+        except InvalidRequest as exc:
+            where = credential.origin.describe() if credential.origin else source
+            log.warning("skipping the credential at %s: %s", where, exc.message)
+            continue
+        kept.append(credential)
+    return kept
 
 
 def check_unique_ids(credentials: Iterable[Credential]) -> None:
@@ -480,6 +518,7 @@ def load_credentials_file(path: Path, *, ids: bool = True) -> list[Credential]:
     credentials = _credentials_from_json(
         data, source=str(path), kind=_detect_kind(path, data), path=path
     )
+    credentials = without_unusable(credentials, str(path))
     if ids:
         assign_ids(credentials)
     return credentials
@@ -546,7 +585,7 @@ def _env_sources(environ: Mapping[str, str]) -> list[tuple[str, list[Credential]
         places.append(("env CREDENTIALS_JSON", creds))
     if environ.get("REFRESH_TOKEN", "").strip():
         obj = {key: environ.get(name) for key, name in _HF_NAMES.items() if environ.get(name)}
-        cred = credential_from_object(obj, source="env", origin=env, names=_HF_NAMES)
+        cred = credential_from_object(obj, source="env", origin=env, names=_HF_NAMES, check=False)
         _apply_global_region([cred], region)
         places.append(("env REFRESH_TOKEN", [cred]))
     raw = environ.get("KIRO_AUTH_TOKEN", "").strip()
@@ -557,7 +596,7 @@ def _env_sources(environ: Mapping[str, str]) -> list[tuple[str, list[Credential]
         # Ki2API: social only; the access token's expiry is unknown, so it is refreshed first.
         obj = {"authMethod": "social", "accessToken": access, "refreshToken": refresh}
         names = {"refreshToken": "KIRO_REFRESH_TOKEN", "accessToken": "KIRO_ACCESS_TOKEN"}
-        cred = credential_from_object(obj, source="env", origin=env, names=names)
+        cred = credential_from_object(obj, source="env", origin=env, names=names, check=False)
         places.append(("env KIRO_REFRESH_TOKEN", [cred]))
     for name in _KIRO2API_DEPRECATED:
         if environ.get(name):
@@ -568,6 +607,7 @@ def _env_sources(environ: Mapping[str, str]) -> list[tuple[str, list[Credential]
 def load_env_credentials(environ: Mapping[str, str], *, ids: bool = True) -> list[Credential]:
     """Credentials from environment variables; a ``KIRO_API_KEY`` one comes first."""
     credentials = [c for _, creds in _env_sources(environ) for c in creds]
+    credentials = without_unusable(credentials, "env")
     if ids:
         assign_ids(credentials)
     return credentials
@@ -670,7 +710,7 @@ def _discover(
     by_fingerprint: dict[str, Credential] = {}
     for place, creds in places:
         kept = 0
-        for credential in creds:
+        for credential in without_unusable(creds, place):
             first = by_fingerprint.setdefault(credential.fingerprint(), credential)
             if first is not credential:
                 log.warning(

@@ -7,20 +7,6 @@ import logging
 
 import pytest
 
-from kirogate.compression import (
-    SUMMARY_ACK,
-    SUMMARY_SYSTEM,
-    Compressor,
-    chunk_texts,
-    compressed_conversation,
-    compressed_turns,
-    is_safe_split,
-    needs_compression,
-    prefix_digests,
-    render_turn,
-    split_index,
-    summary_request,
-)
 from kirogate.convert.ir import (
     Conversation,
     Document,
@@ -34,6 +20,20 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.openai_common import SOURCES_KEY, TurnSource
 from kirogate.convert.openai_in import chat_to_ir
+from kirogate.service.compression import (
+    SUMMARY_ACK,
+    SUMMARY_SYSTEM,
+    Compressor,
+    chunk_texts,
+    compressed_conversation,
+    compressed_turns,
+    is_safe_split,
+    needs_compression,
+    prefix_digests,
+    render_turn,
+    split_index,
+    summary_request,
+)
 from kirogate.settings import CompressionSettings
 
 ON = CompressionSettings(enabled=True, max_tokens=10**9, max_messages=6, keep_last=2)
@@ -359,7 +359,7 @@ async def test_a_failed_summary_leaves_the_conversation_unchanged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     conv = chat(9)
-    with caplog.at_level(logging.WARNING, logger="kirogate.compression"):
+    with caplog.at_level(logging.WARNING, logger="kirogate.service.compression"):
         out = await Compressor(ON, Upstream(fail=True)).apply(conv)
     assert out is conv
     assert "ConnectionError" in caplog.text and "uncompressed" in caplog.text
@@ -404,7 +404,7 @@ async def test_concurrent_requests_of_a_conversation_share_one_summary() -> None
 async def test_long_histories_are_folded_a_chunk_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("kirogate.compression.SUMMARY_INPUT_BYTES", 4_000)
+    monkeypatch.setattr("kirogate.service.compression.SUMMARY_INPUT_BYTES", 4_000)
     settings = CompressionSettings(enabled=True, max_messages=6, keep_last=2, summary_max_tokens=1)
     turns = tuple(user("x" * 1500) if i % 2 == 0 else assistant("y" * 1500) for i in range(9))
     upstream = Upstream()

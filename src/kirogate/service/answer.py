@@ -1,10 +1,9 @@
-"""The gateway's running state and its one operation: answer a conversation from upstream.
+"""Answering a conversation from upstream: the failover loop up to the first event, and the answer.
 
-:class:`Gateway` is built once per process by ``serve`` (or by tests) and handed to the
-HTTP layer. It owns the long-lived resources (HTTP connection pools, the token manager,
-the credential pool) and releases them in :meth:`Gateway.close`. :meth:`Gateway.open_answer`
-runs the failover loop up to the upstream's first event; after that the request is
-committed to one credential and the caller streams the :class:`Answer`.
+:class:`Answering` holds the gateway's request-side methods (the :class:`~kirogate.service.gateway.Gateway`
+inherits them): :meth:`Answering.open_answer` runs the failover loop up to the upstream's first
+event; after that the request is committed to one credential and the caller streams the
+:class:`Answer`, or reads it whole with :meth:`Answering.collect`.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kirogate.compression import Compressor
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.ir import (
     NO_CACHE,
@@ -34,43 +32,28 @@ from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import (
-    InvalidRequest,
-    KirogateError,
-    UpstreamInvalidModel,
-    UpstreamStreamException,
-)
-from kirogate.jobs import BackgroundJobs, JobsSettings
+from kirogate.errors import InvalidRequest, KirogateError, UpstreamInvalidModel
 from kirogate.log import REQUEST_ID
-from kirogate.manager import CredentialManager
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
-from kirogate.pool.proxies import ProxyEntry, ProxyPool
-from kirogate.pool.settings import PoolSettings
 from kirogate.protocol.events import KiroEvent, StreamException
 from kirogate.settings import Settings
 from kirogate.upstream.classify import classify_stream_exception
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
-from kirogate.upstream.http import HttpPool
-from kirogate.upstream.identity import machine_id_for, random_uuid, random_uuid_hex
+from kirogate.upstream.identity import machine_id_for, random_uuid
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.stream import UpstreamStream
 
 if TYPE_CHECKING:
-    from kirogate.cluster import Cluster
+    from kirogate.service.compression import Compressor
     from kirogate.store import Store
-    from kirogate.upstream.usage import Balance
 
 log = logging.getLogger(__name__)
 
 TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
-
-
-def new_hex_id() -> str:
-    return random_uuid_hex()
 
 
 @dataclass(slots=True)
@@ -92,7 +75,7 @@ class Answer:
     model: ModelInfo
     input_estimate: int
     assembler: StreamAssembler
-    _gateway: Gateway = field(repr=False)
+    _gateway: Answering = field(repr=False)
     endpoint: str = ""
     started: float = 0.0  # time.monotonic() when the request reached open_answer
     first_event_at: float = 0.0  # ... and when the upstream's first event arrived
@@ -132,166 +115,20 @@ class Answer:
             self._gateway.log_answer(self)
 
 
-class Gateway:
-    """Everything a request handler needs, created at startup and closed at shutdown."""
+class Answering:
+    """The request side of the gateway; the resources it reads are set up by ``Gateway``."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        credentials: Sequence[Credential],
-        *,
-        pool_settings: PoolSettings | None = None,
-        build_options: KiroBuildOptions | None = None,
-        persistent: bool = False,
-    ) -> None:
-        """``persistent``: keep credentials and pool state in the store (``kirogate serve``).
-
-        Without it (tests, embedding) the given credentials live in memory only and refreshed
-        tokens are written back to the files they came from.
-        """
-        self.settings = settings
-        self.persistent = persistent
-        self.store: Store | None = None
-        self.cluster: Cluster | None = None
-        self._sources = list(credentials)
-        self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
-        self._pool_settings = pool_settings or settings.pool
-        self.proxies = ProxyPool()
-        self.http = HttpPool(
-            settings.upstream,
-            proxy_for=self.proxies.proxy_for,
-            on_proxy_failure=self.proxies.report_failure,
-        )
-        self.jobs: BackgroundJobs | None = None
-        self.tokens = TokenManager(
-            settings.upstream, self.http.session_for, write_back=self._write_back
-        )
-        self.client = KiroClient(settings.upstream, self.http)
-        self.compressor = (
-            Compressor(settings.compression, self.summarise)
-            if settings.compression.enabled
-            else None
-        )
-        self.prompt_cache = PrefixCache() if settings.cache.estimate else None
-        self.pool = CredentialPool(credentials, pool_settings or settings.pool)
-        self.manager = CredentialManager(
-            lambda: self.pool,
-            self.tokens,
-            self.client,
-            self.machine_ready,
-            store=lambda: self.store,
-        )
-        self.build_options = build_options or KiroBuildOptions()
-        self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
-        # Responses API conversations kept for previous_response_id (bounded, newest last).
-        self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
-        self.responses_limit = 1000
-        # Their output items by id, for item_reference without previous_response_id.
-        self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.response_items_limit = 20_000
-        # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
-        self._unserved_models: set[str] = set()
-
-    async def start(self) -> None:
-        if self.persistent:
-            await self._open_store()
-        log.info("gateway starting with %d credential(s)", len(self.pool))
-
-    async def close(self) -> None:
-        if self.jobs is not None:
-            await self.jobs.close()
-        await self.tokens.aclose()
-        if self.cluster is not None:
-            await self.cluster.close()
-        if self.store is not None:
-            await self.store.close()
-        await self.http.close()
-        log.info("gateway stopped")
-
-    async def _open_store(self) -> None:
-        """Persistent mode: credentials and pool state from the store, shared with others."""
-        from kirogate.cluster import Cluster
-        from kirogate.store import Store
-
-        settings = self.settings
-        self.store = store = await Store.open(
-            database_url=settings.database_url,
-            data_dir=settings.data_path,
-            secret_key=settings.secret_key,
-            serve=True,
-        )
-        report = await store.sync_sources(self._sources, files=self._source_files)
-        log.info("credential sources: %s", report.describe())
-        credentials = await store.list_credentials()
-        self.cluster = cluster = Cluster(store, settings.redis_url)
-        self.pool = CredentialPool(
-            credentials,
-            self._pool_settings,
-            state=cluster.state,
-            quota_reset=self.manager.reset_hint,
-        )
-        self.tokens.coordinator = cluster.coordinator
-        self.manager.changed = cluster.credentials_changed
-        self.manager.file_lock = cluster.lock.hold
-        await cluster.start(self.pool)
-        self.proxies.replace(
-            ProxyEntry(record.id, record.connect_url(), label=record.label)
-            for record in await store.list_proxies()
-        )
-        usage_interval = settings.upstream.usage_interval
-        self.jobs = BackgroundJobs(
-            JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),
-            credentials=self._rotating_credentials,
-            refresh=lambda credential: self.tokens.ensure_fresh(credential, force=True),
-            fetch_balance=self.manager.fetch_balance,
-            on_balance=self.manager.note_balance,
-            cache=self.manager.balances,
-        )
-        self.jobs.start()
-
-    def _rotating_credentials(self) -> list[Credential]:
-        """Credentials in rotation (not disabled), for the background jobs."""
-        pool = self.pool
-        return [
-            c for c in pool.credentials() if c.id is not None and not pool.state_of(c.id).disabled
-        ]
-
-    async def _write_back(self, credential: Credential) -> None:
-        await self.manager.write_back(credential)
-
-    # ------------------------------------------------------------ operator actions
-
-    async def add_credential(self, credential: Credential) -> tuple[Credential, bool]:
-        return await self.manager.add(credential)
-
-    async def remove_credential(self, credential_id: int) -> None:
-        await self.manager.remove(credential_id)
-
-    async def set_disabled(self, credential_id: int, disabled: bool) -> None:
-        await self.manager.set_disabled(credential_id, disabled)
-
-    async def set_priority(self, credential_id: int, priority: int) -> None:
-        await self.manager.set_priority(credential_id, priority)
-
-    async def reset_credential(self, credential_id: int) -> None:
-        await self.manager.reset(credential_id)
-
-    async def balance(self, credential_id: int, *, refresh: bool = True) -> Balance:
-        return await self.manager.balance(credential_id, refresh=refresh)
-
-    def cached_balance(self, credential_id: int) -> Balance | None:
-        return self.manager.cached_balance(credential_id)
-
-    @property
-    def credentials(self) -> list[Credential]:
-        return self.pool.credentials()
-
-    def serves_model(self, model: ModelInfo) -> bool:
-        """Whether some usable credential's plan allows ``model`` (see the pool's rule)."""
-        return self.pool.serves_model(model.upstream_id)
-
-    def usable_credentials(self) -> list[Credential]:
-        return [cred for cred in self.pool.credentials() if not cred.disabled]
+    settings: Settings
+    pool: CredentialPool
+    tokens: TokenManager
+    client: KiroClient
+    store: Store | None
+    compressor: Compressor | None
+    prompt_cache: PrefixCache | None
+    build_options: KiroBuildOptions
+    _truncated: OrderedDict[str, TruncatedCall]
+    # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
+    _unserved_models: set[str]
 
     # ------------------------------------------------------------ truncation memory
 
@@ -490,6 +327,3 @@ async def events_of(answer: Answer) -> AsyncIterator[KiroEvent]:
     yield first
     async for event in answer.stream:
         yield event
-
-
-__all__ = ["Answer", "Gateway", "UpstreamStreamException", "events_of", "new_hex_id"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from kirogate.errors import ConfigError, InvalidGrant, UpstreamThrottled
-from kirogate.jobs import BackgroundJobs, JobsSettings
 from kirogate.pool import CredentialPool, PoolSettings
+from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.usage import Balance, parse_usage_limits
 

@@ -1,0 +1,50 @@
+"""The kiro.rs admin error envelope: ``{"error": {"type": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.responses import Response
+
+from kirogate.api.responses import json_response
+from kirogate.errors import (
+    AuthenticationFailed,
+    AuthError,
+    ClientError,
+    EventStreamError,
+    InvalidGrant,
+    KirogateError,
+    NoCredentialAvailable,
+    NotFound,
+    RateLimited,
+    UpstreamError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def admin_error_type(exc: KirogateError) -> tuple[int, str]:
+    """The HTTP status and kiro.rs error type for ``exc``."""
+    match exc:
+        case InvalidGrant():  # kiro.rs answers a dead refresh token with 400 invalid_request
+            return 400, "invalid_request"
+        case AuthenticationFailed():
+            return 401, "authentication_error"
+        case NotFound():
+            return 404, "not_found"
+        case RateLimited():
+            return 429, "rate_limit_error"
+        case ClientError():
+            return exc.status, "invalid_request"
+        case AuthError() | UpstreamError() | EventStreamError() | NoCredentialAvailable():
+            return 502, "api_error"
+        case _:
+            return 500, "internal_error"
+
+
+def admin_error_response(exc: KirogateError) -> Response:
+    """``exc`` in the kiro.rs admin envelope: ``{"error": {"type": ..., "message": ...}}``."""
+    status, kind = admin_error_type(exc)
+    if status >= 500:
+        log.warning("admin API answering %d %s: %s", status, type(exc).__name__, exc.message)
+    return json_response({"error": {"type": kind, "message": exc.message}}, status=status)

@@ -1,0 +1,30 @@
+"""``/api/admin/config/load-balancing``: the pool's selection mode (kiro.rs's route)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kirogate.admin.auth import AdminRoute, operations_of
+from kirogate.admin.fields import wrong
+from kirogate.api.common import read_json_object
+from kirogate.api.responses import json_response
+from kirogate.service.operations import PoolMode
+
+router = APIRouter(route_class=AdminRoute)
+
+
+@router.get("/config/load-balancing")
+async def load_balancing(request: Request) -> Response:
+    return json_response({"mode": operations_of(request).mode.value})
+
+
+@router.put("/config/load-balancing")
+async def set_load_balancing(request: Request) -> Response:
+    body = await read_json_object(request)
+    mode = body.get("mode")
+    if not isinstance(mode, str):
+        raise wrong(body, "mode", f"one of {', '.join(PoolMode)}")
+    now = await operations_of(request).set_mode(mode)
+    return json_response({"mode": now.value})

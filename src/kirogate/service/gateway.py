@@ -1,0 +1,171 @@
+"""The gateway's running state: the long-lived resources, built once and closed once.
+
+:class:`Gateway` is built once per process by ``serve`` (or by tests) and handed to the
+HTTP layer. It owns the long-lived resources (HTTP connection pools, the token manager,
+the credential pool) and releases them in :meth:`Gateway.close`. Answering requests is
+inherited from :class:`~kirogate.service.answer.Answering`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kirogate.convert.cache_estimate import PrefixCache
+from kirogate.convert.ir import Conversation
+from kirogate.convert.kiro import KiroBuildOptions, TruncatedCall
+from kirogate.convert.models import ModelInfo
+from kirogate.pool.credential_pool import CredentialPool
+from kirogate.pool.proxies import ProxyPool
+from kirogate.service.answer import Answering
+from kirogate.service.compression import Compressor
+from kirogate.service.jobs import BackgroundJobs, JobsSettings
+from kirogate.service.operations import Operations
+from kirogate.settings import PoolSettings, Settings
+from kirogate.upstream.client import KiroClient
+from kirogate.upstream.credentials import Credential
+from kirogate.upstream.http import HttpPool
+from kirogate.upstream.refresh import TokenManager
+
+if TYPE_CHECKING:
+    from kirogate.cluster import Cluster
+    from kirogate.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Gateway(Answering):
+    """Everything a request handler needs, created at startup and closed at shutdown."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: Sequence[Credential],
+        *,
+        pool_settings: PoolSettings | None = None,
+        build_options: KiroBuildOptions | None = None,
+        persistent: bool = False,
+    ) -> None:
+        """``persistent``: keep credentials and pool state in the store (``kirogate serve``).
+
+        Without it (tests, embedding) the given credentials live in memory only and refreshed
+        tokens are written back to the files they came from.
+        """
+        self.settings = settings
+        self.persistent = persistent
+        self.store: Store | None = None
+        self.cluster: Cluster | None = None
+        self._sources = list(credentials)
+        self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
+        self._pool_settings = pool_settings or settings.pool
+        self.proxies = ProxyPool()
+        self.http = HttpPool(
+            settings.upstream,
+            proxy_for=self.proxies.proxy_for,
+            on_proxy_failure=self.proxies.report_failure,
+        )
+        self.jobs: BackgroundJobs | None = None
+        self.tokens = TokenManager(
+            settings.upstream, self.http.session_for, write_back=self._write_back
+        )
+        self.client = KiroClient(settings.upstream, self.http)
+        self.compressor = (
+            Compressor(settings.compression, self.summarise)
+            if settings.compression.enabled
+            else None
+        )
+        self.prompt_cache = PrefixCache() if settings.cache.estimate else None
+        self.pool = CredentialPool(credentials, pool_settings or settings.pool)
+        # The one door for operator actions (the admin API's and the console's).
+        self.operations = Operations(
+            lambda: self.pool,
+            self.tokens,
+            self.client,
+            self.machine_ready,
+            store=lambda: self.store,
+            proxies=self.proxies,
+        )
+        self.build_options = build_options or KiroBuildOptions()
+        self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
+        # Responses API conversations kept for previous_response_id (bounded, newest last).
+        self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
+        self.responses_limit = 1000
+        # Their output items by id, for item_reference without previous_response_id.
+        self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.response_items_limit = 20_000
+        # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
+        self._unserved_models: set[str] = set()
+
+    async def start(self) -> None:
+        if self.persistent:
+            await self._open_store()
+        log.info("gateway starting with %d credential(s)", len(self.pool))
+
+    async def close(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.close()
+        await self.tokens.aclose()
+        if self.cluster is not None:
+            await self.cluster.close()
+        if self.store is not None:
+            await self.store.close()
+        await self.http.close()
+        log.info("gateway stopped")
+
+    async def _open_store(self) -> None:
+        """Persistent mode: credentials and pool state from the store, shared with others."""
+        from kirogate.cluster import Cluster
+        from kirogate.store import Store
+
+        settings = self.settings
+        self.store = store = await Store.open(
+            database_url=settings.database_url,
+            data_dir=settings.data_path,
+            secret_key=settings.secret_key,
+            serve=True,
+        )
+        report = await store.sync_sources(self._sources, files=self._source_files)
+        log.info("credential sources: %s", report.describe())
+        credentials = await store.list_credentials()
+        self.cluster = cluster = Cluster(store, settings.redis_url)
+        self.pool = CredentialPool(
+            credentials,
+            self._pool_settings,
+            state=cluster.state,
+            quota_reset=self.operations.reset_hint,
+        )
+        self.tokens.coordinator = cluster.coordinator
+        self.operations.changed = cluster.credentials_changed
+        self.operations.file_lock = cluster.lock.hold
+        await cluster.start(self.pool)
+        await self.operations.reload_proxies()
+        usage_interval = settings.upstream.usage_interval
+        self.jobs = BackgroundJobs(
+            JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),
+            credentials=self._rotating_credentials,
+            refresh=lambda credential: self.tokens.ensure_fresh(credential, force=True),
+            fetch_balance=self.operations.fetch_balance,
+            on_balance=self.operations.note_balance,
+            cache=self.operations.balances,
+        )
+        self.jobs.start()
+
+    def _rotating_credentials(self) -> list[Credential]:
+        """Credentials in rotation (not disabled), for the background jobs."""
+        pool = self.pool
+        return [
+            c for c in pool.credentials() if c.id is not None and not pool.state_of(c.id).disabled
+        ]
+
+    async def _write_back(self, credential: Credential) -> None:
+        await self.operations.write_back(credential)
+
+    @property
+    def credentials(self) -> list[Credential]:
+        return self.pool.credentials()
+
+    def serves_model(self, model: ModelInfo) -> bool:
+        """Whether some usable credential's plan allows ``model`` (see the pool's rule)."""
+        return self.pool.serves_model(model.upstream_id)

@@ -1,0 +1,38 @@
+"""The gateway's resources: built once, the store's proxies and credentials loaded at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kirogate.service import Gateway
+from kirogate.service.operations import Operations
+from kirogate.settings import Settings
+from kirogate.upstream.credentials import AuthMethod, Credential
+
+
+async def test_a_persistent_gateway_starts_with_the_stored_credentials_and_proxies(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    async with Operations.open(settings) as ops:
+        await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="aorAAAA-" + "r" * 80))
+        await ops._stored().add_proxy("http://proxy.example:8080", label="office")
+    gateway = Gateway(settings, [], persistent=True)
+    await gateway.start()
+    try:
+        assert len(gateway.operations.credentials()) == 1
+        assert [entry.label for entry in gateway.proxies.entries()] == ["office"]
+    finally:
+        await gateway.close()
+
+
+async def test_an_in_memory_gateway_has_no_store_and_operations_over_its_pool() -> None:
+    credential = Credential(AuthMethod.SOCIAL, refresh_token="aorAAAA-" + "m" * 80, id=1)
+    gateway = Gateway(Settings(), [credential])
+    await gateway.start()
+    try:
+        assert gateway.store is None
+        await gateway.operations.set_disabled(1, True)
+        assert gateway.pool.state_of(1).disabled
+    finally:
+        await gateway.close()

@@ -1,0 +1,137 @@
+"""The one door for operator actions, opened over the store alone (as the command line does)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kirogate.errors import ConfigError, InvalidRequest, NotFound
+from kirogate.pool.proxies import ProxyPool
+from kirogate.pool.state import DisableReason
+from kirogate.service.operations import NOTICE_CHANNEL, Operations
+from kirogate.settings import Settings
+from kirogate.upstream.credentials import AuthMethod, Credential
+
+
+def credential(token: str = "aorAAAA-refresh-" + "r" * 80) -> Credential:
+    return Credential(AuthMethod.SOCIAL, refresh_token=token)
+
+
+@pytest.fixture
+async def ops(tmp_path: Path) -> AsyncIterator[Operations]:
+    async with Operations.open(Settings(data_dir=tmp_path)) as operations:
+        yield operations
+
+
+async def test_add_stores_the_credential_once(ops: Operations) -> None:
+    stored, created = await ops.add(credential())
+    again, created_again = await ops.add(credential())
+    assert created and not created_again and again.id == stored.id
+    assert [c.id for c in await ops.stored_credentials()] == [stored.id]
+
+
+async def test_add_applies_the_admin_api_rule_for_a_missing_refresh_token(ops: Operations) -> None:
+    with pytest.raises(InvalidRequest, match="refreshToken is required"):
+        await ops.add(Credential(AuthMethod.SOCIAL))
+
+
+async def test_remove_refuses_an_enabled_credential_unless_confirmed(ops: Operations) -> None:
+    stored, _ = await ops.add(credential())
+    assert stored.id is not None
+    with pytest.raises(InvalidRequest, match="disable it first"):
+        await ops.remove(stored.id)
+    removed = await ops.remove(stored.id, confirmed=True)
+    assert removed.id == stored.id and await ops.stored_credentials() == []
+
+
+async def test_remove_of_a_disabled_credential_needs_no_confirmation(ops: Operations) -> None:
+    stored, _ = await ops.add(credential())
+    assert stored.id is not None
+    await ops.set_disabled(stored.id, True)
+    await ops.remove(stored.id)
+    assert await ops.stored_credentials() == []
+
+
+async def test_disable_records_the_reason_and_enable_clears_it(ops: Operations) -> None:
+    stored, _ = await ops.add(credential())
+    assert stored.id is not None
+    await ops.set_disabled(stored.id, True, reason="holiday")
+    state = (await ops.stored_states())[stored.id]
+    assert state.disabled_reason is DisableReason.MANUAL and state.disabled_detail == "holiday"
+    await ops.set_disabled(stored.id, False)
+    assert (await ops.stored_states())[stored.id].disabled_reason is None
+
+
+async def test_an_unknown_credential_is_not_found(ops: Operations) -> None:
+    with pytest.raises(NotFound):
+        await ops.set_disabled(9, True)
+
+
+async def test_pool_actions_need_a_running_gateway(ops: Operations) -> None:
+    with pytest.raises(ConfigError, match="running gateway"):
+        await ops.set_priority(1, 3)
+    with pytest.raises(ConfigError, match="running gateway"):
+        await ops.set_mode("balanced")
+
+
+async def test_import_reports_added_and_already_stored(ops: Operations) -> None:
+    first = await ops.import_credentials([credential()])
+    second = await ops.import_credentials([credential()])
+    assert len(first.added) == 1 and first.already == []
+    assert second.added == [] and [c.id for c in second.already] == [first.added[0].id]
+
+
+async def test_api_keys_blocked_addresses_and_settings_reach_the_store(ops: Operations) -> None:
+    store = ops._stored()
+    record, plaintext = await ops.create_api_key("ci")
+    assert (await store.verify_api_key(plaintext)) is not None
+    await ops.revoke_api_key(record.id)
+    assert (await store.verify_api_key(plaintext)) is None
+    await ops.block_address("192.0.2.7", "scanner")
+    assert await store.blocked_ips() == [("192.0.2.7", "scanner")]
+    await ops.unblock_address("192.0.2.7")
+    assert await store.blocked_ips() == []
+    await ops.set_setting("pool.mode", "balanced")
+    assert await store.get_setting("pool.mode") == "balanced"
+    assert await ops.delete_setting("pool.mode")
+
+
+async def test_proxies_added_and_removed_reach_the_gateways_proxy_pool(tmp_path: Path) -> None:
+    proxies = ProxyPool()
+    async with Operations.open(Settings(data_dir=tmp_path)) as opened:
+        ops = Operations(
+            lambda: None,
+            opened._tokens,
+            opened._client,
+            opened._machine_ready,
+            store=opened._store,
+            proxies=proxies,
+        )
+        record = await ops.add_proxy("http://proxy.example:8080", label="office")
+        assert [entry.id for entry in proxies.entries()] == [record.id]
+        await ops.remove_proxy(record.id)
+        assert proxies.entries() == []
+
+
+async def test_with_redis_a_change_from_the_command_line_sends_the_cluster_notice(
+    tmp_path: Path,
+) -> None:
+    from tests.cluster.conftest import REDIS_URL, connect_redis
+
+    redis = await connect_redis()
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(NOTICE_CHANNEL)
+        async with Operations.open(Settings(data_dir=tmp_path, redis_url=REDIS_URL)) as ops:
+            await ops.add(credential())
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(timeout=0.1)
+            if message is not None:
+                break
+        assert message is not None and str(message["data"]).startswith("credentials changed ")
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()

@@ -37,6 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sse_check import CHECKERS, InvalidStream
+from kirogate.tasks import spawn
 
 MODEL = "claude-sonnet-4-5-20250929"
 PROMPT = "Benchmark request: answer with the configured text."
@@ -164,7 +165,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
         started = time.perf_counter()
         cpu_started = time.process_time()
-        tasks = [asyncio.ensure_future(worker(k)) for k in range(concurrency)]
+        tasks = [
+            spawn(worker(k), name=f"loadgen worker {k}", awaited=True) for k in range(concurrency)
+        ]
         done, pending = await asyncio.wait(tasks, timeout=float(spec["time_limit"]))
         for task in pending:
             task.cancel()

@@ -43,6 +43,7 @@ from kirogate.convert.openai_out import ChatStreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.protocol.events import KiroEvent, event_frame, parse_event
 from kirogate.protocol.eventstream import FrameDecoder
+from kirogate.tasks import spawn
 from kirogate.upstream.stream import UpstreamStream
 
 CHUNKS = 200
@@ -165,7 +166,7 @@ async def _produce(reader: StreamReader, frames: list[bytes]) -> None:
 async def streamed(frames: list[bytes], dialect: str, thinking: bool) -> int:
     loop = asyncio.get_running_loop()
     reader = _reader(loop)
-    producer = asyncio.ensure_future(_produce(reader, frames))
+    producer = spawn(_produce(reader, frames), name="bench producer", awaited=True)
     stream = UpstreamStream(_Response(reader), first_deadline=loop.time() + 60, idle_timeout=60)  # type: ignore[arg-type]
     asm, renderer = make_pair(dialect, thinking)
     first = await anext(stream, None)
@@ -178,7 +179,7 @@ async def streamed(frames: list[bytes], dialect: str, thinking: bool) -> int:
 
 async def aiohttp_floor(frames: list[bytes]) -> int:
     reader = _reader(asyncio.get_running_loop())
-    producer = asyncio.ensure_future(_produce(reader, frames))
+    producer = spawn(_produce(reader, frames), name="bench producer", awaited=True)
     size = 0
     while chunk := await reader.readany():
         size += len(chunk)

@@ -13,6 +13,7 @@ LAYERS = {
     "settings": 0,
     "types": 0,
     "log": 0,
+    "tasks": 0,
     "metrics": 0,
     "__init__": 0,
     "protocol": 1,

@@ -88,6 +88,8 @@ def running(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,9 @@ def launched(argv: list[str], tmp_path: Path) -> Iterator[Launched]:
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+        reader.join(timeout=10)  # the pipe ends once the demo and its children are gone
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 DEMO = [sys.executable, "-m", "kirogate", "demo"]
@@ -175,6 +178,7 @@ def test_stop_children_kills_a_child_that_ignores_sigterm() -> None:
     demo.stop_children([stubborn], grace=0.5)
     assert stubborn.returncode == -signal.SIGKILL
     assert time.monotonic() - started < 5
+    stubborn.stdout.close()
 
 
 def test_demo_uses_the_model_names_of_the_readme() -> None:

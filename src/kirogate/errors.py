@@ -17,7 +17,7 @@ translated into this tree at the boundary where they happen.
     │   └── CredentialSourceError      a credential file/env value is unusable (names file, field)
     ├── EventStreamError               502 api_error          (the upstream byte stream is bad)
     │   ├── CorruptFrame               a CRC, length or header check failed
-    │   ├── FrameTooLarge              a frame or header block exceeds the configured bound
+    │   │   └── FrameTooLarge          a frame or header block exceeds the configured bound
     │   └── TruncatedStream            the body ended inside a frame
     ├── AuthError                      credential refresh / login failures
     │   ├── InvalidGrant               400 invalid_grant: the refresh token is dead (permanent)

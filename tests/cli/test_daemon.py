@@ -209,3 +209,4 @@ def test_stop_kills_a_process_that_ignores_sigterm() -> None:
     assert daemon.stop_process(proc.pid, timeout=0.5) == "killed"
     assert time.monotonic() - started < 5
     assert proc.wait(timeout=5) == -signal.SIGKILL
+    proc.stdout.close()

@@ -105,6 +105,7 @@ def _redirect_of(url: str) -> str:
         opener.open(url, timeout=10)
     assert answer.value.code == 302
     location = answer.value.headers["Location"]
+    answer.value.close()  # the error holds the open response
     assert location.startswith("kiro://kiro.kiroAgent/authenticate-success?code=")
     return str(location)
 

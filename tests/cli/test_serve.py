@@ -130,6 +130,7 @@ def test_demo_starts_both_processes_and_smoke_tests_them(tmp_path: Path) -> None
         # installs its handler and leave them running).
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+        proc.stdout.close()
     text = "".join(seen)
     base = text.split("ANTHROPIC_BASE_URL=", 1)[1].split()[0]
     with pytest.raises(OSError):
@@ -308,6 +309,7 @@ def test_serve_banner_lists_a_credential_added_to_the_store_with_its_store_id(
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+        proc.stdout.close()
     out = "".join(lines)
     assert "Credentials (1):" in out
     assert "#1 added@example.com [social] ready" in out

@@ -78,6 +78,8 @@ def running_entrypoint(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def ready(base_url: str) -> dict[str, object]:

@@ -651,6 +651,13 @@ def test_header_cache_stays_bounded_when_every_block_differs() -> None:
     assert len(eventstream._HEADER_CACHE) <= eventstream.HEADER_CACHE_SIZE
 
 
+def test_a_header_block_seen_before_is_shared_from_the_cache() -> None:
+    a = encode_frame(event_headers("assistantResponseEvent"), b"{}")
+    b = encode_frame(event_headers("meteringEvent"), b"{}")
+    first, _, again = FrameDecoder().feed(a + b + a)
+    assert again.headers is first.headers
+
+
 def test_memoryview_and_bytearray_chunks_are_decoded_in_place_or_buffered() -> None:
     frame = bytes.fromhex(SPEC_HEX)
     decoder = FrameDecoder()

@@ -46,6 +46,7 @@ from kirogate.convert.ir import (
 from kirogate.convert.models import ModelInfo
 from kirogate.errors import KirogateError
 from kirogate.service import Answer, Gateway
+from kirogate.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ async def _search_body(
             if final:
                 yield bytes(final)
             try:
-                pending = asyncio.ensure_future(loop.serve(taken, emit))
+                pending = spawn(loop.serve(taken, emit), name="web search", awaited=True)
                 async for beat in _pings(pending, ping):
                     yield beat
                 drawn, follow = pending.result()
@@ -291,7 +292,7 @@ async def _search_body(
                     yield FinalChunk(renderer.inner.render([loop.last_finish(taken)]))
                     return
                 opening = loop.gateway.open_answer(follow, loop.model, endpoint=loop.endpoint)
-                pending = asyncio.ensure_future(opening)
+                pending = spawn(opening, name="web search follow-up", awaited=True)
                 async for beat in _pings(pending, ping):
                     yield beat
                 answer: Answer = pending.result()

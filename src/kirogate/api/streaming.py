@@ -25,6 +25,7 @@ from kirogate.convert.ir import OutEvent
 from kirogate.errors import KirogateError
 from kirogate.protocol.events import AssistantText, assistant_text, parse_event
 from kirogate.service import Answer
+from kirogate.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class EventStreamResponse(StreamingResponse):
                 gone = True
                 task.cancel()
 
-        watcher = asyncio.get_running_loop().create_task(watch(), name="kirogate sse watcher")
+        watcher = spawn(watch(), name="kirogate sse watcher")
         body = self.body_iterator
         try:
             await send(

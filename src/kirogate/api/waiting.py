@@ -30,6 +30,7 @@ from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import KirogateError
+from kirogate.tasks import spawn
 
 if TYPE_CHECKING:
     from kirogate.service import Answer, Gateway
@@ -58,7 +59,9 @@ async def open_stream(
     within the grace period raise here, so the route answers them with their HTTP status.
     """
     grace = gateway.settings.upstream.first_byte_grace
-    opening = asyncio.ensure_future(gateway.open_answer(conv, model, endpoint=endpoint))
+    opening = spawn(
+        gateway.open_answer(conv, model, endpoint=endpoint), name="open answer", awaited=True
+    )
     try:
         await asyncio.wait({opening}, timeout=grace if grace > 0 else None)
     except asyncio.CancelledError:

@@ -19,8 +19,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.redis_errors import redis_errors
-from kirogate.cluster.tasks import stop_task
 from kirogate.errors import KirogateError
+from kirogate.tasks import spawn, stop_task
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -109,9 +109,7 @@ class RedisLock:
         token = secrets.token_hex(16)
         await self._acquire(key, token, ttl, wait)
         held = [True]
-        watchdog = asyncio.get_running_loop().create_task(
-            self._keep(key, token, ttl, held), name=f"lock watchdog {name}"
-        )
+        watchdog = spawn(self._keep(key, token, ttl, held), name=f"lock watchdog {name}")
         try:
             yield
         finally:

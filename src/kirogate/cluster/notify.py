@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.redis_errors import redis_errors
-from kirogate.cluster.tasks import stop_task
+from kirogate.tasks import spawn, stop_task
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -115,9 +115,7 @@ class RedisNotifier:
 
     async def start(self, handler: NoticeHandler) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._listen(handler), name="redis notices"
-            )
+            self._task = spawn(self._listen(handler), name="redis notices")
 
     async def wait_subscribed(self) -> None:
         """Until the listener is subscribed (so a test does not miss the first notices)."""

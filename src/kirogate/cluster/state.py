@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from kirogate.cluster.changes import PendingChange, initial_change
 from kirogate.cluster.outage import OutageLog
-from kirogate.cluster.tasks import stop_task
 from kirogate.errors import ConfigError, KirogateError
 from kirogate.pool.state import CredentialState, PoolState, Transition
+from kirogate.tasks import spawn, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,7 @@ class SharedPoolState(PoolState):
             await self.sync()
         except Exception as exc:  # any database failure; the loop retries
             self._outage.failed("loading the pool state", exc)
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name="shared pool state sync"
-        )
+        self._task = spawn(self._run(), name="shared pool state sync")
 
     async def close(self) -> None:
         """Stop the loop and write every pending change (logged if that fails)."""

@@ -220,13 +220,12 @@ _HEADER_CACHE: dict[bytes, Headers] = {}
 HEADER_CACHE_SIZE: Final = 64
 
 
-def _cached_headers(raw: bytes) -> Headers:
-    headers = _HEADER_CACHE.get(raw)
-    if headers is None:
-        headers = MappingProxyType(decode_headers(raw))
-        if len(_HEADER_CACHE) >= HEADER_CACHE_SIZE:
-            _HEADER_CACHE.clear()  # blocks that vary per frame: stop keeping them
-        _HEADER_CACHE[raw] = headers
+def _cache_headers(raw: bytes) -> Headers:
+    """Decode a block the cache does not hold (the decoder looks it up inline) and keep it."""
+    headers: Headers = MappingProxyType(decode_headers(raw))
+    if len(_HEADER_CACHE) >= HEADER_CACHE_SIZE:
+        _HEADER_CACHE.clear()  # blocks that vary per frame: stop keeping them
+    _HEADER_CACHE[raw] = headers
     return headers
 
 
@@ -320,7 +319,7 @@ class FrameDecoder:
                     raw = bytes(raw)
                 headers = _HEADER_CACHE.get(raw)
                 if headers is None:
-                    headers = _cached_headers(raw)
+                    headers = _cache_headers(raw)
                 payload = data[payload_start : end - 4]
                 message = _new_message(Message)
                 _set_headers(message, headers)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kirogate.errors import ConfigError, KirogateError
+from kirogate.tasks import spawn
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.usage import DEFAULT_MAX_AGE, Balance, BalanceCache
 
@@ -124,7 +125,7 @@ class BackgroundJobs:
         """Start the enabled loops on the running event loop (a no-op if already running)."""
         if self.running:
             return
-        self._runner = asyncio.get_running_loop().create_task(self._run(), name="kirogate jobs")
+        self._runner = spawn(self._run(), name="kirogate jobs")
 
     async def close(self) -> None:
         """Cancel the loops and wait until they have stopped; safe to call twice."""

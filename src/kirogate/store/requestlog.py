@@ -26,6 +26,7 @@ from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
+from kirogate.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +193,7 @@ class RequestLogMixin(StoreBase):
             return [_entry(row) for row in rows]
 
     def _start_flusher(self) -> None:
-        self._log_flusher = asyncio.get_running_loop().create_task(
-            self._run_flusher(), name="kirogate request-log flusher"
-        )
+        self._log_flusher = spawn(self._run_flusher(), name="kirogate request-log flusher")
 
     async def _run_flusher(self) -> None:
         while True:

@@ -29,6 +29,7 @@ import orjson
 
 from kirogate.errors import CredentialUnusable, InvalidGrant, KirogateError, RefreshFailed
 from kirogate.settings import UpstreamSettings
+from kirogate.tasks import spawn
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
 from kirogate.upstream.identity import machine_id_for, oidc_headers, social_refresh_headers
@@ -404,8 +405,10 @@ class TokenManager:
                 )
             # Without an explicit one, the token held now is the one found wanting.
             refused = rejected if rejected is not None else credential.access_token
-            task = asyncio.get_running_loop().create_task(
-                self._refresh(credential, key, force, refused), name=f"refresh {credential.label}"
+            task = spawn(
+                self._refresh(credential, key, force, refused),
+                name=f"refresh {credential.label}",
+                awaited=True,
             )
             self._inflight[key] = task
             task.add_done_callback(_mark_retrieved)

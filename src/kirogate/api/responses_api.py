@@ -53,18 +53,6 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 
-class _BatchRenderer:
-    """Adds ``render(events)`` (one write per upstream chunk) to the Responses renderer."""
-
-    def __init__(self, inner: ResponsesStreamRenderer) -> None:
-        self.inner = inner
-        self.start = inner.start
-        self.error = inner.error
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        return b"".join([self.inner.feed(event) for event in events])
-
-
 def _store(
     gateway: Gateway,
     conv: Conversation,
@@ -127,7 +115,7 @@ async def create_response(request: Request) -> Response:
     if conv.stream:
         if loop is not None:
             body = await open_search_stream(
-                loop, renderer_for=lambda _: _BatchRenderer(renderer), emit_for=lambda _: emit
+                loop, renderer_for=lambda _: renderer, emit_for=lambda _: emit
             )
         else:
             body = await open_stream(
@@ -135,7 +123,7 @@ async def create_response(request: Request) -> Response:
                 conv,
                 model,
                 endpoint=endpoint,
-                renderer_for=lambda _: _BatchRenderer(renderer),
+                renderer_for=lambda _: renderer,
             )
 
         async def body_then_store() -> AsyncIterator[bytes]:

@@ -44,6 +44,7 @@ from kirogate.convert.ir import (
     Turn,
 )
 from kirogate.convert.models import ModelInfo
+from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 from kirogate.service import Answer, Gateway
 
@@ -138,30 +139,31 @@ class SearchFilter:
         )
 
 
-class SearchingRenderer:
+class SearchingRenderer(StreamRenderer):
     """A dialect renderer behind a :class:`SearchFilter` (used only when search is served)."""
+
+    __slots__ = ("filter", "inner")
 
     def __init__(self, inner: Renderer, search_filter: SearchFilter) -> None:
         self.inner = inner
         self.filter = search_filter
-        self.start = inner.start
-        self.error = inner.error
+
+    def start(self) -> bytes:
+        return self.inner.start()
 
     def render(self, events: list[OutEvent]) -> bytes:
         kept = self.filter.feed(events)
         return self.inner.render(kept) if kept else b""
 
-    def __getattr__(self, name: str) -> Any:
-        # ``ping`` and ``render_text`` exist here exactly when the inner renderer has them.
-        found = getattr(self.inner, name)
-        if name != "render_text":
-            return found
+    def render_text(self, text: str) -> bytes:
+        self.filter.note_text(text)
+        return self.inner.render_text(text)
 
-        def render_text(text: str) -> bytes:
-            self.filter.note_text(text)
-            return found(text)  # type: ignore[no-any-return]
+    def ping(self) -> bytes:
+        return self.inner.ping()
 
-        return render_text
+    def error(self, exc: KirogateError) -> bytes:
+        return self.inner.error(exc)
 
 
 class SearchLoop:
@@ -263,7 +265,7 @@ async def _search_body(
     loop: SearchLoop, body: AsyncIterator[bytes], renderer: SearchingRenderer, emit: Emit
 ) -> AsyncIterator[bytes]:
     current = body
-    ping = getattr(renderer.inner, "ping", None)
+    ping = renderer.inner.ping
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -311,14 +313,15 @@ async def _search_body(
             await _abandon(pending)
 
 
-async def _pings(
-    task: asyncio.Future[Any], ping: Callable[[], bytes] | None
-) -> AsyncIterator[bytes]:
-    """A ping every ``PING_INTERVAL`` seconds until ``task`` is done."""
+async def _pings(task: asyncio.Future[Any], ping: Callable[[], bytes]) -> AsyncIterator[bytes]:
+    """A ping every ``PING_INTERVAL`` seconds until ``task`` is done (none in a dialect
+    without a ping event)."""
     while not task.done():
         await asyncio.wait({task}, timeout=PING_INTERVAL)
-        if not task.done() and ping is not None:
-            yield ping()
+        if not task.done():
+            beat = ping()
+            if beat:
+                yield beat
 
 
 async def _abandon(task: asyncio.Future[Any]) -> None:

@@ -15,13 +15,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from kirogate.api.errors import stream_error
-from kirogate.convert.ir import OutEvent
+from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.errors import KirogateError
 from kirogate.protocol.events import AssistantText, assistant_text, parse_event
 from kirogate.service import Answer
@@ -30,17 +29,9 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-COMMENT_PING = b": ping\n\n"  # for dialects without a ping event; every SSE client skips it
 
 
-class Renderer(Protocol):
-    def start(self) -> bytes: ...
-    def render(self, events: list[OutEvent]) -> bytes: ...
-    def error(self, exc: KirogateError) -> bytes: ...
-
-
-class PingingRenderer(Renderer, Protocol):
-    def ping(self) -> bytes: ...
+Renderer = StreamRenderer  # the contract every dialect keeps (convert/render.py)
 
 
 class InternalError(KirogateError):
@@ -58,9 +49,9 @@ async def sse_body(
     assembler = answer.assembler
     feed = assembler.feed
     render = renderer.render
-    ping = getattr(renderer, "ping", None)
-    # Plain text chunks skip the event objects when the renderer can draw text directly.
-    render_text = getattr(renderer, "render_text", None)
+    ping = renderer.ping
+    # Plain text chunks skip the event objects: the renderer draws the text directly.
+    render_text = renderer.render_text
     text_passes = assembler.text_passes
     # An output format's text is held to the end: ping while the model writes it.
     holding = assembler.holds_text
@@ -84,14 +75,15 @@ async def sse_body(
             if batch is None:
                 break
             if type(batch) is not list:  # SILENCE
-                if ping is not None:
-                    yield ping()
+                beat = ping()
+                if beat:
+                    yield beat
                 continue
             for message in batch:
                 content = assistant_text(message)
                 if content is None:
                     out = feed(parse_event(message))
-                elif render_text is not None and text_passes(content):
+                elif text_passes(content):
                     # What feed() would return is [TextDelta(content)], which remember()
                     # ignores and render() draws as render_text() does.
                     parts.append(render_text(content))
@@ -111,10 +103,10 @@ async def sse_body(
                 yield data
             elif holding and time.monotonic() - pinged >= ping_interval:
                 pinged = time.monotonic()
-                yield COMMENT_PING if ping is None else ping()
+                yield ping() or COMMENT_PING
         out = assembler.finish()
         answer.remember(out)
-        yield FinalChunk(render(out))
+        yield FinalChunk(renderer.finish(out))
     except KirogateError as exc:
         log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
         answer.error = error = stream_error(exc)

@@ -28,6 +28,7 @@ from kirogate.api.streaming import (
 )
 from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
+from kirogate.convert.render import COMMENT_PING
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import KirogateError
 
@@ -36,12 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SSE_COMMENT_PING = b": ping\n\n"  # ignored by every SSE client; OpenAI streams have no ping
-
 
 def _ping(renderer: Renderer) -> bytes:
-    ping = getattr(renderer, "ping", None)
-    return ping() if ping is not None else SSE_COMMENT_PING
+    return renderer.ping() or COMMENT_PING  # OpenAI streams have no ping event
 
 
 async def open_stream(

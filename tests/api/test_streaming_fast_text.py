@@ -73,7 +73,8 @@ def _expected(frames: list[bytes], dialect: str, options: dict[str, Any]) -> byt
 async def _streamed(frames: list[bytes], renderer: Any, options: dict[str, Any]) -> bytes:
     up = MemoryUpstream()
     up.send(frames[0])
-    first = await anext(up.stream)
+    first = await up.stream.next_messages()
+    assert isinstance(first, list)
     for frame in frames[1:]:
         up.send(frame)
     up.end()

@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kirogate.api.errors import stream_error
-from kirogate.api.streaming import PING_INTERVAL, FinalChunk, InternalError, Renderer, sse_body
+from kirogate.api.streaming import PING_INTERVAL, FinalChunk, Renderer, sse_body
 from kirogate.api.waiting import open_stream
 from kirogate.api.websearch import run_search, summary_text
 from kirogate.convert.ir import (
@@ -45,8 +44,9 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.render import StreamRenderer
-from kirogate.errors import KirogateError
+from kirogate.errors import InternalError, KirogateError
 from kirogate.service import Answer, Gateway
+from kirogate.upstream.classify import client_error
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ async def _search_body(
                 pending = None
             except KirogateError as exc:
                 log.warning("search loop ended with %s: %s", type(exc).__name__, exc.message)
-                yield FinalChunk(renderer.error(stream_error(exc)))
+                yield FinalChunk(renderer.error(client_error(exc)))
                 return
             except Exception as exc:  # the client must still get a well-formed end of stream
                 log.exception("unexpected error in the search loop")

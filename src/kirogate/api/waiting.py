@@ -18,11 +18,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from kirogate.api.errors import stream_error
 from kirogate.api.streaming import (
     PING_INTERVAL,
     FinalChunk,
-    InternalError,
     Renderer,
     sse_body,
 )
@@ -30,7 +28,8 @@ from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.render import COMMENT_PING
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import KirogateError
+from kirogate.errors import InternalError, KirogateError
+from kirogate.upstream.classify import client_error
 
 if TYPE_CHECKING:
     from kirogate.service import Answer, Gateway
@@ -83,7 +82,7 @@ async def _waiting_body(
             answer = opening.result()
         except KirogateError as exc:
             log.warning("stream ended before its first event with %s", type(exc).__name__)
-            yield FinalChunk(renderer.error(stream_error(exc)))
+            yield FinalChunk(renderer.error(client_error(exc)))
             return
         except Exception as exc:
             log.exception("unexpected error while waiting for the upstream")

@@ -1,9 +1,12 @@
-"""Answering a conversation from upstream: the failover loop up to the first event, and the answer.
+"""Answering a conversation from upstream: the failover loop up to the first event, and the relay.
 
 :class:`Answering` holds the gateway's request-side methods (the :class:`~kirogate.service.gateway.Gateway`
 inherits them): :meth:`Answering.open_answer` runs the failover loop up to the upstream's first
-event; after that the request is committed to one credential and the caller streams the
-:class:`Answer`, or reads it whole with :meth:`Answering.collect`.
+event; after that the request is committed to one credential. :func:`relay` is the one loop
+that reads the :class:`Answer`'s upstream frames, feeds its assembler and asks a
+:class:`~kirogate.convert.render.StreamRenderer` for bytes: the API streams what it yields
+(``api.streaming.sse_body``), and :meth:`Answering.collect` gathers the output events of a
+non-streamed answer through the same loop.
 """
 
 from __future__ import annotations
@@ -30,22 +33,24 @@ from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
+from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InvalidRequest, KirogateError, UpstreamInvalidModel
+from kirogate.errors import InternalError, InvalidRequest, KirogateError, UpstreamInvalidModel
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
-from kirogate.protocol.events import KiroEvent, StreamException
+from kirogate.protocol.events import AssistantText, StreamException, assistant_text, parse_event
+from kirogate.protocol.eventstream import Message
 from kirogate.settings import Settings
-from kirogate.upstream.classify import classify_stream_exception
+from kirogate.upstream.classify import classify_stream_exception, client_error
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.identity import machine_id_for, random_uuid
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
-from kirogate.upstream.stream import UpstreamStream
+from kirogate.upstream.stream import Silence, UpstreamStream
 
 if TYPE_CHECKING:
     from kirogate.service.compression import Compressor
@@ -59,15 +64,15 @@ TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
 @dataclass(slots=True)
 class _Opened:
     stream: UpstreamStream
-    first: KiroEvent | None  # None: the upstream answered 200 with an empty body
+    first: list[Message] | None  # None: the upstream answered 200 with an empty body
 
 
 @dataclass(slots=True)
 class Answer:
-    """One committed upstream answer: iterate :meth:`events`, then :meth:`close`.
+    """One committed upstream answer: :meth:`relay` it to a renderer (which closes it).
 
-    ``events`` yields the raw Kiro events (the first one already read by the failover
-    loop). The caller owns the assembler so it can render per event without copies.
+    The failover loop already read the first chunk's frames (:meth:`first_batch`); the
+    relay owns the assembler and renders per chunk without copies.
     """
 
     held: Leased[_Opened]
@@ -91,8 +96,15 @@ class Answer:
     def stream(self) -> UpstreamStream:
         return self.held.value.stream
 
-    def first_event(self) -> KiroEvent | None:
+    def first_batch(self) -> list[Message] | None:
+        """The frames of the upstream's first chunk (read by the failover loop)."""
         return self.held.value.first
+
+    def relay(
+        self, renderer: StreamRenderer, *, ping_interval: float | None = None, started: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The answer drawn by ``renderer``, one write per upstream chunk (see :func:`relay`)."""
+        return relay(self, renderer, ping_interval=ping_interval, started=started)
 
     def remember(self, events: list[OutEvent]) -> None:
         """Note truncated tool calls (spec §7.4) and count the tokens of the finish."""
@@ -206,15 +218,18 @@ class Answering:
                 if input_estimate is None:
                     # Counted while the upstream works on its first event: off the TTFT path.
                     input_estimate = estimate_conversation_tokens(conv)
-                first = await anext(stream, None)
+                read = await stream.next_messages()  # no quiet time: never SILENCE
             except BaseException:
                 await stream.aclose()
                 raise
-            if type(first) is StreamException:
-                error = classify_stream_exception(first.exception_type, first.message)
-                if error is not None:
-                    await stream.aclose()
-                    raise error
+            first = read if type(read) is list else None
+            if first is not None and assistant_text(first[0]) is None:
+                event = parse_event(first[0])
+                if type(event) is StreamException:
+                    error = classify_stream_exception(event.exception_type, event.message)
+                    if error is not None:
+                        await stream.aclose()
+                        raise error
             return _Opened(stream, first)
 
         try:
@@ -300,30 +315,129 @@ class Answering:
         return "".join(event.text for event in events if type(event) is TextDelta)
 
     async def collect(self, answer: Answer) -> list[OutEvent]:
-        """Read a whole answer into output events (non-streaming responses)."""
-        out: list[OutEvent] = []
-        try:
-            async for event in events_of(answer):
-                produced = answer.assembler.feed(event)
-                if produced:
-                    out.extend(produced)
-                if answer.assembler.done:
+        """Read a whole answer into output events (non-streaming responses); a failure raises
+        (classified as :func:`relay` classifies it). The answer is closed."""
+        collector = _Collector()
+        async for _ in relay(answer, collector):
+            pass
+        return collector.events
+
+
+class _Collector(StreamRenderer):
+    """Keeps the output events instead of drawing them (a non-streamed answer); an error
+    is raised, for the route to answer with its HTTP status."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[OutEvent] = []
+
+    def render(self, events: list[OutEvent]) -> bytes:
+        self.events.extend(events)
+        return b""
+
+    def render_text(self, text: str) -> bytes:
+        self.events.append(TextDelta(text))
+        return b""
+
+    def error(self, exc: KirogateError) -> bytes:
+        raise exc
+
+
+class FinalChunk(bytes):
+    """The last bytes of a relayed answer: ``api.streaming.EventStreamResponse`` sends them
+    together with the end of the response (one write less); to anyone else they are plain
+    bytes."""
+
+
+async def relay(
+    answer: Answer,
+    renderer: StreamRenderer,
+    *,
+    ping_interval: float | None = None,
+    started: bool = False,
+) -> AsyncIterator[bytes]:
+    """Read the answer's upstream frames, feed its assembler, yield the renderer's bytes.
+
+    One write per upstream chunk (the last one a :class:`FinalChunk`). A plain text frame
+    goes straight to ``renderer.render_text`` when the assembler says it needs no parsing,
+    filtering or cut; every other frame is parsed and fed. While the upstream is quiet for
+    ``ping_interval`` seconds (None: never) ``renderer.ping()`` goes out; the idle timeout
+    keeps counting through pings. ``started``: the opening already went out. A failure is
+    classified for the client (:func:`~kirogate.upstream.classify.client_error`), kept on
+    ``answer.error`` and drawn by ``renderer.error``, so the stream ends cleanly. Closing
+    this generator (a client hang-up) closes the answer: the upstream connection and the
+    credential lease are released in ``finally``.
+    """
+    assembler = answer.assembler
+    feed = assembler.feed
+    render = renderer.render
+    ping = renderer.ping
+    render_text = renderer.render_text
+    text_passes = assembler.text_passes
+    remember = answer.remember
+    # An output format's text is held to the end: ping while the model writes it.
+    holding = assembler.holds_text and ping_interval is not None
+    pinged = time.monotonic() if holding else 0.0
+    parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
+    try:
+        head = b"" if started else renderer.start()
+        if head:
+            parts.append(head)  # goes out with the first chunk's events
+        batch: list[Message] | Silence | None = answer.first_batch()
+        if batch is not None:
+            next_messages = answer.stream.next_messages
+            while True:
+                if type(batch) is not list:  # SILENCE
+                    beat = ping()
+                    if beat:
+                        yield beat
+                else:
+                    for message in batch:
+                        content = assistant_text(message)
+                        if content is None:
+                            out = feed(parse_event(message))
+                        elif text_passes(content):
+                            # What feed() would return is [TextDelta(content)], which
+                            # remember() ignores and render() draws as render_text() does.
+                            parts.append(render_text(content))
+                            continue
+                        else:
+                            out = feed(AssistantText(content))
+                        if out:
+                            remember(out)
+                            data = render(out)
+                            if data:
+                                parts.append(data)
+                        if assembler.done:
+                            break
+                    if parts:
+                        data = parts[0] if len(parts) == 1 else b"".join(parts)
+                        parts.clear()
+                        yield data
+                    elif holding and time.monotonic() - pinged >= ping_interval:  # type: ignore[operator]
+                        pinged = time.monotonic()
+                        yield ping() or COMMENT_PING
+                if assembler.done:
                     break
-            out.extend(answer.assembler.finish())
-        except KirogateError as exc:
-            answer.error = exc  # for the request log (a format mismatch, a stream exception)
-            raise
-        finally:
-            await answer.close()
-        answer.remember(out)
-        return out
-
-
-async def events_of(answer: Answer) -> AsyncIterator[KiroEvent]:
-    """The answer's Kiro events, the already-read first one included."""
-    first = answer.first_event()
-    if first is None:
-        return
-    yield first
-    async for event in answer.stream:
-        yield event
+                # One deadline serves both the ping and the upstream idle timeout (no timer
+                # per event), and every event of an upstream chunk goes out in one write.
+                batch = await next_messages(ping_interval)
+                if batch is None:
+                    break
+        if parts:  # the opening of an empty answer
+            yield b"".join(parts)
+            parts.clear()
+        out = assembler.finish()
+        remember(out)
+        yield FinalChunk(renderer.finish(out))
+    except KirogateError as exc:
+        log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
+        answer.error = error = client_error(exc)
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
+    except Exception as exc:  # the client must still get a well-formed end of stream
+        log.exception("unexpected error while streaming")
+        answer.error = error = InternalError(f"internal error: {type(exc).__name__}")
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
+    finally:
+        await answer.close()

@@ -33,8 +33,12 @@ LAYERS = {
     "daemon": 6,
     "__main__": 7,
 }
-# The emulator reuses the codec only, never the gateway's routes or converters.
-FORBIDDEN = {"emulator": {"api", "convert", "service", "pool", "store", "upstream"}}
+# The emulator reuses the codec only, never the gateway's routes or converters. The API
+# never parses upstream frames: the service's relay loop does.
+FORBIDDEN = {
+    "emulator": {"api", "convert", "service", "pool", "store", "upstream"},
+    "api": {"protocol"},
+}
 
 
 def top(module: str) -> str:

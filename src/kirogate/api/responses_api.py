@@ -67,15 +67,7 @@ def _store(
         for item in response.get("output") or ()
     ]
     kept = continue_conversation(conv, {**response, "output": output})
-    gateway.responses[response["id"]] = (kept, response)
-    while len(gateway.responses) > gateway.responses_limit:
-        gateway.responses.popitem(last=False)
-    items = gateway.response_items
-    for item in output:
-        if isinstance(item.get("id"), str):
-            items[item["id"]] = item
-    while len(items) > gateway.response_items_limit:
-        items.popitem(last=False)
+    gateway.responses.keep(response["id"], kept, response, output)
 
 
 @router.post("/v1/responses")
@@ -85,7 +77,7 @@ async def create_response(request: Request) -> Response:
     previous_id = body.get("previous_response_id")
     stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
     conv = responses_to_ir(
-        body, previous=stored[0] if stored else None, references=gateway.response_items
+        body, previous=stored[0] if stored else None, references=gateway.responses.items
     )
     declined = conv.metadata.get("declined_tools")
     if declined:

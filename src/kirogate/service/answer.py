@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from kirogate.convert.ir import (
     ToolCallStop,
 )
 from kirogate.convert.json_format import FormattedAssembler
-from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
+from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
 from kirogate.convert.render import COMMENT_PING, StreamRenderer
@@ -43,6 +42,7 @@ from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
 from kirogate.protocol.events import AssistantText, StreamException, assistant_text, parse_event
 from kirogate.protocol.eventstream import Message
+from kirogate.service.memory import TruncationMemory
 from kirogate.settings import Settings
 from kirogate.upstream.classify import classify_stream_exception, client_error
 from kirogate.upstream.client import KiroClient
@@ -57,8 +57,6 @@ if TYPE_CHECKING:
     from kirogate.store import Store
 
 log = logging.getLogger(__name__)
-
-TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
 
 
 @dataclass(slots=True)
@@ -80,7 +78,8 @@ class Answer:
     model: ModelInfo
     input_estimate: int
     assembler: StreamAssembler
-    _gateway: Answering = field(repr=False)
+    truncations: TruncationMemory = field(repr=False)
+    store: Store | None = field(repr=False)  # where the request-log row goes (None: nowhere)
     endpoint: str = ""
     started: float = 0.0  # time.monotonic() when the request reached open_answer
     first_event_at: float = 0.0  # ... and when the upstream's first event arrived
@@ -111,7 +110,7 @@ class Answer:
         for event in events:
             if type(event) is ToolCallStop:
                 if event.truncated:
-                    self._gateway.remember_truncation(event)
+                    self.truncations.remember(event)
             elif type(event) is Finish:
                 self.finish = event
                 METRICS.add_tokens(event.input_tokens, event.output_tokens)
@@ -124,7 +123,33 @@ class Answer:
             await self.stream.aclose()
         finally:
             await self.held.release()
-            self._gateway.log_answer(self)
+            _log_answer(self)
+
+
+def _log_answer(answer: Answer) -> None:
+    """One request-log row per answered request (queued; the store writes in batches)."""
+    store = answer.store
+    if store is None or not answer.endpoint:
+        return
+    from kirogate.store import RequestLogEntry
+
+    now = time.monotonic()
+    finish = answer.finish
+    store.log_request(
+        RequestLogEntry(
+            at=datetime.now(UTC),
+            request_id=REQUEST_ID.get() or "",
+            endpoint=answer.endpoint,
+            model=answer.model.upstream_id,
+            status=200 if answer.error is None else answer.error.status,
+            credential_id=answer.credential.id,
+            input_tokens=finish.input_tokens if finish else answer.input_estimate,
+            output_tokens=finish.output_tokens if finish else None,
+            duration_ms=round((now - answer.started) * 1000, 2),
+            ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
+            error=None if answer.error is None else answer.error.message,
+        )
+    )
 
 
 class Answering:
@@ -138,20 +163,9 @@ class Answering:
     compressor: Compressor | None
     prompt_cache: PrefixCache | None
     build_options: KiroBuildOptions
-    _truncated: OrderedDict[str, TruncatedCall]
+    truncations: TruncationMemory
     # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
     _unserved_models: set[str]
-
-    # ------------------------------------------------------------ truncation memory
-
-    def remember_truncation(self, stop: ToolCallStop) -> None:
-        reason = stop.truncation_reason or "the input JSON was incomplete"
-        # The assembler words it "truncated at N bytes: <diagnosis>".
-        size_text = reason.removeprefix("truncated at ").partition(" bytes")[0]
-        size = int(size_text) if size_text.isdigit() else 0
-        self._truncated[stop.id] = TruncatedCall(size_bytes=size, reason=reason)
-        while len(self._truncated) > TRUNCATION_MEMORY:
-            self._truncated.popitem(last=False)
 
     # ------------------------------------------------------------ answering
 
@@ -162,8 +176,8 @@ class Answering:
 
     def build(self, conv: Conversation, model: ModelInfo) -> KiroBuild:
         options = self.build_options
-        if self._truncated:
-            options = replace(options, truncated_calls=dict(self._truncated))
+        if self.truncations:
+            options = replace(options, truncated_calls=self.truncations.calls())
         try:
             return build_kiro_request(
                 conv,
@@ -276,35 +290,11 @@ class Answering:
             model,
             input_estimate,
             assembler,
-            self,
+            self.truncations,
+            self.store,
             endpoint=endpoint,
             started=started,
             first_event_at=time.monotonic(),
-        )
-
-    def log_answer(self, answer: Answer) -> None:
-        """One request-log row per answered request (queued; the store writes in batches)."""
-        store = self.store
-        if store is None or not answer.endpoint:
-            return
-        from kirogate.store import RequestLogEntry
-
-        now = time.monotonic()
-        finish = answer.finish
-        store.log_request(
-            RequestLogEntry(
-                at=datetime.now(UTC),
-                request_id=REQUEST_ID.get() or "",
-                endpoint=answer.endpoint,
-                model=answer.model.upstream_id,
-                status=200 if answer.error is None else answer.error.status,
-                credential_id=answer.credential.id,
-                input_tokens=finish.input_tokens if finish else answer.input_estimate,
-                output_tokens=finish.output_tokens if finish else None,
-                duration_ms=round((now - answer.started) * 1000, 2),
-                ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
-                error=None if answer.error is None else answer.error.message,
-            )
         )
 
     async def summarise(self, request: Conversation) -> str:

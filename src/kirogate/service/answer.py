@@ -226,7 +226,7 @@ class Answering:
             nonlocal input_estimate
             machine_id = await self.machine_ready(credential)
             sent[id(credential)] = credential.bearer
-            request = build.request if build.wire is None else build.wire
+            request = build.request if build.body is None else build.body
             stream = await self.client.open_stream(credential, request, machine_id=machine_id)
             try:
                 if input_estimate is None:

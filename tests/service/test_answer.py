@@ -1,16 +1,22 @@
-"""The relay loop: one loop for streamed and collected answers, errors classified once."""
+"""The relay loop (one loop for streamed and collected answers, errors classified once), and
+web searches on the answers' failover path."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 import pytest
 
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
-from kirogate.convert.ir import Finish, OutEvent, TextDelta
+from kirogate.convert.ir import Conversation, Finish, OutEvent, Text, TextDelta, Turn
+from kirogate.convert.models import resolve_model
 from kirogate.convert.render import StreamRenderer
-from kirogate.errors import KirogateError, UpstreamThrottled
+from kirogate.errors import KirogateError, UpstreamThrottled, UpstreamUnavailable
+from kirogate.pool.credential_pool import CredentialPool
 from kirogate.protocol.events import event_frame, exception_frame
 from kirogate.service.answer import Answering, FinalChunk, relay
+from kirogate.upstream.credentials import AuthMethod, Credential
 from tests.memory_upstream import FakeAnswer, MemoryUpstream, assembler
 
 
@@ -114,3 +120,51 @@ async def test_collect_raises_the_classified_error() -> None:
         await Answering().collect(answer)  # type: ignore[arg-type]
     assert isinstance(answer.error, UpstreamThrottled)
     assert answer.closed == 1
+
+
+# ---------------------------------------------------------------- web search
+
+
+class _SearchClient:
+    def __init__(self, failures: list[KirogateError]) -> None:
+        self.failures = failures
+        self.queries: list[str] = []
+
+    async def web_search(self, credential: Credential, query: str, *, machine_id: str) -> Any:
+        self.queries.append(query)
+        if self.failures:
+            raise self.failures.pop(0)
+        return {"results": [{"title": "Rust"}, "not a result"]}
+
+
+class _Searching(Answering):
+    """The parts of the gateway a web search uses."""
+
+    def __init__(self, count: int, failures: list[KirogateError]) -> None:
+        self.pool = CredentialPool(
+            [
+                Credential(AuthMethod.SOCIAL, refresh_token=f"{i}" * 40, access_token="a", id=i)
+                for i in range(1, count + 1)
+            ]
+        )
+        self.client = _SearchClient(failures)  # type: ignore[assignment]
+        self.store = None
+
+    async def machine_ready(self, credential: Credential) -> str:
+        return "machine"
+
+
+CONV = Conversation("claude-sonnet-4.5", (Turn("user", (Text("search"),)),))
+
+
+async def test_a_web_search_keeps_only_result_objects() -> None:
+    gateway = _Searching(1, [])
+    found = await gateway.web_search(CONV, resolve_model(CONV.model), "rust")
+    assert found == [{"title": "Rust"}]
+
+
+async def test_a_web_search_fails_over_like_an_answer() -> None:
+    gateway = _Searching(2, [UpstreamUnavailable("down")])
+    found = await gateway.web_search(CONV, resolve_model(CONV.model), "rust")
+    assert found == [{"title": "Rust"}]
+    assert gateway.client.queries == ["rust", "rust"]  # type: ignore[attr-defined]

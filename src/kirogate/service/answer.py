@@ -297,6 +297,53 @@ class Answering:
             first_event_at=time.monotonic(),
         )
 
+    async def web_search(
+        self, conv: Conversation, model: ModelInfo, query: str, *, endpoint: str = ""
+    ) -> list[dict[str, Any]]:
+        """The results of one upstream MCP web search, through the answers' failover loop and
+        token-refresh rule; with an ``endpoint`` (the search is the whole request) it gets a
+        request-log row as an answer does."""
+        started = time.monotonic()
+        sent: dict[int, str | None] = {}  # the bearer each credential's last attempt used
+
+        async def attempt(credential: Credential, _: AttemptContext) -> dict[str, Any]:
+            machine_id = await self.machine_ready(credential)
+            sent[id(credential)] = credential.bearer
+            return await self.client.web_search(credential, query, machine_id=machine_id)
+
+        held = await run_with_failover(
+            self.pool,
+            attempt,
+            model=model.upstream_id,
+            session_id=conv.session_id,
+            force_refresh=lambda credential: self._force_refresh(
+                credential, sent.get(id(credential))
+            ),
+        )
+        await held.release()
+        found = held.value.get("results") or []
+        results = [item for item in found if isinstance(item, dict)]
+        if endpoint and self.store is not None:
+            from kirogate.store import RequestLogEntry
+
+            duration = round((time.monotonic() - started) * 1000, 2)
+            self.store.log_request(
+                RequestLogEntry(
+                    at=datetime.now(UTC),
+                    request_id=REQUEST_ID.get() or "",
+                    endpoint=endpoint,
+                    model=model.upstream_id,
+                    status=200,
+                    credential_id=held.credential.id,
+                    input_tokens=estimate_conversation_tokens(conv),
+                    output_tokens=None,
+                    duration_ms=duration,
+                    ttft_ms=duration,
+                    error=None,
+                )
+            )
+        return results
+
     async def summarise(self, request: Conversation) -> str:
         """Answer a compression summary request without streaming; the answer's text."""
         model = resolve_model(request.model)

@@ -41,8 +41,8 @@ from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.ir import OutEvent
 from kirogate.convert.openai_out import ChatStreamRenderer
 from kirogate.convert.stream import StreamAssembler
-from kirogate.protocol.events import KiroEvent, event_frame, parse_event
-from kirogate.protocol.eventstream import FrameDecoder
+from kirogate.protocol.events import event_frame, parse_event
+from kirogate.protocol.eventstream import FrameDecoder, Message
 from kirogate.tasks import spawn
 from kirogate.upstream.stream import UpstreamStream
 
@@ -125,12 +125,12 @@ class _Response:
 class _Answer:
     """What ``sse_body`` uses of a ``service.Answer``."""
 
-    def __init__(self, stream: UpstreamStream, first: KiroEvent | None, asm: StreamAssembler):
+    def __init__(self, stream: UpstreamStream, first: list[Message] | None, asm: StreamAssembler):
         self.stream = stream
         self.assembler = asm
         self._first = first
 
-    def first_event(self) -> KiroEvent | None:
+    def first_batch(self) -> list[Message] | None:
         return self._first
 
     def remember(self, events: list[OutEvent]) -> None:
@@ -169,7 +169,8 @@ async def streamed(frames: list[bytes], dialect: str, thinking: bool) -> int:
     producer = spawn(_produce(reader, frames), name="bench producer", awaited=True)
     stream = UpstreamStream(_Response(reader), first_deadline=loop.time() + 60, idle_timeout=60)  # type: ignore[arg-type]
     asm, renderer = make_pair(dialect, thinking)
-    first = await anext(stream, None)
+    read = await stream.next_messages()  # as the failover loop reads the first chunk
+    first = read if type(read) is list else None
     written = 0
     async for data in sse_body(_Answer(stream, first, asm), renderer):  # type: ignore[arg-type]
         written += len(data)

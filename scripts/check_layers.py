@@ -36,21 +36,18 @@ LAYERS = {
 }
 # The emulator reuses the codec only, never the gateway's routes or converters.
 # The routes and the command line change state only through the service's operations
-# (service/operations.py), never by touching the store or the pool themselves.
+# (service/operations.py), never by touching the store or the pool themselves; the API never
+# parses upstream frames: the service's relay loop does.
 _THROUGH_OPERATIONS = {"store", "pool"}
 FORBIDDEN = {
     "emulator": {"api", "convert", "service", "pool", "store", "upstream"},
-    "api": _THROUGH_OPERATIONS,
+    "api": _THROUGH_OPERATIONS | {"protocol"},
     "admin": _THROUGH_OPERATIONS,
     "console": _THROUGH_OPERATIONS,
     "cli": _THROUGH_OPERATIONS,
 }
-# (file, imported module) pairs allowed despite FORBIDDEN, each with its reason.
-EXCEPTIONS = {
-    # Web search runs its own failover loop until it goes through the service's answering
-    # path (issue 12, "the request path"); it reads the pool, it changes nothing.
-    ("api/websearch.py", "kirogate.pool.failover"),
-}
+# (file, imported module) pairs allowed despite FORBIDDEN, each with its reason (none today).
+EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def top(module: str) -> str:

@@ -8,6 +8,7 @@ waits, wakeups and cancellation behave as on a socket, without one. ``FakeAnswer
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -17,8 +18,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from kirogate.convert.ir import OutEvent
 from kirogate.convert.stream import StreamAssembler
 from kirogate.errors import KirogateError
-from kirogate.protocol.events import KiroEvent
-from kirogate.upstream.stream import UpstreamStream
+from kirogate.protocol.events import KiroEvent, parse_event
+from kirogate.protocol.eventstream import Message
+from kirogate.upstream.stream import Silence, UpstreamStream
 
 
 class _Transport:
@@ -72,9 +74,11 @@ class MemoryUpstream:
 
 
 class FakeAnswer:
-    """The parts of ``service.Answer`` that ``sse_body`` uses."""
+    """The parts of ``service.Answer`` that the relay loop (``sse_body``) uses."""
 
-    def __init__(self, stream: UpstreamStream, first: KiroEvent | None, assembler: StreamAssembler):
+    def __init__(
+        self, stream: UpstreamStream, first: list[Message] | None, assembler: StreamAssembler
+    ):
         self.stream = stream
         self.assembler = assembler
         self._first = first
@@ -82,7 +86,7 @@ class FakeAnswer:
         self.closed = 0
         self.error: KirogateError | None = None  # set by sse_body when the stream fails
 
-    def first_event(self) -> KiroEvent | None:
+    def first_batch(self) -> list[Message] | None:
         return self._first
 
     def remember(self, events: list[OutEvent]) -> None:
@@ -102,3 +106,43 @@ def assembler(**kw: object) -> StreamAssembler:
     }
     options.update(kw)
     return StreamAssembler(**options)  # type: ignore[arg-type]
+
+
+class Events:
+    """A stream's parsed events one at a time, read with its one reading method
+    (``next_messages``): what tests of the read path iterate."""
+
+    def __init__(self, stream: UpstreamStream) -> None:
+        self.stream = stream
+        self.pending: deque[Message] = deque()
+
+    def __aiter__(self) -> Events:
+        return self
+
+    async def __anext__(self) -> KiroEvent:
+        while not self.pending:
+            batch = await self.stream.next_messages()
+            if type(batch) is not list:
+                raise StopAsyncIteration
+            self.pending.extend(batch)
+        return parse_event(self.pending.popleft())
+
+
+_READERS: dict[int, Events] = {}  # one reader per stream (it holds the stream: ids stay unique)
+
+
+def events(stream: UpstreamStream) -> Events:
+    reader = _READERS.get(id(stream))
+    if reader is None:
+        reader = _READERS[id(stream)] = Events(stream)
+    return reader
+
+
+async def next_batch(
+    stream: UpstreamStream, quiet: float | None = None
+) -> list[KiroEvent] | Silence | None:
+    """The parsed events of the next chunk, None at the end, or SILENCE (see next_messages)."""
+    messages = await stream.next_messages(quiet)
+    if type(messages) is not list:
+        return messages
+    return [parse_event(message) for message in messages]

@@ -37,6 +37,7 @@ translated into this tree at the boundary where they happen.
     │   ├── UpstreamConnectionError    connect/reset/DNS -> 502
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
     ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
+    ├── InternalError                  500 api_error          (an unexpected failure inside the gateway)
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
@@ -304,6 +305,10 @@ class OutputFormatMismatch(KirogateError):
     anthropic_type = "api_error"
     openai_type = "server_error"
     openai_code = "output_format_mismatch"
+
+
+class InternalError(KirogateError):
+    """An unexpected failure inside the gateway (a bug), told to the client without details."""
 
 
 class NoCredentialAvailable(KirogateError):

@@ -1,4 +1,4 @@
-"""Dialect error rendering, and upstream exception frames mapped by their kind."""
+"""Dialect error rendering (the mapping of exception frames is tested in upstream/test_classify)."""
 
 from __future__ import annotations
 
@@ -11,132 +11,26 @@ from kirogate.api.errors import (
     dialect_for_path,
     error_body,
     error_response,
-    stream_error,
 )
 from kirogate.convert.anthropic_out import error_event
 from kirogate.convert.openai_out import error_chunk
 from kirogate.convert.responses_out import ResponsesStreamRenderer
 from kirogate.errors import (
     InvalidRequest,
-    KirogateError,
     NoCredentialAvailable,
     QuotaExhausted,
     RateLimited,
     UpstreamStreamException,
 )
+from kirogate.upstream.classify import client_error
 
 
 def frame(kind: str, message: str = "something happened") -> UpstreamStreamException:
     return UpstreamStreamException(kind, message)
 
 
-@pytest.mark.parametrize(
-    ("kind", "message", "anthropic", "openai_type", "openai_code"),
-    [
-        (
-            "ThrottlingException",
-            "Rate exceeded",
-            "rate_limit_error",
-            "rate_limit_error",
-            "rate_limit_exceeded",
-        ),
-        (
-            "ServiceQuotaExceededException",
-            "x",
-            "rate_limit_error",
-            "rate_limit_error",
-            "rate_limit_exceeded",
-        ),
-        ("ServiceUnavailableException", "x", "overloaded_error", "server_error", None),
-        ("InternalServerException", "x", "overloaded_error", "server_error", None),
-        ("ModelStreamErrorException", "x", "overloaded_error", "server_error", None),
-        (
-            "ValidationException",
-            "Input is too long.",
-            "invalid_request_error",
-            "invalid_request_error",
-            "context_length_exceeded",
-        ),
-        (
-            "ContentLengthExceededException",
-            "too much",
-            "invalid_request_error",
-            "invalid_request_error",
-            "context_length_exceeded",
-        ),
-        (
-            "ValidationException",
-            "Improperly formed request.",
-            "invalid_request_error",
-            "invalid_request_error",
-            None,
-        ),
-        (
-            "ValidationException",
-            "INVALID_MODEL_ID",
-            "invalid_request_error",
-            "invalid_request_error",
-            "model_not_found",
-        ),
-        (
-            "SomethingException",
-            "MONTHLY_REQUEST_COUNT",
-            "rate_limit_error",
-            "insufficient_quota",
-            "insufficient_quota",
-        ),
-    ],
-)
-def test_exception_frames_map_like_the_pre_stream_path(
-    kind: str, message: str, anthropic: str, openai_type: str, openai_code: str | None
-) -> None:
-    mapped = stream_error(frame(kind, message))
-    assert (mapped.anthropic_type, mapped.openai_type, mapped.openai_code) == (
-        anthropic,
-        openai_type,
-        openai_code,
-    )
-    assert mapped.message == f"{kind}: {message}"
-
-
-@pytest.mark.parametrize(
-    ("kind", "message", "anthropic"),
-    [
-        ("UserRequestRateException", "slow down", "rate_limit_error"),
-        ("SomeNewException", "Too many requests", "rate_limit_error"),
-        ("CapacityException", "no room", "overloaded_error"),
-        ("NewException", "the service is overloaded", "overloaded_error"),
-        ("InternalFailure", "oops", "overloaded_error"),
-        ("NewException", "context length exceeded", "invalid_request_error"),
-        ("InvalidInputException", "bad", "invalid_request_error"),
-        ("SomethingNewException", "surprise", "api_error"),
-    ],
-)
-def test_unlisted_exception_frames_map_by_their_words(
-    kind: str, message: str, anthropic: str
-) -> None:
-    assert stream_error(frame(kind, message)).anthropic_type == anthropic
-
-
-def test_unlisted_frames_keep_their_own_error() -> None:
-    exc = frame("SomethingNewException", "surprise")
-    assert stream_error(exc) is exc
-
-
-@pytest.mark.parametrize("kind", ["ExpiredTokenException", "AccessDeniedException"])
-def test_credential_failures_mid_stream_are_not_the_clients_auth_error(kind: str) -> None:
-    exc = frame(kind, "The bearer token included in the request is invalid.")
-    assert stream_error(exc) is exc
-    assert exc.anthropic_type == "api_error"
-
-
-def test_other_errors_pass_through() -> None:
-    for exc in (InvalidRequest("bad"), RateLimited("slow"), KirogateError("x")):
-        assert stream_error(exc) is exc
-
-
 def test_mapped_errors_render_in_every_dialect() -> None:
-    mapped = stream_error(frame("ThrottlingException", "Rate exceeded"))
+    mapped = client_error(frame("ThrottlingException", "Rate exceeded"))
     anthropic = orjson.loads(error_event(mapped).split(b"data: ", 1)[1])
     assert anthropic["error"] == {
         "type": "rate_limit_error",

@@ -25,6 +25,7 @@ from kirogate.convert.ir import (
     Turn,
 )
 from kirogate.convert.models import resolve_model
+from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError, UpstreamUnavailable
 
 SEARCH = ToolDef("web_search", "", {}, kind="web_search")
@@ -88,7 +89,7 @@ def test_follow_up_appends_the_calls_and_their_results() -> None:
     )
 
 
-class _Inner:
+class _Inner(StreamRenderer):
     def __init__(self) -> None:
         self.seen: list[Any] = []
 
@@ -117,9 +118,9 @@ def test_searching_renderer_notes_fast_text_and_filters_events() -> None:
     assert taken is not None and taken.text == "Looking."
 
 
-def test_searching_renderer_has_no_ping_when_the_inner_has_none() -> None:
+def test_searching_renderer_sends_no_ping_when_the_inner_has_none() -> None:
     renderer = SearchingRenderer(_Inner(), SearchFilter("web_search"))
-    assert getattr(renderer, "ping", None) is None
+    assert renderer.ping() == b""
 
 
 def _loop(monkeypatch: pytest.MonkeyPatch, tool: ToolDef = SEARCH) -> tuple[SearchLoop, list[str]]:

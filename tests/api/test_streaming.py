@@ -9,7 +9,7 @@ import pytest
 from kirogate.api.streaming import FinalChunk, sse_body, sse_response
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.openai_out import ChatStreamRenderer
-from kirogate.protocol.events import AssistantText, event_frame, exception_frame
+from kirogate.protocol.events import AssistantText, event_frame, exception_frame, parse_event
 from tests.memory_upstream import FakeAnswer, MemoryUpstream, assembler
 
 
@@ -24,8 +24,9 @@ def anthropic() -> AnthropicStreamRenderer:
 async def answer_for(up: MemoryUpstream, **kw: object) -> FakeAnswer:
     """As ``Gateway.open_answer`` hands it over: the first event already read."""
     up.send(text("Hi"))
-    first = await anext(up.stream)
-    assert first == AssistantText("Hi")
+    first = await up.stream.next_messages()
+    assert isinstance(first, list)
+    assert [parse_event(m) for m in first] == [AssistantText("Hi")]
     return FakeAnswer(up.stream, first, assembler(**kw))
 
 

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from kirogate.api.streaming import sse_body
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
+from kirogate.convert.ir import OutEvent, TextDelta
 from kirogate.convert.openai_out import ChatStreamRenderer
+from kirogate.convert.render import StreamRenderer
 from kirogate.convert.stream import StreamAssembler
+from kirogate.errors import KirogateError
 from kirogate.protocol.events import event_frame, parse_event
 from kirogate.protocol.eventstream import iter_messages
 from tests.memory_upstream import FakeAnswer, MemoryUpstream, assembler
@@ -30,13 +33,23 @@ _FRAME = st.one_of(
 )
 
 
-class _NoTextRenderer:
-    """A renderer without ``render_text``: sse_body must take the general path."""
+class _NoTextRenderer(StreamRenderer):
+    """A renderer drawing text through ``render`` only: the general path's bytes."""
 
     def __init__(self, inner: Any) -> None:
-        self.start = inner.start
-        self.render = inner.render
-        self.error = inner.error
+        self.inner = inner
+
+    def start(self) -> bytes:
+        return self.inner.start()  # type: ignore[no-any-return]
+
+    def render(self, events: list[OutEvent]) -> bytes:
+        return self.inner.render(events)  # type: ignore[no-any-return]
+
+    def render_text(self, text: str) -> bytes:
+        return self.render([TextDelta(text)])
+
+    def error(self, exc: KirogateError) -> bytes:
+        return self.inner.error(exc)  # type: ignore[no-any-return]
 
 
 def _renderer(dialect: str, thinking: bool) -> Any:
@@ -60,7 +73,8 @@ def _expected(frames: list[bytes], dialect: str, options: dict[str, Any]) -> byt
 async def _streamed(frames: list[bytes], renderer: Any, options: dict[str, Any]) -> bytes:
     up = MemoryUpstream()
     up.send(frames[0])
-    first = await anext(up.stream)
+    first = await up.stream.next_messages()
+    assert isinstance(first, list)
     for frame in frames[1:]:
         up.send(frame)
     up.end()

@@ -24,7 +24,8 @@ def text(content: str) -> bytes:
 
 async def formatted_answer(up: MemoryUpstream, first: str) -> FakeAnswer:
     up.send(text(first))
-    event = await anext(up.stream)
+    event = await up.stream.next_messages()
+    assert isinstance(event, list)
     assembler = FormattedAssembler(
         TITLE,
         thinking_enabled=False,

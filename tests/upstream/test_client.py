@@ -39,13 +39,16 @@ from kirogate.protocol.events import (
     ToolUseFragment,
     event_frame,
     exception_frame,
+    parse_event,
 )
+from kirogate.protocol.eventstream import iter_messages
 from kirogate.protocol.request import KiroRequest, UserInputMessage
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream.client import KiroClient, mcp_request_id, wire_request
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.http import HttpPool
 from kirogate.upstream.stream import UpstreamStream
+from tests.memory_upstream import events
 
 MACHINE_ID = "a" * 64
 ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/ABCDEF1234"
@@ -216,7 +219,7 @@ def stream_handler(body: bytes, *, chunk: int | None = None, delay: float = 0.0)
 
 async def collect(stream: UpstreamStream) -> list[Any]:
     async with stream:
-        return [event async for event in stream]
+        return [event async for event in events(stream)]
 
 
 TV2 = b"".join(
@@ -348,7 +351,7 @@ async def test_stream_exposes_status_headers_and_first_event_flag() -> None:
             assert stream.status == 200
             assert stream.headers["Content-Type"] == "application/vnd.amazon.eventstream"
             assert stream.first_event_received is False
-            await anext(stream)
+            await anext(events(stream))
             assert stream.first_event_received is True
 
 
@@ -362,12 +365,12 @@ async def test_exception_frame_is_yielded_not_raised() -> None:
     assert events == [AssistantText("Hi"), StreamException("ThrottlingException", "Rate exceeded")]
 
 
-async def test_raw_chunks_yield_the_undecoded_body() -> None:
+async def test_frames_split_across_small_chunks_are_read_whole() -> None:
     async with fake_upstream() as fake, kiro_client(fake.url) as client:
         fake.on("POST", "/generateAssistantResponse", stream_handler(TV2, chunk=7))
         stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
-        body = b"".join([chunk async for chunk in stream.raw_chunks()])
-    assert body == TV2
+        got = [event async for event in events(stream)]
+    assert got == [parse_event(message) for message in iter_messages(TV2)]
     assert stream.closed
 
 
@@ -400,9 +403,9 @@ async def test_idle_timeout_between_events() -> None:
         fake.on("POST", "/generateAssistantResponse", stream_handler(frame, delay=2))
         stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
         async with stream:
-            assert await anext(stream) == AssistantText("Hi")
+            assert await anext(events(stream)) == AssistantText("Hi")
             with pytest.raises(UpstreamTimeout, match="mid-stream"):
-                await anext(stream)
+                await anext(events(stream))
     assert stream.first_event_received is True
 
 
@@ -417,9 +420,9 @@ async def test_dropped_connection_mid_stream() -> None:
     async with raw_server(drop) as url, kiro_client(url) as client:
         stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
         async with stream:
-            assert await anext(stream) == AssistantText("Hi")
+            assert await anext(events(stream)) == AssistantText("Hi")
             with pytest.raises(UpstreamConnectionError):
-                await anext(stream)
+                await anext(events(stream))
 
 
 async def test_body_ending_inside_a_frame_is_truncated() -> None:
@@ -531,7 +534,7 @@ async def test_closing_a_stream_early_releases_the_connection() -> None:
         stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
         assert acquired(client) == 1
         async with stream:
-            await anext(stream)
+            await anext(events(stream))
         assert acquired(client) == 0
         assert stream.closed
 
@@ -541,7 +544,7 @@ async def test_abandoned_iteration_inside_async_with_releases_the_connection() -
         fake.on("POST", "/generateAssistantResponse", stream_handler(TV2, delay=5))
         with pytest.raises(RuntimeError):
             async with await client.open_stream(social(), request(), machine_id=MACHINE_ID) as s:
-                async for _ in s:
+                async for _ in events(s):
                     raise RuntimeError("client went away")
         assert acquired(client) == 0
 

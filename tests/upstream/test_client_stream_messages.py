@@ -17,13 +17,16 @@ def text(content: str) -> bytes:
     return event_frame("assistantResponseEvent", {"content": content})
 
 
-async def test_next_messages_returns_the_frames_left_after_anext() -> None:
+async def test_next_messages_returns_every_frame_of_a_chunk() -> None:
     up = MemoryUpstream()
     up.send(text("a"), text("b"), text("c"))
-    assert await anext(up.stream) == AssistantText("a")
     messages = await up.stream.next_messages()
     assert isinstance(messages, list)
-    assert [parse_event(m) for m in messages] == [AssistantText("b"), AssistantText("c")]
+    assert [parse_event(m) for m in messages] == [
+        AssistantText("a"),
+        AssistantText("b"),
+        AssistantText("c"),
+    ]
 
 
 async def test_next_messages_marks_the_first_event_and_ends_with_none() -> None:

@@ -9,7 +9,7 @@ import pytest
 from kirogate.errors import CorruptFrame, UpstreamConnectionError, UpstreamTimeout
 from kirogate.protocol.events import AssistantText, Metering, event_frame
 from kirogate.upstream.stream import SILENCE
-from tests.memory_upstream import MemoryUpstream
+from tests.memory_upstream import MemoryUpstream, events, next_batch
 
 
 def text(content: str) -> bytes:
@@ -25,7 +25,7 @@ def corrupt(frame: bytes) -> bytes:
 async def test_next_batch_returns_every_event_of_a_chunk() -> None:
     up = MemoryUpstream()
     up.send(text("a"), text("b"), event_frame("meteringEvent", {"usage": 0.5}))
-    assert await up.stream.next_batch() == [AssistantText("a"), AssistantText("b"), Metering(0.5)]
+    assert await next_batch(up.stream) == [AssistantText("a"), AssistantText("b"), Metering(0.5)]
     assert up.stream.first_event_received
 
 
@@ -33,40 +33,33 @@ async def test_next_batch_is_none_at_the_end_and_releases_the_connection() -> No
     up = MemoryUpstream()
     up.send(text("a"))
     up.end()
-    assert await up.stream.next_batch() == [AssistantText("a")]
-    assert await up.stream.next_batch() is None
+    assert await next_batch(up.stream) == [AssistantText("a")]
+    assert await next_batch(up.stream) is None
     assert up.stream.closed
     assert up.response.released
     assert not up.response.closed
 
 
-async def test_batch_after_anext_returns_the_events_left_from_the_chunk() -> None:
-    up = MemoryUpstream()
-    up.send(text("a"), text("b"), text("c"))
-    assert await anext(up.stream) == AssistantText("a")
-    assert await up.stream.next_batch() == [AssistantText("b"), AssistantText("c")]
-
-
 async def test_silence_is_reported_and_reading_goes_on() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
-    assert await up.stream.next_batch(0.05) is SILENCE
-    assert await up.stream.next_batch(0.05) is SILENCE
+    await next_batch(up.stream)
+    assert await next_batch(up.stream, 0.05) is SILENCE
+    assert await next_batch(up.stream, 0.05) is SILENCE
     up.send(text("b"))
-    assert await up.stream.next_batch(0.05) == [AssistantText("b")]
+    assert await next_batch(up.stream, 0.05) == [AssistantText("b")]
     assert not up.stream.closed
 
 
 async def test_idle_timeout_counts_the_whole_silence_across_pings() -> None:
     up = MemoryUpstream(idle_timeout=0.3)
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     loop = asyncio.get_running_loop()
     started = loop.time()
     silences = 0
     with pytest.raises(UpstreamTimeout, match="mid-stream"):
-        while await up.stream.next_batch(0.05) is SILENCE:
+        while await next_batch(up.stream, 0.05) is SILENCE:
             silences += 1
     assert silences >= 2
     assert 0.25 <= loop.time() - started < 3.0
@@ -76,60 +69,60 @@ async def test_idle_timeout_counts_the_whole_silence_across_pings() -> None:
 async def test_data_resets_the_idle_clock() -> None:
     up = MemoryUpstream(idle_timeout=0.6)
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     for piece in "bcd":  # 3 x 0.4 s of silence in all, but never 0.6 s in a row
-        assert await up.stream.next_batch(0.4) is SILENCE
+        assert await next_batch(up.stream, 0.4) is SILENCE
         up.send(text(piece))
-        assert await up.stream.next_batch(0.4) == [AssistantText(piece)]
+        assert await next_batch(up.stream, 0.4) == [AssistantText(piece)]
 
 
 async def test_first_event_deadline_applies_to_batches() -> None:
     up = MemoryUpstream(first_deadline=0.1, idle_timeout=5)
     with pytest.raises(UpstreamTimeout, match="first event"):
-        await up.stream.next_batch()
+        await next_batch(up.stream)
     assert up.response.closed
 
 
 async def test_good_events_before_a_corrupt_frame_are_delivered_first() -> None:
     up = MemoryUpstream()
     up.send(text("a"), text("b"), corrupt(text("c")), text("d"))
-    assert await up.stream.next_batch() == [AssistantText("a"), AssistantText("b")]
+    assert await next_batch(up.stream) == [AssistantText("a"), AssistantText("b")]
     with pytest.raises(CorruptFrame, match="message CRC"):
-        await up.stream.next_batch()
+        await next_batch(up.stream)
     assert up.response.closed
-    assert await up.stream.next_batch() is None
+    assert await next_batch(up.stream) is None
 
 
 async def test_anext_delivers_good_events_then_raises_corrupt_frame() -> None:
     up = MemoryUpstream()
     up.send(text("a"), corrupt(text("b")))
-    assert [await anext(up.stream)] == [AssistantText("a")]
+    assert [await anext(events(up.stream))] == [AssistantText("a")]
     with pytest.raises(CorruptFrame):
-        await anext(up.stream)
+        await anext(events(up.stream))
 
 
 async def test_corrupt_first_frame_raises_at_once() -> None:
     up = MemoryUpstream()
     up.send(corrupt(text("a")))
     with pytest.raises(CorruptFrame):
-        await up.stream.next_batch()
+        await next_batch(up.stream)
 
 
 async def test_dropped_connection_is_a_connection_error() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     up.drop()
     with pytest.raises(UpstreamConnectionError, match="dropped mid-stream"):
-        await up.stream.next_batch(1.0)
+        await next_batch(up.stream, 1.0)
     assert up.response.closed
 
 
 async def test_outside_cancellation_is_not_mistaken_for_silence() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
-    reader = asyncio.ensure_future(up.stream.next_batch(10.0))
+    await next_batch(up.stream)
+    reader = asyncio.ensure_future(next_batch(up.stream, 10.0))
     await asyncio.sleep(0.02)
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -141,8 +134,8 @@ async def test_outside_cancellation_is_not_mistaken_for_silence() -> None:
 async def test_cancellation_racing_the_deadline_still_propagates() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
-    reader = asyncio.ensure_future(up.stream.next_batch(0.05))
+    await next_batch(up.stream)
+    reader = asyncio.ensure_future(next_batch(up.stream, 0.05))
     await asyncio.sleep(0.05)  # the deadline and the cancel land in the same loop turn
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -152,20 +145,20 @@ async def test_cancellation_racing_the_deadline_still_propagates() -> None:
 async def test_events_arriving_with_the_deadline_are_kept() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     loop = asyncio.get_running_loop()
     loop.call_later(0.05, up.send, text("b"))
-    got = [await up.stream.next_batch(0.05) for _ in range(2)]
+    got = [await next_batch(up.stream, 0.05) for _ in range(2)]
     events = [batch for batch in got if batch is not SILENCE]
     if not events:
-        events = [await up.stream.next_batch(0.05)]
+        events = [await next_batch(up.stream, 0.05)]
     assert events == [[AssistantText("b")]]
 
 
 async def test_one_timer_serves_many_waits() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     loop = asyncio.get_running_loop()
     scheduled = []
     call_at = loop.call_at
@@ -178,7 +171,7 @@ async def test_one_timer_serves_many_waits() -> None:
     try:
         for piece in "bcdefgh":
             loop.call_soon(up.send, text(piece))
-            assert await up.stream.next_batch(15.0) == [AssistantText(piece)]
+            assert await next_batch(up.stream, 15.0) == [AssistantText(piece)]
     finally:
         del loop.call_at
     assert len(scheduled) <= 1
@@ -187,17 +180,17 @@ async def test_one_timer_serves_many_waits() -> None:
 async def test_the_timer_is_cancelled_when_the_stream_ends() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
-    await up.stream.next_batch()
+    await next_batch(up.stream)
     loop = asyncio.get_running_loop()
     loop.call_soon(up.end)
-    assert await up.stream.next_batch(15.0) is None
+    assert await next_batch(up.stream, 15.0) is None
     assert up.stream._alarm._handle is None
 
 
-async def test_raw_chunks_still_read_with_the_same_deadlines() -> None:
+async def test_a_whole_body_is_read_and_the_connection_released() -> None:
     up = MemoryUpstream()
     up.send(text("a"))
     up.end()
-    body = b"".join([chunk async for chunk in up.stream.raw_chunks()])
-    assert body == text("a")
+    assert await next_batch(up.stream) == [AssistantText("a")]
+    assert await next_batch(up.stream) is None
     assert up.response.released

@@ -44,11 +44,11 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
     gateway = await authorized_gateway(request)
     conv = await read_converted(request, messages_to_ir)
     model = model_for(request, conv.model)
+    endpoint = endpoint_path(request)
     if is_web_search_request(conv):
-        return await web_search_response(gateway, conv, model)
+        return await web_search_response(gateway, conv, model, endpoint=endpoint)
     thinking = conv.thinking is not None or model.thinking is not None
     message_id = f"msg_{hex_id()}"
-    endpoint = endpoint_path(request)
     cache = estimated_cache(request, gateway, conv)
     search = served_web_search(conv.tools)
     loop = SearchLoop(gateway, conv, model, search, endpoint) if search else None

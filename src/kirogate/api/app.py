@@ -25,10 +25,10 @@ from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.api.responses import json_response
-from kirogate.api.streaming import InternalError
 from kirogate.errors import (
     AuthenticationFailed,
     ClientError,
+    InternalError,
     KirogateError,
     NotFound,
     PermissionDenied,

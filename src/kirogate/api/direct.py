@@ -28,8 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirogate.api.errors import dialect_for_path, error_response
 from kirogate.api.limits import bounded_receive, declared_length, too_large
-from kirogate.api.streaming import InternalError
-from kirogate.errors import KirogateError
+from kirogate.errors import InternalError, KirogateError
 
 log = logging.getLogger(__name__)
 

@@ -53,18 +53,6 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 
-class _BatchRenderer:
-    """Adds ``render(events)`` (one write per upstream chunk) to the Responses renderer."""
-
-    def __init__(self, inner: ResponsesStreamRenderer) -> None:
-        self.inner = inner
-        self.start = inner.start
-        self.error = inner.error
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        return b"".join([self.inner.feed(event) for event in events])
-
-
 def _store(
     gateway: Gateway,
     conv: Conversation,
@@ -79,15 +67,7 @@ def _store(
         for item in response.get("output") or ()
     ]
     kept = continue_conversation(conv, {**response, "output": output})
-    gateway.responses[response["id"]] = (kept, response)
-    while len(gateway.responses) > gateway.responses_limit:
-        gateway.responses.popitem(last=False)
-    items = gateway.response_items
-    for item in output:
-        if isinstance(item.get("id"), str):
-            items[item["id"]] = item
-    while len(items) > gateway.response_items_limit:
-        items.popitem(last=False)
+    gateway.responses.keep(response["id"], kept, response, output)
 
 
 @router.post("/v1/responses")
@@ -98,7 +78,7 @@ async def create_response(request: Request) -> Response:
         previous_id = body.get("previous_response_id")
         stored = gateway.responses.get(previous_id) if isinstance(previous_id, str) else None
         previous = stored[0] if stored else None
-        return body, responses_to_ir(body, previous=previous, references=gateway.response_items)
+        return body, responses_to_ir(body, previous=previous, references=gateway.responses.items)
 
     body, conv = await read_converted(request, convert)
     declined = conv.metadata.get("declined_tools")
@@ -129,7 +109,7 @@ async def create_response(request: Request) -> Response:
     if conv.stream:
         if loop is not None:
             body = await open_search_stream(
-                loop, renderer_for=lambda _: _BatchRenderer(renderer), emit_for=lambda _: emit
+                loop, renderer_for=lambda _: renderer, emit_for=lambda _: emit
             )
         else:
             body = await open_stream(
@@ -137,7 +117,7 @@ async def create_response(request: Request) -> Response:
                 conv,
                 model,
                 endpoint=endpoint,
-                renderer_for=lambda _: _BatchRenderer(renderer),
+                renderer_for=lambda _: renderer,
             )
 
         async def body_then_store() -> AsyncIterator[bytes]:

@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kirogate.api.errors import stream_error
-from kirogate.api.streaming import PING_INTERVAL, FinalChunk, InternalError, Renderer, sse_body
+from kirogate.api.streaming import PING_INTERVAL, FinalChunk, Renderer, sse_body
 from kirogate.api.waiting import open_stream
 from kirogate.api.websearch import run_search, summary_text
 from kirogate.convert.ir import (
@@ -44,9 +43,11 @@ from kirogate.convert.ir import (
     Turn,
 )
 from kirogate.convert.models import ModelInfo
-from kirogate.errors import KirogateError
+from kirogate.convert.render import StreamRenderer
+from kirogate.errors import InternalError, KirogateError
 from kirogate.service import Answer, Gateway
 from kirogate.tasks import spawn
+from kirogate.upstream.classify import client_error
 
 log = logging.getLogger(__name__)
 
@@ -139,30 +140,31 @@ class SearchFilter:
         )
 
 
-class SearchingRenderer:
+class SearchingRenderer(StreamRenderer):
     """A dialect renderer behind a :class:`SearchFilter` (used only when search is served)."""
+
+    __slots__ = ("filter", "inner")
 
     def __init__(self, inner: Renderer, search_filter: SearchFilter) -> None:
         self.inner = inner
         self.filter = search_filter
-        self.start = inner.start
-        self.error = inner.error
+
+    def start(self) -> bytes:
+        return self.inner.start()
 
     def render(self, events: list[OutEvent]) -> bytes:
         kept = self.filter.feed(events)
         return self.inner.render(kept) if kept else b""
 
-    def __getattr__(self, name: str) -> Any:
-        # ``ping`` and ``render_text`` exist here exactly when the inner renderer has them.
-        found = getattr(self.inner, name)
-        if name != "render_text":
-            return found
+    def render_text(self, text: str) -> bytes:
+        self.filter.note_text(text)
+        return self.inner.render_text(text)
 
-        def render_text(text: str) -> bytes:
-            self.filter.note_text(text)
-            return found(text)  # type: ignore[no-any-return]
+    def ping(self) -> bytes:
+        return self.inner.ping()
 
-        return render_text
+    def error(self, exc: KirogateError) -> bytes:
+        return self.inner.error(exc)
 
 
 class SearchLoop:
@@ -264,7 +266,7 @@ async def _search_body(
     loop: SearchLoop, body: AsyncIterator[bytes], renderer: SearchingRenderer, emit: Emit
 ) -> AsyncIterator[bytes]:
     current = body
-    ping = getattr(renderer.inner, "ping", None)
+    ping = renderer.inner.ping
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -299,7 +301,7 @@ async def _search_body(
                 pending = None
             except KirogateError as exc:
                 log.warning("search loop ended with %s: %s", type(exc).__name__, exc.message)
-                yield FinalChunk(renderer.error(stream_error(exc)))
+                yield FinalChunk(renderer.error(client_error(exc)))
                 return
             except Exception as exc:  # the client must still get a well-formed end of stream
                 log.exception("unexpected error in the search loop")
@@ -312,14 +314,15 @@ async def _search_body(
             await _abandon(pending)
 
 
-async def _pings(
-    task: asyncio.Future[Any], ping: Callable[[], bytes] | None
-) -> AsyncIterator[bytes]:
-    """A ping every ``PING_INTERVAL`` seconds until ``task`` is done."""
+async def _pings(task: asyncio.Future[Any], ping: Callable[[], bytes]) -> AsyncIterator[bytes]:
+    """A ping every ``PING_INTERVAL`` seconds until ``task`` is done (none in a dialect
+    without a ping event)."""
     while not task.done():
         await asyncio.wait({task}, timeout=PING_INTERVAL)
-        if not task.done() and ping is not None:
-            yield ping()
+        if not task.done():
+            beat = ping()
+            if beat:
+                yield beat
 
 
 async def _abandon(task: asyncio.Future[Any]) -> None:

@@ -1,11 +1,11 @@
-"""Turning a committed :class:`~kirogate.service.Answer` into SSE bytes.
+"""Sending a committed :class:`~kirogate.service.Answer` as an SSE response.
 
-Per upstream chunk: one assembler step per event and one pre-serialised write. While the
-upstream is silent for ``ping_interval`` seconds a ping is sent; the upstream's idle timeout
-keeps counting through pings. Errors after the first byte become the dialect's error event
-(the renderer knows how), and the stream ends cleanly. When the client disconnects,
-:class:`EventStreamResponse` cancels and closes this generator; ``finally`` then closes the
-upstream connection and releases the credential lease.
+The relay loop itself (one assembler step per event, one pre-serialised write per upstream
+chunk, pings on silence, errors as the dialect's error event) is the service's
+:func:`~kirogate.service.relay`; :func:`sse_body` starts it with the ping interval.
+:class:`EventStreamResponse` sends it: when the client disconnects it cancels and closes
+the body at once, whose ``finally`` then closes the upstream connection and releases the
+credential lease.
 """
 
 from __future__ import annotations
@@ -13,124 +13,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from kirogate.api.errors import stream_error
-from kirogate.convert.ir import OutEvent
-from kirogate.errors import KirogateError
-from kirogate.protocol.events import AssistantText, assistant_text, parse_event
-from kirogate.service import Answer
+from kirogate.convert.render import COMMENT_PING, StreamRenderer
+from kirogate.errors import InternalError
+from kirogate.service import Answer, FinalChunk, relay
 from kirogate.tasks import spawn
 
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-COMMENT_PING = b": ping\n\n"  # for dialects without a ping event; every SSE client skips it
 
 
-class Renderer(Protocol):
-    def start(self) -> bytes: ...
-    def render(self, events: list[OutEvent]) -> bytes: ...
-    def error(self, exc: KirogateError) -> bytes: ...
+Renderer = StreamRenderer  # the contract every dialect keeps (convert/render.py)
 
 
-class PingingRenderer(Renderer, Protocol):
-    def ping(self) -> bytes: ...
-
-
-class InternalError(KirogateError):
-    """An unexpected failure inside the gateway while streaming."""
-
-
-async def sse_body(
+def sse_body(
     answer: Answer,
     renderer: Renderer,
     *,
     ping_interval: float = PING_INTERVAL,
     started: bool = False,
 ) -> AsyncIterator[bytes]:
-    """``started``: the opening event already went out (see ``api/waiting.py``)."""
-    assembler = answer.assembler
-    feed = assembler.feed
-    render = renderer.render
-    ping = getattr(renderer, "ping", None)
-    # Plain text chunks skip the event objects when the renderer can draw text directly.
-    render_text = getattr(renderer, "render_text", None)
-    text_passes = assembler.text_passes
-    # An output format's text is held to the end: ping while the model writes it.
-    holding = assembler.holds_text
-    pinged = time.monotonic() if holding else 0.0
-    parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
-    try:
-        head = b"" if started else renderer.start()
-        first = answer.first_event()
-        if first is not None:
-            out = feed(first)
-            if out:
-                answer.remember(out)
-                head += render(out)
-        if head:
-            yield head
-        next_messages = answer.stream.next_messages
-        while first is not None and not assembler.done:
-            # One deadline serves both the ping and the upstream idle timeout (no timer per
-            # event), and every event of an upstream chunk goes out in one write.
-            batch = await next_messages(ping_interval)
-            if batch is None:
-                break
-            if type(batch) is not list:  # SILENCE
-                if ping is not None:
-                    yield ping()
-                continue
-            for message in batch:
-                content = assistant_text(message)
-                if content is None:
-                    out = feed(parse_event(message))
-                elif render_text is not None and text_passes(content):
-                    # What feed() would return is [TextDelta(content)], which remember()
-                    # ignores and render() draws as render_text() does.
-                    parts.append(render_text(content))
-                    continue
-                else:
-                    out = feed(AssistantText(content))
-                if out:
-                    answer.remember(out)
-                    data = render(out)
-                    if data:
-                        parts.append(data)
-                if assembler.done:
-                    break
-            if parts:
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts.clear()
-                yield data
-            elif holding and time.monotonic() - pinged >= ping_interval:
-                pinged = time.monotonic()
-                yield COMMENT_PING if ping is None else ping()
-        out = assembler.finish()
-        answer.remember(out)
-        yield FinalChunk(render(out))
-    except KirogateError as exc:
-        log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
-        answer.error = error = stream_error(exc)
-        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
-    except Exception as exc:  # the client must still get a well-formed end of stream
-        log.exception("unexpected error while streaming")
-        answer.error = error = InternalError(f"internal error: {type(exc).__name__}")
-        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
-    finally:
-        await answer.close()
-
-
-class FinalChunk(bytes):
-    """The last bytes of an SSE body: :class:`EventStreamResponse` sends them together with
-    the end of the response (one write less); to anyone else they are plain bytes."""
+    """The SSE body of a committed answer: :func:`kirogate.service.relay` with a ping every
+    ``ping_interval`` seconds of silence. ``started``: the opening event already went out
+    (see ``api/waiting.py``)."""
+    return relay(answer, renderer, ping_interval=ping_interval, started=started)
 
 
 class EventStreamResponse(StreamingResponse):
@@ -194,3 +106,15 @@ class EventStreamResponse(StreamingResponse):
 
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:
     return EventStreamResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+__all__ = [
+    "COMMENT_PING",
+    "PING_INTERVAL",
+    "EventStreamResponse",
+    "FinalChunk",
+    "InternalError",
+    "Renderer",
+    "sse_body",
+    "sse_response",
+]

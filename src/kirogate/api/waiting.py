@@ -18,31 +18,28 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from kirogate.api.errors import stream_error
 from kirogate.api.streaming import (
     PING_INTERVAL,
     FinalChunk,
-    InternalError,
     Renderer,
     sse_body,
 )
 from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
+from kirogate.convert.render import COMMENT_PING
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import KirogateError
+from kirogate.errors import InternalError, KirogateError
 from kirogate.tasks import spawn
+from kirogate.upstream.classify import client_error
 
 if TYPE_CHECKING:
     from kirogate.service import Answer, Gateway
 
 log = logging.getLogger(__name__)
 
-SSE_COMMENT_PING = b": ping\n\n"  # ignored by every SSE client; OpenAI streams have no ping
-
 
 def _ping(renderer: Renderer) -> bytes:
-    ping = getattr(renderer, "ping", None)
-    return ping() if ping is not None else SSE_COMMENT_PING
+    return renderer.ping() or COMMENT_PING  # OpenAI streams have no ping event
 
 
 async def open_stream(
@@ -88,7 +85,7 @@ async def _waiting_body(
             answer = opening.result()
         except KirogateError as exc:
             log.warning("stream ended before its first event with %s", type(exc).__name__)
-            yield FinalChunk(renderer.error(stream_error(exc)))
+            yield FinalChunk(renderer.error(client_error(exc)))
             return
         except Exception as exc:
             log.exception("unexpected error while waiting for the upstream")

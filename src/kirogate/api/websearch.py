@@ -22,9 +22,7 @@ from kirogate.convert.ir import Conversation, Text
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.errors import InvalidRequest
-from kirogate.pool.failover import AttemptContext, run_with_failover
 from kirogate.service import Gateway
-from kirogate.upstream.credentials import Credential
 
 QUERY_PREFIX = "Perform a web search for the query: "
 SNIPPET_LIMIT = 200
@@ -165,28 +163,18 @@ def _stream(message: dict[str, Any], blocks: list[dict[str, Any]], usage: dict[s
 
 
 async def run_search(
-    gateway: Gateway, conv: Conversation, model: ModelInfo, query: str
+    gateway: Gateway, conv: Conversation, model: ModelInfo, query: str, *, endpoint: str = ""
 ) -> list[dict[str, Any]]:
-    """The results of one MCP web search, with the pool's failover and refresh rules."""
-
-    async def attempt(credential: Credential, _: AttemptContext) -> dict[str, Any]:
-        machine_id = await gateway.machine_ready(credential)
-        return await gateway.client.web_search(credential, query, machine_id=machine_id)
-
-    held = await run_with_failover(
-        gateway.pool,
-        attempt,
-        model=model.upstream_id,
-        session_id=conv.session_id,
-        force_refresh=lambda cred: gateway.tokens.ensure_fresh(cred, force=True),
-    )
-    await held.release()
-    return [item for item in held.value.get("results") or [] if isinstance(item, dict)]
+    """The results of one MCP web search (the service's answering path: failover, refresh,
+    request log)."""
+    return await gateway.web_search(conv, model, query, endpoint=endpoint)
 
 
-async def web_search_response(gateway: Gateway, conv: Conversation, model: ModelInfo) -> Response:
+async def web_search_response(
+    gateway: Gateway, conv: Conversation, model: ModelInfo, *, endpoint: str = ""
+) -> Response:
     query = search_query(conv)
-    results = await run_search(gateway, conv, model, query)
+    results = await run_search(gateway, conv, model, query, endpoint=endpoint)
     blocks = content_blocks(query, results)
     output_tokens = max(1, len(blocks[-1]["text"]) // 4)
     usage = {

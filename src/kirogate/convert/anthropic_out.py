@@ -36,6 +36,7 @@ from kirogate.convert.ir import (
     ToolCallStart,
     ToolCallStop,
 )
+from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 
 _dumps = orjson.dumps
@@ -95,7 +96,7 @@ def error_event(exc: KirogateError) -> bytes:
     return _event(b"error", body)
 
 
-class AnthropicStreamRenderer:
+class AnthropicStreamRenderer(StreamRenderer):
     """Anthropic SSE bytes for one message: ``start()``, ``feed()`` per event, ``ping()``."""
 
     __slots__ = (
@@ -148,12 +149,6 @@ class AnthropicStreamRenderer:
 
     def error(self, exc: KirogateError) -> bytes:
         return error_event(exc)
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        """``feed`` several events; one bytes object for one write."""
-        if len(events) == 1:  # the common case: one upstream chunk, one delta
-            return self.feed(events[0])
-        return b"".join([self.feed(event) for event in events])
 
     def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
         """Complete content blocks (a served web search's ``server_tool_use`` and result)."""
@@ -246,7 +241,7 @@ class AnthropicStreamRenderer:
         return out + _event(b"message_delta", delta) + _MESSAGE_STOP
 
 
-class BufferedAnthropicRenderer:
+class BufferedAnthropicRenderer(StreamRenderer):
     """RS's ``/cc/v1/messages`` mode (§8.2): hold every event, send all of them at ``Finish``.
 
     ``message_start`` then carries the contextUsage-derived input tokens, which Claude Code
@@ -278,9 +273,6 @@ class BufferedAnthropicRenderer:
     def error(self, exc: KirogateError) -> bytes:
         self._parts.clear()
         return error_event(exc)
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        return b"".join([self.feed(event) for event in events])
 
     def blocks(self, blocks: list[dict[str, Any]]) -> bytes:
         self._parts.append(self._inner.blocks(blocks))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
@@ -107,9 +107,9 @@ class KiroBuild:
     request: KiroRequest
     tool_names: dict[str, str]  # shortened upstream name -> the client's original name
     notes: list[str]  # what the builder changed, for the debug log
-    # ``request.to_wire()`` as the size check made it (no profileArn): sent as it is, so the
-    # request is not walked twice. Treat as read-only; the client copies it to add the ARN.
-    wire: dict[str, Any] | None = None
+    # The request serialised as the size check made it (no profileArn): the client sends these
+    # bytes (with the credential's ARN spliced in), so the request is serialised once.
+    body: bytes | None = None
 
 
 def build_kiro_request(
@@ -161,11 +161,11 @@ def build_kiro_request(
     )
     history = list(plan.history)
     request = builder.assemble(history, plan.current)
-    wire: dict[str, Any] | None = request.to_wire()
-    if len(orjson.dumps(wire)) > options.max_request_bytes:
+    body = orjson.dumps(request.to_wire())
+    if len(body) > options.max_request_bytes:
         request = _shrink(builder, history, plan.current, options.max_request_bytes, notes)
-        wire = None
-    return KiroBuild(request, dict(names.originals), notes, wire)
+        return KiroBuild(request, dict(names.originals), notes)
+    return KiroBuild(request, dict(names.originals), notes, body)
 
 
 # ---------------------------------------------------------------- system prompt

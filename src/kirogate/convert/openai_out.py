@@ -38,6 +38,7 @@ from kirogate.convert.ir import (
     ToolCallStop,
 )
 from kirogate.convert.openai_common import LEGACY_FUNCTIONS, custom_tool_input
+from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 
 _dumps = orjson.dumps
@@ -82,7 +83,7 @@ def _style(conv: Conversation) -> tuple[frozenset[str], bool]:
     return custom, bool(conv.metadata.get(LEGACY_FUNCTIONS))
 
 
-class ChatStreamRenderer:
+class ChatStreamRenderer(StreamRenderer):
     """``chat.completion.chunk`` SSE bytes: ``start()``, then ``feed()`` per event.
 
     ``custom_tools`` names the freeform tools, whose calls are drawn as ``type: custom``;
@@ -159,12 +160,6 @@ class ChatStreamRenderer:
 
     def error(self, exc: KirogateError) -> bytes:
         return error_chunk(exc)
-
-    def render(self, events: list[OutEvent]) -> bytes:
-        """``feed`` several events; one bytes object for one write."""
-        if len(events) == 1:  # the common case: one upstream chunk, one delta
-            return self.feed(events[0])
-        return b"".join([self.feed(event) for event in events])
 
     def render_text(self, text: str) -> bytes:
         """``render([TextDelta(text)])`` without the event objects (the streaming hot path)."""

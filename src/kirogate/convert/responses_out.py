@@ -47,6 +47,7 @@ from kirogate.convert.ir import (
     UsageUpdate,
 )
 from kirogate.convert.openai_common import custom_tool_input
+from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 
 _ECHO_DEFAULTS: Final[Mapping[str, Any]] = {
@@ -105,7 +106,7 @@ class _Item:
         self.chunks: list[str] = []
 
 
-class ResponsesStreamRenderer:
+class ResponsesStreamRenderer(StreamRenderer):
     """One Responses API response, drawn from output events.
 
     Call :meth:`start` once, :meth:`feed` each event (the last is a Finish), or

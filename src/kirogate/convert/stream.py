@@ -20,8 +20,9 @@
   (contextUsage ≥ 100 %), ``tool_use``, ``max_tokens`` for thinking without any text or tool
   call (RS; a ``" "`` text delta is added so the message has a text block, as RS does, since
   an assistant turn without text cannot be sent back upstream), else ``end_turn``.
-- Any other exception or error frame raises :class:`UpstreamStreamException`; the API layer
-  turns it into an error event (RS ends the stream normally instead and hides the failure).
+- Any other exception or error frame raises :class:`UpstreamStreamException`; the relay loop
+  (``service.answer.relay``) classifies it and the renderer draws the dialect's error event
+  (RS ends the stream normally instead and hides the failure).
 - ``usage.output_tokens`` is estimated at the end from running character counts
   (:class:`~kirogate.convert.stops.OutputEstimate`); input tokens come from the last
   contextUsageEvent (``int(pct * window / 100)``, RS), else the caller's estimate.

@@ -1,16 +1,18 @@
-"""Answering a conversation from upstream: the failover loop up to the first event, and the answer.
+"""Answering a conversation from upstream: the failover loop up to the first event, and the relay.
 
 :class:`Answering` holds the gateway's request-side methods (the :class:`~kirogate.service.gateway.Gateway`
 inherits them): :meth:`Answering.open_answer` runs the failover loop up to the upstream's first
-event; after that the request is committed to one credential and the caller streams the
-:class:`Answer`, or reads it whole with :meth:`Answering.collect`.
+event; after that the request is committed to one credential. :func:`relay` is the one loop
+that reads the :class:`Answer`'s upstream frames, feeds its assembler and asks a
+:class:`~kirogate.convert.render.StreamRenderer` for bytes: the API streams what it yields
+(``api.streaming.sse_body``), and :meth:`Answering.collect` gathers the output events of a
+non-streamed answer through the same loop.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,25 +29,28 @@ from kirogate.convert.ir import (
     ToolCallStop,
 )
 from kirogate.convert.json_format import FormattedAssembler
-from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, TruncatedCall, build_kiro_request
+from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
 from kirogate.convert.openai_common import relocate_error
+from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InvalidRequest, KirogateError, UpstreamInvalidModel
+from kirogate.errors import InternalError, InvalidRequest, KirogateError, UpstreamInvalidModel
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
-from kirogate.protocol.events import KiroEvent, StreamException
+from kirogate.protocol.events import AssistantText, StreamException, assistant_text, parse_event
+from kirogate.protocol.eventstream import Message
+from kirogate.service.memory import TruncationMemory
 from kirogate.settings import Settings
-from kirogate.upstream.classify import classify_stream_exception
+from kirogate.upstream.classify import classify_stream_exception, client_error
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.identity import machine_id_for, random_uuid
 from kirogate.upstream.profiles import ensure_profile_arn
 from kirogate.upstream.refresh import TokenManager
-from kirogate.upstream.stream import UpstreamStream
+from kirogate.upstream.stream import Silence, UpstreamStream
 
 if TYPE_CHECKING:
     from kirogate.service.compression import Compressor
@@ -53,21 +58,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRUNCATION_MEMORY = 1000  # tool calls remembered as cut off (spec §7.4)
-
 
 @dataclass(slots=True)
 class _Opened:
     stream: UpstreamStream
-    first: KiroEvent | None  # None: the upstream answered 200 with an empty body
+    first: list[Message] | None  # None: the upstream answered 200 with an empty body
 
 
 @dataclass(slots=True)
 class Answer:
-    """One committed upstream answer: iterate :meth:`events`, then :meth:`close`.
+    """One committed upstream answer: :meth:`relay` it to a renderer (which closes it).
 
-    ``events`` yields the raw Kiro events (the first one already read by the failover
-    loop). The caller owns the assembler so it can render per event without copies.
+    The failover loop already read the first chunk's frames (:meth:`first_batch`); the
+    relay owns the assembler and renders per chunk without copies.
     """
 
     held: Leased[_Opened]
@@ -75,7 +78,8 @@ class Answer:
     model: ModelInfo
     input_estimate: int
     assembler: StreamAssembler
-    _gateway: Answering = field(repr=False)
+    truncations: TruncationMemory = field(repr=False)
+    store: Store | None = field(repr=False)  # where the request-log row goes (None: nowhere)
     endpoint: str = ""
     started: float = 0.0  # time.monotonic() when the request reached open_answer
     first_event_at: float = 0.0  # ... and when the upstream's first event arrived
@@ -91,15 +95,22 @@ class Answer:
     def stream(self) -> UpstreamStream:
         return self.held.value.stream
 
-    def first_event(self) -> KiroEvent | None:
+    def first_batch(self) -> list[Message] | None:
+        """The frames of the upstream's first chunk (read by the failover loop)."""
         return self.held.value.first
+
+    def relay(
+        self, renderer: StreamRenderer, *, ping_interval: float | None = None, started: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The answer drawn by ``renderer``, one write per upstream chunk (see :func:`relay`)."""
+        return relay(self, renderer, ping_interval=ping_interval, started=started)
 
     def remember(self, events: list[OutEvent]) -> None:
         """Note truncated tool calls (spec §7.4) and count the tokens of the finish."""
         for event in events:
             if type(event) is ToolCallStop:
                 if event.truncated:
-                    self._gateway.remember_truncation(event)
+                    self.truncations.remember(event)
             elif type(event) is Finish:
                 self.finish = event
                 METRICS.add_tokens(event.input_tokens, event.output_tokens)
@@ -112,7 +123,33 @@ class Answer:
             await self.stream.aclose()
         finally:
             await self.held.release()
-            self._gateway.log_answer(self)
+            _log_answer(self)
+
+
+def _log_answer(answer: Answer) -> None:
+    """One request-log row per answered request (queued; the store writes in batches)."""
+    store = answer.store
+    if store is None or not answer.endpoint:
+        return
+    from kirogate.store import RequestLogEntry
+
+    now = time.monotonic()
+    finish = answer.finish
+    store.log_request(
+        RequestLogEntry(
+            at=datetime.now(UTC),
+            request_id=REQUEST_ID.get() or "",
+            endpoint=answer.endpoint,
+            model=answer.model.upstream_id,
+            status=200 if answer.error is None else answer.error.status,
+            credential_id=answer.credential.id,
+            input_tokens=finish.input_tokens if finish else answer.input_estimate,
+            output_tokens=finish.output_tokens if finish else None,
+            duration_ms=round((now - answer.started) * 1000, 2),
+            ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
+            error=None if answer.error is None else answer.error.message,
+        )
+    )
 
 
 class Answering:
@@ -126,20 +163,9 @@ class Answering:
     compressor: Compressor | None
     prompt_cache: PrefixCache | None
     build_options: KiroBuildOptions
-    _truncated: OrderedDict[str, TruncatedCall]
+    truncations: TruncationMemory
     # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
     _unserved_models: set[str]
-
-    # ------------------------------------------------------------ truncation memory
-
-    def remember_truncation(self, stop: ToolCallStop) -> None:
-        reason = stop.truncation_reason or "the input JSON was incomplete"
-        # The assembler words it "truncated at N bytes: <diagnosis>".
-        size_text = reason.removeprefix("truncated at ").partition(" bytes")[0]
-        size = int(size_text) if size_text.isdigit() else 0
-        self._truncated[stop.id] = TruncatedCall(size_bytes=size, reason=reason)
-        while len(self._truncated) > TRUNCATION_MEMORY:
-            self._truncated.popitem(last=False)
 
     # ------------------------------------------------------------ answering
 
@@ -150,8 +176,8 @@ class Answering:
 
     def build(self, conv: Conversation, model: ModelInfo) -> KiroBuild:
         options = self.build_options
-        if self._truncated:
-            options = replace(options, truncated_calls=dict(self._truncated))
+        if self.truncations:
+            options = replace(options, truncated_calls=self.truncations.calls())
         try:
             return build_kiro_request(
                 conv,
@@ -200,21 +226,24 @@ class Answering:
             nonlocal input_estimate
             machine_id = await self.machine_ready(credential)
             sent[id(credential)] = credential.bearer
-            request = build.request if build.wire is None else build.wire
+            request = build.request if build.body is None else build.body
             stream = await self.client.open_stream(credential, request, machine_id=machine_id)
             try:
                 if input_estimate is None:
                     # Counted while the upstream works on its first event: off the TTFT path.
                     input_estimate = estimate_conversation_tokens(conv)
-                first = await anext(stream, None)
+                read = await stream.next_messages()  # no quiet time: never SILENCE
             except BaseException:
                 await stream.aclose()
                 raise
-            if type(first) is StreamException:
-                error = classify_stream_exception(first.exception_type, first.message)
-                if error is not None:
-                    await stream.aclose()
-                    raise error
+            first = read if type(read) is list else None
+            if first is not None and assistant_text(first[0]) is None:
+                event = parse_event(first[0])
+                if type(event) is StreamException:
+                    error = classify_stream_exception(event.exception_type, event.message)
+                    if error is not None:
+                        await stream.aclose()
+                        raise error
             return _Opened(stream, first)
 
         try:
@@ -261,36 +290,59 @@ class Answering:
             model,
             input_estimate,
             assembler,
-            self,
+            self.truncations,
+            self.store,
             endpoint=endpoint,
             started=started,
             first_event_at=time.monotonic(),
         )
 
-    def log_answer(self, answer: Answer) -> None:
-        """One request-log row per answered request (queued; the store writes in batches)."""
-        store = self.store
-        if store is None or not answer.endpoint:
-            return
-        from kirogate.store import RequestLogEntry
+    async def web_search(
+        self, conv: Conversation, model: ModelInfo, query: str, *, endpoint: str = ""
+    ) -> list[dict[str, Any]]:
+        """The results of one upstream MCP web search, through the answers' failover loop and
+        token-refresh rule; with an ``endpoint`` (the search is the whole request) it gets a
+        request-log row as an answer does."""
+        started = time.monotonic()
+        sent: dict[int, str | None] = {}  # the bearer each credential's last attempt used
 
-        now = time.monotonic()
-        finish = answer.finish
-        store.log_request(
-            RequestLogEntry(
-                at=datetime.now(UTC),
-                request_id=REQUEST_ID.get() or "",
-                endpoint=answer.endpoint,
-                model=answer.model.upstream_id,
-                status=200 if answer.error is None else answer.error.status,
-                credential_id=answer.credential.id,
-                input_tokens=finish.input_tokens if finish else answer.input_estimate,
-                output_tokens=finish.output_tokens if finish else None,
-                duration_ms=round((now - answer.started) * 1000, 2),
-                ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
-                error=None if answer.error is None else answer.error.message,
-            )
+        async def attempt(credential: Credential, _: AttemptContext) -> dict[str, Any]:
+            machine_id = await self.machine_ready(credential)
+            sent[id(credential)] = credential.bearer
+            return await self.client.web_search(credential, query, machine_id=machine_id)
+
+        held = await run_with_failover(
+            self.pool,
+            attempt,
+            model=model.upstream_id,
+            session_id=conv.session_id,
+            force_refresh=lambda credential: self._force_refresh(
+                credential, sent.get(id(credential))
+            ),
         )
+        await held.release()
+        found = held.value.get("results") or []
+        results = [item for item in found if isinstance(item, dict)]
+        if endpoint and self.store is not None:
+            from kirogate.store import RequestLogEntry
+
+            duration = round((time.monotonic() - started) * 1000, 2)
+            self.store.log_request(
+                RequestLogEntry(
+                    at=datetime.now(UTC),
+                    request_id=REQUEST_ID.get() or "",
+                    endpoint=endpoint,
+                    model=model.upstream_id,
+                    status=200,
+                    credential_id=held.credential.id,
+                    input_tokens=estimate_conversation_tokens(conv),
+                    output_tokens=None,
+                    duration_ms=duration,
+                    ttft_ms=duration,
+                    error=None,
+                )
+            )
+        return results
 
     async def summarise(self, request: Conversation) -> str:
         """Answer a compression summary request without streaming; the answer's text."""
@@ -300,30 +352,129 @@ class Answering:
         return "".join(event.text for event in events if type(event) is TextDelta)
 
     async def collect(self, answer: Answer) -> list[OutEvent]:
-        """Read a whole answer into output events (non-streaming responses)."""
-        out: list[OutEvent] = []
-        try:
-            async for event in events_of(answer):
-                produced = answer.assembler.feed(event)
-                if produced:
-                    out.extend(produced)
-                if answer.assembler.done:
+        """Read a whole answer into output events (non-streaming responses); a failure raises
+        (classified as :func:`relay` classifies it). The answer is closed."""
+        collector = _Collector()
+        async for _ in relay(answer, collector):
+            pass
+        return collector.events
+
+
+class _Collector(StreamRenderer):
+    """Keeps the output events instead of drawing them (a non-streamed answer); an error
+    is raised, for the route to answer with its HTTP status."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[OutEvent] = []
+
+    def render(self, events: list[OutEvent]) -> bytes:
+        self.events.extend(events)
+        return b""
+
+    def render_text(self, text: str) -> bytes:
+        self.events.append(TextDelta(text))
+        return b""
+
+    def error(self, exc: KirogateError) -> bytes:
+        raise exc
+
+
+class FinalChunk(bytes):
+    """The last bytes of a relayed answer: ``api.streaming.EventStreamResponse`` sends them
+    together with the end of the response (one write less); to anyone else they are plain
+    bytes."""
+
+
+async def relay(
+    answer: Answer,
+    renderer: StreamRenderer,
+    *,
+    ping_interval: float | None = None,
+    started: bool = False,
+) -> AsyncIterator[bytes]:
+    """Read the answer's upstream frames, feed its assembler, yield the renderer's bytes.
+
+    One write per upstream chunk (the last one a :class:`FinalChunk`). A plain text frame
+    goes straight to ``renderer.render_text`` when the assembler says it needs no parsing,
+    filtering or cut; every other frame is parsed and fed. While the upstream is quiet for
+    ``ping_interval`` seconds (None: never) ``renderer.ping()`` goes out; the idle timeout
+    keeps counting through pings. ``started``: the opening already went out. A failure is
+    classified for the client (:func:`~kirogate.upstream.classify.client_error`), kept on
+    ``answer.error`` and drawn by ``renderer.error``, so the stream ends cleanly. Closing
+    this generator (a client hang-up) closes the answer: the upstream connection and the
+    credential lease are released in ``finally``.
+    """
+    assembler = answer.assembler
+    feed = assembler.feed
+    render = renderer.render
+    ping = renderer.ping
+    render_text = renderer.render_text
+    text_passes = assembler.text_passes
+    remember = answer.remember
+    # An output format's text is held to the end: ping while the model writes it.
+    holding = assembler.holds_text and ping_interval is not None
+    pinged = time.monotonic() if holding else 0.0
+    parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
+    try:
+        head = b"" if started else renderer.start()
+        if head:
+            parts.append(head)  # goes out with the first chunk's events
+        batch: list[Message] | Silence | None = answer.first_batch()
+        if batch is not None:
+            next_messages = answer.stream.next_messages
+            while True:
+                if type(batch) is not list:  # SILENCE
+                    beat = ping()
+                    if beat:
+                        yield beat
+                else:
+                    for message in batch:
+                        content = assistant_text(message)
+                        if content is None:
+                            out = feed(parse_event(message))
+                        elif text_passes(content):
+                            # What feed() would return is [TextDelta(content)], which
+                            # remember() ignores and render() draws as render_text() does.
+                            parts.append(render_text(content))
+                            continue
+                        else:
+                            out = feed(AssistantText(content))
+                        if out:
+                            remember(out)
+                            data = render(out)
+                            if data:
+                                parts.append(data)
+                        if assembler.done:
+                            break
+                    if parts:
+                        data = parts[0] if len(parts) == 1 else b"".join(parts)
+                        parts.clear()
+                        yield data
+                    elif holding and time.monotonic() - pinged >= ping_interval:  # type: ignore[operator]
+                        pinged = time.monotonic()
+                        yield ping() or COMMENT_PING
+                if assembler.done:
                     break
-            out.extend(answer.assembler.finish())
-        except KirogateError as exc:
-            answer.error = exc  # for the request log (a format mismatch, a stream exception)
-            raise
-        finally:
-            await answer.close()
-        answer.remember(out)
-        return out
-
-
-async def events_of(answer: Answer) -> AsyncIterator[KiroEvent]:
-    """The answer's Kiro events, the already-read first one included."""
-    first = answer.first_event()
-    if first is None:
-        return
-    yield first
-    async for event in answer.stream:
-        yield event
+                # One deadline serves both the ping and the upstream idle timeout (no timer
+                # per event), and every event of an upstream chunk goes out in one write.
+                batch = await next_messages(ping_interval)
+                if batch is None:
+                    break
+        if parts:  # the opening of an empty answer
+            yield b"".join(parts)
+            parts.clear()
+        out = assembler.finish()
+        remember(out)
+        yield FinalChunk(renderer.finish(out))
+    except KirogateError as exc:
+        log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
+        answer.error = error = client_error(exc)
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
+    except Exception as exc:  # the client must still get a well-formed end of stream
+        log.exception("unexpected error while streaming")
+        answer.error = error = InternalError(f"internal error: {type(exc).__name__}")
+        yield FinalChunk(b"".join([*parts, renderer.error(error)]))
+    finally:
+        await answer.close()

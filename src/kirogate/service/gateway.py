@@ -9,19 +9,18 @@ inherited from :class:`~kirogate.service.answer.Answering`.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kirogate.convert.cache_estimate import PrefixCache
-from kirogate.convert.ir import Conversation
-from kirogate.convert.kiro import KiroBuildOptions, TruncatedCall
+from kirogate.convert.kiro import KiroBuildOptions
 from kirogate.convert.models import ModelInfo
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
 from kirogate.service.answer import Answering
 from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
+from kirogate.service.memory import ResponseMemory, TruncationMemory
 from kirogate.service.operations import Operations
 from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.client import KiroClient
@@ -88,13 +87,8 @@ class Gateway(Answering):
             proxies=self.proxies,
         )
         self.build_options = build_options or KiroBuildOptions()
-        self._truncated: OrderedDict[str, TruncatedCall] = OrderedDict()
-        # Responses API conversations kept for previous_response_id (bounded, newest last).
-        self.responses: OrderedDict[str, tuple[Conversation, dict[str, Any]]] = OrderedDict()
-        self.responses_limit = 1000
-        # Their output items by id, for item_reference without previous_response_id.
-        self.response_items: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.response_items_limit = 20_000
+        self.truncations = TruncationMemory()
+        self.responses = ResponseMemory()  # for previous_response_id and item_reference
         # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
         self._unserved_models: set[str] = set()
 

@@ -4,6 +4,8 @@
 :class:`~kirogate.errors.UpstreamError`; :func:`classify_stream_exception` does the same for
 an exception or error frame that arrived inside a 200 event stream. The pool decides what
 to do with each class (refresh, fail over, back off, give up); this module only names it.
+:func:`client_error` names the failure a client is told about, before and after the first
+byte alike (``api/errors.py`` only renders it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 import orjson
 
 from kirogate.errors import (
+    KirogateError,
     QuotaExhausted,
     UpstreamAuthRejected,
     UpstreamBadRequest,
@@ -206,3 +209,70 @@ def classify_stream_exception(exception_type: str, message: str) -> UpstreamErro
         ):
             return UpstreamUnavailable(f"upstream failed mid-stream: {message}", **fields)
     return UpstreamStreamException(kind, message)
+
+
+# Words in an unlisted exception frame's type or message that say what kind of failure it is.
+_THROTTLED_WORDS: Final = (
+    "throttl",
+    "rate exceeded",
+    "requestrate",
+    "request_rate",
+    "too many requests",
+    "rate limit",
+)
+_TOO_LONG_WORDS: Final = (
+    "content_length_exceeds",
+    "input is too long",
+    "contentlength",
+    "context length",
+)
+_OVERLOADED_WORDS: Final = ("unavailable", "overload", "capacity", "high load", "internal")
+_INVALID_WORDS: Final = ("validation", "badrequest", "invalid", "malformed", "improperly formed")
+
+
+def client_error(exc: KirogateError) -> KirogateError:
+    """The error a client sees for ``exc``; an exception frame is mapped by its kind.
+
+    Used before the first byte (the route's error response) and after it (the relay's
+    error event) alike. A Kiro exception frame inside a 200 stream arrives as
+    :class:`~kirogate.errors.UpstreamStreamException`, which is ``api_error`` whatever it
+    says. The kinds the pre-stream path knows get their own class (throttling ->
+    ``rate_limit_error``, unavailable -> ``overloaded_error``, input too long ->
+    ``invalid_request_error`` with ``context_length_exceeded``, validation ->
+    ``invalid_request_error``); unlisted kinds are matched by the words they use. Token and
+    access failures stay ``api_error``: they concern the gateway's credential, not the
+    client. Every other error comes back as it is.
+    """
+    if not isinstance(exc, UpstreamStreamException):
+        return exc
+    kind = exc.exception_type
+    detail = exc.message.removeprefix(f"{kind}: ")
+    mapped = classify_stream_exception(kind, detail)
+    if mapped is None:  # ContentLengthExceededException: the context has no room left
+        return UpstreamInputTooLong(exc.message, reason=kind, body=detail)
+    if isinstance(mapped, UpstreamAuthRejected | UpstreamForbidden):
+        # The gateway's credential, not the client's key: an auth error would send
+        # clients such as Claude Code to their login flow.
+        return exc
+    if isinstance(mapped, UpstreamStreamException):
+        mapped = _by_words(kind, detail)
+        if mapped is None:
+            return exc
+    mapped.message = exc.message  # "<ExceptionType>: <upstream message>", as before
+    return mapped
+
+
+def _by_words(kind: str, detail: str) -> UpstreamError | None:
+    text = f"{kind} {detail}".lower()
+    cls: type[UpstreamError]
+    if any(word in text for word in _THROTTLED_WORDS):
+        return UpstreamThrottled(detail, reason=kind, body=detail)
+    if any(word in text for word in _TOO_LONG_WORDS):
+        cls = UpstreamInputTooLong
+    elif any(word in text for word in _OVERLOADED_WORDS):
+        cls = UpstreamUnavailable
+    elif any(word in text for word in _INVALID_WORDS):
+        cls = UpstreamBadRequest
+    else:
+        return None
+    return cls(detail, reason=kind, body=detail)

@@ -70,6 +70,14 @@ def wire_request(
     return wire
 
 
+def wire_body(credential: Credential, body: bytes) -> bytes:
+    """:func:`wire_request` for a request already serialised without a profileArn (the
+    builder's size check made these bytes): the ARN goes in as ``to_wire`` puts it, last."""
+    if credential.is_api_key or not credential.profile_arn:
+        return body
+    return body[:-1] + b',"profileArn":' + orjson.dumps(credential.profile_arn) + b"}"
+
+
 def mcp_request_id(*, now_ms: int | None = None) -> str:
     """``web_search_tooluse_{22 alnum}_{unix ms}_{8 lowercase alnum}`` as kiro.rs builds it."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
@@ -150,11 +158,14 @@ class KiroClient:
     async def open_stream(
         self,
         credential: Credential,
-        request: KiroRequest | Mapping[str, Any],
+        request: KiroRequest | Mapping[str, Any] | bytes,
         *,
         machine_id: str,
     ) -> UpstreamStream:
         """POST ``generateAssistantResponse``; return the open event stream or raise.
+
+        ``request`` may be the builder's serialised body (``KiroBuild.body``), sent as it is
+        with the credential's profileArn added (:func:`wire_body`).
 
         Raises the classified error for a non-2xx answer, :class:`UpstreamTimeout` when no
         response headers arrive within the first-token timeout and
@@ -162,7 +173,10 @@ class KiroClient:
         """
         settings = self._settings
         url = self.endpoints_for(credential).generate_assistant_response()
-        body = orjson.dumps(wire_request(credential, request))
+        if isinstance(request, bytes):
+            body = wire_body(credential, request)
+        else:
+            body = orjson.dumps(wire_request(credential, request))
         headers = data_plane_headers(credential, settings, machine_id=machine_id)
         deadline = asyncio.get_running_loop().time() + settings.first_token_timeout
         response = await self._send(

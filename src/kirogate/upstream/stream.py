@@ -1,8 +1,8 @@
 """One ``generateAssistantResponse`` answer as it arrives: decoded events with deadlines.
 
 :class:`UpstreamStream` reads the body of a response :class:`~kirogate.upstream.client.KiroClient`
-opened, decodes event-stream frames and hands them over per chunk (:meth:`UpstreamStream.next_messages`
-for the streaming hot path, :meth:`UpstreamStream.next_batch` typed, or as an async iterator).
+opened, decodes event-stream frames and hands them over per chunk with its one reading method,
+:meth:`UpstreamStream.next_messages` (the caller parses what it needs: ``service.answer.relay``).
 A first-event deadline and an idle timeout are kept with one loop timer per stream
 (:class:`_Alarm`); :data:`SILENCE` tells the caller the upstream is quiet so it can ping.
 """
@@ -10,21 +10,18 @@ A first-event deadline and an idle timeout are kept with one loop timer per stre
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
 from kirogate.errors import EventStreamError, UpstreamConnectionError, UpstreamTimeout
-from kirogate.protocol.events import KiroEvent, parse_event
 from kirogate.protocol.eventstream import FrameDecoder, Message
 from kirogate.upstream.http import connection_errors
 
 
 class Silence:
-    """What :meth:`UpstreamStream.next_batch` returns when the upstream stayed quiet."""
+    """What :meth:`UpstreamStream.next_messages` returns when the upstream stayed quiet."""
 
     __slots__ = ()
 
@@ -120,15 +117,14 @@ class _Alarm:
 
 
 class UpstreamStream:
-    """The events of one ``generateAssistantResponse`` answer, as an async iterator.
+    """The frames of one ``generateAssistantResponse`` answer, per body chunk.
 
-    It raises :class:`UpstreamTimeout` when the first event misses the first-token deadline
+    :meth:`next_messages` raises :class:`UpstreamTimeout` when the first event misses the first-token deadline
     or the upstream stays silent mid-stream for the idle timeout, :class:`UpstreamConnectionError`
     when the connection drops, and the decoder's :class:`CorruptFrame` /
     :class:`TruncatedStream` for a bad body, after the good events that preceded the bad
     frame. Close it (``async with`` or :meth:`aclose`) to give the connection back; an
-    exhausted or failed stream closes itself. :meth:`next_batch` is the streaming form:
-    every event of a chunk at once, and :data:`SILENCE` for pings.
+    exhausted or failed stream closes itself.
     """
 
     __slots__ = (
@@ -139,7 +135,6 @@ class UpstreamStream:
         "_error",
         "_first_deadline",
         "_idle_timeout",
-        "_pending",
         "_response",
         "_silent_since",
         "first_event_received",
@@ -157,7 +152,6 @@ class UpstreamStream:
         self._response = response
         self._content = response.content
         self._decoder = FrameDecoder()
-        self._pending: deque[Message] = deque()  # decoded, not yet parsed
         self._first_deadline = first_deadline  # loop time by which the first event is due
         self._idle_timeout = idle_timeout
         self._alarm = _Alarm()
@@ -168,39 +162,14 @@ class UpstreamStream:
         self.headers: CIMultiDictProxy[str] = response.headers
         self.first_event_received = False
 
-    def __aiter__(self) -> UpstreamStream:
-        return self
-
-    async def __anext__(self) -> KiroEvent:
-        pending = self._pending
-        if not pending:
-            messages = await self._messages(None)
-            if messages is None or isinstance(messages, Silence):
-                raise StopAsyncIteration
-            pending.extend(messages)
-        self.first_event_received = True
-        return parse_event(pending.popleft())
-
-    async def next_batch(self, quiet: float | None = None) -> list[KiroEvent] | Silence | None:
-        """The events of the next body chunk (at least one), ``None`` at the end of the body,
-        or :data:`SILENCE` once ``quiet`` seconds passed without a byte.
+    async def next_messages(self, quiet: float | None = None) -> list[Message] | Silence | None:
+        """The decoded frames of the next body chunk (at least one), ``None`` at the end of
+        the body, or :data:`SILENCE` once ``quiet`` seconds passed without a byte.
 
         After :data:`SILENCE` call again to keep waiting; the idle timeout counts the whole
-        silence, not each call.
+        silence, not each call. Frames are not parsed here: the caller has a faster path for
+        plain text (``service.answer.relay``).
         """
-        messages = await self.next_messages(quiet)
-        if type(messages) is not list:
-            return messages  # None (the end) or SILENCE
-        return [parse_event(message) for message in messages]
-
-    async def next_messages(self, quiet: float | None = None) -> list[Message] | Silence | None:
-        """:meth:`next_batch` before ``parse_event``: the decoded frames of the next chunk, for
-        a caller with a faster path for some of them (``api.streaming``)."""
-        pending = self._pending
-        if pending:
-            batch = list(pending)
-            pending.clear()
-            return batch
         messages = await self._messages(quiet)
         if type(messages) is list:
             self.first_event_received = True
@@ -271,44 +240,6 @@ class UpstreamStream:
             return UpstreamTimeout(f"no bytes from upstream for {self._idle_timeout:g}s mid-stream")
         return UpstreamTimeout("no first event from upstream before the deadline")
 
-    async def _read(self, quiet: float | None) -> bytes | None:
-        """The next body bytes (``b""`` at the end), or None after ``quiet`` silent seconds."""
-        content = self._content
-        try:
-            # Bytes already buffered need no deadline; only a read that has to wait gets one.
-            chunk = content.read_nowait()
-            if chunk or content.at_eof():
-                self._silent_since = None
-                return chunk
-            alarm = self._alarm
-            deadline, fail_at = self._deadlines(quiet)
-            task = alarm.arm(deadline)
-            try:
-                chunk = await content.readany()
-            except asyncio.CancelledError:
-                if not alarm.rang(task):
-                    raise
-            else:
-                self._silent_since = None
-                return chunk
-            finally:
-                alarm.disarm()
-            if deadline < fail_at:
-                return None
-            raise TimeoutError
-        except TimeoutError as exc:
-            self._abort()
-            if self.first_event_received:
-                raise UpstreamTimeout(
-                    f"no bytes from upstream for {self._idle_timeout:g}s mid-stream"
-                ) from exc
-            raise UpstreamTimeout("no first event from upstream before the deadline") from exc
-        except connection_errors() as exc:
-            self._abort()
-            raise UpstreamConnectionError(
-                f"upstream connection dropped mid-stream: {type(exc).__name__}: {exc}"
-            ) from exc
-
     def _end(self) -> None:
         self._done = True
         self._alarm.close()
@@ -322,24 +253,11 @@ class UpstreamStream:
     def _abort(self) -> None:
         self._done = True
         self._alarm.close()
-        self._pending.clear()
         self._response.close()
 
     @property
     def closed(self) -> bool:
         return self._done
-
-    async def raw_chunks(self) -> AsyncIterator[bytes]:
-        """The undecoded body chunks, with the same timeouts (for benchmarks and captures)."""
-        try:
-            while chunk := await self._read(None):
-                self.first_event_received = True
-                yield chunk
-            self._done = True
-            self._alarm.close()
-            self._response.release()
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         """Stop reading and drop the connection unless the body was read to its end."""

@@ -22,6 +22,7 @@ from typing import Any
 from kirogate import __version__
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
+from kirogate.metrics import MULTIPROC_ENV, fresh_directory
 from kirogate.pool.state import CredentialState
 from kirogate.pool.status import state_text
 from kirogate.settings import ServerSettings, Settings
@@ -265,7 +266,9 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "timeout_graceful_shutdown": 5,
     }
     if settings.workers > 1:
-        # Each worker process builds its own gateway from the same settings and sources.
+        # Each worker process builds its own gateway from the same settings and sources,
+        # and shares its metrics through files in a directory emptied for this run.
+        os.environ[MULTIPROC_ENV] = str(fresh_directory(data_dir))
         os.environ[WORKER_STATE_ENV] = base64.b64encode(
             pickle.dumps((settings, found.credentials))
         ).decode("ascii")

@@ -93,20 +93,23 @@ class SharedNumbers:
             multiprocess_mode="livesum",
         )
         self._written: dict[tuple[str, Hashable], float | list[float]] = {}
+        self._children: dict[tuple[str, Hashable], Counter | Histogram] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(self.registry, path=str(directory))  # type: ignore[no-untyped-call]
         self.registry.register(LiveCollector(metrics))
 
     def flush(self) -> None:
         """Write the numbers that changed since the last flush into this worker's files."""
-        written = self._written
+        written, children = self._written, self._children
         for numbers, copy in self._copies:
             for key, value in numbers.values.items():
                 mark = (numbers.name, key)
                 last = written.get(mark)
                 if last == value:
                     continue
-                child = copy.labels(*label_values(key, numbers.width))
+                child = children.get(mark)
+                if child is None:
+                    child = children[mark] = copy.labels(*label_values(key, numbers.width))
                 if isinstance(value, list):
                     assert isinstance(child, Histogram)
                     # The library has no call that sets a histogram; its child keeps one value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -47,14 +48,14 @@ CREDENTIAL_STATES = ("ready", "busy", "cooling", "disabled")
 CredentialSource = Callable[[], Mapping[str, int]]
 
 
+@dataclass(frozen=True, slots=True)
 class Family:
     """One counted metric: its name, help and label names, and where its numbers are."""
 
-    def __init__(self, name: str, help: str, labelnames: tuple[str, ...], numbers: object):
-        self.name = name
-        self.help = help
-        self.labelnames = labelnames
-        self.numbers = numbers
+    name: str
+    help: str
+    labelnames: tuple[str, ...]
+    numbers: Counts | Buckets
 
 
 class GatewayMetrics:
@@ -236,7 +237,6 @@ def counted_family(family: Family) -> Metric:
                 cumulative.append((bound, running))
             histogram.add_metric(labels, cumulative, sum_value=row[-1])
         return histogram
-    assert isinstance(numbers, Counts)
     counter = CounterMetricFamily(family.name, family.help, labels=family.labelnames)
     for labels, value in _sorted(numbers.values, numbers.width):
         counter.add_metric(labels, value)

@@ -83,7 +83,6 @@ class SharedNumbers:
                     buckets=numbers.bounds,
                 )
             else:
-                assert isinstance(numbers, Counts)
                 copy = Counter(family.name, family.help, family.labelnames, registry=None)
             self._copies.append((numbers, copy))
         self._inflight = Gauge(

@@ -30,7 +30,6 @@ EXCEPTIONS = {
     "convert/ir.py": "the IR's dataclasses; every tests/convert module builds and checks them",
     "doctor/*": "the checks are tested together through run_doctor in tests/test_doctor.py",
     "emulator/*": "the test double itself, driven through its routes in tests/emulator/",
-    "metrics/*": "scraped through /metrics in tests/api/test_metrics.py",
     "settings/*": "tested through load_settings in tests/settings/test_loader.py",
     "store/migrations/*": "Alembic revisions, run by tests/store/test_migrate.py",
     "store/asyncio_engine.py": "the engine every tests/store module runs on",

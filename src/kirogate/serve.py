@@ -21,6 +21,7 @@ from typing import Any
 from kirogate import __version__
 from kirogate.errors import ConfigError
 from kirogate.log import setup_logging
+from kirogate.metrics import MULTIPROC_ENV, fresh_directory
 from kirogate.pool.state import CredentialState
 from kirogate.pool.status import state_text
 from kirogate.settings import ServerSettings, Settings
@@ -269,7 +270,9 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "timeout_graceful_shutdown": 5,
     }
     if settings.workers > 1:
-        # Each worker process builds its own gateway from the same settings and sources.
+        # Each worker process builds its own gateway from the same settings and sources,
+        # and shares its metrics through files in a directory emptied for this run.
+        os.environ[MULTIPROC_ENV] = str(fresh_directory(data_dir))
         state_file = write_worker_state(data_dir, settings, found.credentials)
         try:
             uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)

@@ -8,8 +8,9 @@ import logging
 import os
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,9 +34,16 @@ from kirogate.errors import (
     NotFound,
     PermissionDenied,
 )
-from kirogate.metrics import CONTENT_TYPE, CREDENTIAL_STATES, METRICS, GatewayMetrics
+from kirogate.metrics import (
+    CONTENT_TYPE,
+    CREDENTIAL_STATES,
+    METRICS,
+    MULTIPROC_ENV,
+    GatewayMetrics,
+)
 from kirogate.service import Gateway
 from kirogate.settings.model import ServerSettings
+from kirogate.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -198,14 +206,26 @@ def create_app(
     settings (tests pass their own ``tracer_provider``).
     """
     metrics = metrics if metrics is not None else METRICS
+    shared_dir = (os.environ if environ is None else environ).get(MULTIPROC_ENV)
+    if shared_dir and metrics.shared is None:
+        metrics.use_multiprocess(Path(shared_dir))  # a --workers process
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
         metrics.set_credential_source(lambda: credential_counts(gateway))
+        shared = metrics.shared
+        flusher = None
+        if shared is not None:
+            flusher = spawn(shared.run(), name="kirogate metrics flush")
         try:
             yield
         finally:
+            if flusher is not None and shared is not None:
+                flusher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await flusher
+                shared.close()
             metrics.set_credential_source(None)
             await gateway.close()
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics: a small registry (:mod:`.registry`) and the gateway's metrics.
+"""Prometheus metrics: the gateway's metrics, exposed through ``prometheus_client``.
 
     from kirogate.metrics import METRICS
 
@@ -8,30 +8,18 @@
     METRICS.refresh("ok")
     body = METRICS.render()  # for GET /metrics, served as CONTENT_TYPE
 
-Every process has its own numbers (with several uvicorn workers, scrape each one or run
-one worker per container).
+One process counts its own numbers; with ``--workers N`` a scrape adds up every worker's
+(:mod:`.multiprocess`).
 """
 
-from kirogate.metrics.gateway import CREDENTIAL_STATES, METRICS, GatewayMetrics
-from kirogate.metrics.process import ProcessStats
-from kirogate.metrics.registry import (
-    CONTENT_TYPE,
-    CallbackMetric,
-    Counter,
-    Gauge,
-    Histogram,
-    Registry,
-)
+from kirogate.metrics.gateway import CONTENT_TYPE, CREDENTIAL_STATES, METRICS, GatewayMetrics
+from kirogate.metrics.multiprocess import MULTIPROC_ENV, fresh_directory
 
 __all__ = [
     "CONTENT_TYPE",
     "CREDENTIAL_STATES",
     "METRICS",
-    "CallbackMetric",
-    "Counter",
+    "MULTIPROC_ENV",
     "GatewayMetrics",
-    "Gauge",
-    "Histogram",
-    "ProcessStats",
-    "Registry",
+    "fresh_directory",
 ]

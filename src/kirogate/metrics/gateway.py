@@ -1,5 +1,11 @@
 """The gateway's metrics and the calls the rest of the code makes to feed them.
 
+Requests count in plain numbers (:mod:`.series`); ``prometheus_client`` does the rest: a
+custom collector turns the numbers into metric families at scrape time, its process
+collector adds ``process_*``, and its exposition writes the text format. With several
+worker processes (:mod:`.multiprocess`) the numbers are also copied into the library's
+multiprocess files once a second and on every scrape, and a scrape reads every worker's.
+
 ``endpoint`` labels are route templates (``/v1/messages``, ``/v1/models/{model_id}``),
 never raw paths, so the number of series stays bounded; requests that match no route
 are counted under ``unmatched``.
@@ -8,21 +14,32 @@ are counted under ``unmatched``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from kirogate import __version__
-from kirogate.metrics.process import ProcessStats
-from kirogate.metrics.registry import (
-    CallbackMetric,
-    Counter,
-    Gauge,
-    Histogram,
-    Registry,
-    Sample,
-)
+from kirogate.metrics.series import Buckets, Counts, label_values
+
+if TYPE_CHECKING:
+    from kirogate.metrics.multiprocess import SharedNumbers
 
 log = logging.getLogger(__name__)
+_V = TypeVar("_V")
 
+# What generate_latest writes (the library names it CONTENT_TYPE_PLAIN_0_0_4 since 0.22).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 90, 120)
 # The pool's availability states (kirogate.pool.status.Availability); all are always shown.
@@ -31,123 +48,103 @@ CREDENTIAL_STATES = ("ready", "busy", "cooling", "disabled")
 CredentialSource = Callable[[], Mapping[str, int]]
 
 
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One counted metric: its name, help and label names, and where its numbers are."""
+
+    name: str
+    help: str
+    labelnames: tuple[str, ...]
+    numbers: Counts | Buckets
+
+
 class GatewayMetrics:
     """Every metric kirogate exports, with one method per thing worth counting."""
 
-    def __init__(self, *, process: ProcessStats | None = None) -> None:
-        self.registry = registry = Registry()
-        self.requests = registry.register(
-            Counter(
+    def __init__(self) -> None:
+        self.requests = Counts("kirogate_requests_total", 2)
+        self.request_duration = Buckets(
+            "kirogate_request_duration_seconds", 1, tuple(map(float, REQUEST_BUCKETS))
+        )
+        self.ttft = Buckets("kirogate_ttft_seconds", 1, tuple(map(float, TTFT_BUCKETS)))
+        self.tokens = Counts("kirogate_tokens_total", 1)
+        self.upstream_errors = Counts("kirogate_upstream_errors_total", 1, max_series=200)
+        self.refreshes = Counts("kirogate_refreshes_total", 1, max_series=50)
+        self.inflight = 0
+        self.families = (
+            Family(
                 "kirogate_requests_total",
                 "HTTP requests answered, by route template and status code.",
                 ("endpoint", "status"),
-            )
-        )
-        self.request_duration = registry.register(
-            Histogram(
+                self.requests,
+            ),
+            Family(
                 "kirogate_request_duration_seconds",
                 "Time from request arrival to the end of the response (whole stream).",
                 ("endpoint",),
-                buckets=REQUEST_BUCKETS,
-            )
-        )
-        self.ttft = registry.register(
-            Histogram(
+                self.request_duration,
+            ),
+            Family(
                 "kirogate_ttft_seconds",
                 "Time from request arrival to the first byte of a streamed answer.",
                 ("endpoint",),
-                buckets=TTFT_BUCKETS,
-            )
-        )
-        self.tokens = registry.register(
-            Counter(
+                self.ttft,
+            ),
+            Family(
                 "kirogate_tokens_total",
                 "Tokens in answered requests (input: prompt, output: completion).",
                 ("direction",),
-            )
-        )
-        self.upstream_errors = registry.register(
-            Counter(
+                self.tokens,
+            ),
+            Family(
                 "kirogate_upstream_errors_total",
                 "Failed upstream attempts, by error class (docs/pool.md).",
                 ("class",),
-                max_series=200,
-            )
-        )
-        self.refreshes = registry.register(
-            Counter(
+                self.upstream_errors,
+            ),
+            Family(
                 "kirogate_refreshes_total",
                 "Access-token refreshes, by outcome (ok, invalid_grant, failed).",
                 ("outcome",),
-                max_series=50,
-            )
+                self.refreshes,
+            ),
         )
-        self.credentials = registry.register(
-            CallbackMetric(
-                "kirogate_credentials",
-                "Credentials in the pool, by state.",
-                ("state",),
-                callback=self._credential_samples,
-            )
-        )
-        self.inflight = registry.register(
-            Gauge("kirogate_inflight_requests", "HTTP requests being answered now.")
-        )
-        build = registry.register(
-            Gauge("kirogate_build_info", "The running kirogate version.", ("version",))
-        )
-        build.labels(__version__).set(1)
-        self._process = process or ProcessStats()
-        self._process_now: dict[str, float] = {}
-        for key, name, kind, text in (
-            ("rss", "process_resident_memory_bytes", "gauge", "Resident memory size in bytes."),
-            ("virtual", "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes."),
-            ("cpu", "process_cpu_seconds_total", "counter", "User and system CPU time in seconds."),
-            ("fds", "process_open_fds", "gauge", "Open file descriptors."),
-            ("max_fds", "process_max_fds", "gauge", "The open file descriptor limit."),
-            ("start", "process_start_time_seconds", "gauge", "Process start, seconds since epoch."),
-        ):
-            registry.register(
-                CallbackMetric(name, text, callback=self._process_reader(key), kind=kind)
-            )
         self._credential_source: CredentialSource | None = None
-        self._tokens_in = self.tokens.labels("input")
-        self._tokens_out = self.tokens.labels("output")
-        self._inflight = self.inflight.labels()
-        self._status_text: dict[int, str] = {}
+        self._shared: SharedNumbers | None = None
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(CountedCollector(self))
+        self.registry.register(LiveCollector(self))
+        ProcessCollector(registry=self.registry)
 
     # ------------------------------------------------------------ hot path
 
     def request_started(self) -> None:
-        self._inflight.value += 1
+        self.inflight += 1
 
     def request_finished(self, endpoint: str, status: int, seconds: float) -> None:
         """One answered request (called once, when its response has ended or failed)."""
-        self._inflight.value -= 1
-        text = self._status_text.get(status)
-        if text is None:
-            text = self._status_text[status] = str(status)
-        self.requests.labels(endpoint, text).value += 1
-        self.request_duration.labels(endpoint).observe(seconds)
+        self.inflight -= 1
+        self.requests.add((endpoint, status))
+        self.request_duration.observe(endpoint, seconds)
 
     def observe_ttft(self, endpoint: str, seconds: float) -> None:
         """Time to the first streamed byte of one answer."""
-        self.ttft.labels(endpoint).observe(seconds)
+        self.ttft.observe(endpoint, seconds)
 
     def add_tokens(self, input: int, output: int) -> None:
         """Usage of one answered request (negative numbers are ignored)."""
         if input > 0:
-            self._tokens_in.value += input
+            self.tokens.add("input", input)
         if output > 0:
-            self._tokens_out.value += output
+            self.tokens.add("output", output)
 
     def upstream_error(self, error_class: str) -> None:
         """One failed upstream attempt; ``error_class`` is the kirogate error class name."""
-        self.upstream_errors.labels(error_class).value += 1
+        self.upstream_errors.add(error_class)
 
     def refresh(self, outcome: str) -> None:
         """One token refresh: ``ok``, ``invalid_grant`` or ``failed``."""
-        self.refreshes.labels(outcome).value += 1
+        self.refreshes.add(outcome)
 
     # ------------------------------------------------------------ scrape time
 
@@ -155,24 +152,99 @@ class GatewayMetrics:
         """Where ``kirogate_credentials`` comes from: a count per state, read at scrape time."""
         self._credential_source = source
 
-    def _credential_samples(self) -> Iterable[Sample]:
+    def credential_counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(CREDENTIAL_STATES, 0)
         if self._credential_source is not None:
             for state, count in self._credential_source().items():
                 counts[state] = counts.get(state, 0) + count
-        return [((state,), float(count)) for state, count in counts.items()]
+        return counts
 
-    def _process_reader(self, key: str) -> Callable[[], Iterable[Sample]]:
-        def read() -> Iterable[Sample]:
-            value = self._process_now.get(key)
-            return [] if value is None else [((), value)]
+    def use_multiprocess(self, directory: Path) -> bool:
+        """Share the counted numbers with the other workers through ``directory`` (the
+        ``PROMETHEUS_MULTIPROC_DIR`` this process started with); ``False`` when the library
+        was imported without it, so nothing could be shared."""
+        from kirogate.metrics.multiprocess import SharedNumbers
 
-        return read
+        shared = SharedNumbers.create(self, directory)
+        if shared is None:
+            return False
+        self._shared = shared
+        return True
+
+    @property
+    def shared(self) -> SharedNumbers | None:
+        """The multiprocess copy of the numbers, when :meth:`use_multiprocess` is on."""
+        return self._shared
 
     def render(self) -> bytes:
         """The text exposition of every metric (Content-Type :data:`CONTENT_TYPE`)."""
-        self._process_now = self._process.read()
-        return self.registry.render()
+        if self._shared is not None:
+            return self._shared.render()
+        return generate_latest(self.registry)
+
+
+class CountedCollector(Collector):
+    """This process's counted numbers as metric families."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.metrics.families:
+            yield counted_family(family)
+        yield GaugeMetricFamily(
+            "kirogate_inflight_requests",
+            "HTTP requests being answered now.",
+            value=self.metrics.inflight,
+        )
+
+
+class LiveCollector(Collector):
+    """What is read at scrape time, in this process, also with several workers."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        credentials = GaugeMetricFamily(
+            "kirogate_credentials", "Credentials in the pool, by state.", labels=("state",)
+        )
+        try:
+            counts = self.metrics.credential_counts()
+        except Exception:
+            # One broken source must not break the whole scrape.
+            log.exception("metric kirogate_credentials: reading the pool failed")
+        else:
+            for state, count in counts.items():
+                credentials.add_metric([state], count)
+        yield credentials
+        build = GaugeMetricFamily(
+            "kirogate_build_info", "The running kirogate version.", labels=("version",)
+        )
+        build.add_metric([__version__], 1)
+        yield build
+
+
+def counted_family(family: Family) -> Metric:
+    numbers = family.numbers
+    if isinstance(numbers, Buckets):
+        histogram = HistogramMetricFamily(family.name, family.help, labels=family.labelnames)
+        bounds = [floatToGoString(b) for b in numbers.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+        for labels, row in _sorted(numbers.values, numbers.width):
+            running, cumulative = 0.0, []
+            for bound, count in zip(bounds, row[:-1], strict=True):
+                running += count
+                cumulative.append((bound, running))
+            histogram.add_metric(labels, cumulative, sum_value=row[-1])
+        return histogram
+    counter = CounterMetricFamily(family.name, family.help, labels=family.labelnames)
+    for labels, value in _sorted(numbers.values, numbers.width):
+        counter.add_metric(labels, value)
+    return counter
+
+
+def _sorted(values: Mapping[object, _V], width: int) -> list[tuple[list[str], _V]]:
+    return sorted(((label_values(k, width), v) for k, v in values.items()), key=lambda kv: kv[0])
 
 
 METRICS = GatewayMetrics()

@@ -51,5 +51,5 @@ class EmulatorConfig:
     record_limit: int = 1000
     social_profile_arn: str = SOCIAL_PROFILE_ARN
     # New accounts' subscription title (usage document). FREE plans are not entitled to Opus
-    # (spec §10), so the demo runs on a paid title for Claude Code's Opus default.
+    # (spec data §2.3-10), so the demo runs on a paid title for Claude Code's Opus default.
     plan: str = "KIRO FREE"

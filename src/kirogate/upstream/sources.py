@@ -271,7 +271,7 @@ def warn_short_token(source: str, token: str) -> None:
 
 
 def _load_companion(directory: Path, client_id_hash: str, f: _Fields) -> tuple[str, str]:
-    """clientId and clientSecret from ``<clientIdHash>.json`` next to the token file (§1.2)."""
+    """clientId and clientSecret from ``<clientIdHash>.json`` next to the token file (auth spec §1.2)."""
     if not _CLIENT_ID_HASH.fullmatch(client_id_hash):
         raise f.error("clientIdHash", f"{client_id_hash!r} is not a file name")
     path = directory / f"{client_id_hash}.json"

@@ -86,7 +86,8 @@ def launched(argv: list[str], tmp_path: Path) -> Iterator[Launched]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=clean_env(tmp_path),
+        # The demo's throwaway directory lands in tmp_path, so a killed demo leaves nothing.
+        env={**clean_env(tmp_path), "TMPDIR": str(tmp_path)},
         text=True,
     )
     run = Launched(proc)

@@ -106,7 +106,7 @@ class NotFound(ClientError):
     status = 404
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
-    openai_code = "model_not_found"
+    openai_code: ClassVar[str | None] = "model_not_found"
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,7 +248,7 @@ async def open_search_stream(
     *,
     renderer_for: Callable[[int], Renderer],
     emit_for: Callable[[Renderer], Emit],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """As :func:`~kirogate.api.waiting.open_stream`, with the search loop inside the body."""
     made: list[SearchingRenderer] = []
 
@@ -263,15 +263,15 @@ async def open_search_stream(
 
 
 async def _search_body(
-    loop: SearchLoop, body: AsyncIterator[bytes], renderer: SearchingRenderer, emit: Emit
-) -> AsyncIterator[bytes]:
+    loop: SearchLoop, body: AsyncGenerator[bytes, None], renderer: SearchingRenderer, emit: Emit
+) -> AsyncGenerator[bytes, None]:
     current = body
     ping = renderer.inner.ping
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
             final = b""
-            async with contextlib.aclosing(current) as chunks:  # type: ignore[type-var]
+            async with contextlib.aclosing(current) as chunks:
                 async for chunk in chunks:
                     if type(chunk) is FinalChunk:
                         final = chunk
@@ -314,7 +314,9 @@ async def _search_body(
             await _abandon(pending)
 
 
-async def _pings(task: asyncio.Future[Any], ping: Callable[[], bytes]) -> AsyncIterator[bytes]:
+async def _pings(
+    task: asyncio.Future[Any], ping: Callable[[], bytes]
+) -> AsyncGenerator[bytes, None]:
     """A ping every ``PING_INTERVAL`` seconds until ``task`` is done (none in a dialect
     without a ping event)."""
     while not task.done():

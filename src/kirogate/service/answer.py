@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -101,7 +101,7 @@ class Answer:
 
     def relay(
         self, renderer: StreamRenderer, *, ping_interval: float | None = None, started: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The answer drawn by ``renderer``, one write per upstream chunk (see :func:`relay`)."""
         return relay(self, renderer, ping_interval=ping_interval, started=started)
 
@@ -393,7 +393,7 @@ async def relay(
     *,
     ping_interval: float | None = None,
     started: bool = False,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Read the answer's upstream frames, feed its assembler, yield the renderer's bytes.
 
     One write per upstream chunk (the last one a :class:`FinalChunk`). A plain text frame

@@ -266,8 +266,16 @@ class UpstreamThrottled(UpstreamError):
     openai_type = "rate_limit_error"
     openai_code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        upstream_status: int | None = None,
+        reason: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message, upstream_status=upstream_status, reason=reason, body=body)
         self.retry_after = retry_after
 
 

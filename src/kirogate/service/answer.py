@@ -414,8 +414,8 @@ async def relay(
     text_passes = assembler.text_passes
     remember = answer.remember
     # An output format's text is held to the end: ping while the model writes it.
-    holding = assembler.holds_text and ping_interval is not None
-    pinged = time.monotonic() if holding else 0.0
+    holding_ping = ping_interval if assembler.holds_text else None
+    pinged = time.monotonic() if holding_ping is not None else 0.0
     parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
         head = b"" if started else renderer.start()
@@ -452,7 +452,7 @@ async def relay(
                         data = parts[0] if len(parts) == 1 else b"".join(parts)
                         parts.clear()
                         yield data
-                    elif holding and time.monotonic() - pinged >= ping_interval:  # type: ignore[operator]
+                    elif holding_ping is not None and time.monotonic() - pinged >= holding_ping:
                         pinged = time.monotonic()
                         yield ping() or COMMENT_PING
                 if assembler.done:

@@ -106,7 +106,7 @@ class NotFound(ClientError):
     status = 404
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
-    openai_code = "model_not_found"
+    openai_code: ClassVar[str | None] = "model_not_found"
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -266,8 +266,16 @@ class UpstreamThrottled(UpstreamError):
     openai_type = "rate_limit_error"
     openai_code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        upstream_status: int | None = None,
+        reason: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message, upstream_status=upstream_status, reason=reason, body=body)
         self.retry_after = retry_after
 
 

@@ -1,4 +1,5 @@
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -11,12 +12,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from kirogate.errors import CredentialSourceError, CredentialUnusable, InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream import refresh as refresh_module
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.endpoints import resolve_endpoints
+from kirogate.upstream.http import HttpPool
 from kirogate.upstream.identity import machine_id_for
 from kirogate.upstream.refresh import (
     TokenManager,
@@ -27,6 +30,7 @@ from kirogate.upstream.refresh import (
 )
 from kirogate.upstream.sources import load_credentials_file
 from kirogate.upstream.writeback import write_back_async
+from tests.upstream.test_client import raw_server, read_request_head
 
 RT = "aorAAAAAG" + "x" * 120
 NEW_RT = "aorAAAAAG" + "n" * 120
@@ -130,7 +134,7 @@ def manager(
 ) -> tuple[TokenManager, list[Credential]]:
     seen: list[Credential] = []
 
-    def sessions(cred: Credential) -> tuple[aiohttp.ClientSession, str | None]:
+    def sessions(cred: Credential) -> tuple[aiohttp.ClientSession, URL | None]:
         seen.append(cred)
         return session, None
 
@@ -319,6 +323,31 @@ async def test_missing_refresh_token_is_permanent(session):
 
 
 # ---------------------------------------------------------------- TokenManager
+
+
+async def test_manager_refreshes_through_the_pools_proxy_with_its_auth():
+    heads: list[bytes] = []
+    reply = json.dumps({"accessToken": "aoa-proxied", "expiresIn": 3600}).encode()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await read_request_head(reader))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply)
+        )
+        await writer.drain()
+
+    async with raw_server(proxy) as proxy_url:
+        # The auth host does not exist: only the proxy can answer.
+        config = UpstreamSettings(url="http://kiro-auth.invalid:8080", refresh_backoff=0.0)
+        async with HttpPool(config) as pool:
+            mgr = TokenManager(config, pool.session_for, clock=clock)
+            cred = social(proxy_url=proxy_url, proxy_username="u", proxy_password="p w")
+            assert await mgr.ensure_fresh(cred) == "aoa-proxied"
+    head = heads[0].decode()
+    assert head.startswith("POST http://kiro-auth.invalid:8080/refreshToken ")
+    expected = base64.b64encode(b"u:p w").decode()
+    assert f"Proxy-Authorization: Basic {expected}" in head
 
 
 async def test_fresh_token_returned_without_refresh(fake, session):

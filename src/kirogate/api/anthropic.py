@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -75,11 +75,17 @@ async def _messages(request: Request, *, buffered: bool) -> Response:
     return json_response(aggregator.body())
 
 
-def _emit_blocks(target: Any) -> Emit:
+class _BlockTarget(Protocol):
+    """What takes whole content blocks: the Anthropic renderers and the aggregator."""
+
+    def blocks(self, blocks: list[dict[str, Any]]) -> bytes: ...
+
+
+def _emit_blocks(target: _BlockTarget) -> Emit:
     """Served searches as Anthropic blocks on ``target`` (a renderer or the aggregator)."""
 
     def emit(query: str, results: Results | None, error_code: str | None) -> bytes:
-        return target.blocks(search_blocks(query, results, error_code))  # type: ignore[no-any-return]
+        return target.blocks(search_blocks(query, results, error_code))
 
     return emit
 

@@ -108,11 +108,11 @@ async def create_response(request: Request) -> Response:
 
     if conv.stream:
         if loop is not None:
-            body = await open_search_stream(
+            stream = await open_search_stream(
                 loop, renderer_for=lambda _: renderer, emit_for=lambda _: emit
             )
         else:
-            body = await open_stream(
+            stream = await open_stream(
                 gateway,
                 conv,
                 model,
@@ -122,7 +122,7 @@ async def create_response(request: Request) -> Response:
 
         async def body_then_store() -> AsyncIterator[bytes]:
             # aclosing: a client hang-up closes the inner body too (and so the upstream).
-            async with contextlib.aclosing(body) as chunks:
+            async with contextlib.aclosing(stream) as chunks:
                 async for chunk in chunks:
                     if type(chunk) is FinalChunk:
                         # The response is complete; the server stops reading after this one.

@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kirogate.api.streaming import PING_INTERVAL, FinalChunk, Renderer, sse_body
 from kirogate.api.waiting import open_stream
@@ -57,6 +57,7 @@ MAX_SEARCHES = 10
 Results = list[dict[str, Any]]
 # Draws one served search for the client: (query, results or None, error code or None).
 Emit = Callable[[str, Results | None, str | None], bytes]
+R = TypeVar("R", bound=Renderer)  # the dialect's own renderer, for its emit
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,29 +96,28 @@ class SearchFilter:
     def feed(self, events: Sequence[OutEvent]) -> list[OutEvent]:
         kept: list[OutEvent] = []
         for event in events:
-            kind = type(event)
-            if kind is TextDelta:
-                self._text.append(event.text)  # type: ignore[union-attr]
-            elif kind is ToolCallStart:
-                if event.name == self._name:  # type: ignore[union-attr]
+            if type(event) is TextDelta:
+                self._text.append(event.text)
+            elif type(event) is ToolCallStart:
+                if event.name == self._name:
                     self._hiding = True
                     continue
                 self._client_calls = True
-            elif kind is ToolCallDelta:
+            elif type(event) is ToolCallDelta:
                 if self._hiding:
                     continue
-            elif kind is ToolCallStop:
+            elif type(event) is ToolCallStop:
                 if self._hiding:
                     self._hiding = False
-                    query = event.input.get("query")  # type: ignore[union-attr]
+                    query = event.input.get("query")
                     text = query.strip() if isinstance(query, str) else ""
-                    self._calls.append(SearchCall(event.id, text))  # type: ignore[union-attr]
+                    self._calls.append(SearchCall(event.id, text))
                     continue
-            elif kind is Finish:
+            elif type(event) is Finish:
                 if self._calls:
-                    self._held = event  # type: ignore[assignment]
+                    self._held = event
                     continue
-                event = self.total(event)  # type: ignore[arg-type]
+                event = self.total(event)
             kept.append(event)
         return kept
 
@@ -246,32 +246,34 @@ def follow_up(
 async def open_search_stream(
     loop: SearchLoop,
     *,
-    renderer_for: Callable[[int], Renderer],
-    emit_for: Callable[[Renderer], Emit],
-) -> AsyncIterator[bytes]:
+    renderer_for: Callable[[int], R],
+    emit_for: Callable[[R], Emit],
+) -> AsyncGenerator[bytes, None]:
     """As :func:`~kirogate.api.waiting.open_stream`, with the search loop inside the body."""
+    inner: list[R] = []
     made: list[SearchingRenderer] = []
 
     def wrapped(tokens: int) -> Renderer:
-        made.append(SearchingRenderer(renderer_for(tokens), loop.filter))
+        inner.append(renderer_for(tokens))
+        made.append(SearchingRenderer(inner[-1], loop.filter))
         return made[0]
 
     body = await open_stream(
         loop.gateway, loop.conv, loop.model, endpoint=loop.endpoint, renderer_for=wrapped
     )
-    return _search_body(loop, body, made[0], emit_for(made[0].inner))
+    return _search_body(loop, body, made[0], emit_for(inner[0]))
 
 
 async def _search_body(
-    loop: SearchLoop, body: AsyncIterator[bytes], renderer: SearchingRenderer, emit: Emit
-) -> AsyncIterator[bytes]:
+    loop: SearchLoop, body: AsyncGenerator[bytes, None], renderer: SearchingRenderer, emit: Emit
+) -> AsyncGenerator[bytes, None]:
     current = body
     ping = renderer.inner.ping
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
             final = b""
-            async with contextlib.aclosing(current) as chunks:  # type: ignore[type-var]
+            async with contextlib.aclosing(current) as chunks:
                 async for chunk in chunks:
                     if type(chunk) is FinalChunk:
                         final = chunk
@@ -314,7 +316,9 @@ async def _search_body(
             await _abandon(pending)
 
 
-async def _pings(task: asyncio.Future[Any], ping: Callable[[], bytes]) -> AsyncIterator[bytes]:
+async def _pings(
+    task: asyncio.Future[Any], ping: Callable[[], bytes]
+) -> AsyncGenerator[bytes, None]:
     """A ping every ``PING_INTERVAL`` seconds until ``task`` is done (none in a dialect
     without a ping event)."""
     while not task.done():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -38,7 +38,7 @@ def sse_body(
     *,
     ping_interval: float = PING_INTERVAL,
     started: bool = False,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The SSE body of a committed answer: :func:`kirogate.service.relay` with a ping every
     ``ping_interval`` seconds of silence. ``started``: the opening event already went out
     (see ``api/waiting.py``)."""

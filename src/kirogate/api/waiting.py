@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
 from kirogate.api.streaming import (
@@ -49,7 +49,7 @@ async def open_stream(
     *,
     endpoint: str,
     renderer_for: Callable[[int], Renderer],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Open the answer and return its SSE body; commit to streaming early if it is slow.
 
     ``renderer_for(input_tokens)`` builds the dialect's renderer (called once). Failures
@@ -73,7 +73,7 @@ async def open_stream(
 
 async def _waiting_body(
     opening: asyncio.Future[Answer], renderer: Renderer
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     handed_over = False
     try:
         yield renderer.start() + _ping(renderer)  # as Anthropic does: the opening, then a ping

@@ -261,11 +261,13 @@ def _param(loc: tuple[int | str, ...]) -> str:
     return "".join(parts)
 
 
-def _invalid(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> InvalidRequest:
+def _invalid(exc: ValidationError, prefix: tuple[str, int] | None = None) -> InvalidRequest:
+    """``prefix``: the list and start index of the items ``exc`` was raised for."""
     error = exc.errors(include_url=False)[0]
     loc = tuple(error["loc"])
-    if prefix and loc and isinstance(loc[0], int):
-        loc = (*prefix[:-1], prefix[-1] + loc[0], *loc[1:])  # type: ignore[operator]
+    if prefix is not None and loc and isinstance(loc[0], int):
+        field, start = prefix
+        loc = (field, start + loc[0], *loc[1:])
     param = _param(loc)
     ctx = error.get("ctx") or {}
     kind = error["type"]

@@ -79,7 +79,7 @@ async def refresh_check(store: Store, settings: Settings, cred: Credential, limi
 
     kind = cred.auth_method.value
     async with HttpPool(settings.upstream) as pool:
-        tokens = TokenManager(settings.upstream, pool.session_for, write_back=save)  # type: ignore[arg-type]
+        tokens = TokenManager(settings.upstream, pool.session_for, write_back=save)
         try:
             async with asyncio.timeout(limit):
                 await tokens.ensure_fresh(cred, force=True)

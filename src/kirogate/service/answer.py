@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -101,7 +101,7 @@ class Answer:
 
     def relay(
         self, renderer: StreamRenderer, *, ping_interval: float | None = None, started: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The answer drawn by ``renderer``, one write per upstream chunk (see :func:`relay`)."""
         return relay(self, renderer, ping_interval=ping_interval, started=started)
 
@@ -393,7 +393,7 @@ async def relay(
     *,
     ping_interval: float | None = None,
     started: bool = False,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Read the answer's upstream frames, feed its assembler, yield the renderer's bytes.
 
     One write per upstream chunk (the last one a :class:`FinalChunk`). A plain text frame
@@ -414,8 +414,8 @@ async def relay(
     text_passes = assembler.text_passes
     remember = answer.remember
     # An output format's text is held to the end: ping while the model writes it.
-    holding = assembler.holds_text and ping_interval is not None
-    pinged = time.monotonic() if holding else 0.0
+    holding_ping = ping_interval if assembler.holds_text else None
+    pinged = time.monotonic() if holding_ping is not None else 0.0
     parts: list[bytes] = []  # rendered for the current upstream chunk, not yet written
     try:
         head = b"" if started else renderer.start()
@@ -452,7 +452,7 @@ async def relay(
                         data = parts[0] if len(parts) == 1 else b"".join(parts)
                         parts.clear()
                         yield data
-                    elif holding and time.monotonic() - pinged >= ping_interval:  # type: ignore[operator]
+                    elif holding_ping is not None and time.monotonic() - pinged >= holding_ping:
                         pinged = time.monotonic()
                         yield ping() or COMMENT_PING
                 if assembler.done:

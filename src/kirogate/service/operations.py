@@ -139,7 +139,7 @@ class Operations:
                     assert operations is not None
                     await operations.write_back(credential)
 
-                tokens = TokenManager(settings.upstream, http.session_for, write_back=write_back)  # type: ignore[arg-type]
+                tokens = TokenManager(settings.upstream, http.session_for, write_back=write_back)
                 client = KiroClient(settings.upstream, http)
 
                 async def machine_ready(credential: Credential) -> str:

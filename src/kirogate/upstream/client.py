@@ -311,10 +311,11 @@ class KiroClient:
     async def _http_error(self, response: aiohttp.ClientResponse) -> UpstreamError:
         """Read (a bounded prefix of) an error body and classify it; the response is closed."""
         body = b""
+        unreadable: tuple[type[Exception], ...] = (TimeoutError, *connection_errors())
         try:
             async with asyncio.timeout(self._settings.connect_timeout):
                 body, _ = await _read_limited(response, ERROR_BODY_LIMIT)
-        except (TimeoutError, *connection_errors()) as exc:
+        except unreadable as exc:
             log.debug("could not read the %d error body: %r", response.status, exc)
         finally:
             response.release()  # reused only if the whole body was read

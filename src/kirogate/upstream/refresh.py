@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from kirogate.errors import CredentialUnusable, InvalidGrant, KirogateError, RefreshFailed
 from kirogate.settings import UpstreamSettings
@@ -43,7 +44,7 @@ REFRESH_BACKOFF_JITTER = 0.25  # up to a quarter more than settings.refresh_back
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
-SessionProvider = Callable[[Credential], tuple[aiohttp.ClientSession, str | None]]
+SessionProvider = Callable[[Credential], tuple[aiohttp.ClientSession, URL | None]]
 WriteBack = Callable[[Credential], Awaitable[object]]
 
 
@@ -97,7 +98,7 @@ async def _post(
     *,
     body: bytes,
     headers: dict[str, str],
-    proxy: str | None,
+    proxy: URL | None,
     settings: UpstreamSettings,
     what: str,
 ) -> tuple[int, str]:
@@ -187,7 +188,7 @@ async def refresh_social(
     settings: UpstreamSettings,
     *,
     endpoints: Endpoints,
-    proxy: str | None,
+    proxy: URL | None,
     clock: Clock = utcnow,
 ) -> TokenUpdate:
     """``POST {social_auth}/refreshToken`` with ``{"refreshToken"}`` (auth spec §2.1)."""
@@ -213,7 +214,7 @@ async def refresh_idc(
     settings: UpstreamSettings,
     *,
     endpoints: Endpoints,
-    proxy: str | None,
+    proxy: URL | None,
     clock: Clock = utcnow,
 ) -> TokenUpdate:
     """SSO-OIDC CreateToken: JSON camelCase, ``grantType: refresh_token`` (auth spec §2.2)."""
@@ -247,7 +248,7 @@ async def refresh_external_idp(
     credential: Credential,
     settings: UpstreamSettings,
     *,
-    proxy: str | None,
+    proxy: URL | None,
     clock: Clock = utcnow,
 ) -> TokenUpdate:
     """Standard OAuth2 form refresh at the credential's ``tokenEndpoint`` (auth spec §2.4)."""
@@ -285,7 +286,7 @@ async def refresh_credential(
     settings: UpstreamSettings,
     *,
     endpoints: Endpoints,
-    proxy: str | None,
+    proxy: URL | None,
     clock: Clock = utcnow,
 ) -> TokenUpdate:
     """Refresh by the credential's auth method; API keys are never refreshed."""

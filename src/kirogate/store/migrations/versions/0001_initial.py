@@ -21,7 +21,7 @@ TS = sa.DateTime(timezone=True)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _counter(name: str) -> sa.Column:  # type: ignore[type-arg]
+def _counter(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger, nullable=False, server_default=sa.text("0"))
 
 

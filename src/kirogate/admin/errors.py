@@ -6,7 +6,7 @@ import logging
 
 from starlette.responses import Response
 
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.errors import (
     AuthenticationFailed,
     AuthError,

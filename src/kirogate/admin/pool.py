@@ -9,7 +9,7 @@ from starlette.responses import Response
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import wrong
 from kirogate.api.common import read_json_object
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.service.operations import PoolMode
 
 router = APIRouter(route_class=AdminRoute)

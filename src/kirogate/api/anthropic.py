@@ -16,7 +16,7 @@ from kirogate.api.common import (
     model_for,
     read_converted,
 )
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.api.search_loop import (
     Emit,
     Results,

@@ -24,8 +24,8 @@ from kirogate.api import anthropic, models, openai, pages, responses_api
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
+from kirogate.api.json_reply import json_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
-from kirogate.api.responses import json_response
 from kirogate.errors import (
     AuthenticationFailed,
     ClientError,

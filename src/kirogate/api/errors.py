@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.errors import (
     InvalidRequest,
     KirogateError,

@@ -15,7 +15,7 @@ from kirogate.api.common import (
     read_converted,
     unix_now,
 )
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
 from kirogate.convert.openai_in import chat_to_ir

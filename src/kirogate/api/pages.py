@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from kirogate import __version__
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.errors import NotFound
 
 router = APIRouter(include_in_schema=False)

@@ -28,7 +28,7 @@ from kirogate.api.common import (
     read_converted,
     unix_now,
 )
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.api.search_loop import (
     Results,
     SearchLoop,

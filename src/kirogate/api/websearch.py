@@ -16,7 +16,7 @@ import orjson
 from starlette.responses import Response
 
 from kirogate.api.common import hex_id
-from kirogate.api.responses import json_response
+from kirogate.api.json_reply import json_response
 from kirogate.api.streaming import sse_response
 from kirogate.convert.ir import Conversation, Text
 from kirogate.convert.models import ModelInfo

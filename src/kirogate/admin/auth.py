@@ -17,8 +17,8 @@ from starlette.responses import Response
 
 from kirogate.admin.errors import admin_error_response
 from kirogate.api.auth import key_matches, presented_key
-from kirogate.api.common import gateway_of
 from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import gateway_of
 from kirogate.errors import AuthenticationFailed, KirogateError, NotFound
 from kirogate.service import Gateway
 from kirogate.service.operations import Operations

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id, query_flag
 from kirogate.admin.views import balance_view, body_secrets, credential_view, scrub
-from kirogate.api.common import read_json_object
 from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import read_json_object
 from kirogate.errors import CredentialSourceError, InvalidRequest, KirogateError
 from kirogate.upstream.credentials import CredentialOrigin
 from kirogate.upstream.identity import normalize_machine_id

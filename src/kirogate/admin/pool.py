@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import wrong
-from kirogate.api.common import read_json_object
 from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import read_json_object
 from kirogate.service.operations import PoolMode
 
 router = APIRouter(route_class=AdminRoute)

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import (
+from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import (
     authorized_gateway,
     endpoint_path,
     estimated_cache,
@@ -16,7 +17,6 @@ from kirogate.api.common import (
     model_for,
     read_converted,
 )
-from kirogate.api.json_reply import json_response
 from kirogate.api.search_loop import (
     Emit,
     Results,

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import authorized_gateway, model_for
 from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import authorized_gateway, model_for
 from kirogate.convert.models import ModelInfo, ModelTable, list_public_models
 from kirogate.errors import ModelNotAllowed
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import (
+from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import (
     authorized_gateway,
     endpoint_path,
     estimated_cache,
@@ -15,7 +16,6 @@ from kirogate.api.common import (
     read_converted,
     unix_now,
 )
-from kirogate.api.json_reply import json_response
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
 from kirogate.convert.openai_in import chat_to_ir

@@ -19,7 +19,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kirogate.api.common import (
+from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import (
     authorized_gateway,
     endpoint_path,
     estimated_cache,
@@ -28,7 +29,6 @@ from kirogate.api.common import (
     read_converted,
     unix_now,
 )
-from kirogate.api.json_reply import json_response
 from kirogate.api.search_loop import (
     Results,
     SearchLoop,

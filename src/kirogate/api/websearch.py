@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from kirogate.api.common import hex_id
 from kirogate.api.json_reply import json_response
+from kirogate.api.request_gate import hex_id
 from kirogate.api.streaming import sse_response
 from kirogate.convert.ir import Conversation, Text
 from kirogate.convert.models import ModelInfo

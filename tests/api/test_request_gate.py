@@ -3,7 +3,7 @@
 import pytest
 from starlette.requests import Request
 
-from kirogate.api.common import endpoint_path
+from kirogate.api.request_gate import endpoint_path
 
 
 def request_for(path: str) -> Request:

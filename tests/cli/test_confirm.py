@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from kirogate.cli.common import CliError
+from kirogate.cli.command_kit import CliError
 from kirogate.cli.confirm import confirm
 from tests.cli.conftest import REFRESH_TOKEN, Cli, subprocess_env
 

@@ -336,7 +336,7 @@ def test_cache_estimate_is_off_by_default_and_on_from_env_or_file(tmp_path: Path
 def test_cache_estimate_flag_sets_the_setting() -> None:
     import argparse
 
-    from kirogate.cli.common import overrides_from
+    from kirogate.cli.command_kit import overrides_from
     from kirogate.cli.server import SERVE_FLAGS, add_serve_options
 
     parser = argparse.ArgumentParser()

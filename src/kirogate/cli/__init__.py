@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kirogate import __version__
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,

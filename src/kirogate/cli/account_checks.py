@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_FAILURE,
     EXIT_OK,
     FAIL_MARK,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     COMMON_FLAGS,
     EXIT_OK,
     EXIT_USAGE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kirogate.cli.common import EXIT_USAGE, CliError
+from kirogate.cli.command_kit import EXIT_USAGE, CliError
 
 YES_HELP = "do not ask for confirmation (required when stdin is not a terminal)"
 

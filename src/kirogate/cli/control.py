@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_FAILURE,
     EXIT_NOT_RUNNING,
     EXIT_OK,

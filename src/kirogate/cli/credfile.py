@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kirogate.cli.common import CliError, mask
+from kirogate.cli.command_kit import CliError, mask
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.writeback import atomic_write_json, kiro_rs_fields
 

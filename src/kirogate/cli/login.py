@@ -16,7 +16,7 @@ import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_FAILURE,
     EXIT_OK,
     FAIL_MARK,

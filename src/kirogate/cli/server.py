@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_OK,
     OK_MARK,
     WARN_MARK,

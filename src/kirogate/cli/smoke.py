@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kirogate.cli.common import (
+from kirogate.cli.command_kit import (
     EXIT_FAILURE,
     EXIT_OK,
     FAIL_MARK,

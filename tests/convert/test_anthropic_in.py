@@ -23,7 +23,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
-from kirogate.convert.openai_common import SOURCES_KEY, relocate_error
+from kirogate.convert.openai_fields import SOURCES_KEY, relocate_error
 from kirogate.errors import InvalidRequest
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()

@@ -19,7 +19,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
-from kirogate.convert.openai_common import SOURCES_KEY
+from kirogate.convert.openai_fields import SOURCES_KEY
 from kirogate.convert.openai_in import chat_to_ir
 from kirogate.errors import InvalidRequest
 

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from kirogate.convert.ir import Conversation, Image, Text, ToolResult, Turn
 from kirogate.convert.kiro import KiroBuildOptions, build_kiro_request
 from kirogate.convert.models import resolve_model
-from kirogate.convert.openai_common import (
+from kirogate.convert.openai_fields import (
     FIELD_KEY,
     SOURCES_KEY,
     TurnLog,

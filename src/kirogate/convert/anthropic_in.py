@@ -9,7 +9,7 @@ index is the client's message index and later stages can name ``messages[i]`` to
 messages inside ``messages`` follow :mod:`.instructions`: a leading one joins the system
 prompt (and has no turn), a later one is a user turn holding an ``Instruction``. When turns
 and messages do not line up one to one, ``metadata`` records each turn's message
-(:class:`~kirogate.convert.openai_common.TurnSource`) so errors still name the client's
+(:class:`~kirogate.convert.openai_fields.TurnSource`) so errors still name the client's
 message.
 """
 
@@ -62,7 +62,7 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.json_format import json_format
 from kirogate.convert.limits import check_base64, check_depth
-from kirogate.convert.openai_common import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
+from kirogate.convert.openai_fields import FIELD_KEY, SOURCES_KEY, TurnSource, turn_images
 from kirogate.convert.thinking import ANTHROPIC_EFFORTS, EFFORT_BUDGETS
 from kirogate.errors import InvalidRequest
 

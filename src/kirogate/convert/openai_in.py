@@ -9,7 +9,7 @@ silent or peers differ:
   ``\\n``, messages with ``\\n\\n``); later ones stay in place as instructions in a user turn.
 - Consecutive messages that map to the same IR role are merged into one turn (tool results
   of several ``tool`` messages land in one user turn, as JW does). ``metadata`` keeps where
-  each turn came from (:class:`~kirogate.convert.openai_common.TurnLog`), so an error the
+  each turn came from (:class:`~kirogate.convert.openai_fields.TurnLog`), so an error the
   Kiro builder raises for a turn can name the client's message again.
 - A request with legacy ``functions`` and no ``tools`` is flagged
   (``metadata["legacy_functions"]``): its answer uses ``function_call``, as OpenAI does.
@@ -49,7 +49,7 @@ from kirogate.convert.ir import (
     ToolResult,
 )
 from kirogate.convert.json_format import json_format
-from kirogate.convert.openai_common import (
+from kirogate.convert.openai_fields import (
     LEGACY_FUNCTIONS,
     TurnLog,
     custom_tool_schema,

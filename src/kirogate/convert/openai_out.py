@@ -10,7 +10,7 @@ when the client set ``stream_options.include_usage`` (the strict form; JW always
 
 Calls of freeform (``custom``) tools are drawn as OpenAI does, ``{"type":"custom",
 "custom":{"name","input"}}`` with the raw input: the model answered ``{"input": "..."}``
-(see :func:`~kirogate.convert.openai_common.custom_tool_schema`), so a stream holds the
+(see :func:`~kirogate.convert.openai_fields.custom_tool_schema`), so a stream holds the
 fragments back and sends the unwrapped input in one delta when the call ends. A request
 that offered legacy ``functions`` gets ``function_call`` (``finish_reason``
 ``"function_call"``) for its first call; further calls are dropped, since that API has
@@ -37,7 +37,7 @@ from kirogate.convert.ir import (
     ToolCallStart,
     ToolCallStop,
 )
-from kirogate.convert.openai_common import LEGACY_FUNCTIONS, custom_tool_input
+from kirogate.convert.openai_fields import LEGACY_FUNCTIONS, custom_tool_input
 from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 

@@ -26,7 +26,7 @@ Decisions where the spec is silent:
   ``references`` (items of any stored response), else it is a 400 naming ``input[i].id``.
 - ``metadata`` records which input items each turn came from (turns of the ``previous``
   response count as ``previous_response_id``), so a later builder error names the item:
-  see :func:`~kirogate.convert.openai_common.relocate_error`.
+  see :func:`~kirogate.convert.openai_fields.relocate_error`.
 - ``text.format`` ``json_object``/``json_schema`` becomes the Conversation's
   ``output_format``, as for Chat Completions (:mod:`.json_format`). ``background``,
   ``conversation``, ``prompt`` and log probabilities are a 400; sampling parameters,
@@ -58,7 +58,7 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.json_format import json_format
 from kirogate.convert.limits import check_depth
-from kirogate.convert.openai_common import (
+from kirogate.convert.openai_fields import (
     TurnLog,
     append_turn,
     custom_tool_schema,

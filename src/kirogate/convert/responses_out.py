@@ -46,7 +46,7 @@ from kirogate.convert.ir import (
     ToolCallStop,
     UsageUpdate,
 )
-from kirogate.convert.openai_common import custom_tool_input
+from kirogate.convert.openai_fields import custom_tool_input
 from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError
 

@@ -31,7 +31,7 @@ from kirogate.convert.ir import (
 from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, build_kiro_request
 from kirogate.convert.models import ModelInfo, resolve_model
-from kirogate.convert.openai_common import relocate_error
+from kirogate.convert.openai_fields import relocate_error
 from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens

@@ -42,7 +42,7 @@ from kirogate.convert.ir import (
     ToolResult,
     Turn,
 )
-from kirogate.convert.openai_common import SOURCES_KEY, TurnSource, turn_images
+from kirogate.convert.openai_fields import SOURCES_KEY, TurnSource, turn_images
 from kirogate.convert.tokens import estimate_conversation_tokens
 from kirogate.settings import CompressionSettings
 

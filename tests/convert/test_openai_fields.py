@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from kirogate.convert.ir import Text, Turn
-from kirogate.convert.openai_common import (
+from kirogate.convert.openai_fields import (
     append_turn,
     custom_tool_schema,
     expect_list,

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from kirogate import __version__, admin
-from kirogate.api import anthropic, models, openai, pages, responses_api
+from kirogate.api import anthropic, model_list, openai, pages, responses_api
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
@@ -250,7 +250,7 @@ def create_app(
     app.state.gateway = gateway
     app.state.metrics = metrics
     app.direct_routes = []
-    for module in (anthropic, openai, responses_api, models):
+    for module in (anthropic, openai, responses_api, model_list):
         app.include_router(module.router)
         app.direct_routes += module.router.routes  # no prefix: their paths are the real ones
     app.include_router(admin.router)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kirogate.errors import CorruptFrame, FrameTooLarge, TruncatedStream
+from kirogate.protocol import eventstream
 from kirogate.protocol.eventstream import (
     FrameDecoder,
     HeaderValue,
@@ -652,6 +653,8 @@ def test_header_cache_stays_bounded_when_every_block_differs() -> None:
 
 
 def test_a_header_block_seen_before_is_shared_from_the_cache() -> None:
+    # The cache is process-wide and emptied when full: start from empty, whatever ran before.
+    eventstream._HEADER_CACHE.clear()
     a = encode_frame(event_headers("assistantResponseEvent"), b"{}")
     b = encode_frame(event_headers("meteringEvent"), b"{}")
     first, _, again = FrameDecoder().feed(a + b + a)

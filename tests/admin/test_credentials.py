@@ -45,6 +45,17 @@ async def test_listing_has_the_kiro_rs_envelope_sorted_by_priority(app: FastAPI)
     assert [row["id"] for row in body["credentials"]] == [1, 2, 3]
 
 
+async def test_available_counts_only_credentials_usable_now(
+    app: FastAPI, gateway: FakeGateway
+) -> None:
+    lease = await gateway.pool.acquire()
+    gateway.pool.report_failure(lease, UpstreamThrottled("429 throttled", retry_after=30))
+    await lease.release()
+    body = (await call(app, "GET", "/api/admin/credentials", headers=key())).json()
+    assert [row["state"] for row in body["credentials"]] == ["cooling", "ready", "ready"]
+    assert body["available"] == 2
+
+
 async def test_listing_row_shows_kiro_rs_fields_and_masks_secrets(app: FastAPI) -> None:
     body = (await call(app, "GET", "/api/admin/credentials", headers=key())).json()
     social, idc, api_key = body["credentials"]
@@ -80,7 +91,7 @@ async def test_listing_shows_cooling_and_disabled_reasons_counters_and_last_use(
     gateway.pool.disable(2, "broken on purpose")
     body = (await call(app, "GET", "/api/admin/credentials", headers=key())).json()
     cooling, disabled, _ = body["credentials"]
-    assert body["available"] == 2
+    assert body["available"] == 1  # only the ready one: cooling and disabled ones wait
     assert body["currentId"] == 1
     assert cooling["isCurrent"] is True
     assert cooling["state"] == "cooling"

@@ -69,6 +69,14 @@ async def test_an_unknown_credential_is_not_found(ops: Operations) -> None:
         await ops.set_disabled(9, True)
 
 
+@pytest.mark.parametrize("priority", [-1, 2**31])
+async def test_set_priority_rejects_what_the_store_cannot_hold(
+    ops: Operations, priority: int
+) -> None:
+    with pytest.raises(InvalidRequest, match="between 0 and 2147483647"):
+        await ops.set_priority(1, priority)
+
+
 async def test_pool_actions_need_a_running_gateway(ops: Operations) -> None:
     with pytest.raises(ConfigError, match="running gateway"):
         await ops.set_priority(1, 3)

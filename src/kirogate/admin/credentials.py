@@ -15,13 +15,11 @@ from kirogate.api.common import read_json_object
 from kirogate.api.responses import json_response
 from kirogate.errors import CredentialSourceError, InvalidRequest, KirogateError
 from kirogate.service.operations import Availability
-from kirogate.upstream.credentials import CredentialOrigin
+from kirogate.upstream.credentials import MAX_PRIORITY, CredentialOrigin
 from kirogate.upstream.identity import normalize_machine_id
 from kirogate.upstream.sources import credential_from_object
 
 log = logging.getLogger(__name__)
-
-MAX_PRIORITY = 2**32 - 1  # kiro.rs keeps priorities in a u32
 
 _USABLE = frozenset({Availability.READY.value, Availability.BUSY.value})
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from kirogate.emulator.app import RunningEmulator
 from kirogate.errors import UpstreamConnectionError, UpstreamThrottled
 from kirogate.service import Gateway
+from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, secret_hash
 from tests.admin.fakes import (
     ACCESS,
@@ -271,6 +272,25 @@ async def test_priority_is_set(app: FastAPI, gateway: FakeGateway) -> None:
     )
     assert reply.json() == {"success": True, "message": "credential #3 priority set to 0"}
     assert gateway.pool.state_of(3).priority == 0
+
+
+class StoreAway:
+    async def update_credential(self, credential_id: int, **fields: object) -> None:
+        raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused")
+
+
+async def test_priority_during_a_database_outage_is_503_and_changes_nothing(
+    app: FastAPI, gateway: FakeGateway
+) -> None:
+    gateway.operations._store = lambda: StoreAway()  # type: ignore[assignment,return-value]
+    reply = await call(
+        app, "POST", "/api/admin/credentials/3/priority", body={"priority": 0}, headers=key()
+    )
+    assert reply.status == 503
+    error = reply.json()["error"]
+    assert error["type"] == "service_unavailable"
+    assert "db.internal" not in error["message"] and "postgresql" not in error["message"]
+    assert gateway.pool.state_of(3).priority != 0
 
 
 async def test_reset_lifts_cooldown_and_disable(app: FastAPI, gateway: FakeGateway) -> None:

@@ -346,11 +346,12 @@ class Operations:
     async def set_priority(self, credential_id: int, priority: int) -> None:
         check_priority(priority)
         pool = self._live()
-        pool.set_priority(credential_id, priority)
         credential = pool.get(credential_id)
         store = self._store()
         if store is not None:
+            # The store first: when it is away the change is refused whole, not half made.
             await store.update_credential(credential_id, priority=priority)
+        pool.set_priority(credential_id, priority)
         if credential.origin is not None and credential.origin.kind == "kiro-rs":
             await write_back_async(credential)  # kiro.rs keeps priority in credentials.json
         await self._notify()

@@ -234,3 +234,23 @@ def test_redact_masks_the_password_of_a_url() -> None:
 def test_setup_logging_keeps_aiosqlite_debug_lines_out(tmp_path: Path) -> None:
     setup_logging("debug", file=tmp_path / "log.txt")
     assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
+
+
+def test_text_escapes_control_characters_in_messages() -> None:
+    _, buffer = capture("text")
+    log = logging.getLogger("kirogate.test")
+    log.info("credential added email=%s", "evil\x1b[31m@x.example\r\nFAKE line\x07\x9b")
+    (line,) = buffer.getvalue().splitlines()
+    assert "\x1b" not in line and "\x07" not in line and "\x9b" not in line
+    assert line.endswith(r"email=evil\x1b[31m@x.example\r\nFAKE line\x07\x9b")
+
+
+def test_text_keeps_traceback_lines() -> None:
+    _, buffer = capture("text")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("kirogate.test").exception("failed\tonce")
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].endswith("failed\tonce")
+    assert lines[-1] == "ValueError: boom"

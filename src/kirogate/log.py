@@ -61,6 +61,20 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
 }
 
 
+# C0 and C1 control characters and DEL, tab excepted: an ANSI escape or a CR/LF inside an
+# admin-supplied value (an email, a label) must not recolour a terminal or forge a log line.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Write every control character but tab as a visible escape (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a token, key or secret with ``***``."""
     for pattern in _SECRET_PATTERNS:
@@ -90,10 +104,19 @@ class RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """The classic one-line format; tracebacks are redacted too."""
+    """The classic one-line format; control characters in the message are escaped (so a
+    line is one line), tracebacks are redacted too."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = escape_controls(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from kirogate.emulator.app import RunningEmulator
 from kirogate.errors import UpstreamConnectionError, UpstreamThrottled
 from kirogate.service import Gateway
+from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, secret_hash
 from tests.admin.fakes import (
     ACCESS,
@@ -43,6 +44,17 @@ async def test_listing_has_the_kiro_rs_envelope_sorted_by_priority(app: FastAPI)
     assert body["currentId"] is None
     assert body["mode"] == "priority"
     assert [row["id"] for row in body["credentials"]] == [1, 2, 3]
+
+
+async def test_available_counts_only_credentials_usable_now(
+    app: FastAPI, gateway: FakeGateway
+) -> None:
+    lease = await gateway.pool.acquire()
+    gateway.pool.report_failure(lease, UpstreamThrottled("429 throttled", retry_after=30))
+    await lease.release()
+    body = (await call(app, "GET", "/api/admin/credentials", headers=key())).json()
+    assert [row["state"] for row in body["credentials"]] == ["cooling", "ready", "ready"]
+    assert body["available"] == 2
 
 
 async def test_listing_row_shows_kiro_rs_fields_and_masks_secrets(app: FastAPI) -> None:
@@ -80,7 +92,7 @@ async def test_listing_shows_cooling_and_disabled_reasons_counters_and_last_use(
     gateway.pool.disable(2, "broken on purpose")
     body = (await call(app, "GET", "/api/admin/credentials", headers=key())).json()
     cooling, disabled, _ = body["credentials"]
-    assert body["available"] == 2
+    assert body["available"] == 1  # only the ready one: cooling and disabled ones wait
     assert body["currentId"] == 1
     assert cooling["isCurrent"] is True
     assert cooling["state"] == "cooling"
@@ -262,6 +274,25 @@ async def test_priority_is_set(app: FastAPI, gateway: FakeGateway) -> None:
     assert gateway.pool.state_of(3).priority == 0
 
 
+class StoreAway:
+    async def update_credential(self, credential_id: int, **fields: object) -> None:
+        raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused")
+
+
+async def test_priority_during_a_database_outage_is_503_and_changes_nothing(
+    app: FastAPI, gateway: FakeGateway
+) -> None:
+    gateway.operations._store = lambda: StoreAway()  # type: ignore[assignment,return-value]
+    reply = await call(
+        app, "POST", "/api/admin/credentials/3/priority", body={"priority": 0}, headers=key()
+    )
+    assert reply.status == 503
+    error = reply.json()["error"]
+    assert error["type"] == "service_unavailable"
+    assert "db.internal" not in error["message"] and "postgresql" not in error["message"]
+    assert gateway.pool.state_of(3).priority != 0
+
+
 async def test_reset_lifts_cooldown_and_disable(app: FastAPI, gateway: FakeGateway) -> None:
     lease = await gateway.pool.acquire()
     gateway.pool.report_failure(lease, UpstreamThrottled("429", retry_after=60))
@@ -283,8 +314,10 @@ async def test_reset_lifts_cooldown_and_disable(app: FastAPI, gateway: FakeGatew
         ("/priority", {"priority": True}, "(got a boolean)"),
         ("/priority", {"priority": 1.5}, "(got a number)"),
         ("/priority", {"priority": None}, "(got null)"),
-        ("/priority", {"priority": -1}, "between 0 and 4294967295, got -1"),
-        ("/priority", {"priority": 2**32}, "between 0 and 4294967295"),
+        ("/priority", {"priority": -1}, "between 0 and 2147483647, got -1"),
+        ("/priority", {"priority": 2**32}, "between 0 and 2147483647"),
+        # PostgreSQL keeps priorities in an int4: 2^31 would be a 500 there.
+        ("/priority", {"priority": 2**31}, "between 0 and 2147483647"),
     ],
 )
 async def test_bad_bodies_are_400_not_422(

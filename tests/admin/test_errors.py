@@ -13,6 +13,7 @@ from kirogate.errors import (
     NotFound,
     UpstreamConnectionError,
 )
+from kirogate.store import StoreLockTimeout, StoreUnavailable
 
 
 def test_each_error_class_maps_to_its_kiro_rs_status_and_type() -> None:
@@ -29,3 +30,17 @@ def test_the_response_is_the_admin_envelope() -> None:
     assert response.status_code == 404
     body = json.loads(bytes(response.body))
     assert body == {"error": {"type": "not_found", "message": "credential #9 not found"}}
+
+
+def test_a_store_outage_is_503_with_no_database_detail() -> None:
+    outage = StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused")
+    assert admin_error_type(outage) == (503, "service_unavailable")
+    assert admin_error_type(StoreLockTimeout("credentials", 5)) == (503, "service_unavailable")
+    response = admin_error_response(outage)
+    assert response.status_code == 503
+    body = json.loads(bytes(response.body))
+    assert body["error"]["type"] == "service_unavailable"
+    message = body["error"]["message"]
+    assert "database" in message and "try again" in message
+    for detail in ("postgresql", "kg@", "db.internal", "5432", "refused"):
+        assert detail not in message

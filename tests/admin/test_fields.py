@@ -5,13 +5,19 @@ from __future__ import annotations
 import pytest
 
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InvalidRequest, NotFound
 
 
 def test_a_credential_id_must_be_digits() -> None:
     assert parse_credential_id("42") == 42
     with pytest.raises(InvalidRequest, match="is not a number"):
         parse_credential_id("4x")
+
+
+def test_a_credential_id_past_what_the_store_holds_is_not_found() -> None:
+    assert parse_credential_id(str(2**31 - 1)) == 2**31 - 1
+    with pytest.raises(NotFound, match="credential #2147483648 not found"):
+        parse_credential_id(str(2**31))
 
 
 def test_a_boolean_field_names_what_it_got() -> None:

@@ -101,6 +101,15 @@ def test_import_from_env(cli: Cli, data: Path, monkeypatch: pytest.MonkeyPatch) 
     assert rows(cli, data)[0]["source"] == "store"
 
 
+@pytest.mark.parametrize("priority", ["-1", str(2**31)])
+def test_add_rejects_a_priority_the_store_cannot_hold(cli: Cli, data: Path, priority: str) -> None:
+    result = cli("accounts", "add", "--refresh-token", token(), "--priority", priority,
+                 "--data-dir", data)  # fmt: skip
+    assert result.code == 2, result.out
+    assert "priority" in result.err and "Traceback" not in result.err
+    assert rows(cli, data) == []
+
+
 def test_import_of_a_bad_file_names_it_and_exits_2(cli: Cli, data: Path, tmp_path: Path) -> None:
     missing = cli("accounts", "import", tmp_path / "nope.json", "--data-dir", data)
     assert missing.code == 2 and f"{tmp_path / 'nope.json'}: file not found" in missing.err

@@ -144,3 +144,11 @@ def test_social_login_needs_a_redirect_url(tmp_path: Path, emulator: Emulator) -
     child.sendeof()
     child.expect(r"no redirect URL given \(stdin closed\); pass --redirect-url URL")
     assert finish(child) == 1
+
+
+def test_a_priority_the_store_cannot_hold_fails_before_the_login(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    child = spawn_login(tmp_path, emulator, "--priority", str(2**31))
+    child.expect("--priority must be between 0 and 2147483647")
+    assert finish(child) == 2

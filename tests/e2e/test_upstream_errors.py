@@ -87,6 +87,25 @@ def test_expired_access_token_is_refreshed_once_and_retried(pair: LiveStack) -> 
     assert reply.content[0].text == "Echo: refresh me"
 
 
+def test_dropped_connection_mid_stream_tells_the_client_no_library_detail(
+    pair: LiveStack,
+) -> None:
+    with (
+        pytest.raises(anthropic.APIStatusError) as caught,
+        client(pair).messages.stream(
+            model=MODEL,
+            max_tokens=10,
+            messages=[{"role": "user", "content": "long answer [[emu:drop after=2]]"}],
+        ) as stream,
+    ):
+        for _ in stream:
+            pass
+    text = str(caught.value.body)
+    assert "the upstream connection broke mid-answer" in text
+    for leak in ("ClientPayloadError", "TransferEncodingError", "aiohttp", "Error:"):
+        assert leak not in text
+
+
 def test_dropped_connection_mid_stream_ends_with_an_error_event(pair: LiveStack) -> None:
     with (
         pytest.raises(anthropic.APIStatusError),

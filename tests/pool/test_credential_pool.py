@@ -516,3 +516,17 @@ async def test_self_healing_keeps_the_rest_of_a_credential_whose_refresh_fails(
     assert pool.state_of(1).disabled_reason is None
     clock.now += timedelta(seconds=31)
     assert await pick(pool) == 1
+
+
+def test_seconds_until_usable_is_zero_then_the_soonest_cooldown_then_none(
+    clock: FakeTime,
+) -> None:
+    pool = make_pool(2, clock)
+    assert pool.seconds_until_usable() == 0.0
+    pool.mark_exhausted(1, until=clock.now + timedelta(seconds=40))
+    pool.mark_exhausted(2, until=clock.now + timedelta(seconds=25))
+    assert pool.seconds_until_usable() == pytest.approx(25.0)
+    pool.disable(2)
+    assert pool.seconds_until_usable() == pytest.approx(40.0)
+    pool.disable(1)
+    assert pool.seconds_until_usable() is None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 
@@ -113,6 +114,23 @@ async def test_throttle_fails_over_then_raises_it_when_none_is_left(clock: FakeT
     assert caught.value is throttled
     assert script.ids == [1, 2]
     assert in_flight(pool) == 0
+
+
+async def test_throttle_without_a_hint_says_when_a_credential_is_back(clock: FakeTime) -> None:
+    pool = make_pool(1, clock, cooldown_429=10.0)
+    with pytest.raises(UpstreamThrottled) as caught:
+        await run(pool, Script([UpstreamThrottled("slow down")]))
+    assert caught.value.retry_after == pytest.approx(10.0)
+
+
+async def test_throttle_says_when_the_first_credential_is_back(clock: FakeTime) -> None:
+    pool = make_pool(3, clock, cooldown_429=10.0)
+    pool.mark_exhausted(3, until=clock.now + timedelta(seconds=600))
+    script = Script([UpstreamThrottled("slow down"), UpstreamThrottled("slow", retry_after=30.0)])
+    with pytest.raises(UpstreamThrottled) as caught:
+        await run(pool, script)
+    assert script.ids == [1, 2]
+    assert caught.value.retry_after == pytest.approx(10.0)  # credential 1 is back first
 
 
 async def test_bearer_refused_forces_one_refresh_then_retries(clock: FakeTime) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from kirogate.errors import ConfigError, InvalidRequest, NotFound
+from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
 from kirogate.pool.state import DisableReason
 from kirogate.service.operations import NOTICE_CHANNEL, Operations
 from kirogate.settings import Settings
+from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, Credential
 
 
@@ -67,6 +69,37 @@ async def test_disable_records_the_reason_and_enable_clears_it(ops: Operations) 
 async def test_an_unknown_credential_is_not_found(ops: Operations) -> None:
     with pytest.raises(NotFound):
         await ops.set_disabled(9, True)
+
+
+@pytest.mark.parametrize("priority", [-1, 2**31])
+async def test_set_priority_rejects_what_the_store_cannot_hold(
+    ops: Operations, priority: int
+) -> None:
+    with pytest.raises(InvalidRequest, match="between 0 and 2147483647"):
+        await ops.set_priority(1, priority)
+
+
+class StoreAway:
+    """A store whose every write fails as a stopped database's would."""
+
+    async def update_credential(self, credential_id: int, **fields: object) -> None:
+        raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused")
+
+
+async def test_set_priority_changes_nothing_when_the_store_write_fails(tmp_path: Path) -> None:
+    pool = CredentialPool([Credential(AuthMethod.SOCIAL, refresh_token="r" * 100, id=1)])
+    async with Operations.open(Settings(data_dir=tmp_path)) as opened:
+        ops = Operations(
+            lambda: pool,
+            opened._tokens,
+            opened._client,
+            opened._machine_ready,
+            store=lambda: StoreAway(),  # type: ignore[arg-type,return-value]
+        )
+        with pytest.raises(StoreUnavailable):
+            await ops.set_priority(1, 7)
+    assert pool.state_of(1).priority == 0
+    assert pool.get(1).priority == 0
 
 
 async def test_pool_actions_need_a_running_gateway(ops: Operations) -> None:

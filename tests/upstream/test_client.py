@@ -461,6 +461,20 @@ async def test_unreachable_upstream_is_a_connection_error() -> None:
             await client.open_stream(social(), request(), machine_id=MACHINE_ID)
 
 
+async def test_unreachable_upstream_keeps_the_library_error_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    async with kiro_client(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(UpstreamConnectionError) as caught:
+            await client.open_stream(social(), request(), machine_id=MACHINE_ID)
+    assert str(caught.value) == "cannot reach upstream"
+    assert "ClientConnectorError" in caplog.text
+
+
 HTTP_ERRORS = [
     (400, {"message": "Improperly formed request.", "reason": None}, UpstreamBadRequest),
     (

@@ -300,6 +300,20 @@ async def test_connection_refused_is_transient(session):
     assert info.value.upstream_status is None
 
 
+async def test_connection_refused_keeps_the_library_error_in_the_log(session, caplog):
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    settings = UpstreamSettings(url=f"http://127.0.0.1:{port}")
+    with pytest.raises(RefreshFailed, match="connection to the token service failed") as info:
+        await refresh_social(
+            session, social(), settings, endpoints=resolve_endpoints(settings), proxy=None
+        )
+    assert "ClientConnectorError" not in str(info.value)
+    assert "ClientConnectorError" in caplog.text
+
+
 async def test_timeout_is_transient(fake, session, monkeypatch):
     monkeypatch.setattr(refresh_module, "REFRESH_TIMEOUT", 0.2)
     fake.delay = 2.0

@@ -788,3 +788,21 @@ def test_an_object_given_directly_names_the_unusable_field():
             names={"proxyUrl": "--proxy-url"},
         )
     assert caught.value.field == "--proxy-url"
+
+
+@pytest.mark.parametrize("field", ["priority", "id"])
+def test_an_integer_the_store_cannot_hold_is_rejected_naming_the_field(field):
+    from kirogate.upstream.credentials import CredentialOrigin
+    from kirogate.upstream.sources import credential_from_object
+
+    with pytest.raises(CredentialSourceError, match="at most 2147483647") as caught:
+        credential_from_object(
+            {"refreshToken": RT, field: 2**31},
+            source="credential",
+            origin=CredentialOrigin("admin"),
+        )
+    assert caught.value.field == field
+    fits = credential_from_object(
+        {"refreshToken": RT, "priority": 2**31 - 1}, source="c", origin=CredentialOrigin("admin")
+    )
+    assert fits.priority == 2**31 - 1

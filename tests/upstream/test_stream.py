@@ -113,7 +113,7 @@ async def test_dropped_connection_is_a_connection_error() -> None:
     up.send(text("a"))
     await next_batch(up.stream)
     up.drop()
-    with pytest.raises(UpstreamConnectionError, match="dropped mid-stream"):
+    with pytest.raises(UpstreamConnectionError, match="connection broke mid-answer"):
         await next_batch(up.stream, 1.0)
     assert up.response.closed
 

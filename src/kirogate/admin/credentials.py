@@ -14,13 +14,14 @@ from kirogate.admin.views import balance_view, body_secrets, credential_view, sc
 from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
 from kirogate.errors import CredentialSourceError, InvalidRequest, KirogateError
-from kirogate.upstream.credentials import CredentialOrigin
+from kirogate.service.operations import Availability
+from kirogate.upstream.credentials import MAX_PRIORITY, CredentialOrigin
 from kirogate.upstream.identity import normalize_machine_id
 from kirogate.upstream.sources import credential_from_object
 
 log = logging.getLogger(__name__)
 
-MAX_PRIORITY = 2**32 - 1  # kiro.rs keeps priorities in a u32
+_USABLE = frozenset({Availability.READY.value, Availability.BUSY.value})
 
 router = APIRouter(route_class=AdminRoute)
 
@@ -41,7 +42,8 @@ async def list_credentials(request: Request) -> Response:
     return json_response(
         {
             "total": len(rows),
-            "available": sum(1 for row in rows if not row["disabled"]),
+            # Usable now: neither disabled nor cooling down (a busy one only has to wait a turn).
+            "available": sum(1 for row in rows if row["state"] in _USABLE),
             "currentId": operations.current_id,
             "mode": operations.mode.value,
             "credentials": rows,

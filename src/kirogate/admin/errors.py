@@ -22,6 +22,10 @@ from kirogate.errors import (
 
 log = logging.getLogger(__name__)
 
+# What an operator is told while the store is away (StoreUnavailable, StoreLockTimeout: the
+# 503s the store raises); its URL, host and driver error stay in the log.
+STORE_AWAY = "the database is not answering: try again shortly (the gateway's log has the details)"
+
 
 def admin_error_type(exc: KirogateError) -> tuple[int, str]:
     """The HTTP status and kiro.rs error type for ``exc``."""
@@ -38,6 +42,8 @@ def admin_error_type(exc: KirogateError) -> tuple[int, str]:
             return exc.status, "invalid_request"
         case AuthError() | UpstreamError() | EventStreamError() | NoCredentialAvailable():
             return 502, "api_error"
+        case _ if exc.status == 503:
+            return 503, "service_unavailable"
         case _:
             return 500, "internal_error"
 
@@ -47,4 +53,5 @@ def admin_error_response(exc: KirogateError) -> Response:
     status, kind = admin_error_type(exc)
     if status >= 500:
         log.warning("admin API answering %d %s: %s", status, type(exc).__name__, exc.message)
-    return json_response({"error": {"type": kind, "message": exc.message}}, status=status)
+    message = STORE_AWAY if kind == "service_unavailable" else exc.message
+    return json_response({"error": {"type": kind, "message": message}}, status=status)

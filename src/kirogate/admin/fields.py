@@ -7,7 +7,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InvalidRequest, NotFound
+from kirogate.upstream.credentials import MAX_STORED_INT
 
 _ID = re.compile(r"[0-9]{1,19}")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -29,7 +30,10 @@ def wrong(body: dict[str, Any], name: str, expected: str) -> InvalidRequest:
 def parse_credential_id(raw: str) -> int:
     if not _ID.fullmatch(raw):
         raise InvalidRequest(f"credential id {raw[:40]!r} is not a number", param="id")
-    return int(raw)
+    value = int(raw)
+    if value > MAX_STORED_INT:  # no store holds it; PostgreSQL would refuse the query
+        raise NotFound(f"credential #{value} not found")
+    return value
 
 
 def bool_field(body: dict[str, Any], name: str) -> bool:

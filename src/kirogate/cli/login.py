@@ -181,7 +181,10 @@ async def _login(args: argparse.Namespace, settings: Settings) -> Credential:
 
 def cmd_login(args: argparse.Namespace) -> int:
     from kirogate.errors import LoginFailed
+    from kirogate.upstream.credentials import MAX_PRIORITY
 
+    if not 0 <= args.priority <= MAX_PRIORITY:  # before the browser, not after it
+        raise CliError(f"--priority must be between 0 and {MAX_PRIORITY}", 2)
     settings = load(args, LOGIN_FLAGS).settings
     try:
         credential = run(_login(args, settings))

@@ -168,6 +168,22 @@ class CredentialPool:
         error = unavailable(entries, now=now, model=None, exclude=(), limit=self._limiter.limit)
         return error.message
 
+    def seconds_until_usable(self, model: str | None = None) -> float | None:
+        """Seconds until a credential can serve ``model``: 0 when one can now, the end of the
+        soonest cooldown otherwise, ``None`` when none comes back by itself (all disabled)."""
+        now = self._wall()
+        if self._usable(now, model):
+            return 0.0
+        ends = [
+            state.cooldown_until
+            for cid in self._ordered_ids()
+            if not (state := self._state.get(cid)).disabled
+            and state.cooling(now)
+            and state.cooldown_until is not None
+            and allows_model(self._credentials[cid], model)
+        ]
+        return max((min(ends) - now).total_seconds(), 0.0) if ends else None
+
     # ------------------------------------------------------------ acquiring
 
     async def acquire(

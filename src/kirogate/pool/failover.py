@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from kirogate.errors import NoCredentialAvailable
+from kirogate.errors import NoCredentialAvailable, UpstreamThrottled
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.lease import Lease
@@ -100,7 +100,7 @@ async def run_with_failover(
                     if last_error is None:
                         raise
                     log.warning("giving up after %d attempt(s): %s", attempts, exc.message)
-                    raise last_error from exc
+                    raise _with_retry_hint(last_error, pool, model) from exc
             attempts += 1
             context = AttemptContext(
                 attempt=attempts,
@@ -122,10 +122,10 @@ async def run_with_failover(
                 return held
 
             if reaction is Reaction.FAIL:
-                raise last_error
+                raise _with_retry_hint(last_error, pool, model)
             if attempts >= settings.max_attempts:
                 log.warning("giving up after %d attempts: %s", attempts, type(last_error).__name__)
-                raise last_error
+                raise _with_retry_hint(last_error, pool, model)
             label = lease.credential.label
             match reaction:
                 case Reaction.RETRY_SAME:
@@ -163,3 +163,13 @@ async def run_with_failover(
     finally:
         if lease is not None:
             lease.release_nowait()
+
+
+def _with_retry_hint(error: Exception, pool: CredentialPool, model: str | None) -> Exception:
+    """A 429 given up on tells the client when a credential is usable again: the upstream's
+    hint for one credential says nothing about the pool's cooldowns (10 s after a hintless 429)."""
+    if isinstance(error, UpstreamThrottled):
+        wait = pool.seconds_until_usable(model)
+        if wait is not None and wait > 0:
+            error.retry_after = wait
+    return error

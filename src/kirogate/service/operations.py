@@ -28,7 +28,12 @@ from kirogate.pool.state import CredentialState, DisableReason
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.client import KiroClient
-from kirogate.upstream.credentials import AuthMethod, Credential, check_credential_fields
+from kirogate.upstream.credentials import (
+    AuthMethod,
+    Credential,
+    check_credential_fields,
+    check_priority,
+)
 from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 from kirogate.upstream.writeback import write_back_async
@@ -56,6 +61,7 @@ NOTICE_CHANNEL = "kirogate:notices"  # a Cluster's, with its default key prefix
 def check_addable(credential: Credential) -> None:
     """What a credential needs before it can join the pool; :class:`InvalidRequest` otherwise."""
     check_credential_fields(credential)
+    check_priority(credential.priority)
     if credential.is_api_key:
         if not credential.kiro_api_key:
             raise InvalidRequest("an API-key credential needs kiroApiKey", param="kiroApiKey")
@@ -338,12 +344,14 @@ class Operations:
         await self._stored().apply_state(credential.id, sets=sets, increments={})
 
     async def set_priority(self, credential_id: int, priority: int) -> None:
+        check_priority(priority)
         pool = self._live()
-        pool.set_priority(credential_id, priority)
         credential = pool.get(credential_id)
         store = self._store()
         if store is not None:
+            # The store first: when it is away the change is refused whole, not half made.
             await store.update_credential(credential_id, priority=priority)
+        pool.set_priority(credential_id, priority)
         if credential.origin is not None and credential.origin.kind == "kiro-rs":
             await write_back_async(credential)  # kiro.rs keeps priority in credentials.json
         await self._notify()

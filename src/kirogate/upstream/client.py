@@ -306,7 +306,9 @@ class KiroClient:
     ) -> UpstreamConnectionError:
         target = self._pool.proxy_for(credential)
         route = f" via {target.describe()}" if target is not None else ""
-        return UpstreamConnectionError(f"cannot reach upstream{route}: {type(exc).__name__}: {exc}")
+        # The library's exception text is for the operator's log, not for the client.
+        log.warning("cannot reach upstream%s: %s: %s", route, type(exc).__name__, exc)
+        return UpstreamConnectionError(f"cannot reach upstream{route}")
 
     async def _http_error(self, response: aiohttp.ClientResponse) -> UpstreamError:
         """Read (a bounded prefix of) an error body and classify it; the response is closed."""

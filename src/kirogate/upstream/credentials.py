@@ -17,6 +17,19 @@ from typing import Any
 
 from kirogate.errors import CredentialUnusable, InvalidRequest
 
+# The store keeps priorities and ids in INTEGER columns, and PostgreSQL's int4 holds at most
+# 2^31-1: every door (admin API, command line, files, env) checks against this one bound.
+MAX_STORED_INT = 2**31 - 1
+MAX_PRIORITY = MAX_STORED_INT
+
+
+def check_priority(priority: int) -> None:
+    """:class:`InvalidRequest` for a priority the store cannot hold."""
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidRequest(
+            f"'priority' must be between 0 and {MAX_PRIORITY}, got {priority}", param="priority"
+        )
+
 
 class AuthMethod(StrEnum):
     SOCIAL = "social"  # Google / GitHub login, refreshed at the Kiro desktop auth service

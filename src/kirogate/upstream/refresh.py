@@ -112,7 +112,9 @@ async def _post(
     except TimeoutError as exc:
         raise RefreshFailed(f"{what}: no answer within {REFRESH_TIMEOUT:.0f}s") from exc
     except aiohttp.ClientError as exc:
-        raise RefreshFailed(f"{what}: {type(exc).__name__}: {exc}") from exc
+        # The library's exception text is for the operator's log; a client may see the message.
+        log.warning("%s: %s: %s", what, type(exc).__name__, exc)
+        raise RefreshFailed(f"{what}: the connection to the token service failed") from exc
     except ValueError as exc:
         # A header (machine id) or URL (region) of the credential the HTTP client refuses.
         raise CredentialUnusable(

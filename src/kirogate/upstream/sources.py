@@ -35,6 +35,7 @@ from typing import Any
 from kirogate.errors import CredentialSourceError, InvalidRequest
 from kirogate.settings import KIRO_IDE_TOKEN_FILE
 from kirogate.upstream.credentials import (
+    MAX_STORED_INT,
     AuthMethod,
     Credential,
     CredentialOrigin,
@@ -186,6 +187,8 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.error(key, f"must be a non-negative integer, got {value!r}")
+        if value > MAX_STORED_INT:
+            raise self.error(key, f"must be at most {MAX_STORED_INT} (what the store holds)")
         return value
 
     def flag(self, key: str) -> bool:

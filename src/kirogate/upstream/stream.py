@@ -10,6 +10,7 @@ A first-event deadline and an idle timeout are kept with one loop timer per stre
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Final
 
 import aiohttp
@@ -18,6 +19,12 @@ from multidict import CIMultiDictProxy
 from kirogate.errors import EventStreamError, UpstreamConnectionError, UpstreamTimeout
 from kirogate.protocol.eventstream import FrameDecoder, Message
 from kirogate.upstream.http import connection_errors
+
+log = logging.getLogger(__name__)
+
+# What a client is told when the body breaks off; the library's exception (aiohttp's
+# "ClientPayloadError: ... TransferEncodingError ...") goes to the log only.
+BROKE_MID_ANSWER: Final = "the upstream connection broke mid-answer"
 
 
 class Silence:
@@ -206,9 +213,10 @@ class UpstreamStream:
                 raise self._timed_out() from exc
             except connection_errors() as exc:
                 self._abort()
-                raise UpstreamConnectionError(
-                    f"upstream connection dropped mid-stream: {type(exc).__name__}: {exc}"
-                ) from exc
+                log.warning(
+                    "upstream connection dropped mid-stream: %s: %s", type(exc).__name__, exc
+                )
+                raise UpstreamConnectionError(BROKE_MID_ANSWER) from exc
             finally:
                 alarm.disarm()
             self._silent_since = None

@@ -229,27 +229,15 @@ def credential_from_flags(args: argparse.Namespace) -> Credential:
     )
 
 
-async def _add_all(settings: Settings, creds: list[Credential], *, progress: bool) -> list[Any]:
-    results: list[Any] = []
+async def _add_one(settings: Settings, cred: Credential) -> Any:
     async with operations(settings) as ops:
-        if not progress:
-            for cred in creds:
-                results.append(await ops.add(cred))
-            return results
-        from rich.progress import Progress
-
-        with Progress(console=err_console(), transient=True) as bar:
-            task = bar.add_task("importing", total=len(creds))
-            for cred in creds:
-                results.append(await ops.add(cred))
-                bar.advance(task)
-    return results
+        return await ops.add(cred)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     settings = load(args, STORE_FLAGS).settings
     credential = credential_from_flags(args)
-    ((stored, created),) = run(_add_all(settings, [credential], progress=False))
+    stored, created = run(_add_one(settings, credential))
     if args.json:
         print_json({"id": stored.id, "created": created, "label": stored.label})
     elif created:

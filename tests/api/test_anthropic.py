@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -13,24 +11,10 @@ import orjson
 import pytest
 
 from kirogate.emulator.app import RunningEmulator
-from tests.emulated_gateway import CLIENT_KEY, OTHER_KEY, running
+from tests.emulated_gateway import CLIENT_KEY, OTHER_KEY
 
 # What Claude Code 2.1.197 sends for its default model (beta mid-conversation-system-2026-04-07).
 BETA = {"anthropic-beta": "mid-conversation-system-2026-04-07", "x-api-key": CLIENT_KEY}
-
-
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    async with running(tmp_path) as started:
-        yield started
-
-
-@pytest.fixture
-async def estimating(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    async with running(tmp_path, **{"cache.estimate": True}) as started:
-        yield started
 
 
 def claude_code_body(**fields: Any) -> dict[str, Any]:

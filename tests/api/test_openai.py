@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 
 from kirogate.emulator.app import RunningEmulator
-from tests.emulated_gateway import CLIENT_KEY, running
+from tests.emulated_gateway import CLIENT_KEY
 
 KEY = {"authorization": f"Bearer {CLIENT_KEY}"}
 LONG_SYSTEM = "You are Codex, a coding agent in a large repository. " * 300
-
-
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    async with running(tmp_path) as started:
-        yield started
-
-
-@pytest.fixture
-async def estimating(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    async with running(tmp_path, **{"cache.estimate": True}) as started:
-        yield started
 
 
 def chat(*texts: str, **fields: Any) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from kirogate.metrics import MULTIPROC_ENV, fresh_directory
 from kirogate.pool.state import CredentialState
 from kirogate.pool.status import state_text
 from kirogate.settings import ServerSettings, Settings
+from kirogate.upstream.auth.sources import DiscoveryResult, discover_credentials
 from kirogate.upstream.credentials import Credential, mask_secret
-from kirogate.upstream.sources import DiscoveryResult, discover_credentials
 
 log = logging.getLogger(__name__)
 

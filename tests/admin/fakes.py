@@ -15,8 +15,8 @@ from kirogate import admin
 from kirogate.pool import CredentialPool
 from kirogate.service.operations import Operations
 from kirogate.settings import ServerSettings, Settings, UpstreamSettings
+from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.credentials import AuthMethod, Credential
-from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.usage import Balance
 
 ADMIN_KEY = "admin-key-0123456789"

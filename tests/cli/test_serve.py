@@ -16,8 +16,8 @@ import pytest
 from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
 from kirogate.serve import print_banner
 from kirogate.settings import ServerSettings, Settings
+from kirogate.upstream.auth.sources import DiscoveryResult, Probe
 from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
-from kirogate.upstream.sources import DiscoveryResult, Probe
 from tests.live import API_KEY, clean_env, free_port, live_stack, running
 
 

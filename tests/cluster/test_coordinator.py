@@ -11,9 +11,9 @@ from kirogate.cluster.coordinator import RefreshCoordinator
 from kirogate.cluster.locks import DistributedLock, LocalLock, RedisLock
 from kirogate.errors import InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
-from kirogate.upstream import refresh as refresh_module
+from kirogate.upstream.auth import refresh as refresh_module
+from kirogate.upstream.auth.refresh import TokenManager, TokenUpdate
 from kirogate.upstream.credentials import Credential
-from kirogate.upstream.refresh import TokenManager, TokenUpdate
 from tests.cluster.fakes import FakeStore, credential
 
 NOW = datetime(2026, 5, 14, 12, 0, tzinfo=UTC)

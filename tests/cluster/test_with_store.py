@@ -25,9 +25,9 @@ from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.state import DisableReason
 from kirogate.settings import UpstreamSettings
 from kirogate.store import Store
-from kirogate.upstream import refresh as refresh_module
+from kirogate.upstream.auth import refresh as refresh_module
+from kirogate.upstream.auth.refresh import TokenManager, TokenUpdate
 from kirogate.upstream.credentials import AuthMethod, Credential
-from kirogate.upstream.refresh import TokenManager, TokenUpdate
 from tests.cluster.conftest import eventually, unavailable
 
 PG = os.environ.get("KIROGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")

@@ -2,8 +2,8 @@ import asyncio
 
 from kirogate.pool.state import DisableReason
 from kirogate.store import SyncReport
+from kirogate.upstream.auth.sources import load_credentials_file
 from kirogate.upstream.credentials import CredentialOrigin
-from kirogate.upstream.sources import load_credentials_file
 from tests.store.factories import social, token, write_json
 
 
@@ -207,7 +207,7 @@ async def test_a_short_source_token_is_warned_about_once_when_first_stored(store
     path = write_json(
         tmp_path / "credentials.json", [{"refreshToken": "rt-tiny", "authMethod": "social"}]
     )
-    from kirogate.upstream.sources import discover_credentials
+    from kirogate.upstream.auth.sources import discover_credentials
 
     def discovered():  # as serve reads its sources on every start
         return discover_credentials([path], [], {"HOME": str(tmp_path)}).credentials

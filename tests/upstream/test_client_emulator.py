@@ -28,9 +28,9 @@ from kirogate.errors import (
 )
 from kirogate.protocol.events import AssistantText, StreamException, ToolUseFragment
 from kirogate.protocol.request import KiroRequest, UserInputMessage
+from kirogate.upstream.auth.profiles import ensure_profile_arn
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import AuthMethod, Credential
-from kirogate.upstream.profiles import ensure_profile_arn
 from tests.upstream.test_client import MACHINE_ID, TV2_EVENTS, collect, kiro_client
 
 

@@ -15,9 +15,9 @@ from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
 from kirogate.errors import CredentialSourceError, InvalidRequest, KirogateError
 from kirogate.service.operations import Availability
+from kirogate.upstream.auth.sources import credential_from_object
 from kirogate.upstream.credentials import MAX_PRIORITY, CredentialOrigin
 from kirogate.upstream.identity import normalize_machine_id
-from kirogate.upstream.sources import credential_from_object
 
 log = logging.getLogger(__name__)
 

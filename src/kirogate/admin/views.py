@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kirogate.service.operations import Availability, CredentialStatus
+from kirogate.upstream.auth.sources import PROXY_DIRECT
 from kirogate.upstream.credentials import Credential, mask_secret, secret_hash
-from kirogate.upstream.sources import PROXY_DIRECT
 
 # Fields of an add request that hold secrets; error messages never echo their values.
 _SECRET_FIELDS = ("refreshToken", "accessToken", "clientSecret", "kiroApiKey", "proxyPassword")

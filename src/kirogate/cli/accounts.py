@@ -199,8 +199,8 @@ def _secret_input(prompt: str) -> str:
 
 
 def credential_from_flags(args: argparse.Namespace) -> Credential:
+    from kirogate.upstream.auth.sources import credential_from_object
     from kirogate.upstream.credentials import CredentialOrigin
-    from kirogate.upstream.sources import credential_from_object
 
     token = args.refresh_token
     if token == "-" or (token is None and not args.kiro_api_key):
@@ -276,7 +276,7 @@ async def _import_all(
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from kirogate.upstream.sources import load_credentials_file, load_env_credentials
+    from kirogate.upstream.auth.sources import load_credentials_file, load_env_credentials
 
     if not args.files and not args.from_env:
         raise CliError("give one or more FILEs, or --from-env", EXIT_USAGE)

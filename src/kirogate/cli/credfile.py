@@ -1,6 +1,6 @@
 """kiro.rs ``credentials.json`` files written by ``login --output`` and ``accounts export``.
 
-Entries are the camelCase kiro.rs fields (:func:`kirogate.upstream.writeback.kiro_rs_fields`);
+Entries are the camelCase kiro.rs fields (:func:`kirogate.upstream.auth.writeback.kiro_rs_fields`);
 files are replaced atomically with mode 0600 since they hold refresh tokens.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kirogate.cli.command_kit import CliError, mask
+from kirogate.upstream.auth.writeback import atomic_write_json, kiro_rs_fields
 from kirogate.upstream.credentials import Credential
-from kirogate.upstream.writeback import atomic_write_json, kiro_rs_fields
 
 SECRET_FIELDS = ("accessToken", "refreshToken", "clientSecret", "kiroApiKey", "proxyPassword")
 

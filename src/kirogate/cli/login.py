@@ -76,7 +76,7 @@ async def device_login(
 ) -> Credential:
     from rich.markup import escape
 
-    from kirogate.upstream import oidc
+    from kirogate.upstream.auth import oidc
     from kirogate.upstream.endpoints import resolve_endpoints
 
     endpoints = resolve_endpoints(settings.upstream, auth_region=region)
@@ -123,7 +123,7 @@ async def _read_redirect(prompt: str) -> str:
 
 async def social_login(pool: HttpPool, settings: Settings, *, idp: str, region: str,
                        args: Any) -> Credential:  # fmt: skip
-    from kirogate.upstream import oidc
+    from kirogate.upstream.auth import oidc
     from kirogate.upstream.endpoints import resolve_endpoints
 
     endpoints = resolve_endpoints(settings.upstream, auth_region=region)

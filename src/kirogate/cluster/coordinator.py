@@ -43,8 +43,8 @@ def _utcnow() -> datetime:
 class RefreshCoordinator:
     """Runs a credential's refresh under a cross-process lock, unless another did it already.
 
-    Implements ``kirogate.upstream.refresh.RefreshCoordinatorLike``; the
-    :class:`~kirogate.upstream.refresh.TokenManager` calls :meth:`run` from its per-process
+    Implements ``kirogate.upstream.auth.refresh.RefreshCoordinatorLike``; the
+    :class:`~kirogate.upstream.auth.refresh.TokenManager` calls :meth:`run` from its per-process
     single-flight task.
     """
 

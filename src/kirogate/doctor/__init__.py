@@ -34,7 +34,7 @@ from kirogate.doctor.checks import (
 from kirogate.doctor.network import check_database, check_redis, check_upstream, running_kirogate
 from kirogate.doctor.stored import check_stored_credentials
 from kirogate.settings import Settings
-from kirogate.upstream.sources import DiscoveryResult
+from kirogate.upstream.auth.sources import DiscoveryResult
 
 log = logging.getLogger(__name__)
 

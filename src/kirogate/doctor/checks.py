@@ -14,13 +14,13 @@ from pathlib import Path
 from kirogate.errors import ConfigError, KirogateError
 from kirogate.serve import API_KEY_FILE, check_port_free
 from kirogate.settings import Settings
-from kirogate.upstream.credentials import Credential, mask_secret
-from kirogate.upstream.sources import (
+from kirogate.upstream.auth.sources import (
     DiscoveryResult,
     discover_credentials,
     expand_home,
     short_token_length,
 )
+from kirogate.upstream.credentials import Credential, mask_secret
 
 # Files in the data directory that hold secrets and must not be readable by others.
 SECRET_FILES = (

@@ -69,9 +69,9 @@ def recorded_check(cred: Credential, state: CredentialState) -> Check | None:
 
 async def refresh_check(store: Store, settings: Settings, cred: Credential, limit: float) -> Check:
     """Refresh ``cred``'s token once; the new tokens are saved, a rejected token is a failure."""
+    from kirogate.upstream.auth.refresh import TokenManager
+    from kirogate.upstream.auth.writeback import write_back_async
     from kirogate.upstream.http import HttpPool
-    from kirogate.upstream.refresh import TokenManager
-    from kirogate.upstream.writeback import write_back_async
 
     async def save(credential: Credential) -> None:
         await store.save_tokens(credential)

@@ -44,12 +44,12 @@ from kirogate.protocol.events import AssistantText, StreamException, assistant_t
 from kirogate.protocol.eventstream import Message
 from kirogate.service.memory import TruncationMemory
 from kirogate.settings import Settings
+from kirogate.upstream.auth.profiles import ensure_profile_arn
+from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.classify import classify_stream_exception, client_error
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.identity import machine_id_for, random_uuid
-from kirogate.upstream.profiles import ensure_profile_arn
-from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.stream import Silence, UpstreamStream
 
 if TYPE_CHECKING:

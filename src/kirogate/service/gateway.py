@@ -23,10 +23,10 @@ from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.memory import ResponseMemory, TruncationMemory
 from kirogate.service.operations import Operations
 from kirogate.settings import PoolSettings, Settings
+from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import Credential
 from kirogate.upstream.http import HttpPool
-from kirogate.upstream.refresh import TokenManager
 
 if TYPE_CHECKING:
     from kirogate.cluster import Cluster

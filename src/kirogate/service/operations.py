@@ -27,6 +27,8 @@ from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.pool.state import CredentialState, DisableReason
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.settings import PoolMode, Settings
+from kirogate.upstream.auth.refresh import TokenManager
+from kirogate.upstream.auth.writeback import write_back_async
 from kirogate.upstream.client import KiroClient
 from kirogate.upstream.credentials import (
     AuthMethod,
@@ -34,9 +36,7 @@ from kirogate.upstream.credentials import (
     check_credential_fields,
     check_priority,
 )
-from kirogate.upstream.refresh import TokenManager
 from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
-from kirogate.upstream.writeback import write_back_async
 
 if TYPE_CHECKING:
     from kirogate.store import ApiKeyRecord, ProxyRecord, Store
@@ -127,9 +127,9 @@ class Operations:
         gateways get the change notice and resync at once (else at their next periodic sync).
         """
         from kirogate.store import Store
+        from kirogate.upstream.auth.profiles import ensure_profile_arn
         from kirogate.upstream.http import HttpPool
         from kirogate.upstream.identity import machine_id_for
-        from kirogate.upstream.profiles import ensure_profile_arn
 
         store = await Store.open(
             database_url=settings.database_url,

@@ -49,8 +49,8 @@ from kirogate.store.credentials import (
 from kirogate.store.identity import DEAD_REASON, copy_of, is_dead, newer_tokens
 from kirogate.store.imports import ImportMixin
 from kirogate.store.schema import credentials as table
+from kirogate.upstream.auth.sources import short_token_length
 from kirogate.upstream.credentials import Credential, CredentialOrigin
-from kirogate.upstream.sources import short_token_length
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ import orjson
 
 from kirogate.errors import LoginFailed
 from kirogate.settings import UpstreamSettings
+from kirogate.upstream.auth.refresh import DEFAULT_EXPIRES_IN, Clock, utcnow
 from kirogate.upstream.credentials import AuthMethod, Credential
 from kirogate.upstream.endpoints import Endpoints
 from kirogate.upstream.identity import oidc_headers, social_refresh_headers
-from kirogate.upstream.refresh import DEFAULT_EXPIRES_IN, Clock, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from kirogate.errors import LoginFailed
 from kirogate.settings import UpstreamSettings
-from kirogate.upstream.credentials import AuthMethod
-from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
-from kirogate.upstream.oidc import (
+from kirogate.upstream.auth.oidc import (
     BUILDER_ID_START_URL,
     KIRO_REDIRECT_URI,
     ClientRegistration,
@@ -29,6 +27,8 @@ from kirogate.upstream.oidc import (
     social_login_url,
     start_device_authorization,
 )
+from kirogate.upstream.credentials import AuthMethod
+from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SETTINGS = UpstreamSettings(system_version="darwin#24.6.0")

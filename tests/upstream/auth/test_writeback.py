@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from kirogate.errors import CredentialSourceError
-from kirogate.upstream import writeback
-from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
-from kirogate.upstream.sources import load_credentials_file, load_env_credentials
-from kirogate.upstream.writeback import (
+from kirogate.upstream.auth import writeback
+from kirogate.upstream.auth.sources import load_credentials_file, load_env_credentials
+from kirogate.upstream.auth.writeback import (
     atomic_write_json,
     format_expires_at,
     write_back,
     write_back_async,
 )
+from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
 
 RT = "aorAAAAAG" + "x" * 120
 RT2 = "aorAAAAAG" + "y" * 120
@@ -320,8 +320,8 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from kirogate.upstream import writeback
-    from kirogate.upstream.sources import load_credentials_file
+    from kirogate.upstream.auth import writeback
+    from kirogate.upstream.auth.sources import load_credentials_file
 
     [cred] = load_credentials_file(Path(sys.argv[1]))
     cred.access_token = "new-access"

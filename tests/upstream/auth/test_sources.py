@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from kirogate.errors import CredentialSourceError
-from kirogate.upstream.credentials import AuthMethod
-from kirogate.upstream.sources import (
+from kirogate.upstream.auth.sources import (
     discover_credentials,
     load_credentials_file,
     load_env_credentials,
     load_kiro2api_token,
     parse_expires_at,
 )
+from kirogate.upstream.credentials import AuthMethod
 
 RT = "aorAAAAAG" + "x" * 120
 RT2 = "aorAAAAAG" + "y" * 120
@@ -755,7 +755,7 @@ def test_a_file_entry_with_a_line_break_in_a_token_is_skipped_with_a_warning(tmp
         tmp_path / "credentials.json",
         [{"refreshToken": RT}, {"kiroApiKey": "ksk_bad\r\nX-Injected: 1"}, {"refreshToken": RT2}],
     )
-    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.sources"):
+    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.auth.sources"):
         creds = load_credentials_file(path)
     assert [c.refresh_token for c in creds] == [RT, RT2]
     assert "kiroApiKey" in caplog.text
@@ -763,7 +763,7 @@ def test_a_file_entry_with_a_line_break_in_a_token_is_skipped_with_a_warning(tmp
 
 
 def test_an_env_credential_with_a_control_character_is_skipped(caplog):
-    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.sources"):
+    with caplog.at_level(logging.WARNING, logger="kirogate.upstream.auth.sources"):
         creds = load_env_credentials({"KIRO_API_KEY": "ksk_a\x00b", "REFRESH_TOKEN": RT})
     assert [c.refresh_token for c in creds] == [RT]
     assert "kiroApiKey" in caplog.text
@@ -777,8 +777,8 @@ def test_discovery_skips_an_env_credential_with_a_bad_region():
 
 
 def test_an_object_given_directly_names_the_unusable_field():
+    from kirogate.upstream.auth.sources import credential_from_object
     from kirogate.upstream.credentials import CredentialOrigin
-    from kirogate.upstream.sources import credential_from_object
 
     with pytest.raises(CredentialSourceError) as caught:
         credential_from_object(
@@ -792,8 +792,8 @@ def test_an_object_given_directly_names_the_unusable_field():
 
 @pytest.mark.parametrize("field", ["priority", "id"])
 def test_an_integer_the_store_cannot_hold_is_rejected_naming_the_field(field):
+    from kirogate.upstream.auth.sources import credential_from_object
     from kirogate.upstream.credentials import CredentialOrigin
-    from kirogate.upstream.sources import credential_from_object
 
     with pytest.raises(CredentialSourceError, match="at most 2147483647") as caught:
         credential_from_object(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kirogate.upstream.profiles import is_profile_arn, pick_profile_arn
+from kirogate.upstream.auth.profiles import is_profile_arn, pick_profile_arn
 
 EAST = "arn:aws:codewhisperer:us-east-1:123456789012:profile/EAST1"
 WEST = "arn:aws:codewhisperer:eu-west-1:123456789012:profile/WEST1"

@@ -16,20 +16,20 @@ from yarl import URL
 
 from kirogate.errors import CredentialSourceError, CredentialUnusable, InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
-from kirogate.upstream import refresh as refresh_module
-from kirogate.upstream.credentials import AuthMethod, Credential
-from kirogate.upstream.endpoints import resolve_endpoints
-from kirogate.upstream.http import HttpPool
-from kirogate.upstream.identity import machine_id_for
-from kirogate.upstream.refresh import (
+from kirogate.upstream.auth import refresh as refresh_module
+from kirogate.upstream.auth.refresh import (
     TokenManager,
     refresh_credential,
     refresh_external_idp,
     refresh_idc,
     refresh_social,
 )
-from kirogate.upstream.sources import load_credentials_file
-from kirogate.upstream.writeback import write_back_async
+from kirogate.upstream.auth.sources import load_credentials_file
+from kirogate.upstream.auth.writeback import write_back_async
+from kirogate.upstream.credentials import AuthMethod, Credential
+from kirogate.upstream.endpoints import resolve_endpoints
+from kirogate.upstream.http import HttpPool
+from kirogate.upstream.identity import machine_id_for
 from tests.upstream.test_client import raw_server, read_request_head
 
 RT = "aorAAAAAG" + "x" * 120
@@ -594,7 +594,7 @@ async def test_logs_name_the_credential_without_secrets(fake, session, caplog):
     fake.script = [(500, "boom")]
     mgr, _ = manager(fake, session)
     cred = social(email="dev@example.com")
-    with caplog.at_level(logging.DEBUG, logger="kirogate.upstream.refresh"):
+    with caplog.at_level(logging.DEBUG, logger="kirogate.upstream.auth.refresh"):
         with pytest.raises(RefreshFailed):
             await mgr.ensure_fresh(cred)
         await mgr.ensure_fresh(cred)

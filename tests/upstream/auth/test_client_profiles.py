@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from kirogate.errors import UpstreamAuthRejected, UpstreamForbidden
-from kirogate.upstream.profiles import ensure_profile_arn, is_profile_arn, pick_profile_arn
+from kirogate.upstream.auth.profiles import ensure_profile_arn, is_profile_arn, pick_profile_arn
 from tests.upstream.test_client import (
     ARN,
     MACHINE_ID,

@@ -8,7 +8,8 @@ or none), three social credentials from one kiro.rs credentials.json. Proves, in
 3. a credential disabled through one process's admin API is not used by the others a second
    later;
 4. the success counters, read from any process, add up to the requests made;
-5. a restarted process loses nothing: counters, the disable, and the current tokens.
+5. a restarted process loses nothing: counters, the disable, and the current tokens;
+6. a Responses API conversation started on one process continues on another.
 """
 
 from __future__ import annotations
@@ -142,6 +143,16 @@ class Deployment:
                 self.failures.append(f"{gateway.name}: HTTP {response.status} {payload[:300]}")
                 return
         self.made += 1
+
+    async def respond(self, gateway: Gateway, body: dict[str, Any]) -> Any:
+        async with self.http.post(
+            f"{gateway.url}/v1/responses",
+            json={"model": MODEL, "max_output_tokens": 64, **body},
+            headers={"authorization": f"Bearer {API_KEY}"},
+        ) as response:
+            text = await response.text()
+            assert response.status == 200, f"{gateway.name}: {text}"
+            return json.loads(text)
 
     async def burst(self, gateways: list[Gateway], count: int = BURST) -> None:
         await asyncio.gather(
@@ -363,3 +374,17 @@ async def share_one_pool(d: Deployment) -> None:
     final = await d.listing(first)
     assert [row["email"] for row in final.values() if row["disabled"]] == ["mp2@example.com"]
     assert await d.wait_for_total(first, d.made) == d.made
+
+    # 6. A Responses API conversation answered by one process continues on another, and a
+    #    third one serves the stored response.
+    opened = await d.respond(first, {"input": "first turn"})
+    continued = await d.respond(
+        gateways[1], {"input": "second turn", "previous_response_id": opened["id"]}
+    )
+    assert continued["status"] == "completed"
+    async with d.http.get(
+        f"{gateways[2].url}/v1/responses/{continued['id']}",
+        headers={"authorization": f"Bearer {API_KEY}"},
+    ) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["id"] == continued["id"]

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -52,13 +52,23 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return json_object(raw)
 
 
-async def read_converted(request: Request, convert: Callable[[dict[str, Any]], T]) -> T:
+async def read_converted(
+    request: Request,
+    convert: Callable[[dict[str, Any]], T],
+    prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> T:
     """``convert`` of the body's JSON object; both run in a worker thread when the body is
-    large, so a big request does not stall the streams the event loop is serving."""
+    large, so a big request does not stall the streams the event loop is serving.
+    ``prepare``, when given, is awaited on the parsed body before ``convert`` runs."""
     raw = await request.body()
-    if len(raw) > INLINE_BODY_BYTES:
-        return await asyncio.to_thread(lambda: convert(json_object(raw)))
-    return convert(json_object(raw))
+    large = len(raw) > INLINE_BODY_BYTES
+    if prepare is None:
+        if large:
+            return await asyncio.to_thread(lambda: convert(json_object(raw)))
+        return convert(json_object(raw))
+    body = await asyncio.to_thread(json_object, raw) if large else json_object(raw)
+    await prepare(body)
+    return await asyncio.to_thread(convert, body) if large else convert(body)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

@@ -80,7 +80,23 @@ async def create_response(request: Request) -> Response:
         previous = stored[0] if stored else None
         return body, responses_to_ir(body, previous=previous, references=gateway.responses.items)
 
-    body, conv = await read_converted(request, convert)
+    async def recall(body: dict[str, Any]) -> None:
+        """What the body refers to and another instance (or an earlier run) answered."""
+        previous_id = body.get("previous_response_id")
+        items = body.get("input")
+        references = [
+            item["id"]
+            for item in (items if isinstance(items, list) else ())
+            if isinstance(item, dict)
+            and item.get("type") == "item_reference"
+            and isinstance(item.get("id"), str)
+        ]
+        await gateway.responses.load(
+            previous_id if isinstance(previous_id, str) else None, references
+        )
+
+    prepare = recall if gateway.responses.shared is not None else None
+    body, conv = await read_converted(request, convert, prepare)
     declined = conv.metadata.get("declined_tools")
     if declined:
         log.info("declined tools the upstream cannot run: %s", ", ".join(declined))
@@ -152,6 +168,7 @@ def _feed_all(renderer: ResponsesStreamRenderer) -> Callable[[list[OutEvent]], N
 @router.get("/v1/responses/{response_id}")
 async def get_response(request: Request, response_id: str) -> Response:
     gateway = await authorized_gateway(request)
+    await gateway.responses.load(response_id)
     stored = gateway.responses.get(response_id)
     if stored is None:
         raise NotFound(f"response {response_id!r} not found", param="response_id")

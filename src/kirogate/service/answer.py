@@ -216,6 +216,8 @@ class Answering:
             model, build = replace(model, upstream_id=model.fallback, fallback=None), None
         if build is None and self.compressor is not None and compress:
             conv = await self.compressor.apply(conv)
+        if build is None and self.truncations.shared is not None:
+            await self.truncations.load(conv)  # cut-off calls another instance answered
         build = build or self.build(conv, model)
         thinking = conv.thinking is not None or model.thinking is not None
         input_estimate: int | None = None

@@ -20,7 +20,7 @@ from kirogate.pool.proxies import ProxyPool
 from kirogate.service.answer import Answering
 from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
-from kirogate.service.memory import ResponseMemory, TruncationMemory
+from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
 from kirogate.service.operations import Operations
 from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.auth.refresh import TokenManager
@@ -89,6 +89,7 @@ class Gateway(Answering):
         self.build_options = build_options or KiroBuildOptions()
         self.truncations = TruncationMemory()
         self.responses = ResponseMemory()  # for previous_response_id and item_reference
+        self.shared_memory: SharedMemory | None = None  # the two above, kept in the store
         # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
         self._unserved_models: set[str] = set()
 
@@ -101,6 +102,8 @@ class Gateway(Answering):
         if self.jobs is not None:
             await self.jobs.close()
         await self.tokens.aclose()
+        if self.shared_memory is not None:
+            await self.shared_memory.close()
         if self.cluster is not None:
             await self.cluster.close()
         if self.store is not None:
@@ -120,6 +123,8 @@ class Gateway(Answering):
             secret_key=settings.secret_key,
             serve=True,
         )
+        self.shared_memory = shared = SharedMemory(store)
+        self.truncations.shared = self.responses.shared = shared
         report = await store.sync_sources(self._sources, files=self._source_files)
         log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()

@@ -160,6 +160,18 @@ blocked_ips = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+# What the gateway remembers between requests (service/memory.py), shared by every process:
+# Responses API answers with their conversation, their output items, tool calls the upstream
+# cut off. ``value`` is encrypted JSON (conversations are the users' words).
+memories = sa.Table(
+    "memories",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Store bookkeeping: the key check value proving the secret key matches the stored secrets.
 store_meta = sa.Table(
     "store_meta",
@@ -178,4 +190,5 @@ SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
         "proxy_url",
     ),
     "proxies": ("password",),
+    "memories": ("value",),
 }

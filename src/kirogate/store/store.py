@@ -27,6 +27,7 @@ from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.errors import SchemaTooNew, StoreUnavailable
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
+from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
 from kirogate.store.requestlog import (
@@ -93,6 +94,7 @@ class Store(
     SettingsMixin,
     ProxiesMixin,
     RequestLogMixin,
+    MemoryMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import kirogate.pool.settings as pool_settings
+import kirogate.pool as pool_settings
 from kirogate.errors import ConfigError
 from kirogate.settings import (
     AffinitySettings,
@@ -115,7 +115,7 @@ def test_peer_and_kirogate_env_names_are_read(
     assert resolve_settings(env).value(key) == expected
 
 
-def test_pool_settings_live_in_settings_and_are_re_exported() -> None:
+def test_pool_settings_live_in_settings_and_the_pool_package_re_exports_them() -> None:
     assert pool_settings.PoolSettings is PoolSettings
     assert pool_settings.AffinitySettings is AffinitySettings
     assert pool_settings.PoolMode is PoolMode

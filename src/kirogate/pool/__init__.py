@@ -14,7 +14,6 @@ from kirogate.pool.reactions import (
     classify_failure,
     next_month_start,
 )
-from kirogate.pool.settings import AffinitySettings, PoolMode, PoolSettings
 from kirogate.pool.state import (
     CooldownReason,
     CredentialState,
@@ -23,6 +22,7 @@ from kirogate.pool.state import (
     PoolState,
 )
 from kirogate.pool.status import Availability, CredentialStatus
+from kirogate.settings import AffinitySettings, PoolMode, PoolSettings
 
 __all__ = [
     "AffinitySettings",

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kirogate.pool.settings import AffinitySettings
+from kirogate.settings import AffinitySettings
 
 
 @dataclass(slots=True)

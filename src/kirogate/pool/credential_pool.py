@@ -36,7 +36,6 @@ from kirogate.pool.reactions import (
     refresh_cooldown,
     throttle_cooldown,
 )
-from kirogate.pool.settings import PoolMode, PoolSettings
 from kirogate.pool.state import (
     HEALABLE,
     CooldownReason,
@@ -51,6 +50,7 @@ from kirogate.pool.status import (
     disabled_for_good,
     unavailable,
 )
+from kirogate.settings import PoolMode, PoolSettings
 from kirogate.upstream.credentials import Credential
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kirogate.pool.settings import PoolMode
 from kirogate.pool.state import CredentialState
+from kirogate.settings import PoolMode
 from kirogate.upstream.credentials import Credential
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

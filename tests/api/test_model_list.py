@@ -125,3 +125,17 @@ async def test_a_streamed_request_gets_the_same_404(free_only: Gateway) -> None:
         response = await http.post("/v1/messages", json=body)
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found_error"
+
+
+async def test_configured_aliases_are_listed_and_answer_like_their_target() -> None:
+    settings = load_settings(
+        {"KIROGATE_API_KEY": KEY, "KIROGATE_MODEL_ALIASES": "gpt-4o=claude-sonnet-4-6"}
+    )
+    gw = Gateway(settings, [credential(1, "KIRO PRO+")])
+    try:
+        async with await client_for(gw) as http:
+            assert "gpt-4o" in await listed(http)
+            response = await http.get("/v1/models/GPT-4o")
+            assert response.status_code == 200, response.text
+    finally:
+        await gw.close()

@@ -364,3 +364,34 @@ def test_max_body_size_defaults_to_32_mib() -> None:
 def test_max_body_size_refuses_what_is_not_a_size(text: str) -> None:
     with pytest.raises(ConfigError, match="KIROGATE_MAX_BODY_SIZE"):
         load_settings({"KIROGATE_MAX_BODY_SIZE": text})
+
+
+def test_model_aliases_from_a_file_table_or_env_text(tmp_path: Path) -> None:
+    assert load_settings({}, read_default_config=False).models.aliases == ()
+    config = _config(tmp_path, '[models.aliases]\n"gpt-4o" = "claude-sonnet-4-6"\nfast = " x "')
+    assert load_settings({}, config_file=config).models.aliases == (
+        ("gpt-4o", "claude-sonnet-4-6"),
+        ("fast", "x"),
+    )
+    env = {"KIROGATE_MODEL_ALIASES": "a=claude-haiku-4-5, b = custom-id"}
+    assert load_settings(env).models.aliases == (("a", "claude-haiku-4-5"), ("b", "custom-id"))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no-equals", "is not alias=target"),
+        ("a=", "both names are required"),
+        ("=b", "both names are required"),
+    ],
+)
+def test_bad_model_aliases_name_the_problem(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"KIROGATE_MODEL_ALIASES": value})
+
+
+def test_a_model_alias_target_must_be_text(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a string"):
+        load_settings({}, config_file=_config(tmp_path, "[models.aliases]\na = 1"))
+    with pytest.raises(ConfigError, match="expected a table"):
+        load_settings({}, config_file=_config(tmp_path, "[models]\naliases = 1"))

@@ -248,6 +248,7 @@ def create_app(
         "send_timeout": gateway.settings.server.send_timeout,
     }
     app.state.gateway = gateway
+    app.state.models = gateway.models
     app.state.metrics = metrics
     app.direct_routes = []
     for module in (anthropic, openai, responses_api, model_list):

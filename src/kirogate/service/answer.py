@@ -30,7 +30,7 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, build_kiro_request
-from kirogate.convert.models import ModelInfo, resolve_model
+from kirogate.convert.models import ModelInfo, ModelTable
 from kirogate.convert.openai_fields import relocate_error
 from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.convert.stream import StreamAssembler
@@ -164,6 +164,7 @@ class Answering:
     prompt_cache: PrefixCache | None
     build_options: KiroBuildOptions
     truncations: TruncationMemory
+    models: ModelTable
     # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
     _unserved_models: set[str]
 
@@ -348,7 +349,7 @@ class Answering:
 
     async def summarise(self, request: Conversation) -> str:
         """Answer a compression summary request without streaming; the answer's text."""
-        model = resolve_model(request.model)
+        model = self.models.resolve(request.model)
         answer = await self.open_answer(request, model, compress=False)
         events = await self.collect(answer)
         return "".join(event.text for event in events if type(event) is TextDelta)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.kiro import KiroBuildOptions
-from kirogate.convert.models import ModelInfo
+from kirogate.convert.models import DEFAULT_MODELS, ModelInfo, ModelTable
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
 from kirogate.service.answer import Answering
@@ -87,6 +87,9 @@ class Gateway(Answering):
             proxies=self.proxies,
         )
         self.build_options = build_options or KiroBuildOptions()
+        aliases = settings.models.aliases
+        # The model names clients may use: the built-in table plus the configured aliases.
+        self.models = ModelTable(dict(aliases)) if aliases else DEFAULT_MODELS
         self.truncations = TruncationMemory()
         self.responses = ResponseMemory()  # for previous_response_id and item_reference
         self.shared_memory: SharedMemory | None = None  # the two above, kept in the store

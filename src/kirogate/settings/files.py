@@ -121,7 +121,7 @@ def _flatten(
                 continue
             _flatten(path, value, key, out, errors)
         elif key in BY_KEY:
-            if isinstance(value, dict):
+            if isinstance(value, dict) and not BY_KEY[key].kind.accepts_table:
                 _fail(errors, SettingsError(str(path), key, "must be a value, not a table"))
                 continue
             out.values[key] = FileValue(value, key)

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from kirogate.errors import ConfigError
@@ -62,6 +62,7 @@ class Kind:
     """Base kind: text, optionally restricted to non-empty."""
 
     allowed: str = "text"
+    accepts_table: ClassVar[bool] = False  # a TOML table is one value of this kind
 
     def parse(self, value: object, *, text: bool) -> Any:
         """The typed value; ``text`` says it came from an env var or ``--set``."""
@@ -243,6 +244,34 @@ class KeyList(Kind):
         if not keys:
             raise ValueError("no key given")
         return tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class AliasTable(Kind):
+    """``name = target`` pairs: a TOML table, or ``a=b,c=d`` text."""
+
+    accepts_table = True
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        if isinstance(value, str):
+            pairs: list[tuple[object, object]] = []
+            for item in _items(value, ","):
+                alias, equals, aim = str(item).partition("=")
+                if not equals:
+                    raise ValueError(f"{str(item).strip()!r} is not alias=target")
+                pairs.append((alias, aim))
+        elif isinstance(value, dict):
+            pairs = list(value.items())
+        else:
+            raise ValueError(f"expected {self.allowed}, got {_type_name(value)}")
+        out: list[tuple[str, str]] = []
+        for name, target in pairs:
+            if not isinstance(target, str):
+                raise ValueError(f"the target of {name!r} must be a string")
+            if not str(name).strip() or not target.strip():
+                raise ValueError(f"alias {name!r} -> {target!r}: both names are required")
+            out.append((str(name).strip(), target.strip()))
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from kirogate.settings.model import (
     AffinitySettings,
     CacheSettings,
     CompressionSettings,
+    ModelsSettings,
     PoolSettings,
     ServerSettings,
     Settings,
@@ -237,6 +238,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "pool.affinity": {},
         "compression": {},
         "cache": {},
+        "models": {},
     }
     for key, value in values.items():
         spec = BY_KEY[key]
@@ -248,6 +250,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         pool=PoolSettings(affinity=affinity, **sections["pool"]),
         compression=CompressionSettings(**sections["compression"]),
         cache=CacheSettings(**sections["cache"]),
+        models=ModelsSettings(**sections["models"]),
         **sections[""],
     )
 

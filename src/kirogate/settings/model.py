@@ -84,6 +84,14 @@ class CompressionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelsSettings:
+    """Extra model names (see docs/configuration.md, "Model aliases")."""
+
+    # alias -> target: a built-in name, an upstream model id, or any id sent upstream as it is.
+    aliases: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CacheSettings:
     """Prompt-cache usage: 0 unless ``estimate`` (see docs/prompt-caching.md)."""
 
@@ -201,6 +209,7 @@ class Settings:
     workers: int = 1
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    models: ModelsSettings = field(default_factory=ModelsSettings)
 
     @property
     def data_path(self) -> Path:

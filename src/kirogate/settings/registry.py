@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kirogate.settings.kinds import (
+    AliasTable,
     Boolean,
     ByteSize,
     Choice,
@@ -69,6 +70,7 @@ _POSITIVE_SECONDS = Seconds(
     "seconds (a number, or a duration such as 30s, 5m, 1h), more than 0", positive=True
 )
 _BOOL = Boolean("true or false")
+_ALIASES = AliasTable("a table of alias = target names (env: alias=target,alias=target)")
 _PATH = PathValue("a file or directory path")
 _PATHS = PathList("a list of file paths (env: separated by ':')")
 _KEYS = KeyList("a key, or a list of keys (env: comma-separated)")
@@ -183,6 +185,8 @@ SPECS: tuple[Spec, ...] = (
     # ---- prompt caching
     _s("cache.estimate", _BOOL, "KIROGATE_CACHE_ESTIMATE", flag="--cache-estimate",
        help="estimate cache read/write tokens from recently seen prefixes; default: report 0"),
+    # ---- models
+    _s("models.aliases", _ALIASES, "KIROGATE_MODEL_ALIASES"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Spec] = {spec.key: spec for spec in SPECS}
@@ -193,4 +197,5 @@ SECTIONS: tuple[str, ...] = (
     "pool.affinity",
     "compression",
     "cache",
+    "models",
 )

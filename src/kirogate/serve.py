@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from kirogate.upstream.credentials import Credential, mask_secret
 log = logging.getLogger(__name__)
 
 API_KEY_FILE = "api_key"
+ADMIN_KEY_FILE = "admin_key"
 # --workers processes (internal): "<state file>:<one-time key>". The file in the data dir
 # (0600) holds the settings and credentials encrypted with that key; the environment alone
 # carries no secret, nor does the file alone. Deleted when the server stops.
@@ -55,11 +56,20 @@ def ensure_data_dir(settings: Settings) -> Path:
 
 
 def load_or_create_api_key(data_dir: Path) -> tuple[str, bool]:
-    """The generated client key kept in the data dir (0600); ``True`` when newly created.
+    """The generated client key kept in the data dir (0600); ``True`` when newly created."""
+    return _load_or_create_key(data_dir / API_KEY_FILE, "kg-", 24)
+
+
+def load_or_create_admin_key(data_dir: Path) -> tuple[str, bool]:
+    """The generated admin key kept in the data dir (0600); ``True`` when newly created."""
+    return _load_or_create_key(data_dir / ADMIN_KEY_FILE, "kga-", 32)
+
+
+def _load_or_create_key(key_file: Path, prefix: str, nbytes: int) -> tuple[str, bool]:
+    """The key in ``key_file``, created (random, 0600) when missing; ``True`` when new.
 
     Created with O_EXCL, so processes starting together on one data dir agree on one key.
     """
-    key_file = data_dir / API_KEY_FILE
     for _ in range(50):
         try:
             key = key_file.read_text(encoding="utf-8").strip()
@@ -67,7 +77,7 @@ def load_or_create_api_key(data_dir: Path) -> tuple[str, bool]:
             key = ""
         if key:
             return key, False
-        key = "kg-" + secrets.token_urlsafe(24)
+        key = prefix + secrets.token_urlsafe(nbytes)
         try:
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -77,6 +87,14 @@ def load_or_create_api_key(data_dir: Path) -> tuple[str, bool]:
             out.write(key + "\n")
         return key, True
     raise ConfigError(f"{key_file} exists but stays empty; delete it and start again")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKey:
+    """Where a generated key is kept (``None``: configured, not generated), and if it is new."""
+
+    file: Path | None = None
+    new: bool = False
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -158,6 +176,7 @@ def print_banner(
     states: Mapping[int, CredentialState] | None = None,
     store: str | None = None,
     environ: Mapping[str, str] | None = None,
+    admin: GeneratedKey | None = None,
 ) -> None:
     """The start-up banner: where to connect, with which key, the pool, the admin API.
 
@@ -167,6 +186,7 @@ def print_banner(
     found" can say it was looked at too.
     """
     server: ServerSettings = settings.server
+    admin = admin or GeneratedKey()
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     base = f"http://{host}:{server.port}"
     out = sys.stdout
@@ -191,8 +211,18 @@ def print_banner(
         lines.append(f"  API key: {what} you configured (--api-key / KIROGATE_API_KEY)")
     if api_key:
         lines.append(f"    background runs (serve -d) use the same key: cat {key_file}")
-    if server.admin_key:
-        lines.append(f"  Admin API: {base}/api/admin/credentials (send the admin key as x-api-key)")
+    admin_url = f"{base}/api/admin/credentials (send the admin key as x-api-key)"
+    if not server.admin:
+        lines.append("  Admin API: off (--no-admin)")
+    elif server.admin_key and admin.new and admin.file is not None:
+        lines.append(f"  Admin API: {admin_url}")
+        lines.append(f"  Admin key (generated, saved in {admin.file}): {server.admin_key}")
+    elif server.admin_key and admin.file is not None:
+        lines.append(f"  Admin API: {admin_url}")
+        lines.append(f"    admin key saved in {admin.file} (cat it to see it)")
+    elif server.admin_key:
+        lines.append(f"  Admin API: {admin_url}")
+        lines.append("    admin key: the one you configured (--admin-key / KIROGATE_ADMIN_KEY)")
     else:
         lines.append("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
     if settings.upstream.url:
@@ -240,6 +270,13 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     if not settings.server.api_keys:
         api_key, new_key = load_or_create_api_key(data_dir)
         settings = _with_api_keys(settings, (api_key,))
+    admin = GeneratedKey()
+    if not settings.server.admin:
+        settings = replace(settings, server=replace(settings.server, admin_key=None))
+    elif not (settings.server.admin_key or "").strip():
+        key, new = load_or_create_admin_key(data_dir)
+        admin = GeneratedKey(data_dir / ADMIN_KEY_FILE, new)
+        settings = replace(settings, server=replace(settings.server, admin_key=key))
     check_port_free(settings.server.host, settings.server.port)
     if settings.workers > 1 and not (settings.database_url or "").startswith("postgres"):
         raise ConfigError(
@@ -258,6 +295,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         states=states,
         store=store_url,
         environ=environ,
+        admin=admin,
     )
     options: dict[str, Any] = {
         "host": settings.server.host,

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kirogate.pool.state import CooldownReason, CredentialState, DisableReason
-from kirogate.serve import print_banner
+from kirogate.serve import GeneratedKey, print_banner
 from kirogate.settings import ServerSettings, Settings
 from kirogate.upstream.auth.sources import DiscoveryResult, Probe
 from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
@@ -218,6 +219,49 @@ def test_banner_shows_a_new_generated_key_once_then_masks_it(
     print_banner(settings, DiscoveryResult(), key, False, tmp_path / "api_key")
     out = capsys.readouterr().out
     assert "API key: kg-g…gggg, saved in" in out and key not in out
+
+
+def test_banner_shows_a_new_admin_key_once_then_says_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin_key = "kga-" + "a" * 43
+    settings = Settings(server=ServerSettings(api_keys=("k",), admin_key=admin_key))
+    where = tmp_path / "admin_key"
+    print_banner(settings, DiscoveryResult(), "", False, tmp_path / "api_key",
+                 admin=GeneratedKey(where, new=True))  # fmt: skip
+    assert f"Admin key (generated, saved in {where}): {admin_key}" in capsys.readouterr().out
+    print_banner(settings, DiscoveryResult(), "", False, tmp_path / "api_key",
+                 admin=GeneratedKey(where, new=False))  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"admin key saved in {where} (cat it to see it)" in out and admin_key not in out
+    print_banner(settings, DiscoveryResult(), "", False, tmp_path / "api_key")
+    out = capsys.readouterr().out
+    assert "admin key: the one you configured" in out and admin_key not in out
+    off = Settings(server=ServerSettings(api_keys=("k",), admin=False))
+    print_banner(off, DiscoveryResult(), "", False, tmp_path / "api_key")
+    assert "Admin API: off (--no-admin)" in capsys.readouterr().out
+
+
+def test_serve_generates_an_admin_key_once_and_no_admin_turns_it_off(tmp_path: Path) -> None:
+    with live_stack(tmp_path) as stack:
+        key_file = stack.data_dir / "admin_key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        key = key_file.read_text(encoding="utf-8").strip()
+        assert key.startswith("kga-") and len(key) > 40
+        request = urllib.request.Request(
+            f"{stack.base_url}/api/admin/credentials", headers={"x-api-key": key}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    with live_stack(tmp_path, serve_args=["--no-admin"]) as stack:
+        assert stack.data_dir / "admin_key" == key_file and key_file.exists()
+        request = urllib.request.Request(
+            f"{stack.base_url}/api/admin/credentials", headers={"x-api-key": key}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 404
 
 
 def test_banner_with_configured_keys_does_not_print_them(

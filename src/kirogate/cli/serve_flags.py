@@ -12,6 +12,7 @@ SERVE_FLAGS = {
     "port": "server.port",
     "api_keys": "server.api_keys",
     "admin_key": "server.admin_key",
+    "admin": "server.admin",
     "kiro_file": "kiro_files",
     "credentials": "credentials_files",
     "log_level": "log_level",

@@ -45,7 +45,14 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="client API key (x-api-key or Authorization: Bearer); repeatable",
     )
-    add("--admin-key", metavar="KEY", help="turn the admin API on with this key")
+    add("--admin-key", metavar="KEY", help="the admin API's key (default: generated, data dir)")
+    add(
+        "--no-admin",
+        dest="admin",
+        action="store_false",
+        default=None,
+        help="turn the admin API off (it is on by default, with a generated key)",
+    )
     add(
         "-f",
         "--kiro-file",

@@ -25,6 +25,9 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     admin_key: str | None = field(default=None, repr=False)
+    # The admin API (and the console): on by default; ``kirogate serve`` generates a key
+    # into the data dir when none is configured. False (--no-admin) turns both off.
+    admin: bool = True
     # Requests per minute per client key, shared across processes when Redis is set; 0 = off.
     rate_limit_rpm: int = 0
     # Request bodies over this many bytes are answered 413 before they are read (Anthropic's

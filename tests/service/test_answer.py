@@ -9,13 +9,22 @@ import orjson
 import pytest
 
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
-from kirogate.convert.ir import Conversation, Finish, OutEvent, Text, TextDelta, Turn
+from kirogate.convert.ir import (
+    Conversation,
+    Finish,
+    Image,
+    OutEvent,
+    Text,
+    TextDelta,
+    ToolResult,
+    Turn,
+)
 from kirogate.convert.models import resolve_model
 from kirogate.convert.render import StreamRenderer
 from kirogate.errors import KirogateError, UpstreamThrottled, UpstreamUnavailable
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.protocol.events import event_frame, exception_frame
-from kirogate.service.answer import Answering, FinalChunk, relay
+from kirogate.service.answer import Answering, FinalChunk, has_images, relay
 from kirogate.upstream.credentials import AuthMethod, Credential
 from tests.memory_upstream import FakeAnswer, MemoryUpstream, assembler
 
@@ -168,3 +177,55 @@ async def test_a_web_search_fails_over_like_an_answer() -> None:
     found = await gateway.web_search(CONV, resolve_model(CONV.model), "rust")
     assert found == [{"title": "Rust"}]
     assert gateway.client.queries == ["rust", "rust"]  # type: ignore[attr-defined]
+
+
+def test_has_images_looks_in_every_turn_and_in_tool_results() -> None:
+    picture = Image("image/png", "aGk=")
+    assert not has_images(CONV)
+    assert has_images(Conversation("m", (Turn("user", (Text("see"), picture)),)))
+    in_result = ToolResult("t1", "shot", images=(picture,))
+    assert has_images(Conversation("m", (Turn("user", (in_result,)),)))
+    assert not has_images(Conversation("m", (Turn("user", (ToolResult("t1", "no"),)),)))
+
+
+async def test_pictures_are_fitted_off_the_event_loop(tmp_path, monkeypatch) -> None:
+    import base64
+    import io
+    import threading
+
+    from PIL import Image as PILImage
+
+    import kirogate.convert.kiro as kiro_module
+    from tests.emulated_gateway import CLIENT_KEY, running
+
+    threads: list[int] = []
+    real_fit = kiro_module.fit_image
+
+    def recording_fit(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(kiro_module, "fit_image", recording_fit)
+    png = io.BytesIO()
+    PILImage.new("RGB", (4, 4)).save(png, "PNG")
+    data = base64.b64encode(png.getvalue()).decode()
+    body = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 20,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": data},
+                    },
+                    {"type": "text", "text": "what is it?"},
+                ],
+            }
+        ],
+    }
+    async with running(tmp_path) as (http, _):
+        response = await http.post("/v1/messages", json=body, headers={"x-api-key": CLIENT_KEY})
+    assert response.status_code == 200, response.text
+    assert threads and threading.get_ident() not in threads

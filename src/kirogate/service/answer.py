@@ -11,6 +11,7 @@ non-streamed answer through the same loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -24,9 +25,11 @@ from kirogate.convert.ir import (
     CacheUsage,
     Conversation,
     Finish,
+    Image,
     OutEvent,
     TextDelta,
     ToolCallStop,
+    ToolResult,
 )
 from kirogate.convert.json_format import FormattedAssembler
 from kirogate.convert.kiro import KiroBuild, KiroBuildOptions, build_kiro_request
@@ -152,6 +155,15 @@ def _log_answer(answer: Answer) -> None:
     )
 
 
+def has_images(conv: Conversation) -> bool:
+    """Whether any turn carries a picture (in a tool result too)."""
+    return any(
+        type(part) is Image or (type(part) is ToolResult and part.images)
+        for turn in conv.turns
+        for part in turn.parts
+    )
+
+
 class Answering:
     """The request side of the gateway; the resources it reads are set up by ``Gateway``."""
 
@@ -219,6 +231,9 @@ class Answering:
             conv = await self.compressor.apply(conv)
         if build is None and self.truncations.shared is not None:
             await self.truncations.load(conv)  # cut-off calls another instance answered
+        if build is None and has_images(conv):
+            # Decoding and shrinking pictures takes tens of milliseconds: not on the loop.
+            build = await asyncio.to_thread(self.build, conv, model)
         build = build or self.build(conv, model)
         thinking = conv.thinking is not None or model.thinking is not None
         input_estimate: int | None = None

@@ -728,3 +728,17 @@ async def test_a_refresh_the_http_client_cannot_build_is_the_credentials_fault(
         await mgr.ensure_fresh(social())
     assert "X-Injected" not in str(caught.value)
     assert fake.count("/refreshToken") == 0
+
+
+async def test_each_refresh_is_counted_by_outcome(fake, session):
+    from kirogate.metrics import METRICS
+
+    before = dict(METRICS.refreshes.values)
+    mgr, _ = manager(fake, session)
+    await mgr.ensure_fresh(social())
+    fake.script = [(400, INVALID_GRANT)]
+    with pytest.raises(InvalidGrant):
+        await mgr.ensure_fresh(social(id=7))
+    after = METRICS.refreshes.values
+    assert after.get("ok", 0) - before.get("ok", 0) == 1
+    assert after.get("invalid_grant", 0) - before.get("invalid_grant", 0) == 1

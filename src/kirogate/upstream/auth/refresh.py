@@ -29,6 +29,7 @@ import orjson
 from yarl import URL
 
 from kirogate.errors import CredentialUnusable, InvalidGrant, KirogateError, RefreshFailed
+from kirogate.metrics import METRICS
 from kirogate.settings import UpstreamSettings
 from kirogate.tasks import spawn
 from kirogate.upstream.credentials import AuthMethod, Credential
@@ -459,12 +460,14 @@ class TokenManager:
                 clock=self._clock,
             )
         except InvalidGrant as exc:
+            METRICS.refresh("invalid_grant")
             self._failures.pop(key, None)
             credential.disabled = True
             credential.disabled_reason = f"InvalidRefreshToken: {exc.message}"
             log.warning("%s disabled: refresh token rejected (%s)", credential.label, exc.message)
             raise
         except RefreshFailed as exc:
+            METRICS.refresh("failed")
             exc.retry_after = self._back_off(key)
             count = self._failures[key] = self._failures.get(key, 0) + 1
             if count >= self._max_failures:
@@ -482,6 +485,7 @@ class TokenManager:
                     exc.retry_after,
                 )
             raise
+        METRICS.refresh("ok")
         self._failures.pop(key, None)
         self._backoff.pop(key, None)
         rotated = bool(update.refresh_token and update.refresh_token != credential.refresh_token)

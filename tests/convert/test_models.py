@@ -265,3 +265,33 @@ def test_a_guessed_newer_version_falls_back_to_the_newest_known_of_its_family() 
 def test_known_models_have_no_fallback() -> None:
     assert resolve_model("claude-opus-4-8").fallback is None
     assert resolve_model("opus").fallback is None
+
+
+@pytest.mark.parametrize(
+    ("name", "upstream", "thinks"),
+    [
+        # AIClient-2-API (seed 000)
+        ("amazonq-claude-sonnet-4-20250514", "claude-sonnet-4", False),
+        ("amazonq-claude-3-7-sonnet-20250219", "claude-sonnet-4.5", False),
+        # claude-api (seed 003), Cursor-style effort words
+        ("claude-4.5-opus-high", "claude-opus-4.5", True),
+        ("claude-4.5-opus-low", "claude-opus-4.5", False),
+        ("claude-4.5-opus-high-thinking", "claude-opus-4.5", True),
+        ("claude-4.5-sonnet-max", "claude-sonnet-4.5", True),
+        ("claude-sonnet-3.5", "claude-sonnet-4.5", False),
+        ("glm-5-medium", "glm-5", False),
+        # kiro2api (seed 004): Kiro's own ids
+        ("CLAUDE_SONNET_4_20250514_V1_0", "claude-sonnet-4", False),
+        ("CLAUDE_OPUS_4_5_20251101_V1_0", "claude-opus-4.5", False),
+        ("CLAUDE_3_7_SONNET_20250219_V1_0", "claude-sonnet-4.5", False),
+    ],
+)
+def test_the_names_the_peers_users_type_resolve(name: str, upstream: str, thinks: bool) -> None:
+    model = resolve_model(name)
+    assert model.upstream_id == upstream
+    assert (model.thinking is not None) is thinks
+
+
+def test_an_effort_word_on_an_unknown_name_is_still_unknown() -> None:
+    with pytest.raises(NotFound):
+        resolve_model("gpt-4o-high")

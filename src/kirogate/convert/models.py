@@ -7,14 +7,18 @@ family is a :class:`~kirogate.errors.NotFound`, never a silent default (spec §3
 
 Matching rules, in order, on the lower-cased name:
 
-1. a leading ``anthropic/``, ``anthropic.`` or ``us.anthropic.`` and a trailing ``[1m]`` /
-   ``[200k]`` are stripped; a trailing ``-thinking`` forces thinking (as kiro.rs does);
+1. a leading ``anthropic/``, ``anthropic.``, ``us.anthropic.`` or ``amazonq-`` (AIClient-2-API's
+   names) and a trailing ``[1m]`` / ``[200k]`` are stripped; a trailing ``-thinking`` forces
+   thinking (as kiro.rs does);
 2. an exact alias (configured overrides first, then the built-in table);
 3. ``claude-{family}-{major}[-.{minor}]`` or ``claude-{major}[-.{minor}]-{family}``, with an
    optional ``-YYYYMMDD``, ``-latest`` or ``-vN[:M]`` tail. A version Kiro serves maps to it;
    an older one (Claude 3.x, Opus 4.1) maps to the family fallback; a newer one is passed
    through as ``claude-{family}-{major}.{minor}`` so new upstream models work before this
-   table learns them (upstream answers ``INVALID_MODEL_ID`` if it does not exist).
+   table learns them (upstream answers ``INVALID_MODEL_ID`` if it does not exist);
+4. a name that matches nothing but ends in a Cursor-style effort word (``claude-4.5-opus-high``,
+   ``-low``, ``-medium``, ``-max``, ``-xhigh``) is matched without it; ``high`` and above force
+   thinking, as ``-thinking`` does.
 
 Kiro's ``auto`` is reachable only as ``kiro-auto`` / ``claude-auto`` / ``auto-kiro`` in the
 public list: Cursor reserves the bare name ``auto`` (it is still accepted on input).
@@ -128,7 +132,10 @@ _EXTRA_ALIASES: dict[str, str] = {
     "minimax-m2-5": "minimax-m2.5",
 }
 
-_PREFIX = re.compile(r"^(?:us\.|eu\.|apac\.)?anthropic[./]")
+_PREFIX = re.compile(r"^(?:(?:us\.|eu\.|apac\.)?anthropic[./]|amazonq-)")
+# Cursor-style effort words (``claude-4.5-opus-high``): high and above think, the rest do not.
+_EFFORT_TAIL = re.compile(r"-(?P<effort>low|medium|high|max|xhigh)$")
+_THINKING_EFFORTS = frozenset({"high", "max", "xhigh"})
 _BRACKET_TAIL = re.compile(r"\[[0-9a-z]+\]$")
 _TAIL = r"(?:-(?:\d{8}|latest|v\d+(?::\d+)?))*"
 _NEW_STYLE = re.compile(
@@ -201,6 +208,11 @@ class ModelTable:
         if thinking:
             key = _BRACKET_TAIL.sub("", key.removesuffix(THINKING_SUFFIX))
         found = self._aliases.get(key) or self._match_pattern(key)
+        effort = _EFFORT_TAIL.search(key) if found is None else None
+        if effort is not None:
+            bare = key[: effort.start()]
+            found = self._aliases.get(bare) or self._match_pattern(bare)
+            thinking = thinking or effort["effort"] in _THINKING_EFFORTS
         if found is None:
             raise NotFound(f"model '{name}' is not available; see GET /v1/models", param="model")
         public_id, upstream = found

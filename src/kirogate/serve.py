@@ -255,7 +255,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     import uvicorn
 
     from kirogate.api.app import create_app
-    from kirogate.api.http_protocol import BoundedHttpToolsProtocol
+    from kirogate.api.http_protocol import bounded
     from kirogate.service import Gateway
 
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
@@ -301,7 +301,8 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-        "http": BoundedHttpToolsProtocol,  # httptools, with a bound on the request's head
+        # httptools, with a bound on the request's head and the time it may take to arrive
+        "http": bounded(settings.server.header_timeout),
         "log_level": settings.log_level,
         "access_log": False,
         "log_config": None,

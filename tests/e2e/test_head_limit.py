@@ -35,3 +35,17 @@ def test_oversized_head_is_431_and_a_normal_one_is_served(tmp_path: Path) -> Non
         assert json.loads(body)["error"]["code"] == "request_header_fields_too_large"
         normal = b"GET /health HTTP/1.1\r\nHost: gw\r\nx-some: " + b"y" * 8000 + b"\r\n\r\n"
         assert exchange(stack.base_url, normal).startswith(b"HTTP/1.1 200")
+
+
+def test_a_connection_that_sends_no_whole_head_in_time_is_closed(tmp_path: Path) -> None:
+    with live_stack(tmp_path, serve_args=["--set", "server.header_timeout=0.5"]) as stack:
+        url = urlsplit(stack.base_url)
+        assert url.hostname is not None and url.port is not None
+        address = (url.hostname, url.port)
+        with socket.create_connection(address, timeout=20) as silent:
+            assert silent.recv(1024) == b""  # closed, without an answer
+        with socket.create_connection(address, timeout=20) as trickling:
+            trickling.sendall(b"GET /health HTTP/1.1\r\nHost: gw\r\n")
+            assert trickling.recv(1024) == b""
+        normal = b"GET /health HTTP/1.1\r\nHost: gw\r\n\r\n"
+        assert exchange(stack.base_url, normal).startswith(b"HTTP/1.1 200")

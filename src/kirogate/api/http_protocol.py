@@ -9,10 +9,16 @@ mistaken for a large head; the memory held is at most the bound plus one read. A
 answer the connection is half-closed and what the client still sends is read and dropped
 (up to :data:`DISCARD_BYTES`): closing at once would make the client's kernel reset the
 connection and drop the answer unread.
+
+A connection must also deliver each request's head within ``head_timeout`` seconds of its
+first byte (of the connection, for the first request): a client that opens connections and
+then sends nothing, or trickles its headers, would otherwise hold them forever (uvicorn's
+keep-alive timer runs only between requests). It is closed without an answer, as nginx does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -25,6 +31,7 @@ from kirogate.errors import ClientError
 # send about 2 KiB.
 MAX_HEAD_BYTES = 64 * 1024
 DISCARD_BYTES = 1024 * 1024
+HEAD_TIMEOUT = 30.0  # seconds (server.header_timeout); nginx's client_header_timeout is 60
 
 
 class HeadTooLarge(ClientError):
@@ -35,22 +42,52 @@ class HeadTooLarge(ClientError):
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """See the module docstring; pass the class as uvicorn's ``http``."""
+    """See the module docstring; pass the class as uvicorn's ``http`` (or :func:`bounded`)."""
+
+    head_timeout = HEAD_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
         self._in_head = True
         self._discard: int | None = None  # bytes still to drop after a refusal
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
         self._in_head = True
+        if self._head_timer is None:
+            self._start_head_timer()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._stop_head_timer()
         super().on_headers_complete()
+
+    def _start_head_timer(self) -> None:
+        if self.head_timeout > 0:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.logger.info("closed a connection that sent no complete request head in %gs",
+                             self.head_timeout)  # fmt: skip
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._discard is not None:
@@ -86,6 +123,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write_eof()
         else:
             self.transport.close()
+
+
+def bounded(head_timeout: float) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class with ``head_timeout`` seconds (0: no timeout)."""
+    return type(
+        "BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"head_timeout": head_timeout}
+    )
 
 
 def _path_of(url: bytes) -> str:

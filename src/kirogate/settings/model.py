@@ -35,6 +35,8 @@ class ServerSettings:
     max_body_size: int = 32 * 1024 * 1024
     # A client that has not taken one write after this many seconds is disconnected; 0 = never.
     send_timeout: float = 60.0
+    # A connection must deliver a request's head within this many seconds; 0 = never.
+    header_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,8 @@ SPECS: tuple[Spec, ...] = (
        help="larger request bodies are refused with 413 before they are read"),
     _s("server.send_timeout", _SECONDS, "KIROGATE_SEND_TIMEOUT",
        help="close a connection whose client takes longer to take one write; 0 = never"),
+    _s("server.header_timeout", _SECONDS, "KIROGATE_HEADER_TIMEOUT",
+       help="close a connection that has not sent a whole request head by then; 0 = never"),
     # ---- upstream
     _s("upstream.url", _HTTP_URL, "KIROGATE_UPSTREAM_URL", flag="--upstream-url",
        help="one base URL for every upstream call (an emulator)"),

@@ -113,16 +113,60 @@ async def test_naive_time_is_taken_as_utc(store):
 
 
 async def test_failed_batch_is_counted_and_raised(store, monkeypatch):
+    # A batch the database refuses (not an outage) is dropped and counted.
     @contextlib.asynccontextmanager
     async def broken():
-        raise StoreUnavailable("database down")
+        raise RuntimeError("refused")
         yield
 
     monkeypatch.setattr(store, "_writing", broken)
     store.log_request(entry(1))
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(RuntimeError):
         await store.flush_request_logs()
     assert store.request_logs_dropped == 1
+
+
+async def test_a_batch_unwritten_while_the_database_is_away_is_kept_for_later(store, monkeypatch):
+    real = store._writing
+
+    @contextlib.asynccontextmanager
+    async def away():
+        raise StoreUnavailable("database down")
+        yield
+
+    monkeypatch.setattr(store, "_writing", away)
+    store.log_request(entry(1))
+    store.log_request(entry(2))
+    with pytest.raises(StoreUnavailable):
+        await store.flush_request_logs()
+    store.log_request(entry(3))
+    assert (store.request_logs_dropped, store.request_logs_queued) == (0, 3)
+    monkeypatch.setattr(store, "_writing", real)
+    await store.flush_request_logs()
+    stored = [e.request_id for e in await store.recent_requests()]
+    assert stored == ["req-3", "req-2", "req-1"]
+    assert store.request_logs_queued == 0
+
+
+async def test_a_kept_batch_beyond_the_queue_bound_is_dropped_and_counted(open_store, monkeypatch):
+    store = await open_store(request_log_queue=3)
+
+    @contextlib.asynccontextmanager
+    async def away():
+        store.log_request(entry(9))  # a request answered while the write was waiting
+        raise StoreUnavailable("database down")
+        yield
+
+    monkeypatch.setattr(store, "_writing", away)
+    for i in range(3):
+        store.log_request(entry(i))
+    with pytest.raises(StoreUnavailable):
+        await store.flush_request_logs()
+    assert (store.request_logs_dropped, store.request_logs_queued) == (1, 3)
+    monkeypatch.undo()
+    await store.flush_request_logs()
+    stored = [e.request_id for e in await store.recent_requests()]
+    assert stored == ["req-9", "req-1", "req-0"]
 
 
 async def test_writer_survives_a_failed_batch(open_store, monkeypatch):
@@ -149,8 +193,9 @@ async def test_writer_survives_a_failed_batch(open_store, monkeypatch):
         if await store.recent_requests():
             break
         await asyncio.sleep(0.05)
-    assert [e.request_id for e in await store.recent_requests()] == ["req-2"]
-    assert store.request_logs_dropped == 1
+    # The batch that met the outage is written once the database answers (it was dropped).
+    assert [e.request_id for e in await store.recent_requests()] == ["req-2", "req-1"]
+    assert store.request_logs_dropped == 0
 
 
 async def test_bad_calls_are_refused(store):

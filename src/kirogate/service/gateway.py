@@ -30,6 +30,7 @@ from kirogate.upstream.http import HttpPool
 
 if TYPE_CHECKING:
     from kirogate.cluster import Cluster
+    from kirogate.cluster.outage import DatabaseWatch
     from kirogate.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Gateway(Answering):
         self.persistent = persistent
         self.store: Store | None = None
         self.cluster: Cluster | None = None
+        # Whether the store's database answers, kept current in the background (persistent mode).
+        self.database: DatabaseWatch | None = None
         self._sources = list(credentials)
         self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
         self._pool_settings = pool_settings or settings.pool
@@ -100,6 +103,8 @@ class Gateway(Answering):
     async def close(self) -> None:
         if self.jobs is not None:
             await self.jobs.close()
+        if self.database is not None:
+            await self.database.close()
         await self.tokens.aclose()
         if self.cluster is not None:
             await self.cluster.close()
@@ -111,6 +116,7 @@ class Gateway(Answering):
     async def _open_store(self) -> None:
         """Persistent mode: credentials and pool state from the store, shared with others."""
         from kirogate.cluster import Cluster
+        from kirogate.cluster.outage import DatabaseWatch
         from kirogate.store import Store
 
         settings = self.settings
@@ -120,6 +126,8 @@ class Gateway(Answering):
             secret_key=settings.secret_key,
             serve=True,
         )
+        self.database = DatabaseWatch(store.ping)
+        self.database.start()
         report = await store.sync_sources(self._sources, files=self._source_files)
         log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()
@@ -145,6 +153,19 @@ class Gateway(Answering):
             cache=self.operations.balances,
         )
         self.jobs.start()
+
+    def database_numbers(self) -> dict[str, int] | None:
+        """The store's health and write buffers for the metrics; ``None`` without a store."""
+        store = self.store
+        if store is None:
+            return None
+        state = self.cluster.state if self.cluster is not None else None
+        return {
+            "up": 0 if self.database is not None and self.database.away else 1,
+            "request_logs_queued": store.request_logs_queued,
+            "request_logs_dropped": store.request_logs_dropped,
+            "pool_state_pending": state.pending_count() if state is not None else 0,
+        }
 
     def _rotating_credentials(self) -> list[Credential]:
         """Credentials in rotation (not disabled), for the background jobs."""

@@ -1,6 +1,8 @@
 """Request logs: queued in memory by the request path, written in batches by a background task.
 
 ``log_request`` never waits: when the bounded queue is full the entry is dropped and counted.
+While the database is away, unwritten batches stay queued (within the same bound) and are
+written once it answers again.
 The background writer runs every few seconds (or sooner when a batch is full) and, at most
 once a minute or every :data:`BATCH_SIZE` rows, deletes the oldest rows beyond the
 ``request_log_retention`` setting; an explicit :meth:`flush_request_logs` always prunes.
@@ -24,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kirogate.errors import InvalidRequest, KirogateError
 from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
+from kirogate.store.errors import StoreUnavailable
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
 from kirogate.tasks import spawn
@@ -116,6 +119,11 @@ class RequestLogMixin(StoreBase):
         """Entries lost because the queue was full or their batch could not be written."""
         return self._log_dropped
 
+    @property
+    def request_logs_queued(self) -> int:
+        """Entries waiting to be written (at most the queue limit)."""
+        return len(self._log_queue)
+
     def log_request(self, entry: RequestLogEntry) -> None:
         """Queue ``entry`` for the next batch; never blocks, drops (and counts) when full."""
         if not isinstance(entry, RequestLogEntry):
@@ -142,7 +150,9 @@ class RequestLogMixin(StoreBase):
     async def flush_request_logs(self, *, prune: bool = True) -> None:
         """Write every queued entry, then (``prune``) delete rows beyond the retention limit.
 
-        A batch that cannot be written is dropped (and counted) and the error raised.
+        While the database is away (:class:`StoreUnavailable`) the batch goes back to the
+        queue, to be written when it returns; a batch the database refuses is dropped (and
+        counted). Either way the error is raised.
         """
         async with self._log_flush_lock:
             while self._log_queue:
@@ -154,9 +164,21 @@ class RequestLogMixin(StoreBase):
                         self._log_unpruned += count
                         if prune:
                             await self._prune(conn)
+                except StoreUnavailable:
+                    self._put_back(batch)
+                    raise
                 except Exception:
                     self._drop(len(batch), "writing request logs failed")
                     raise
+
+    def _put_back(self, batch: list[dict[str, Any]]) -> None:
+        """Return an unwritten batch to the front of the queue for the next attempt (the
+        database is away, not refusing the rows); what no longer fits is dropped and counted."""
+        room = max(0, self._log_queue_limit - len(self._log_queue))
+        kept = batch[:room]
+        self._log_queue.extendleft(RequestLogEntry(**row) for row in reversed(kept))
+        if len(kept) < len(batch):
+            self._drop(len(batch) - len(kept), "the request log queue is full")
 
     def _prune_due(self) -> bool:
         waited = time.monotonic() - self._log_pruned_at >= PRUNE_INTERVAL

@@ -100,7 +100,8 @@ class DatabaseWatch:
         self.interval = interval
         self.timeout = timeout
         self._clock = clock
-        self._outage = OutageLog(logger or log, "database", clock=clock)
+        self._log = logger or log
+        self._outage = OutageLog(self._log, "database", clock=clock)
         self._away_since: float | None = None
         self._task: asyncio.Task[None] | None = None
         self.checks = 0  # completed pings, for tests and diagnostics
@@ -126,10 +127,16 @@ class DatabaseWatch:
         """Record a failure seen by anyone (a ping, a reload, a write)."""
         if self._away_since is None:
             self._away_since = self._clock()
+            self._log.warning(
+                "database away: client requests are served from memory, store writes queued"
+            )
         self._outage.failed(action, error)
 
     def answered(self) -> None:
         if self._away_since is not None:
+            self._log.warning(
+                "database back after %.0f s: writing what was queued", self.away_for()
+            )
             self._away_since = None
         self._outage.succeeded()
 

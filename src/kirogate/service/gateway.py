@@ -126,8 +126,8 @@ class Gateway(Answering):
             secret_key=settings.secret_key,
             serve=True,
         )
-        self.database = DatabaseWatch(store.ping)
-        self.database.start()
+        self.database = watch = DatabaseWatch(store.ping)
+        watch.start()
         report = await store.sync_sources(self._sources, files=self._source_files)
         log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()
@@ -138,6 +138,7 @@ class Gateway(Answering):
             state=cluster.state,
             quota_reset=self.operations.reset_hint,
         )
+        cluster.coordinator.database_up = lambda: not watch.away
         self.tokens.coordinator = cluster.coordinator
         self.operations.changed = cluster.credentials_changed
         self.operations.file_lock = cluster.lock.hold

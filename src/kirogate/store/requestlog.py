@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import operator
 import time
 from collections import deque
@@ -41,7 +42,8 @@ BATCH_SIZE = 500
 PRUNE_INTERVAL = 60.0  # seconds between retention prunes of the background writer
 MAX_RECENT = 10_000
 _LIMITS = {"request_id": 100, "endpoint": 200, "model": 200, "error": 4000}
-_WARN_EVERY = 60.0  # seconds between "dropped" warnings
+_WARN_EVERY = 60.0  # seconds between "dropped" (or "not written") warnings
+CLOSE_TIMEOUT = 10.0  # how long closing the store tries to write what is still queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,8 @@ class RequestLogMixin(StoreBase):
                         self._log_unpruned += count
                         if prune:
                             await self._prune(conn)
-                except StoreUnavailable:
+                except (StoreUnavailable, asyncio.CancelledError):
+                    # Away, or the writer was stopped mid-write: the rows wait for later.
                     self._put_back(batch)
                     raise
                 except Exception:
@@ -218,6 +221,7 @@ class RequestLogMixin(StoreBase):
         self._log_flusher = spawn(self._run_flusher(), name="kirogate request-log flusher")
 
     async def _run_flusher(self) -> None:
+        failures, warned = 0, -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._log_flush_interval):
@@ -226,19 +230,38 @@ class RequestLogMixin(StoreBase):
             try:
                 await self.flush_request_logs(prune=self._prune_due())
             except (KirogateError, SQLAlchemyError) as exc:
-                log.warning("request logs not written: %s", exc)
+                # One line at the start of an outage and one every _WARN_EVERY seconds after.
+                failures += 1
+                if time.monotonic() - warned >= _WARN_EVERY:
+                    warned = time.monotonic()
+                    log.warning(
+                        "request logs not written (%d queued, kept for later): %s",
+                        len(self._log_queue),
+                        exc,
+                    )
+                continue
             except Exception:
                 # The writer must outlive any one bad batch; the batch is already counted.
                 log.exception("request log writer failed; continuing")
+                continue
+            if failures:
+                log.warning("request logs written again after %d failed attempts", failures)
+                failures, warned = 0, -math.inf
 
     async def _stop_flusher(self) -> None:
-        """Stop the background task and write what is still queued."""
+        """Stop the background task and write what is still queued (for at most
+        :data:`CLOSE_TIMEOUT` seconds: a frozen database must not hold the shutdown)."""
         task, self._log_flusher = self._log_flusher, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         try:
-            await self.flush_request_logs()
-        except (KirogateError, SQLAlchemyError) as exc:
-            log.warning("request logs lost at close: %s", exc)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.flush_request_logs()
+        except (KirogateError, SQLAlchemyError, TimeoutError) as exc:
+            log.warning(
+                "%d request log entries lost at close: %s",
+                len(self._log_queue),
+                exc or "no answer in time",
+            )

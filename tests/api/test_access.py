@@ -258,3 +258,19 @@ async def test_a_first_lookup_that_gets_no_answer_is_a_503_within_the_bound(
     assert "db.internal" not in caught.value.message
     store.frozen.set()
     await settled()
+
+
+async def test_a_full_key_cache_forgets_refused_keys_before_valid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(access_module, "CACHE_LIMIT", 3)
+    monkeypatch.setattr(access_module, "CACHE_SECONDS", 3600.0)  # no recheck on a slow machine
+    store = FakeStore(keys={"stored"})
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    for wrong in ("w1", "w2", "w3"):
+        with pytest.raises(AuthenticationFailed):
+            await access.check(request(wrong))
+    lookups = store.lookups
+    await access.check(request("stored"))  # still known: no lookup
+    assert store.lookups == lookups

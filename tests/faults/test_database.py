@@ -24,7 +24,7 @@ from tests.live import LiveStack, live_stack
 STORED_KEY = "kg-fault-test-stored-key-0123456789"
 # Generous hang guards: an answer from memory takes milliseconds; a request that waited on a
 # frozen database took 10 s before the fix.
-REQUEST_GUARD = 5.0
+REQUEST_GUARD = 8.0
 POLL_GUARD = 30.0
 # Long enough for the access checks' 5 s reload to have run (and failed) during the outage.
 OUTAGE_TRAFFIC_SECONDS = 7.0
@@ -94,6 +94,24 @@ class Client:
             self.request_ids.append(response.headers["x-request-id"])
         return response
 
+    def anthropic_stream(self, key: str) -> httpx.Response:
+        response = self._keep(
+            self.http.post(
+                "/v1/messages",
+                headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+                json={
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 64,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hello"}],
+                },
+            )
+        )
+        if response.status_code == 200:
+            assert "event: message_stop" in response.text, response.text
+            self.request_ids.append(response.headers["x-request-id"])
+        return response
+
     def openai(self, key: str) -> httpx.Response:
         response = self._keep(
             self.http.post(
@@ -151,7 +169,12 @@ def serve_through_outage(client: Client, stack: LiveStack) -> int:
     made = 0
     started = time.monotonic()
     while time.monotonic() - started < OUTAGE_TRAFFIC_SECONDS:
-        for response in (client.anthropic(stack.api_key), client.openai(STORED_KEY)):
+        answered = (
+            client.anthropic(stack.api_key),
+            client.openai(STORED_KEY),
+            client.anthropic_stream(STORED_KEY),
+        )
+        for response in answered:
             assert response.status_code == 200, response.text
             made += 1
     return made

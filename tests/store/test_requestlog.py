@@ -206,3 +206,26 @@ async def test_bad_calls_are_refused(store):
     for limit in (0, 10_001, "5"):
         with pytest.raises(InvalidRequest):
             await store.recent_requests(limit=limit)
+
+
+async def test_a_writer_stopped_mid_write_keeps_its_batch(store, monkeypatch):
+    real = store._writing
+    entered = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def frozen():
+        entered.set()
+        await asyncio.Event().wait()  # a database that never answers
+        yield
+
+    monkeypatch.setattr(store, "_writing", frozen)
+    store.log_request(entry(1))
+    writer = asyncio.ensure_future(store.flush_request_logs())
+    await entered.wait()
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert (store.request_logs_queued, store.request_logs_dropped) == (1, 0)
+    monkeypatch.setattr(store, "_writing", real)
+    await store.flush_request_logs()
+    assert [e.request_id for e in await store.recent_requests()] == ["req-1"]

@@ -140,9 +140,16 @@ class AccessControl:
         return record is not None
 
     def _remember(self, digest: str, valid: bool) -> None:
-        if len(self._known) >= CACHE_LIMIT:
-            self._known.clear()
-        self._known[digest] = (valid, time.monotonic())
+        known = self._known
+        known.pop(digest, None)  # re-inserted last: the dict's order is the age order
+        if len(known) >= CACHE_LIMIT:
+            # Full (a client trying many keys): forget refused keys first, then the oldest.
+            # Valid keys are what the process serves from while the database is away.
+            for refused in [d for d, (ok, _) in known.items() if not ok]:
+                del known[refused]
+            if len(known) >= CACHE_LIMIT:
+                del known[next(iter(known))]
+        known[digest] = (valid, time.monotonic())
 
     async def _recheck(self, key: str, digest: str) -> None:
         """Reload one cached key's answer; on failure the cached answer stays (retried later)."""

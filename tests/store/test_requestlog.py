@@ -229,3 +229,26 @@ async def test_a_writer_stopped_mid_write_keeps_its_batch(store, monkeypatch):
     monkeypatch.setattr(store, "_writing", real)
     await store.flush_request_logs()
     assert [e.request_id for e in await store.recent_requests()] == ["req-1"]
+
+
+async def test_closing_against_a_frozen_database_gives_up_and_says_what_was_lost(
+    open_store, monkeypatch, caplog
+):
+    from kirogate.store import requestlog
+
+    store = await open_store()
+    real = store._writing
+
+    @contextlib.asynccontextmanager
+    async def frozen():
+        await asyncio.Event().wait()  # a database that never answers
+        yield
+
+    monkeypatch.setattr(requestlog, "CLOSE_TIMEOUT", 0.05)
+    monkeypatch.setattr(store, "_writing", frozen)
+    store.log_request(entry(1))
+    store.log_request(entry(2))
+    async with asyncio.timeout(30):  # a hang guard: close itself is bounded
+        await store._stop_flusher()
+    assert any("2 request log entries lost at close" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(store, "_writing", real)

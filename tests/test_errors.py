@@ -48,3 +48,11 @@ def test_an_error_prints_its_message() -> None:
 
 def test_rate_limited_carries_its_retry_after() -> None:
     assert errors.RateLimited("slow down", retry_after=2.0).retry_after == 2.0
+
+
+def test_an_unavailable_store_shows_a_plain_message_and_logs_its_detail() -> None:
+    error = errors.StoreUnavailable("database postgresql://kg@db.internal:5432/kg: refused")
+    assert error.message == errors.STORE_AWAY_MESSAGE
+    assert "db.internal" not in error.message
+    assert str(error).endswith("(database postgresql://kg@db.internal:5432/kg: refused)")
+    assert error.detail.startswith("database postgresql://")

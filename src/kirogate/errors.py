@@ -38,6 +38,7 @@ translated into this tree at the boundary where they happen.
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
     ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
     ├── InternalError                  500 api_error          (an unexpected failure inside the gateway)
+    ├── StoreUnavailable               503 overloaded_error   (the database is away; no detail shown)
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
@@ -317,6 +318,30 @@ class OutputFormatMismatch(KirogateError):
 
 class InternalError(KirogateError):
     """An unexpected failure inside the gateway (a bug), told to the client without details."""
+
+
+# What a client (or anyone reading an error body) is told while the database is away: never
+# its URL, host, port, user, name or the driver's text.
+STORE_AWAY_MESSAGE = "the gateway's database is unavailable; try again shortly"
+
+
+class StoreUnavailable(KirogateError):
+    """The database is unreachable or refused a query (raised by ``kirogate.store``).
+
+    ``message`` (what error bodies show) is always :data:`STORE_AWAY_MESSAGE`; the database's
+    name and the driver's text are kept in ``detail``, which ``str()`` (and so the log) adds.
+    """
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(STORE_AWAY_MESSAGE)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})"
 
 
 class NoCredentialAvailable(KirogateError):

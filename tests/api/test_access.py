@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from starlette.requests import Request
 
-from kirogate.api.access import AccessControl
-from kirogate.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from kirogate.api import access as access_module
+from kirogate.api.access import CACHE_SECONDS, AccessControl
+from kirogate.errors import (
+    STORE_AWAY_MESSAGE,
+    AuthenticationFailed,
+    PermissionDenied,
+    RateLimited,
+    StoreUnavailable,
+)
 from kirogate.settings import Settings
+from kirogate.tasks import running_tasks
 
 
 @dataclass
@@ -33,6 +42,7 @@ class FakeGateway:
     settings: Settings
     store: FakeStore | None = None
     cluster: Any = None
+    database: Any = None
 
 
 def settings(keys: tuple[str, ...] = (), rpm: int = 0) -> Settings:
@@ -138,8 +148,129 @@ async def test_a_failed_blocked_list_reload_is_retried_by_the_next_request() -> 
     access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
     store.release = asyncio.Event()
     store.release.set()
-    with pytest.raises(RuntimeError):
+    # Nothing known yet: a plain 503 that names no database (was the store's own error).
+    with pytest.raises(StoreUnavailable) as caught:
         await access.check(request("k"))
+    assert caught.value.message == STORE_AWAY_MESSAGE
     store.fail = False
     await access.check(request("k"))
     assert store.queries == 2
+
+
+async def settled() -> None:
+    """Let the access checks' background reloads run to their end."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+    names = {"kirogate blocked-address reload", "kirogate api key recheck"}
+    while running := [t for t in running_tasks() if t.get_name() in names]:
+        await asyncio.wait(running)
+
+
+def age(access: AccessControl) -> None:
+    """Make every cached answer old enough to be reloaded by the next request."""
+    access._blocked_at -= CACHE_SECONDS
+    access._known = {k: (valid, at - CACHE_SECONDS) for k, (valid, at) in access._known.items()}
+
+
+class FlakyStore(FakeStore):
+    """A store that can fail every query, or hang in every query (a frozen database)."""
+
+    def __init__(self) -> None:
+        super().__init__(keys={"stored"}, blocked=[("10.0.0.9", None)])
+        self.fail = False
+        self.frozen = asyncio.Event()
+        self.frozen.set()
+
+    async def verify_api_key(self, plaintext: str) -> Any:
+        await self.frozen.wait()
+        if self.fail:
+            raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: refused")
+        return await super().verify_api_key(plaintext)
+
+    async def blocked_ips(self) -> list[tuple[str, str | None]]:
+        await self.frozen.wait()
+        if self.fail:
+            raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: refused")
+        return await super().blocked_ips()
+
+
+async def test_a_failing_store_keeps_the_last_good_keys_and_blocked_list() -> None:
+    store = FlakyStore()
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    store.fail = True
+    age(access)
+    for _ in range(3):
+        await access.check(request("stored"))
+        await settled()
+    with pytest.raises(PermissionDenied):
+        await access.check(request("stored", client="10.0.0.9"))
+    with pytest.raises(StoreUnavailable):  # a key never seen: asked, and the store fails
+        await access.check(request("never-seen"))
+    store.fail = False
+    store.blocked = []
+    age(access)
+    await access.check(request("stored"))  # starts the reload
+    await settled()
+    await access.check(request("stored", client="10.0.0.9"))  # the reload landed: unblocked
+
+
+async def test_a_frozen_store_never_holds_a_request_up() -> None:
+    store = FlakyStore()
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    store.frozen.clear()
+    age(access)
+    async with asyncio.timeout(5):  # a hang guard: each check is answered from memory
+        for _ in range(10):
+            await access.check(request("stored"))
+    store.frozen.set()
+    await settled()
+
+
+async def test_an_unknown_key_while_the_database_is_away_is_a_plain_503_at_once() -> None:
+    store = FlakyStore()
+    watch = SimpleNamespace(away=False)
+    gateway = FakeGateway(settings(), store, database=watch)
+    access = AccessControl(gateway)  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    watch.away = True
+    store.frozen.clear()
+    async with asyncio.timeout(5):
+        with pytest.raises(StoreUnavailable) as caught:
+            await access.check(request("new-key"))
+        await access.check(request("stored"))
+    assert caught.value.message == STORE_AWAY_MESSAGE
+    store.frozen.set()
+    await settled()
+
+
+async def test_a_first_lookup_that_gets_no_answer_is_a_503_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(access_module, "LOOKUP_TIMEOUT", 0.05)
+    store = FlakyStore()
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    store.frozen.clear()
+    with pytest.raises(StoreUnavailable) as caught:
+        await access.check(request("new-key"))
+    assert "db.internal" not in caught.value.message
+    store.frozen.set()
+    await settled()
+
+
+async def test_a_full_key_cache_forgets_refused_keys_before_valid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(access_module, "CACHE_LIMIT", 3)
+    monkeypatch.setattr(access_module, "CACHE_SECONDS", 3600.0)  # no recheck on a slow machine
+    store = FakeStore(keys={"stored"})
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    await access.check(request("stored"))
+    for wrong in ("w1", "w2", "w3"):
+        with pytest.raises(AuthenticationFailed):
+            await access.check(request(wrong))
+    lookups = store.lookups
+    await access.check(request("stored"))  # still known: no lookup
+    assert store.lookups == lookups

@@ -16,10 +16,12 @@ from kirogate.convert.anthropic_out import error_event
 from kirogate.convert.openai_out import error_chunk
 from kirogate.convert.responses_out import ResponsesStreamRenderer
 from kirogate.errors import (
+    STORE_AWAY_MESSAGE,
     InvalidRequest,
     NoCredentialAvailable,
     QuotaExhausted,
     RateLimited,
+    StoreUnavailable,
     UpstreamStreamException,
 )
 from kirogate.upstream.classify import client_error
@@ -103,3 +105,19 @@ def test_anthropic_body() -> None:
 )
 def test_dialect_for_path(path: str, dialect: Dialect) -> None:
     assert dialect_for_path(path) is dialect
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_a_database_outage_is_a_plain_503_in_the_dialect(dialect: Dialect) -> None:
+    error = StoreUnavailable("database postgresql://kg@db.internal:5432/kgdb: refused")
+    response = error_response(error, dialect)
+    assert response.status_code == 503
+    body = orjson.loads(bytes(response.body))
+    if dialect is Dialect.ANTHROPIC:
+        assert body["type"] == "error"
+        assert body["error"] == {"type": "overloaded_error", "message": STORE_AWAY_MESSAGE}
+    else:
+        assert body["error"]["type"] == "server_error"
+        assert body["error"]["message"] == STORE_AWAY_MESSAGE
+    for detail in (b"postgresql", b"kg@", b"db.internal", b"5432", b"kgdb", b"refused"):
+        assert detail not in bytes(response.body)

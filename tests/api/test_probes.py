@@ -12,6 +12,7 @@ import pytest
 from kirogate import __version__
 from kirogate.api import app as app_module
 from kirogate.api.app import create_app
+from kirogate.cluster.outage import DatabaseWatch
 from kirogate.errors import ConfigError
 from kirogate.metrics import GatewayMetrics
 from kirogate.service import Gateway
@@ -154,24 +155,46 @@ async def test_ready_when_the_database_answers(gateway: Gateway) -> None:
     assert store.pings == 1
 
 
-async def test_not_ready_when_the_database_fails_and_the_cause_stays_in_the_log(
+async def test_ready_but_degraded_when_the_database_fails_and_the_cause_stays_in_the_log(
     gateway: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     gateway.store = FakeStore(ConfigError("postgresql://kg:***@db/kg: connection refused"))  # type: ignore[attr-defined]
     async with await client_for(gateway) as http:
         response = await http.get("/ready")
-    assert response.status_code == 503
+    # The credentials still serve from memory: a load balancer must keep sending traffic
+    # (this answered 503 before; docs/scaling.md, "If the database stops answering").
+    assert response.status_code == 200
+    assert response.json()["degraded"] is True
+    assert "database" in response.json()["database_reason"]
     assert response.json()["database"] == "unreachable"
     assert "connection refused" not in response.text
     assert any("connection refused" in r.getMessage() for r in caplog.records)
 
 
-async def test_not_ready_when_the_database_hangs(
+async def test_degraded_when_the_database_hangs(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app_module, "READY_DATABASE_TIMEOUT", 0.05)
     gateway.store = FakeStore(delay=5)  # type: ignore[attr-defined]
     async with await client_for(gateway) as http:
         response = await http.get("/ready")
-    assert response.status_code == 503
+    assert response.status_code == 200  # was 503: see the test above
+    assert response.json()["degraded"] is True
     assert response.json()["database"] == "unreachable"
+
+
+async def test_ready_reads_the_database_watch_without_pinging(gateway: Gateway) -> None:
+    store = FakeStore(delay=60)
+    gateway.store = store  # type: ignore[attr-defined]
+    watch = DatabaseWatch(store.ping)
+    gateway.database = watch
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+        assert response.json()["database"] == "ok"
+        watch.failed("a ping", TimeoutError())
+        response = await http.get("/ready")
+    assert store.pings == 0
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["ready"], body["degraded"], body["database"]) == (True, True, "unreachable")
+    assert body["database_reason"].startswith("the database has not answered for")

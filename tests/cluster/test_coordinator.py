@@ -162,9 +162,10 @@ async def test_unreadable_stored_tokens_fail_without_spending_the_refresh_token(
     store.add_credential(expired())
     store.fail_next["reload_tokens"] = 1
     manager, cred = process(store, LocalLock())
-    with pytest.raises(RefreshFailed, match="cannot read its stored tokens"):
+    with pytest.raises(RefreshFailed, match="cannot read its stored tokens") as caught:
         await manager.ensure_fresh(cred)
     assert auth.calls == 0
+    assert "fake database down" not in caught.value.message  # a client may see it: log only
     assert await manager.ensure_fresh(cred) == "access-1"
 
 
@@ -217,3 +218,18 @@ async def test_a_late_rejection_of_a_replaced_token_refreshes_nothing(
     await two.ensure_fresh(cred_two)  # adopts access-1
     assert await two.ensure_fresh(cred_two, force=True, rejected="access-0") == "access-1"
     assert auth.calls == 1
+
+
+async def test_a_refresh_fails_at_once_while_the_database_is_away(
+    auth: RotatingAuth, store: FakeStore
+) -> None:
+    store.add_credential(expired())
+    manager, cred = process(store, LocalLock())
+    coordinator = manager.coordinator
+    assert isinstance(coordinator, RefreshCoordinator)
+    coordinator.database_up = lambda: False
+    with pytest.raises(RefreshFailed, match="database, which is unavailable"):
+        await manager.ensure_fresh(cred)
+    assert auth.calls == 0 and store.calls_of("reload_tokens") == []
+    coordinator.database_up = lambda: True
+    assert await manager.ensure_fresh(cred) == "access-1"

@@ -71,3 +71,37 @@ def test_without_the_multiprocess_directory_at_import_nothing_is_shared(
         assert metrics.use_multiprocess(tmp_path) is False
     assert metrics.shared is None
     assert any("PROMETHEUS_MULTIPROC_DIR" in r.getMessage() for r in caplog.records)
+
+
+def test_database_metrics_appear_only_with_a_database() -> None:
+    metrics = GatewayMetrics()
+    assert "kirogate_database_up" not in metrics.render().decode()
+    metrics.set_database_source(
+        lambda: {
+            "up": 0,
+            "request_logs_queued": 12,
+            "request_logs_dropped": 3,
+            "pool_state_pending": 2,
+        }
+    )
+    text = metrics.render().decode()
+    assert "kirogate_database_up 0.0" in text
+    assert 'kirogate_store_writes_queued{kind="request_log"} 12.0' in text
+    assert 'kirogate_store_writes_queued{kind="pool_state"} 2.0' in text
+    assert 'kirogate_store_writes_dropped_total{kind="request_log"} 3.0' in text
+    assert_valid_exposition(metrics.render())
+    metrics.set_database_source(lambda: None)
+    assert "kirogate_database_up" not in metrics.render().decode()
+
+
+def test_a_failing_database_source_leaves_the_scrape_working(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> dict[str, int]:
+        raise RuntimeError("store gone")
+
+    metrics = GatewayMetrics()
+    metrics.set_database_source(broken)
+    with caplog.at_level(logging.ERROR):
+        text = metrics.render().decode()
+    assert "kirogate_build_info" in text and "kirogate_database_up" not in text

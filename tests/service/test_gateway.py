@@ -26,12 +26,34 @@ async def test_a_persistent_gateway_starts_with_the_stored_credentials_and_proxi
         await gateway.close()
 
 
+async def test_a_persistent_gateway_watches_its_database_and_reports_its_buffers(
+    tmp_path: Path,
+) -> None:
+    gateway = Gateway(Settings(data_dir=tmp_path), [], persistent=True)
+    await gateway.start()
+    try:
+        assert gateway.database is not None
+        assert await gateway.database.check()
+        assert gateway.database_numbers() == {
+            "up": 1,
+            "request_logs_queued": 0,
+            "request_logs_dropped": 0,
+            "pool_state_pending": 0,
+        }
+        gateway.database.failed("a ping", OSError("refused"))
+        numbers = gateway.database_numbers()
+        assert numbers is not None and numbers["up"] == 0
+    finally:
+        await gateway.close()
+
+
 async def test_an_in_memory_gateway_has_no_store_and_operations_over_its_pool() -> None:
     credential = Credential(AuthMethod.SOCIAL, refresh_token="aorAAAA-" + "m" * 80, id=1)
     gateway = Gateway(Settings(), [credential])
     await gateway.start()
     try:
         assert gateway.store is None
+        assert gateway.database is None and gateway.database_numbers() is None
         await gateway.operations.set_disabled(1, True)
         assert gateway.pool.state_of(1).disabled
     finally:

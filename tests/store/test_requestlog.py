@@ -113,16 +113,60 @@ async def test_naive_time_is_taken_as_utc(store):
 
 
 async def test_failed_batch_is_counted_and_raised(store, monkeypatch):
+    # A batch the database refuses (not an outage) is dropped and counted.
     @contextlib.asynccontextmanager
     async def broken():
-        raise StoreUnavailable("database down")
+        raise RuntimeError("refused")
         yield
 
     monkeypatch.setattr(store, "_writing", broken)
     store.log_request(entry(1))
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(RuntimeError):
         await store.flush_request_logs()
     assert store.request_logs_dropped == 1
+
+
+async def test_a_batch_unwritten_while_the_database_is_away_is_kept_for_later(store, monkeypatch):
+    real = store._writing
+
+    @contextlib.asynccontextmanager
+    async def away():
+        raise StoreUnavailable("database down")
+        yield
+
+    monkeypatch.setattr(store, "_writing", away)
+    store.log_request(entry(1))
+    store.log_request(entry(2))
+    with pytest.raises(StoreUnavailable):
+        await store.flush_request_logs()
+    store.log_request(entry(3))
+    assert (store.request_logs_dropped, store.request_logs_queued) == (0, 3)
+    monkeypatch.setattr(store, "_writing", real)
+    await store.flush_request_logs()
+    stored = [e.request_id for e in await store.recent_requests()]
+    assert stored == ["req-3", "req-2", "req-1"]
+    assert store.request_logs_queued == 0
+
+
+async def test_a_kept_batch_beyond_the_queue_bound_is_dropped_and_counted(open_store, monkeypatch):
+    store = await open_store(request_log_queue=3)
+
+    @contextlib.asynccontextmanager
+    async def away():
+        store.log_request(entry(9))  # a request answered while the write was waiting
+        raise StoreUnavailable("database down")
+        yield
+
+    monkeypatch.setattr(store, "_writing", away)
+    for i in range(3):
+        store.log_request(entry(i))
+    with pytest.raises(StoreUnavailable):
+        await store.flush_request_logs()
+    assert (store.request_logs_dropped, store.request_logs_queued) == (1, 3)
+    monkeypatch.undo()
+    await store.flush_request_logs()
+    stored = [e.request_id for e in await store.recent_requests()]
+    assert stored == ["req-9", "req-1", "req-0"]
 
 
 async def test_writer_survives_a_failed_batch(open_store, monkeypatch):
@@ -149,8 +193,9 @@ async def test_writer_survives_a_failed_batch(open_store, monkeypatch):
         if await store.recent_requests():
             break
         await asyncio.sleep(0.05)
-    assert [e.request_id for e in await store.recent_requests()] == ["req-2"]
-    assert store.request_logs_dropped == 1
+    # The batch that met the outage is written once the database answers (it was dropped).
+    assert [e.request_id for e in await store.recent_requests()] == ["req-2", "req-1"]
+    assert store.request_logs_dropped == 0
 
 
 async def test_bad_calls_are_refused(store):
@@ -161,3 +206,49 @@ async def test_bad_calls_are_refused(store):
     for limit in (0, 10_001, "5"):
         with pytest.raises(InvalidRequest):
             await store.recent_requests(limit=limit)
+
+
+async def test_a_writer_stopped_mid_write_keeps_its_batch(store, monkeypatch):
+    real = store._writing
+    entered = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def frozen():
+        entered.set()
+        await asyncio.Event().wait()  # a database that never answers
+        yield
+
+    monkeypatch.setattr(store, "_writing", frozen)
+    store.log_request(entry(1))
+    writer = asyncio.ensure_future(store.flush_request_logs())
+    await entered.wait()
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert (store.request_logs_queued, store.request_logs_dropped) == (1, 0)
+    monkeypatch.setattr(store, "_writing", real)
+    await store.flush_request_logs()
+    assert [e.request_id for e in await store.recent_requests()] == ["req-1"]
+
+
+async def test_closing_against_a_frozen_database_gives_up_and_says_what_was_lost(
+    open_store, monkeypatch, caplog
+):
+    from kirogate.store import requestlog
+
+    store = await open_store()
+    real = store._writing
+
+    @contextlib.asynccontextmanager
+    async def frozen():
+        await asyncio.Event().wait()  # a database that never answers
+        yield
+
+    monkeypatch.setattr(requestlog, "CLOSE_TIMEOUT", 0.05)
+    monkeypatch.setattr(store, "_writing", frozen)
+    store.log_request(entry(1))
+    store.log_request(entry(2))
+    async with asyncio.timeout(30):  # a hang guard: close itself is bounded
+        await store._stop_flusher()
+    assert any("2 request log entries lost at close" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(store, "_writing", real)

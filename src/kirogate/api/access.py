@@ -1,34 +1,71 @@
 """Who may call the client routes: blocked addresses, client keys, per-key rate limits.
 
 Keys come from the settings (``--api-key``, compared in constant time with no I/O) and, when a
-store is configured, from its ``api_keys`` table (looked up by hash, the answer cached for a
-short while so a busy client does not cost a query per request). Blocked IPs are read from the
-store at most every few seconds. The rate limit counts requests per key per minute, in Redis
-when several processes must share it.
+store is configured, from its ``api_keys`` table (looked up by hash, the answer cached). Blocked
+IPs are reloaded from the store every few seconds. The rate limit counts requests per key per
+minute, in Redis when several processes must share it.
+
+No request waits on the database once the process knows the answer: a cached key or blocked
+list older than :data:`CACHE_SECONDS` is still used while a background task reloads it, and a
+reload that fails keeps the last good copy (retried later). Only what the process has never
+known is asked on the request's path, bounded by :data:`LOOKUP_TIMEOUT`, and not at all while
+the database watch says the database is away (a plain 503 at once).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from kirogate.api.auth import key_matches, presented_key
+from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
-from kirogate.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from kirogate.errors import (
+    AuthenticationFailed,
+    KirogateError,
+    PermissionDenied,
+    RateLimited,
+    StoreUnavailable,
+)
+from kirogate.tasks import spawn
 
 if TYPE_CHECKING:
     from kirogate.service import Gateway
 
+log = logging.getLogger(__name__)
+
 CACHE_SECONDS = 5.0
 CACHE_LIMIT = 10_000
+# The longest a request waits for what the process has never known (a key seen for the first
+# time, the blocked list before its first load); background reloads give up after RELOAD_TIMEOUT.
+LOOKUP_TIMEOUT = 2.0
+RELOAD_TIMEOUT = 10.0
 
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+async def _bounded(call: Awaitable[Any], seconds: float, what: str) -> Any:
+    """``call``'s result; any failure (or no answer within ``seconds``) a plain 503."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await call
+    except StoreUnavailable:
+        raise
+    except TimeoutError as exc:
+        raise StoreUnavailable(f"{what}: no answer within {seconds:g} s") from exc
+    except KirogateError:
+        raise
+    except Exception as exc:  # a database failure the store did not translate
+        raise StoreUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 class AccessControl:
@@ -37,8 +74,12 @@ class AccessControl:
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
         self._known: dict[str, tuple[bool, float]] = {}  # key hash -> (valid, checked at)
+        self._rechecking: set[str] = set()  # key hashes being reloaded in the background
         self._blocked: frozenset[str] = frozenset()
         self._blocked_at = -math.inf
+        self._blocked_loaded = False
+        self._blocked_reload: asyncio.Task[None] | None = None
+        self._outage = OutageLog(log, "access control database")
         self.memory_limiter = MemoryRateLimiter()
 
     def forget(self) -> None:
@@ -76,6 +117,10 @@ class AccessControl:
         cluster = self._gateway.cluster
         return cluster.rate_limiter if cluster is not None else self.memory_limiter
 
+    def _database_away(self) -> bool:
+        watch = getattr(self._gateway, "database", None)
+        return watch is not None and bool(watch.away)
+
     async def _stored_key_ok(self, key: str) -> bool:
         store = self._gateway.store
         if store is None:
@@ -83,26 +128,83 @@ class AccessControl:
         digest = _digest(key)
         now = time.monotonic()
         cached = self._known.get(digest)
-        if cached is not None and now - cached[1] < CACHE_SECONDS:
+        if cached is not None:
+            if now - cached[1] >= CACHE_SECONDS and digest not in self._rechecking:
+                self._rechecking.add(digest)
+                spawn(self._recheck(key, digest), name="kirogate api key recheck")
             return cached[0]
-        record = await store.verify_api_key(key)
-        if len(self._known) >= CACHE_LIMIT:
-            self._known.clear()
-        self._known[digest] = (record is not None, now)
+        if self._database_away():
+            raise StoreUnavailable("an API key not seen before cannot be checked")
+        record = await _bounded(store.verify_api_key(key), LOOKUP_TIMEOUT, "checking an API key")
+        self._remember(digest, record is not None)
         return record is not None
 
-    async def _check_address(self, request: Request) -> None:
+    def _remember(self, digest: str, valid: bool) -> None:
+        known = self._known
+        known.pop(digest, None)  # re-inserted last: the dict's order is the age order
+        if len(known) >= CACHE_LIMIT:
+            # Full (a client trying many keys): forget refused keys first, then the oldest.
+            # Valid keys are what the process serves from while the database is away.
+            for refused in [d for d, (ok, _) in known.items() if not ok]:
+                del known[refused]
+            if len(known) >= CACHE_LIMIT:
+                del known[next(iter(known))]
+        known[digest] = (valid, time.monotonic())
+
+    async def _recheck(self, key: str, digest: str) -> None:
+        """Reload one cached key's answer; on failure the cached answer stays (retried later)."""
         store = self._gateway.store
-        assert store is not None
+        try:
+            if store is None:
+                return
+            async with asyncio.timeout(RELOAD_TIMEOUT):
+                record = await store.verify_api_key(key)
+        except Exception as exc:  # any database failure: keep serving the last good answer
+            self._outage.failed("rechecking an API key", exc)
+            if digest in self._known:
+                self._known[digest] = (self._known[digest][0], time.monotonic())
+        else:
+            self._outage.succeeded()
+            self._remember(digest, record is not None)
+        finally:
+            self._rechecking.discard(digest)
+
+    async def _check_address(self, request: Request) -> None:
         now = time.monotonic()
-        if now - self._blocked_at >= CACHE_SECONDS:
-            # One reload at a time: requests arriving meanwhile use the current list instead
-            # of each sending the same query.
+        if now - self._blocked_at >= CACHE_SECONDS and self._blocked_reload is None:
+            # One reload at a time, in the background: requests meanwhile use the list in hand.
             self._blocked_at = now
-            try:
-                self._blocked = frozenset(ip for ip, _ in await store.blocked_ips())
-            except BaseException:
-                self._blocked_at = -math.inf  # the next request tries again
-                raise
-        if self._blocked and request.client is not None and request.client.host in self._blocked:
+            task = self._blocked_reload = spawn(
+                self._reload_blocked(), name="kirogate blocked-address reload"
+            )
+            if not self._blocked_loaded:
+                # Nothing known yet (the first request after start): this one waits, briefly.
+                if self._database_away():
+                    raise StoreUnavailable("the blocked addresses were never loaded")
+                await _bounded(
+                    asyncio.shield(task), LOOKUP_TIMEOUT, "loading the blocked addresses"
+                )
+                if not self._blocked_loaded:
+                    raise StoreUnavailable("the blocked addresses could not be loaded")
+        client = request.client
+        if self._blocked and client is not None and client.host in self._blocked:
             raise PermissionDenied("requests from this address are blocked by the operator")
+
+    async def _reload_blocked(self) -> None:
+        """Replace the blocked list; on failure keep the last good one (retried later)."""
+        store = self._gateway.store
+        try:
+            if store is None:
+                return
+            async with asyncio.timeout(RELOAD_TIMEOUT):
+                rows = await store.blocked_ips()
+        except Exception as exc:  # any database failure: keep what we have
+            self._outage.failed("reloading the blocked addresses", exc)
+            if not self._blocked_loaded:
+                self._blocked_at = -math.inf  # nothing known yet: the next request tries again
+        else:
+            self._outage.succeeded()
+            self._blocked = frozenset(ip for ip, _ in rows)
+            self._blocked_loaded = True
+        finally:
+            self._blocked_reload = None

@@ -130,20 +130,34 @@ def credential_counts(gateway: Gateway) -> dict[str, int]:
 
 
 async def database_status(gateway: Gateway) -> str:
-    """``ok``, ``none`` (no database) or ``unreachable`` (details go to the log only)."""
+    """``ok``, ``none`` (no database) or ``unreachable`` (details go to the log only).
+
+    A gateway with a database watch (``kirogate serve``) answers from it without waiting; one
+    without (an embedded store) pings, bounded by :data:`READY_DATABASE_TIMEOUT`.
+    """
     store = getattr(gateway, "store", None)
     if store is None:
         return "none"
+    watch = getattr(gateway, "database", None)
+    if watch is not None:
+        return "unreachable" if watch.away else "ok"
     try:
         async with asyncio.timeout(READY_DATABASE_TIMEOUT):
             await store.ping()
     except TimeoutError:
         log.warning("readiness: the database did not answer within %gs", READY_DATABASE_TIMEOUT)
         return "unreachable"
-    except Exception as exc:  # any failure means "not ready"; the probe itself must answer
+    except Exception as exc:  # any failure means "away"; the probe itself must answer
         log.warning("readiness: the database is unreachable: %s", exc)
         return "unreachable"
     return "ok"
+
+
+def database_reason(gateway: Gateway) -> str:
+    """Why ``/ready`` says the database is away, in words that name no host or user."""
+    watch = getattr(gateway, "database", None)
+    reason = watch.reason() if watch is not None else None
+    return reason or "the database is not answering; serving from memory, store writes queued"
 
 
 def _loopback(host: str | None) -> bool:
@@ -214,6 +228,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
         metrics.set_credential_source(lambda: credential_counts(gateway))
+        metrics.set_database_source(gateway.database_numbers)
         shared = metrics.shared
         flusher = None
         if shared is not None:
@@ -227,6 +242,7 @@ def create_app(
                     await flusher
                 shared.close()
             metrics.set_credential_source(None)
+            metrics.set_database_source(None)
             await gateway.close()
 
     extra = _telemetry_kwargs(environ, telemetry)
@@ -293,18 +309,22 @@ def create_app(
 
     @app.get("/ready")
     async def ready(_: Request) -> Response:
-        """Readiness: a credential can serve now and the database (if any) answers."""
+        """Readiness: a credential can serve now. A database outage does not take the
+        instance out (it serves from memory, docs/scaling.md); it is reported as degraded."""
         states = credential_counts(gateway)
         usable = sum(states[state] for state in _USABLE_STATES)
         database = await database_status(gateway)
-        is_ready = usable > 0 and database != "unreachable"
+        is_ready = usable > 0
+        away = database == "unreachable"
         return json_response(
             {
                 "ready": is_ready,
+                "degraded": away,
                 "credentials": len(gateway.pool),
                 "usable": usable,
                 "states": states,
                 "database": database,
+                **({"database_reason": database_reason(gateway)} if away else {}),
                 **({} if usable else {"reason": gateway.pool.unavailable_reason()}),
             },
             status=200 if is_ready else 503,

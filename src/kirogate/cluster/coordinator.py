@@ -64,6 +64,9 @@ class RefreshCoordinator:
         self._lock_timeout = lock_timeout
         self.refreshes = 0  # refreshes this process made
         self.adopted = 0  # times another process's token was used instead
+        # Whether the database answers now (the gateway's DatabaseWatch); while it does not,
+        # a refresh fails at once instead of waiting on locks and reads that cannot succeed.
+        self.database_up: Callable[[], bool] = lambda: True
 
     async def run(
         self,
@@ -79,6 +82,11 @@ class RefreshCoordinator:
         if credential.id is None:
             # Not stored, so no other process knows it.
             return await refresh()
+        if not self.database_up():
+            raise RefreshFailed(
+                f"refresh of {credential.label}: waits for the gateway's database, which is"
+                " unavailable"
+            )
         name = f"refresh:{credential.id}"
         try:
             async with self._lock.hold(name, self._lock_ttl, wait=self._lock_timeout):
@@ -147,7 +155,14 @@ class RefreshCoordinator:
     def _unreadable(credential: Credential, exc: BaseException) -> RefreshFailed:
         # Refreshing without knowing the stored token could spend a refresh token another
         # process already rotated, which kills the credential; fail this attempt instead.
+        # The message can reach a client: the database's name and error go to the log only.
+        log.warning(
+            "refresh of %s: cannot read its stored tokens: %s: %s",
+            credential.label,
+            type(exc).__name__,
+            exc,
+        )
         return RefreshFailed(
             f"refresh of {credential.label}: cannot read its stored tokens"
-            f" ({type(exc).__name__}: {exc})"
+            " (the gateway's database is unavailable)"
         )

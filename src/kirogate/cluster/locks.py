@@ -187,8 +187,10 @@ class StoreLock:
                     f"lock {name!r} still held by another process after {wait:g}s"
                 ) from exc
             except Exception as exc:  # a database failure of any kind
+                # The message can reach a client (in a failed refresh): no database detail.
+                log.warning("database lock %r: %s: %s", name, type(exc).__name__, exc)
                 raise LockUnavailable(
-                    f"database lock {name!r}: {type(exc).__name__}: {exc}"
+                    f"database lock {name!r}: the gateway's database is unavailable"
                 ) from exc
             yield
 

@@ -46,6 +46,9 @@ TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30
 CREDENTIAL_STATES = ("ready", "busy", "cooling", "disabled")
 
 CredentialSource = Callable[[], Mapping[str, int]]
+# The store's numbers, read at scrape time: "up" (1/0), "request_logs_queued",
+# "request_logs_dropped", "pool_state_pending" (see Gateway.database_numbers); None: no database.
+DatabaseSource = Callable[[], Mapping[str, int] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class GatewayMetrics:
             ),
         )
         self._credential_source: CredentialSource | None = None
+        self._database_source: DatabaseSource | None = None
         self._shared: SharedNumbers | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(CountedCollector(self))
@@ -151,6 +155,13 @@ class GatewayMetrics:
     def set_credential_source(self, source: CredentialSource | None) -> None:
         """Where ``kirogate_credentials`` comes from: a count per state, read at scrape time."""
         self._credential_source = source
+
+    def set_database_source(self, source: DatabaseSource | None) -> None:
+        """Where the database metrics come from (none are shown without a database)."""
+        self._database_source = source
+
+    def database_numbers(self) -> Mapping[str, int] | None:
+        return None if self._database_source is None else self._database_source()
 
     def credential_counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(CREDENTIAL_STATES, 0)
@@ -218,11 +229,41 @@ class LiveCollector(Collector):
             for state, count in counts.items():
                 credentials.add_metric([state], count)
         yield credentials
+        yield from self._database()
         build = GaugeMetricFamily(
             "kirogate_build_info", "The running kirogate version.", labels=("version",)
         )
         build.add_metric([__version__], 1)
         yield build
+
+    def _database(self) -> Iterator[Metric]:
+        try:
+            numbers = self.metrics.database_numbers()
+        except Exception:
+            log.exception("database metrics: reading the store failed")
+            return
+        if numbers is None:
+            return
+        yield GaugeMetricFamily(
+            "kirogate_database_up",
+            "1 while the database answers the background ping, 0 while it is away.",
+            value=numbers.get("up", 0),
+        )
+        queued = GaugeMetricFamily(
+            "kirogate_store_writes_queued",
+            "Store writes made by serving, held in memory until the database takes them.",
+            labels=("kind",),
+        )
+        queued.add_metric(["request_log"], numbers.get("request_logs_queued", 0))
+        queued.add_metric(["pool_state"], numbers.get("pool_state_pending", 0))
+        yield queued
+        dropped = CounterMetricFamily(
+            "kirogate_store_writes_dropped",
+            "Store writes dropped because their bounded buffer was full (or refused).",
+            labels=("kind",),
+        )
+        dropped.add_metric(["request_log"], numbers.get("request_logs_dropped", 0))
+        yield dropped
 
 
 def counted_family(family: Family) -> Metric:

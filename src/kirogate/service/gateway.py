@@ -30,6 +30,7 @@ from kirogate.upstream.http import HttpPool
 
 if TYPE_CHECKING:
     from kirogate.cluster import Cluster
+    from kirogate.cluster.outage import DatabaseWatch
     from kirogate.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Gateway(Answering):
         self.persistent = persistent
         self.store: Store | None = None
         self.cluster: Cluster | None = None
+        # Whether the store's database answers, kept current in the background (persistent mode).
+        self.database: DatabaseWatch | None = None
         self._sources = list(credentials)
         self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
         self._pool_settings = pool_settings or settings.pool
@@ -104,6 +107,8 @@ class Gateway(Answering):
     async def close(self) -> None:
         if self.jobs is not None:
             await self.jobs.close()
+        if self.database is not None:
+            await self.database.close()
         await self.tokens.aclose()
         if self.shared_memory is not None:
             await self.shared_memory.close()
@@ -117,6 +122,7 @@ class Gateway(Answering):
     async def _open_store(self) -> None:
         """Persistent mode: credentials and pool state from the store, shared with others."""
         from kirogate.cluster import Cluster
+        from kirogate.cluster.outage import DatabaseWatch
         from kirogate.store import Store
 
         settings = self.settings
@@ -128,6 +134,8 @@ class Gateway(Answering):
         )
         self.shared_memory = shared = SharedMemory(store)
         self.truncations.shared = self.responses.shared = shared
+        self.database = watch = DatabaseWatch(store.ping)
+        watch.start()
         report = await store.sync_sources(self._sources, files=self._source_files)
         log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()
@@ -138,6 +146,7 @@ class Gateway(Answering):
             state=cluster.state,
             quota_reset=self.operations.reset_hint,
         )
+        cluster.coordinator.database_up = lambda: not watch.away
         self.tokens.coordinator = cluster.coordinator
         self.operations.changed = cluster.credentials_changed
         self.operations.file_lock = cluster.lock.hold
@@ -153,6 +162,19 @@ class Gateway(Answering):
             cache=self.operations.balances,
         )
         self.jobs.start()
+
+    def database_numbers(self) -> dict[str, int] | None:
+        """The store's health and write buffers for the metrics; ``None`` without a store."""
+        store = self.store
+        if store is None:
+            return None
+        state = self.cluster.state if self.cluster is not None else None
+        return {
+            "up": 0 if self.database is not None and self.database.away else 1,
+            "request_logs_queued": store.request_logs_queued,
+            "request_logs_dropped": store.request_logs_dropped,
+            "pool_state_pending": state.pending_count() if state is not None else 0,
+        }
 
     def _rotating_credentials(self) -> list[Credential]:
         """Credentials in rotation (not disabled), for the background jobs."""

@@ -3,13 +3,15 @@
 ConfigError
 └── SchemaTooNew        the database was migrated by a newer kirogate
 KirogateError
-├── StoreUnavailable    503: the database stopped answering at runtime
+├── StoreUnavailable    503: the database stopped answering at runtime (in kirogate.errors)
 └── StoreLockTimeout    also a TimeoutError: ``Store.exclusive`` waited too long
 """
 
 from __future__ import annotations
 
-from kirogate.errors import ConfigError, KirogateError
+from kirogate.errors import ConfigError, KirogateError, StoreUnavailable
+
+__all__ = ["SchemaTooNew", "StoreLockTimeout", "StoreUnavailable"]
 
 
 class SchemaTooNew(ConfigError):
@@ -24,14 +26,6 @@ class SchemaTooNew(ConfigError):
         )
         self.revision = revision
         self.head = head
-
-
-class StoreUnavailable(KirogateError):
-    """A query failed because the database is unreachable or refused it."""
-
-    status = 503
-    anthropic_type = "overloaded_error"
-    openai_type = "server_error"
 
 
 class StoreLockTimeout(KirogateError, TimeoutError):

@@ -1,6 +1,8 @@
 """Request logs: queued in memory by the request path, written in batches by a background task.
 
 ``log_request`` never waits: when the bounded queue is full the entry is dropped and counted.
+While the database is away, unwritten batches stay queued (within the same bound) and are
+written once it answers again.
 The background writer runs every few seconds (or sooner when a batch is full) and, at most
 once a minute or every :data:`BATCH_SIZE` rows, deletes the oldest rows beyond the
 ``request_log_retention`` setting; an explicit :meth:`flush_request_logs` always prunes.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import operator
 import time
 from collections import deque
@@ -24,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kirogate.errors import InvalidRequest, KirogateError
 from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
+from kirogate.store.errors import StoreUnavailable
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
 from kirogate.tasks import spawn
@@ -38,7 +42,8 @@ BATCH_SIZE = 500
 PRUNE_INTERVAL = 60.0  # seconds between retention prunes of the background writer
 MAX_RECENT = 10_000
 _LIMITS = {"request_id": 100, "endpoint": 200, "model": 200, "error": 4000}
-_WARN_EVERY = 60.0  # seconds between "dropped" warnings
+_WARN_EVERY = 60.0  # seconds between "dropped" (or "not written") warnings
+CLOSE_TIMEOUT = 10.0  # how long closing the store tries to write what is still queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,11 @@ class RequestLogMixin(StoreBase):
         """Entries lost because the queue was full or their batch could not be written."""
         return self._log_dropped
 
+    @property
+    def request_logs_queued(self) -> int:
+        """Entries waiting to be written (at most the queue limit)."""
+        return len(self._log_queue)
+
     def log_request(self, entry: RequestLogEntry) -> None:
         """Queue ``entry`` for the next batch; never blocks, drops (and counts) when full."""
         if not isinstance(entry, RequestLogEntry):
@@ -142,7 +152,9 @@ class RequestLogMixin(StoreBase):
     async def flush_request_logs(self, *, prune: bool = True) -> None:
         """Write every queued entry, then (``prune``) delete rows beyond the retention limit.
 
-        A batch that cannot be written is dropped (and counted) and the error raised.
+        While the database is away (:class:`StoreUnavailable`) the batch goes back to the
+        queue, to be written when it returns; a batch the database refuses is dropped (and
+        counted). Either way the error is raised.
         """
         async with self._log_flush_lock:
             while self._log_queue:
@@ -154,9 +166,22 @@ class RequestLogMixin(StoreBase):
                         self._log_unpruned += count
                         if prune:
                             await self._prune(conn)
+                except (StoreUnavailable, asyncio.CancelledError):
+                    # Away, or the writer was stopped mid-write: the rows wait for later.
+                    self._put_back(batch)
+                    raise
                 except Exception:
                     self._drop(len(batch), "writing request logs failed")
                     raise
+
+    def _put_back(self, batch: list[dict[str, Any]]) -> None:
+        """Return an unwritten batch to the front of the queue for the next attempt (the
+        database is away, not refusing the rows); what no longer fits is dropped and counted."""
+        room = max(0, self._log_queue_limit - len(self._log_queue))
+        kept = batch[:room]
+        self._log_queue.extendleft(RequestLogEntry(**row) for row in reversed(kept))
+        if len(kept) < len(batch):
+            self._drop(len(batch) - len(kept), "the request log queue is full")
 
     def _prune_due(self) -> bool:
         waited = time.monotonic() - self._log_pruned_at >= PRUNE_INTERVAL
@@ -196,6 +221,7 @@ class RequestLogMixin(StoreBase):
         self._log_flusher = spawn(self._run_flusher(), name="kirogate request-log flusher")
 
     async def _run_flusher(self) -> None:
+        failures, warned = 0, -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._log_flush_interval):
@@ -204,19 +230,38 @@ class RequestLogMixin(StoreBase):
             try:
                 await self.flush_request_logs(prune=self._prune_due())
             except (KirogateError, SQLAlchemyError) as exc:
-                log.warning("request logs not written: %s", exc)
+                # One line at the start of an outage and one every _WARN_EVERY seconds after.
+                failures += 1
+                if time.monotonic() - warned >= _WARN_EVERY:
+                    warned = time.monotonic()
+                    log.warning(
+                        "request logs not written (%d queued, kept for later): %s",
+                        len(self._log_queue),
+                        exc,
+                    )
+                continue
             except Exception:
                 # The writer must outlive any one bad batch; the batch is already counted.
                 log.exception("request log writer failed; continuing")
+                continue
+            if failures:
+                log.warning("request logs written again after %d failed attempts", failures)
+                failures, warned = 0, -math.inf
 
     async def _stop_flusher(self) -> None:
-        """Stop the background task and write what is still queued."""
+        """Stop the background task and write what is still queued (for at most
+        :data:`CLOSE_TIMEOUT` seconds: a frozen database must not hold the shutdown)."""
         task, self._log_flusher = self._log_flusher, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         try:
-            await self.flush_request_logs()
-        except (KirogateError, SQLAlchemyError) as exc:
-            log.warning("request logs lost at close: %s", exc)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.flush_request_logs()
+        except (KirogateError, SQLAlchemyError, TimeoutError) as exc:
+            log.warning(
+                "%d request log entries lost at close: %s",
+                len(self._log_queue),
+                exc or "no answer in time",
+            )

@@ -68,6 +68,8 @@ class Client:
 
     def __init__(self, stack: LiveStack) -> None:
         self.http = httpx.Client(base_url=stack.base_url, timeout=REQUEST_GUARD)
+        # /metrics takes the admin key kirogate serve generated into the data dir.
+        self.admin_key = (stack.data_dir / "admin_key").read_text(encoding="utf-8").strip()
         self.bodies: list[str] = []
         self.request_ids: list[str] = []
 
@@ -134,7 +136,9 @@ class Client:
         return body
 
     def metrics(self) -> str:
-        return self.http.get("/metrics").text
+        response = self.http.get("/metrics", headers={"x-api-key": self.admin_key})
+        assert response.status_code == 200, response.text
+        return response.text
 
 
 def poll(check: Callable[[], bool], what: str) -> None:

@@ -99,6 +99,14 @@ class LiveStack:
     api_key: str
     data_dir: Path
     credentials_file: Path
+    given_admin_key: str | None = None  # --admin-key in serve_args, if any
+
+    @property
+    def admin_key(self) -> str:
+        """The admin key: the one given, or the one ``serve`` generated into the data dir."""
+        if self.given_admin_key is not None:
+            return self.given_admin_key
+        return (self.data_dir / "admin_key").read_text(encoding="utf-8").strip()
 
     def emulator_json(self, path: str, body: object | None = None) -> object:
         data = None if body is None else json.dumps(body).encode()
@@ -162,4 +170,20 @@ def live_stack(
             env,
         ),
     ):
-        yield LiveStack(base_url, emulator_url, API_KEY, tmp / "data", creds_file)
+        args = list(serve_args)
+        given = args[args.index("--admin-key") + 1] if "--admin-key" in args else None
+        stack = LiveStack(base_url, emulator_url, API_KEY, tmp / "data", creds_file, given)
+        ADMIN_KEYS[base_url] = stack
+        try:
+            yield stack
+        finally:
+            ADMIN_KEYS.pop(base_url, None)
+
+
+# The running stacks by base URL, for helpers that are handed only the URL (admin_key_for).
+ADMIN_KEYS: dict[str, LiveStack] = {}
+
+
+def admin_key_for(base_url: str) -> str:
+    """The admin key of the live stack serving ``base_url``."""
+    return ADMIN_KEYS[base_url].admin_key

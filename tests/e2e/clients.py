@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.live import admin_key_for
 from tests.loopback_proxy import LoopbackProxy
 
 CLIENTS_DIR = Path(__file__).resolve().parents[1] / "clients"
@@ -90,7 +91,10 @@ _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 def error_answers(base_url: str) -> Counter[str]:
     """How many 4xx/5xx answers kirogate has given so far, by ``"<route> <status>"``."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+    request = urllib.request.Request(
+        f"{base_url}/metrics", headers={"x-api-key": admin_key_for(base_url)}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     counts: Counter[str] = Counter()
     for line in text.splitlines():

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from kirogate.metrics import MULTIPROC_ENV, fresh_directory
-from tests.live import live_stack
+from tests.live import admin_key_for, live_stack
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 
@@ -122,7 +122,8 @@ def database() -> Iterator[str]:
 
 
 def _get(url: str, path: str) -> str:
-    with urllib.request.urlopen(url + path, timeout=10) as response:
+    request = urllib.request.Request(url + path, headers={"x-api-key": admin_key_for(url)})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.read().decode())
 
 

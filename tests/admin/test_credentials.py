@@ -13,9 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from kirogate.emulator.app import RunningEmulator
-from kirogate.errors import UpstreamConnectionError, UpstreamThrottled
+from kirogate.errors import StoreUnavailable, UpstreamConnectionError, UpstreamThrottled
 from kirogate.service import Gateway
-from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, secret_hash
 from tests.admin.fakes import (
     ACCESS,

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kirogate.errors import ConfigError, InvalidRequest, NotFound
+from kirogate.errors import ConfigError, InvalidRequest, NotFound, StoreUnavailable
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
 from kirogate.pool.state import DisableReason
 from kirogate.service.operations import NOTICE_CHANNEL, Operations
 from kirogate.settings import Settings
-from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, Credential
 
 

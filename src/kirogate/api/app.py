@@ -28,11 +28,11 @@ from kirogate.api.json_reply import json_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.errors import (
     AuthenticationFailed,
-    ClientError,
     InternalError,
     KirogateError,
-    NotFound,
+    MethodNotAllowed,
     PermissionDenied,
+    RouteNotFound,
 )
 from kirogate.metrics import (
     CONTENT_TYPE,
@@ -49,16 +49,6 @@ log = logging.getLogger(__name__)
 
 READY_DATABASE_TIMEOUT = 3.0
 _USABLE_STATES = ("ready", "busy")
-
-
-class MethodNotAllowed(ClientError):
-    status = 405
-
-
-class RouteNotFound(NotFound):
-    """No such path (OpenAI answers these with ``code: null``, not ``model_not_found``)."""
-
-    openai_code = None
 
 
 # The OpenAI client routes, as a client whose base URL lacks ``/v1`` asks for them.

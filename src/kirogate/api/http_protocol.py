@@ -19,19 +19,12 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kirogate.api.errors import anthropic_error_body, dialect_for_path, openai_error_body
-from kirogate.errors import ClientError
+from kirogate.errors import HeadTooLarge
 
 # nginx answers 400 past 4 x 8 KiB of headers, Node 431 past 16 KiB; Claude Code and the SDKs
 # send about 2 KiB.
 MAX_HEAD_BYTES = 64 * 1024
 DISCARD_BYTES = 1024 * 1024
-
-
-class HeadTooLarge(ClientError):
-    status = 431
-    anthropic_type = "invalid_request_error"
-    openai_type = "invalid_request_error"
-    openai_code = "request_header_fields_too_large"
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):

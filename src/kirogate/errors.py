@@ -24,8 +24,8 @@ translated into this tree at the boundary where they happen.
     ├── DaemonError                    starting, finding or stopping the background gateway failed
     ├── StoreUnavailable               503 overloaded_error   (the database stopped answering)
     ├── StoreLockTimeout               503 overloaded_error   (also a TimeoutError: Store.exclusive)
-    ├── LockUnavailable                the lock service (Redis, the database) is unreachable
-    ├── LockTimeout                    also a TimeoutError: a cluster lock stayed taken too long
+    ├── LockUnavailable                503 overloaded_error   (Redis or the database lock is away)
+    ├── LockTimeout                    503 overloaded_error   (also a TimeoutError: lock stayed taken)
     ├── EventStreamError               502 api_error          (the upstream byte stream is bad)
     │   ├── CorruptFrame               a CRC, length or header check failed
     │   │   └── FrameTooLarge          a frame or header block exceeds the configured bound
@@ -245,9 +245,17 @@ class StoreLockTimeout(KirogateError, TimeoutError):
 class LockUnavailable(KirogateError):
     """The lock service (Redis, the database) could not be reached."""
 
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
 
 class LockTimeout(KirogateError, TimeoutError):
     """The lock stayed taken for longer than the caller was willing to wait."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
 
 
 # ---------------------------------------------------------------- event stream
@@ -418,7 +426,13 @@ class OutputFormatMismatch(KirogateError):
 
 
 class InternalError(KirogateError):
-    """An unexpected failure inside the gateway (a bug), told to the client without details."""
+    """An unexpected failure inside the gateway (a bug), told to the client without details:
+    the exception's class, text and traceback go to the log only."""
+
+    PLAIN: ClassVar[str] = "internal error: the gateway's log has the details"
+
+    def __init__(self, message: str = PLAIN) -> None:
+        super().__init__(message)
 
 
 class NoCredentialAvailable(KirogateError):

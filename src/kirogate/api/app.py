@@ -101,16 +101,9 @@ class ObservedFastAPI(FastAPI):
         server = gateway.settings.server if gateway else ServerSettings()
         limit = server.max_body_size
         stack = DirectRoutes(
-            super().build_middleware_stack(), routes, max_body_size=limit, refusal=refusal
+            super().build_middleware_stack(), routes, max_body_size=limit, refusal=dialect_refusal
         )
         return ObservabilityMiddleware(stack, **options)
-
-
-def refusal(path: str, exc: KirogateError) -> Response:
-    """A refusal before routing, in the admin API's envelope or the client's dialect."""
-    if path.startswith(admin.PREFIX):
-        return admin.admin_error_response(exc)
-    return dialect_refusal(path, exc)
 
 
 def credential_counts(gateway: Gateway) -> dict[str, int]:
@@ -261,9 +254,7 @@ def create_app(
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
         else:
             error = InternalError(str(exc.detail))
-        if request.url.path.startswith(admin.PREFIX):
-            return admin.admin_error_response(error)  # kiro.rs' admin error shape
-        return error_response(error, dialect)
+        return error_response(error, dialect)  # the admin API's paths: kiro.rs' admin shape
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:

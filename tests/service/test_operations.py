@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -371,3 +375,78 @@ async def test_with_redis_a_change_from_the_command_line_sends_the_cluster_notic
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+# ---------------------------------------------------------------- a real database that stops
+
+PRIVATE_PG_PORT = 55436
+
+
+def _as_postgres(*argv: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[str, Callable[[], None]]]:
+    """A PostgreSQL of the test's own on :data:`PRIVATE_PG_PORT` (never the shared one), and a
+    function that stops it."""
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        pytest.skip("no initdb / pg_ctl")
+    # Not under pytest's tmp_path: the postgres user (initdb refuses root) cannot enter it.
+    home = Path(tempfile.mkdtemp(prefix="kirogate-pg-"))
+    data = home / "pg"
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres")
+    try:
+        subprocess.run(
+            _as_postgres("initdb", "-A", "trust", "-D", str(data)),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        pytest.skip(f"cannot initdb: {exc}")
+    options = f"-p {PRIVATE_PG_PORT} -k {data} -c listen_addresses=127.0.0.1"
+    log = str(home / "postgres.log")  # the server's output, not a pipe pg_ctl would hold open
+    start = _as_postgres("pg_ctl", "-D", str(data), "-o", options, "-l", log, "-w", "start")
+    stop = _as_postgres("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+
+    def stop_it() -> None:
+        subprocess.run(stop, check=False, stdout=subprocess.DEVNULL, timeout=60)
+
+    try:
+        subprocess.run(start, check=True, stdout=subprocess.DEVNULL, timeout=60)
+        yield f"postgresql://postgres@127.0.0.1:{PRIVATE_PG_PORT}/postgres", stop_it
+    finally:
+        stop_it()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_a_stopped_database_refuses_every_change_and_memory_stays(
+    tmp_path: Path, private_postgres: tuple[str, Callable[[], None]]
+) -> None:
+    url, stop = private_postgres
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    async with Operations.open(settings) as opened:
+        store = opened._stored()
+        first, _ = await store.add_credential(credential("aorAAAA-refresh-" + "f" * 80))
+        second, _ = await store.add_credential(credential("aorAAAA-refresh-" + "s" * 80))
+        assert first.id is not None and second.id is not None
+        pool = CredentialPool([first, second])
+        pool.disable(second.id, "on its way out")
+        ops = over(opened, pool, store)
+        stop()
+        before = snapshot(pool)
+        for change in (
+            ops.set_disabled(first.id, True),
+            ops.set_disabled(second.id, False),
+            ops.reset(second.id),
+            ops.set_priority(first.id, 5),
+            ops.remove(second.id),
+            ops.add(credential("aorAAAA-refresh-" + "n" * 80)),
+        ):
+            with pytest.raises(StoreUnavailable) as raised:
+                await change
+            assert raised.value.status == 503
+        assert snapshot(pool) == before and len(pool) == 2

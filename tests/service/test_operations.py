@@ -11,13 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kirogate.errors import ConfigError, InvalidRequest, NotFound, StoreUnavailable
+from kirogate.errors import (
+    ConfigError,
+    CredentialSourceError,
+    InvalidRequest,
+    NotFound,
+    StoreUnavailable,
+)
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.pool.state import DisableReason
 from kirogate.service.operations import NOTICE_CHANNEL, Operations
 from kirogate.settings import Settings
-from kirogate.upstream.credentials import AuthMethod, Credential
+from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
 
 
 def credential(token: str = "aorAAAA-refresh-" + "r" * 80) -> Credential:
@@ -450,3 +456,31 @@ async def test_a_stopped_database_refuses_every_change_and_memory_stays(
                 await change
             assert raised.value.status == 503
         assert snapshot(pool) == before and len(pool) == 2
+
+
+async def test_a_kiro_rs_priority_whose_file_cannot_be_written_changes_nothing(
+    opened: Operations, tmp_path: Path
+) -> None:
+    path = tmp_path / "credentials.json"
+    path.write_text("[{not json", encoding="utf-8")
+    origin = CredentialOrigin("kiro-rs", path, index=0, array=True)
+    pool = CredentialPool(
+        [Credential(AuthMethod.SOCIAL, refresh_token="a" * 100, id=1, origin=origin)]
+    )
+    with pytest.raises(CredentialSourceError):
+        await over(opened, pool, None).set_priority(1, 4)
+    assert pool.state_of(1).priority == 0 and pool.get(1).priority == 0
+
+
+async def test_a_kiro_rs_priority_reaches_its_file_and_the_pool(
+    opened: Operations, tmp_path: Path
+) -> None:
+    path = tmp_path / "credentials.json"
+    path.write_text('[{"refreshToken": "' + "a" * 100 + '", "priority": 0}]', encoding="utf-8")
+    origin = CredentialOrigin("kiro-rs", path, index=0, array=True)
+    pool = CredentialPool(
+        [Credential(AuthMethod.SOCIAL, refresh_token="a" * 100, id=1, origin=origin)]
+    )
+    await over(opened, pool, None).set_priority(1, 4)
+    assert pool.state_of(1).priority == 4 and pool.get(1).priority == 4
+    assert '"priority": 4' in path.read_text(encoding="utf-8")

@@ -21,12 +21,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kirogate.cluster.changes import PendingChange
-from kirogate.errors import ConfigError, InvalidGrant, InvalidRequest, NotFound
+from kirogate.errors import (
+    ConfigError,
+    CredentialSourceError,
+    InvalidGrant,
+    InvalidRequest,
+    NotFound,
+)
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.pool.state import (
@@ -388,9 +394,17 @@ class Operations:
         if store is not None:
             # The store first: when it is away the change is refused whole, not half made.
             await store.update_credential(credential_id, priority=priority)
-        pool.set_priority(credential_id, priority)
         if credential.origin is not None and credential.origin.kind == "kiro-rs":
-            await write_back_async(credential)  # kiro.rs keeps priority in credentials.json
+            # kiro.rs keeps priority in credentials.json: a copy with the new one is written
+            # before the pool takes it.
+            try:
+                await write_back_async(replace(credential, priority=priority))
+            except CredentialSourceError as exc:
+                if store is None:
+                    raise  # the file is the only place it is kept: nothing has changed
+                log.warning("credential %s: priority stored, but not in its file: %s",
+                            credential.label, exc.message)  # fmt: skip
+        pool.set_priority(credential_id, priority)
         await self._notify()
 
     async def reset(self, credential_id: int) -> None:

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 
+import kirogate
 import kirogate.errors as errors
-from kirogate.errors import KirogateError
+from kirogate.errors import (
+    ConfigError,
+    KirogateError,
+    SchemaTooNew,
+    StoreLockTimeout,
+    StoreUnavailable,
+)
 
 CLASSES = [
     cls
@@ -56,3 +65,42 @@ def test_an_unavailable_store_shows_a_plain_message_and_logs_its_detail() -> Non
     assert "db.internal" not in error.message
     assert str(error).endswith("(database postgresql://kg@db.internal:5432/kg: refused)")
     assert error.detail.startswith("database postgresql://")
+
+
+def test_no_error_class_lives_outside_the_tree() -> None:
+    for info in pkgutil.walk_packages(kirogate.__path__, "kirogate."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and issubclass(value, KirogateError):
+                assert value.__module__ == errors.__name__, (info.name, value.__name__)
+
+
+# ---------------------------------------------------------------- store (moved from tests/store)
+
+
+def test_a_schema_too_new_names_both_revisions_and_the_way_out() -> None:
+    error = SchemaTooNew("sqlite:///k.db", "0009", "0002")
+    assert isinstance(error, ConfigError)
+    assert (error.revision, error.head) == ("0009", "0002")
+    assert "'0009'" in error.message and "'0002'" in error.message
+    assert "KIROGATE_DATABASE_URL" in error.message
+
+
+def test_an_unavailable_store_is_a_503_overload() -> None:
+    error = StoreUnavailable("database down")
+    assert isinstance(error, KirogateError)
+    assert (error.status, error.anthropic_type, error.openai_type) == (
+        503,
+        "overloaded_error",
+        "server_error",
+    )
+
+
+def test_a_lock_timeout_is_also_a_timeout_error() -> None:
+    error = StoreLockTimeout("refresh", 2.5)
+    assert isinstance(error, TimeoutError)
+    assert error.status == 503
+    assert (error.name, error.timeout) == ("refresh", 2.5)
+    assert error.message == "lock 'refresh' still held by another holder after 2.5s"

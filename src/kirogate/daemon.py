@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from kirogate.errors import KirogateError
+from kirogate.errors import DaemonError
 
 PID_FILE = "kirogate.pid"
 STATE_FILE = "kirogate.daemon.json"
@@ -36,10 +36,6 @@ PID_FILE_MODE = 0o644
 STATE_FILE_MODE = 0o600
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-
-
-class DaemonError(KirogateError):
-    """Starting, finding or stopping the background gateway failed; the message says why."""
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 Every failure the gateway can report is one of these classes. Each knows the HTTP
 status and the wire error type a client sees; ``api/errors.py`` renders them as an
-Anthropic or an OpenAI envelope. Foreign exceptions (aiohttp, OSError, json) are
+Anthropic, an OpenAI or an admin (kiro.rs) envelope. Foreign exceptions (aiohttp, OSError, json) are
 translated into this tree at the boundary where they happen.
 
     KirogateError                      500 api_error
@@ -11,10 +11,21 @@ translated into this tree at the boundary where they happen.
     │   ├── AuthenticationFailed       401 authentication_error
     │   ├── PermissionDenied           403 permission_error
     │   ├── NotFound                   404 not_found_error
+    │   │   └── RouteNotFound          404 no such path (OpenAI: code null)
+    │   ├── MethodNotAllowed           405 the path exists, the method does not
     │   ├── RequestTooLarge            413 request_too_large
+    │   │   └── BodyTooLarge           the body is over server.max_body_size
+    │   ├── HeadTooLarge               431 the request line and headers are over the bound
     │   └── RateLimited                429 rate_limit_error   (retry_after)
     ├── ConfigError                    500 api_error          (startup/CLI: exit code 2)
-    │   └── CredentialSourceError      a credential file/env value is unusable (names file, field)
+    │   ├── CredentialSourceError      a credential file/env value is unusable (names file, field)
+    │   ├── SettingsError              a setting is unusable (names source, key, what is allowed)
+    │   └── SchemaTooNew               the database was migrated by a newer kirogate
+    ├── DaemonError                    starting, finding or stopping the background gateway failed
+    ├── StoreUnavailable               503 overloaded_error   (the database stopped answering)
+    ├── StoreLockTimeout               503 overloaded_error   (also a TimeoutError: Store.exclusive)
+    ├── LockUnavailable                503 overloaded_error   (Redis or the database lock is away)
+    ├── LockTimeout                    503 overloaded_error   (also a TimeoutError: lock stayed taken)
     ├── EventStreamError               502 api_error          (the upstream byte stream is bad)
     │   ├── CorruptFrame               a CRC, length or header check failed
     │   │   └── FrameTooLarge          a frame or header block exceeds the configured bound
@@ -43,6 +54,9 @@ translated into this tree at the boundary where they happen.
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
         └── ModelNotAllowed            404 not_found_error   (no credential's plan has the model)
+
+The admin API renders the same classes in kiro.rs' envelope (``api/errors.py``'s third
+dialect), by the same table.
 
 The two permanent pool conditions answer 4xx, which SDKs and Claude Code do not retry, in the
 statuses the official APIs use: a model the account cannot use is Anthropic's and OpenAI's 404
@@ -114,11 +128,34 @@ class NotFound(ClientError):
         self.param = param
 
 
+class RouteNotFound(NotFound):
+    """No such path (OpenAI answers these with ``code: null``, not ``model_not_found``)."""
+
+    openai_code = None
+
+
+class MethodNotAllowed(ClientError):
+    status = 405
+
+
 class RequestTooLarge(ClientError):
     status = 413
     anthropic_type = "request_too_large"
     openai_type = "invalid_request_error"
     openai_code = "request_too_large"
+
+
+class BodyTooLarge(RequestTooLarge):
+    """The request body is over ``server.max_body_size``."""
+
+
+class HeadTooLarge(ClientError):
+    """The request line and headers are over the server's bound (answered before routing)."""
+
+    status = 431
+    anthropic_type = "invalid_request_error"
+    openai_type = "invalid_request_error"
+    openai_code = "request_header_fields_too_large"
 
 
 class RateLimited(ClientError):
@@ -147,6 +184,95 @@ class CredentialSourceError(ConfigError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.field = field
+
+
+class SettingsError(ConfigError):
+    """A setting is unusable: says where it came from, which key, and what is allowed."""
+
+    def __init__(self, source: str, key: str | None, problem: str, allowed: str | None = None):
+        where = f"{source}: key '{key}'" if key else source
+        message = f"{where}: {problem}"
+        if allowed:
+            message += f" (allowed: {allowed})"
+        super().__init__(message)
+        self.source = source
+        self.key = key
+        self.problem = problem
+        self.allowed = allowed
+
+
+class SchemaTooNew(ConfigError):
+    """The database carries a schema revision this kirogate does not know."""
+
+    def __init__(self, display_url: str, revision: str, head: str) -> None:
+        super().__init__(
+            f"the database {display_url} has schema revision {revision!r}, which this kirogate "
+            f"does not know (its newest is {head!r}): a newer kirogate has migrated it. "
+            "Upgrade kirogate to the version that wrote it, or point --database-url / "
+            "KIROGATE_DATABASE_URL at another database"
+        )
+        self.revision = revision
+        self.head = head
+
+
+class DaemonError(KirogateError):
+    """Starting, finding or stopping the background gateway failed; the message says why."""
+
+
+# ---------------------------------------------------------------- store and locks
+
+
+# What a client (or anyone reading an error body) is told while the database is away: never
+# its URL, host, port, user, name or the driver's text.
+STORE_AWAY_MESSAGE = "the gateway's database is unavailable; try again shortly"
+
+
+class StoreUnavailable(KirogateError):
+    """The database is unreachable or refused a query (raised by ``kirogate.store``).
+
+    ``message`` (what error bodies show) is always :data:`STORE_AWAY_MESSAGE`; the database's
+    name and the driver's text are kept in ``detail``, which ``str()`` (and so the log) adds.
+    """
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(STORE_AWAY_MESSAGE)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})"
+
+
+class StoreLockTimeout(KirogateError, TimeoutError):
+    """``Store.exclusive(name)`` could not take the lock within its timeout."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
+    def __init__(self, name: str, timeout: float) -> None:
+        super().__init__(f"lock {name!r} still held by another holder after {timeout:g}s")
+        self.name = name
+        self.timeout = timeout
+
+
+class LockUnavailable(KirogateError):
+    """The lock service (Redis, the database) could not be reached."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+
+
+class LockTimeout(KirogateError, TimeoutError):
+    """The lock stayed taken for longer than the caller was willing to wait."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
 
 
 # ---------------------------------------------------------------- event stream
@@ -317,31 +443,13 @@ class OutputFormatMismatch(KirogateError):
 
 
 class InternalError(KirogateError):
-    """An unexpected failure inside the gateway (a bug), told to the client without details."""
+    """An unexpected failure inside the gateway (a bug), told to the client without details:
+    the exception's class, text and traceback go to the log only."""
 
+    PLAIN: ClassVar[str] = "internal error: the gateway's log has the details"
 
-# What a client (or anyone reading an error body) is told while the database is away: never
-# its URL, host, port, user, name or the driver's text.
-STORE_AWAY_MESSAGE = "the gateway's database is unavailable; try again shortly"
-
-
-class StoreUnavailable(KirogateError):
-    """The database is unreachable or refused a query (raised by ``kirogate.store``).
-
-    ``message`` (what error bodies show) is always :data:`STORE_AWAY_MESSAGE`; the database's
-    name and the driver's text are kept in ``detail``, which ``str()`` (and so the log) adds.
-    """
-
-    status = 503
-    anthropic_type = "overloaded_error"
-    openai_type = "server_error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(STORE_AWAY_MESSAGE)
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.detail})"
+    def __init__(self, message: str = PLAIN) -> None:
+        super().__init__(message)
 
 
 class NoCredentialAvailable(KirogateError):

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from kirogate import admin
+from kirogate.errors import InternalError
 from kirogate.service import Gateway
 from kirogate.settings import ServerSettings, Settings
 from tests.admin.fakes import (
@@ -69,9 +70,9 @@ async def test_an_unexpected_error_is_500_internal_error_without_details(
     gateway.balance_error = RuntimeError(f"boom {ACCESS}")
     reply = await call(app, "GET", "/api/admin/credentials/1/balance", headers=key())
     assert reply.status == 500
-    assert reply.json() == {
-        "error": {"type": "internal_error", "message": "internal error: RuntimeError"}
-    }
+    # Issue #13 item 10: not even the exception's class name (it was "internal error: RuntimeError").
+    assert reply.json() == {"error": {"type": "internal_error", "message": InternalError.PLAIN}}
+    assert "RuntimeError" not in reply.text and "boom" not in reply.text
 
 
 async def test_unknown_admin_path_and_method_use_the_admin_error_shape() -> None:

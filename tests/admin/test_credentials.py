@@ -13,9 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from kirogate.emulator.app import RunningEmulator
-from kirogate.errors import UpstreamConnectionError, UpstreamThrottled
+from kirogate.errors import StoreUnavailable, UpstreamConnectionError, UpstreamThrottled
 from kirogate.service import Gateway
-from kirogate.store import StoreUnavailable
 from kirogate.upstream.credentials import AuthMethod, secret_hash
 from tests.admin.fakes import (
     ACCESS,
@@ -291,6 +290,42 @@ async def test_priority_during_a_database_outage_is_503_and_changes_nothing(
     assert error["type"] == "service_unavailable"
     assert "db.internal" not in error["message"] and "postgresql" not in error["message"]
     assert gateway.pool.state_of(3).priority != 0
+
+
+class StoreDown:
+    """Every call fails as a stopped database's would."""
+
+    def __getattr__(self, name: str) -> object:
+        async def fail(*args: object, **kwargs: object) -> None:
+            raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: refused")
+
+        return fail
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/admin/credentials/2/disabled", {"disabled": True}),
+        ("POST", "/api/admin/credentials/1/disabled", {"disabled": False}),
+        ("POST", "/api/admin/credentials/1/reset", None),
+        ("DELETE", "/api/admin/credentials/1", None),
+        ("POST", "/api/admin/credentials/3/priority", {"priority": 0}),
+        ("POST", "/api/admin/credentials", {"refreshToken": "n" * 120, "authMethod": "social"}),
+    ],
+)
+async def test_every_change_during_a_database_outage_is_503_and_changes_nothing(
+    app: FastAPI, gateway: FakeGateway, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    gateway.pool.disable(1, "manual")
+    before = [(c.id, c.priority, gateway.pool.state_of(c.id)) for c in gateway.pool.credentials()]
+    gateway.operations._store = lambda: StoreDown()  # type: ignore[assignment,return-value]
+    reply = await call(app, method, path, body=body, headers=key())
+    assert reply.status == 503, reply.text
+    error = reply.json()["error"]
+    assert error["type"] == "service_unavailable"
+    assert "db.internal" not in reply.text and "postgresql" not in reply.text
+    after = [(c.id, c.priority, gateway.pool.state_of(c.id)) for c in gateway.pool.credentials()]
+    assert after == before
 
 
 async def test_reset_lifts_cooldown_and_disable(app: FastAPI, gateway: FakeGateway) -> None:

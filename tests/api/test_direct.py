@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirogate.api.app import ObservedFastAPI
 from kirogate.api.direct import direct_table
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InternalError, InvalidRequest
 from kirogate.metrics import GatewayMetrics
 
 
@@ -118,7 +118,9 @@ async def test_errors_keep_the_dialect(client: httpx2.AsyncClient) -> None:
 
     response = await client.post("/v1/chat/completions", json={})
     assert response.status_code == 500
-    assert response.json()["error"]["message"] == "internal error: RuntimeError"
+    # Issue #13 item 10: no class name (it was "internal error: RuntimeError"); the log has it.
+    assert response.json()["error"]["message"] == InternalError.PLAIN
+    assert "RuntimeError" not in response.text
     assert "type" not in response.json()  # OpenAI's envelope
 
 

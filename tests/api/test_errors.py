@@ -1,12 +1,16 @@
-"""Dialect error rendering (the mapping of exception frames is tested in upstream/test_classify)."""
+"""Dialect error rendering: Anthropic, OpenAI and the kiro.rs admin envelope (the mapping of
+exception frames is tested in upstream/test_classify)."""
 
 from __future__ import annotations
+
+import json
 
 import orjson
 import pytest
 
 from kirogate.api.errors import (
     Dialect,
+    admin_error_type,
     client_facing,
     dialect_for_path,
     error_body,
@@ -17,12 +21,24 @@ from kirogate.convert.openai_out import error_chunk
 from kirogate.convert.responses_out import ResponsesStreamRenderer
 from kirogate.errors import (
     STORE_AWAY_MESSAGE,
+    AuthenticationFailed,
+    InternalError,
+    InvalidGrant,
     InvalidRequest,
+    KirogateError,
+    LockUnavailable,
+    MethodNotAllowed,
     NoCredentialAvailable,
+    NotFound,
+    PermissionDenied,
     QuotaExhausted,
     RateLimited,
+    RequestTooLarge,
+    StoreLockTimeout,
     StoreUnavailable,
+    UpstreamConnectionError,
     UpstreamStreamException,
+    UpstreamThrottled,
 )
 from kirogate.upstream.classify import client_error
 
@@ -101,13 +117,16 @@ def test_anthropic_body() -> None:
         ("/v1/responses/abc", Dialect.OPENAI),
         ("/v1/messages", Dialect.ANTHROPIC),
         ("/cc/v1/messages", Dialect.ANTHROPIC),
+        ("/api/admin/credentials", Dialect.ADMIN),
+        ("/api/admin", Dialect.ADMIN),
+        ("/api/administrator", Dialect.ANTHROPIC),
     ],
 )
 def test_dialect_for_path(path: str, dialect: Dialect) -> None:
     assert dialect_for_path(path) is dialect
 
 
-@pytest.mark.parametrize("dialect", list(Dialect))
+@pytest.mark.parametrize("dialect", [Dialect.ANTHROPIC, Dialect.OPENAI])
 def test_a_database_outage_is_a_plain_503_in_the_dialect(dialect: Dialect) -> None:
     error = StoreUnavailable("database postgresql://kg@db.internal:5432/kgdb: refused")
     response = error_response(error, dialect)
@@ -121,3 +140,72 @@ def test_a_database_outage_is_a_plain_503_in_the_dialect(dialect: Dialect) -> No
         assert body["error"]["message"] == STORE_AWAY_MESSAGE
     for detail in (b"postgresql", b"kg@", b"db.internal", b"5432", b"kgdb", b"refused"):
         assert detail not in bytes(response.body)
+
+
+# ---------------------------------------------------------------- the admin dialect (kiro.rs)
+
+
+def test_each_error_class_maps_to_its_kiro_rs_status_and_type() -> None:
+    assert admin_error_type(InvalidGrant("dead")) == (400, "invalid_request")
+    assert admin_error_type(AuthenticationFailed("no key")) == (401, "authentication_error")
+    assert admin_error_type(NotFound("no such id")) == (404, "not_found")
+    assert admin_error_type(InvalidRequest("bad")) == (400, "invalid_request")
+    assert admin_error_type(UpstreamConnectionError("down")) == (502, "api_error")
+    assert admin_error_type(KirogateError("other")) == (500, "internal_error")
+
+
+def test_an_admin_4xx_names_its_own_kind_not_always_invalid_request() -> None:
+    assert admin_error_type(PermissionDenied("no")) == (403, "permission_error")
+    assert admin_error_type(RateLimited("slow", retry_after=3)) == (429, "rate_limit_error")
+    assert admin_error_type(MethodNotAllowed("GET")) == (405, "method_not_allowed")
+    assert admin_error_type(RequestTooLarge("big")) == (413, "request_too_large")
+    # Upstream trouble is the upstream's, whatever status the client dialects give it.
+    assert admin_error_type(UpstreamThrottled("slow")) == (502, "api_error")
+    assert admin_error_type(NoCredentialAvailable("none")) == (502, "api_error")
+
+
+def test_the_response_is_the_admin_envelope() -> None:
+    response = error_response(NotFound("credential #9 not found"), Dialect.ADMIN)
+    assert response.status_code == 404
+    body = json.loads(bytes(response.body))
+    assert body == {"error": {"type": "not_found", "message": "credential #9 not found"}}
+
+
+def test_an_admin_rate_limit_says_when_to_come_back() -> None:
+    response = error_response(RateLimited("slow down", retry_after=2.5), Dialect.ADMIN)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "3"
+
+
+def test_a_store_outage_is_503_with_no_database_detail() -> None:
+    outage = StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused")
+    assert admin_error_type(outage) == (503, "service_unavailable")
+    assert admin_error_type(StoreLockTimeout("credentials", 5)) == (503, "service_unavailable")
+    response = error_response(outage, Dialect.ADMIN)
+    assert response.status_code == 503
+    body = json.loads(bytes(response.body))
+    assert body["error"]["type"] == "service_unavailable"
+    message = body["error"]["message"]
+    assert "database" in message and "try again" in message
+    for detail in ("postgresql", "kg@", "db.internal", "5432", "refused"):
+        assert detail not in message
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_no_dialect_shows_a_store_or_lock_services_detail(dialect: Dialect) -> None:
+    for error in (
+        StoreUnavailable("database postgresql://kg@db.internal:5432/kg: connection refused"),
+        LockUnavailable("Redis lock 'refresh:1': ConnectionError: redis.internal:6379 refused"),
+    ):
+        response = error_response(error, dialect)
+        assert response.status_code == 503
+        text = bytes(response.body).decode()
+        for detail in ("postgresql", "kg@", "internal", "5432", "6379", "refused", "Error:"):
+            assert detail not in text, (dialect, text)
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_an_internal_error_tells_no_class_name(dialect: Dialect) -> None:
+    response = error_response(InternalError(), dialect)
+    assert response.status_code == 500
+    assert "log" in bytes(response.body).decode()

@@ -12,8 +12,9 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from kirogate.api.direct import DirectRoutes
-from kirogate.api.limits import BodyTooLarge, bounded_receive, declared_length
+from kirogate.api.limits import bounded_receive, declared_length
 from kirogate.emulator.app import RunningEmulator
+from kirogate.errors import BodyTooLarge
 from tests.emulated_gateway import CLIENT_KEY, running
 
 LIMIT = 4096

@@ -87,3 +87,18 @@ async def test_a_client_hang_up_while_waiting_cancels_the_upstream_attempt() -> 
     assert b"message_start" in first
     await body.aclose()  # type: ignore[attr-defined]
     assert gateway.cancelled
+
+
+async def test_a_slow_unexpected_failure_tells_the_client_no_class_name() -> None:
+    gateway = SlowGateway(settings(0.05), delay=0.3, error=KeyError("secret-ish detail"))
+    body = await open_stream(
+        gateway,  # type: ignore[arg-type]
+        CONV,
+        resolve_model(CONV.model),
+        endpoint="/v1/messages",
+        renderer_for=renderer_for,
+    )
+    text = b"".join([chunk async for chunk in body]).decode()
+    assert "event: error" in text
+    assert "the gateway's log has the details" in text
+    assert "KeyError" not in text and "secret-ish" not in text

@@ -11,11 +11,10 @@ from redis.asyncio import Redis
 from kirogate.cluster.locks import (
     DistributedLock,
     LocalLock,
-    LockTimeout,
-    LockUnavailable,
     RedisLock,
     StoreLock,
 )
+from kirogate.errors import LockTimeout, LockUnavailable
 from tests.cluster.fakes import FakeStore
 
 

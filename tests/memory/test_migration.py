@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kirogate.errors import ConfigError
-from kirogate.store import SchemaTooNew, Store, migrate
+from kirogate.errors import ConfigError, SchemaTooNew
+from kirogate.store import Store, migrate
 from kirogate.store.base import create_engine
 from kirogate.store.migrate import HEAD_REVISION, head_revision, upgrade
 from kirogate.store.urls import parse_database_url

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 import kirogate.pool as pool_settings
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, SettingsError
 from kirogate.settings import (
     AffinitySettings,
     Override,
     PoolMode,
     PoolSettings,
     Settings,
-    SettingsError,
     load_settings,
     parse_duration,
     resolve_settings,

@@ -3,8 +3,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from kirogate.errors import InvalidRequest, KirogateError
-from kirogate.store import StoreLockTimeout
+from kirogate.errors import InvalidRequest, KirogateError, StoreLockTimeout
 from kirogate.store.locks import advisory_key
 
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kirogate.errors import InvalidRequest
-from kirogate.store import RequestLogEntry, StoreUnavailable
+from kirogate.errors import InvalidRequest, StoreUnavailable
+from kirogate.store import RequestLogEntry
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kirogate.errors import ConfigError
-from kirogate.store import SchemaTooNew, Store
+from kirogate.errors import ConfigError, SchemaTooNew
+from kirogate.store import Store
 from kirogate.store.migrate import head_revision
 from kirogate.store.schema import metadata
 

@@ -2,8 +2,8 @@
 
 Split by noun: :mod:`~kirogate.admin.credentials` and :mod:`~kirogate.admin.pool` hold the
 routes, each over the service's operations; :mod:`~kirogate.admin.auth` checks the admin key
-(off, answering 404, while none is configured) and :mod:`~kirogate.admin.errors` renders
-failures. Bodies and answers follow kiro.rs so its admin UI and scripts work unchanged:
+(off, answering 404, while none is configured) and renders failures in the admin dialect
+of :mod:`kirogate.api.errors`. Bodies and answers follow kiro.rs so its admin UI and scripts work unchanged:
 success is ``{"success": true, "message": ...}``, errors are
 ``{"error": {"type": ..., "message": ...}}`` (never FastAPI's 422). No token, key or password
 is ever returned whole.
@@ -15,7 +15,6 @@ from fastapi import APIRouter
 
 from kirogate.admin import credentials, pool
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
-from kirogate.admin.errors import admin_error_response, admin_error_type
 
 router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
 for _nouns in (credentials.router, pool.router):
@@ -26,8 +25,6 @@ __all__ = [
     "OFF_MESSAGE",
     "PREFIX",
     "AdminRoute",
-    "admin_error_response",
-    "admin_error_type",
     "require_admin",
     "router",
 ]

@@ -15,17 +15,16 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from kirogate.admin.errors import admin_error_response
 from kirogate.api.auth import key_matches, presented_key
-from kirogate.api.json_reply import json_response
+from kirogate.api.errors import ADMIN_PREFIX, Dialect, error_response
 from kirogate.api.request_gate import gateway_of
-from kirogate.errors import AuthenticationFailed, KirogateError, NotFound
+from kirogate.errors import AuthenticationFailed, InternalError, KirogateError, NotFound
 from kirogate.service import Gateway
 from kirogate.service.operations import Operations
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/api/admin"
+PREFIX = ADMIN_PREFIX
 OFF_MESSAGE = (
     "the admin API is off: start kirogate with --admin-key <key> "
     "(or set KIROGATE_ADMIN_KEY) to turn it on"
@@ -68,15 +67,12 @@ class AdminRoute(APIRoute):
                 require_admin(request)
                 return await handler(request)
             except KirogateError as exc:
-                return admin_error_response(exc)
+                return error_response(exc, Dialect.ADMIN)
             except ClientDisconnect:
                 raise
-            except Exception as exc:
+            except Exception:
                 log.exception("unexpected error on %s %s", request.method, request.url.path)
-                message = f"internal error: {type(exc).__name__}"
-                return json_response(
-                    {"error": {"type": "internal_error", "message": message}}, status=500
-                )
+                return error_response(InternalError(), Dialect.ADMIN)
 
         return guarded
 

@@ -28,11 +28,11 @@ from kirogate.api.json_reply import json_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
 from kirogate.errors import (
     AuthenticationFailed,
-    ClientError,
     InternalError,
     KirogateError,
-    NotFound,
+    MethodNotAllowed,
     PermissionDenied,
+    RouteNotFound,
 )
 from kirogate.metrics import (
     CONTENT_TYPE,
@@ -49,16 +49,6 @@ log = logging.getLogger(__name__)
 
 READY_DATABASE_TIMEOUT = 3.0
 _USABLE_STATES = ("ready", "busy")
-
-
-class MethodNotAllowed(ClientError):
-    status = 405
-
-
-class RouteNotFound(NotFound):
-    """No such path (OpenAI answers these with ``code: null``, not ``model_not_found``)."""
-
-    openai_code = None
 
 
 # The OpenAI client routes, as a client whose base URL lacks ``/v1`` asks for them.
@@ -111,16 +101,9 @@ class ObservedFastAPI(FastAPI):
         server = gateway.settings.server if gateway else ServerSettings()
         limit = server.max_body_size
         stack = DirectRoutes(
-            super().build_middleware_stack(), routes, max_body_size=limit, refusal=refusal
+            super().build_middleware_stack(), routes, max_body_size=limit, refusal=dialect_refusal
         )
         return ObservabilityMiddleware(stack, **options)
-
-
-def refusal(path: str, exc: KirogateError) -> Response:
-    """A refusal before routing, in the admin API's envelope or the client's dialect."""
-    if path.startswith(admin.PREFIX):
-        return admin.admin_error_response(exc)
-    return dialect_refusal(path, exc)
 
 
 def credential_counts(gateway: Gateway) -> dict[str, int]:
@@ -288,9 +271,7 @@ def create_app(
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
         else:
             error = InternalError(str(exc.detail))
-        if request.url.path.startswith(admin.PREFIX):
-            return admin.admin_error_response(error)  # kiro.rs' admin error shape
-        return error_response(error, dialect)
+        return error_response(error, dialect)  # the admin API's paths: kiro.rs' admin shape
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:

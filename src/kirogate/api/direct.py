@@ -46,8 +46,7 @@ def error_for(request: Request, exc: Exception) -> Response:
     if isinstance(exc, KirogateError):
         return error_response(exc, dialect_for_path(request.scope["path"]))
     log.exception("unexpected error on %s %s", request.method, request.scope["path"])
-    error = InternalError(f"internal error: {type(exc).__name__}")
-    return error_response(error, dialect_for_path(request.scope["path"]))
+    return error_response(InternalError(), dialect_for_path(request.scope["path"]))
 
 
 def _takes_only_request(endpoint: Callable[..., Any]) -> bool:

@@ -24,21 +24,14 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kirogate.api.errors import anthropic_error_body, dialect_for_path, openai_error_body
-from kirogate.errors import ClientError
+from kirogate.api.errors import dialect_for_path, error_body
+from kirogate.errors import HeadTooLarge
 
 # nginx answers 400 past 4 x 8 KiB of headers, Node 431 past 16 KiB; Claude Code and the SDKs
 # send about 2 KiB.
 MAX_HEAD_BYTES = 64 * 1024
 DISCARD_BYTES = 1024 * 1024
 HEAD_TIMEOUT = 30.0  # seconds (server.header_timeout); nginx's client_header_timeout is 60
-
-
-class HeadTooLarge(ClientError):
-    status = 431
-    anthropic_type = "invalid_request_error"
-    openai_type = "invalid_request_error"
-    openai_code = "request_header_fields_too_large"
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -108,9 +101,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             f"the request line and headers are larger than the gateway's limit of "
             f"{MAX_HEAD_BYTES // 1024} KiB"
         )
-        dialect = dialect_for_path(path)
-        body = anthropic_error_body(error) if dialect == "anthropic" else openai_error_body(error)
-        content = orjson.dumps(body)
+        content = orjson.dumps(error_body(error, dialect_for_path(path)))
         head = (
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: application/json\r\nconnection: close\r\n"

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope
 
-from kirogate.errors import RequestTooLarge
+from kirogate.errors import BodyTooLarge
 
 MIB = 1024 * 1024
-
-
-class BodyTooLarge(RequestTooLarge):
-    """The request body is over ``server.max_body_size``."""
 
 
 def too_large(limit: int) -> BodyTooLarge:

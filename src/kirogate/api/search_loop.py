@@ -305,10 +305,9 @@ async def _search_body(
                 log.warning("search loop ended with %s: %s", type(exc).__name__, exc.message)
                 yield FinalChunk(renderer.error(client_error(exc)))
                 return
-            except Exception as exc:  # the client must still get a well-formed end of stream
+            except Exception:  # the client must still get a well-formed end of stream
                 log.exception("unexpected error in the search loop")
-                error = InternalError(f"internal error: {type(exc).__name__}")
-                yield FinalChunk(renderer.error(error))
+                yield FinalChunk(renderer.error(InternalError()))
                 return
             current = sse_body(answer, renderer, started=True)
     finally:

@@ -87,10 +87,9 @@ async def _waiting_body(
             log.warning("stream ended before its first event with %s", type(exc).__name__)
             yield FinalChunk(renderer.error(client_error(exc)))
             return
-        except Exception as exc:
+        except Exception:
             log.exception("unexpected error while waiting for the upstream")
-            error = InternalError(f"internal error: {type(exc).__name__}")
-            yield FinalChunk(renderer.error(error))
+            yield FinalChunk(renderer.error(InternalError()))
             return
         handed_over = True  # sse_body closes the answer, whatever happens
         async with contextlib.aclosing(sse_body(answer, renderer, started=True)) as body:

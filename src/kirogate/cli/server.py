@@ -31,6 +31,7 @@ from kirogate.cli.command_kit import (
 from kirogate.cli.confirm import add_yes_option
 from kirogate.cli.control import cmd_restart, cmd_status, cmd_stop
 from kirogate.cli.serve_flags import DAEMON_CHILD, SERVE_FLAGS, child_argv
+from kirogate.errors import DaemonError
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -219,7 +220,7 @@ def start_daemon(args: argparse.Namespace, settings: Any) -> int:
     daemon.write_state(data_dir, state)
     try:
         run(daemon.wait_healthy(f"{url}/health", proc))
-    except daemon.DaemonError as exc:
+    except DaemonError as exc:
         if proc.poll() is None:
             daemon.stop_process(proc.pid, timeout=5)
         daemon.remove_pid_file(data_dir, proc.pid)

@@ -25,8 +25,6 @@ from kirogate.cluster.locks import (
     DistributedLock,
     ExclusiveStore,
     LocalLock,
-    LockTimeout,
-    LockUnavailable,
     RedisLock,
     StoreLock,
 )
@@ -48,8 +46,6 @@ __all__ = [
     "ClusterStore",
     "DistributedLock",
     "LocalLock",
-    "LockTimeout",
-    "LockUnavailable",
     "MemoryRateLimiter",
     "Notice",
     "NoticeKind",

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kirogate.cluster.locks import DistributedLock, LockTimeout, LockUnavailable
-from kirogate.errors import KirogateError, RefreshFailed
+from kirogate.cluster.locks import DistributedLock
+from kirogate.errors import KirogateError, LockTimeout, LockUnavailable, RefreshFailed
 from kirogate.upstream.credentials import Credential
 
 log = logging.getLogger(__name__)

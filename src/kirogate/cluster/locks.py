@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import TYPE_CHECKING, Protocol
 
 from kirogate.cluster.redis_errors import redis_errors
-from kirogate.errors import KirogateError
+from kirogate.errors import LockTimeout, LockUnavailable
 from kirogate.tasks import spawn, stop_task
 
 if TYPE_CHECKING:
@@ -43,14 +43,6 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-class LockTimeout(KirogateError, TimeoutError):
-    """The lock stayed taken for longer than the caller was willing to wait."""
-
-
-class LockUnavailable(KirogateError):
-    """The lock service (Redis, the database) could not be reached."""
 
 
 class DistributedLock(Protocol):

@@ -473,13 +473,17 @@ class CredentialPool:
         self.get(credential_id)
         self._disable(credential_id, reason, detail)
 
-    def reset(self, credential_id: int) -> None:
-        """Enabled, cooldown lifted, consecutive counters cleared (kiro.rs refuses InvalidConfig)."""
+    def check_resettable(self, credential_id: int) -> None:
+        """:class:`InvalidRequest` when :meth:`reset` would refuse (kiro.rs refuses InvalidConfig)."""
         self.get(credential_id)
         if self._state.get(credential_id).disabled_reason is DisableReason.INVALID_CONFIG:
             raise InvalidRequest(
                 f"credential #{credential_id} has an invalid configuration; fix it, then enable it"
             )
+
+    def reset(self, credential_id: int) -> None:
+        """Enabled, cooldown lifted, consecutive counters cleared (kiro.rs refuses InvalidConfig)."""
+        self.check_resettable(credential_id)
         self._state.update(credential_id, transitions.with_reset)
         self._limiter.notify()
 

@@ -490,9 +490,9 @@ async def relay(
         log.warning("stream ended with %s: %s", type(exc).__name__, exc.message)
         answer.error = error = client_error(exc)
         yield FinalChunk(b"".join([*parts, renderer.error(error)]))
-    except Exception as exc:  # the client must still get a well-formed end of stream
+    except Exception:  # the client must still get a well-formed end of stream
         log.exception("unexpected error while streaming")
-        answer.error = error = InternalError(f"internal error: {type(exc).__name__}")
+        answer.error = error = InternalError()
         yield FinalChunk(b"".join([*parts, renderer.error(error)]))
     finally:
         await answer.close()

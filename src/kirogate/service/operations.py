@@ -2,10 +2,14 @@
 addresses, settings or the pool mode goes through :class:`Operations`.
 
 Each action applies the rules (e.g. an enabled credential is not deleted without a
-confirmation), changes the pool at once when there is one, records the change in the store
-when one is configured (so it survives a restart and other processes see it), and sends the
-cluster notice. Pool *state* changes (disable, priority, counters) reach the database through
-the pool's shared state store; credential *records* (add, remove, tokens) are written here.
+confirmation), records the change in the store when one is configured (so it survives a
+restart and other processes see it), then changes the pool (or proxy pool) at once when
+there is one, and sends the cluster notice. The store comes first: when its write fails
+(:class:`~kirogate.errors.StoreUnavailable`, a 503 for the admin API) nothing in memory has
+changed, so an operator's change is either made and persisted or not made at all. An
+operator's pool *state* change (disable, enable, reset) is written here before the pool takes
+it; the pool's own changes (failures, cooldowns, counters) reach the database behind it,
+through its shared state store.
 
 The gateway builds one over its pool; the command line, which runs without a gateway, opens
 one over the store alone with :meth:`Operations.open`, so both follow the same rules.
@@ -17,14 +21,28 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kirogate.errors import ConfigError, InvalidGrant, InvalidRequest, NotFound
+from kirogate.cluster.changes import PendingChange
+from kirogate.errors import (
+    ConfigError,
+    CredentialSourceError,
+    InvalidGrant,
+    InvalidRequest,
+    NotFound,
+)
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyEntry, ProxyPool
-from kirogate.pool.state import CredentialState, DisableReason
+from kirogate.pool.state import (
+    CredentialState,
+    DisableReason,
+    Transition,
+    with_disabled,
+    with_enabled,
+    with_reset,
+)
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
@@ -182,6 +200,21 @@ class Operations:
             raise ConfigError("this action needs the store (kirogate serve keeps one)")
         return store
 
+    async def _persist_state(
+        self, pool: CredentialPool, credential_id: int, transition: Transition
+    ) -> None:
+        """Write the fields ``transition`` changes in the credential's state to the store, before
+        the pool takes it (the pool's own write behind would come too late to refuse it)."""
+        store = self._store()
+        if store is None:
+            return
+        old = pool.state_of(credential_id)
+        change = PendingChange()
+        change.record(old, transition(old))
+        # An operator's transition sets fields (a counter only back to 0): no increments.
+        if change.sets:
+            await store.apply_state(credential_id, sets=change.sets, increments={})
+
     def reset_hint(self, credential: Credential) -> datetime | None:
         """The quota reset date from the last balance, for the pool's quota cooldown."""
         return self.balances.reset_at(credential)
@@ -258,20 +291,24 @@ class Operations:
 
         store = self._stored()
         report = ImportReport()
-        for credential in credentials:
-            result = await store.import_credential(credential)
-            match result.outcome:
-                case Outcome.ADDED:
-                    report.added.append(result.credential)
-                case Outcome.UPDATED:
-                    report.updated.append(result.credential)
-                case Outcome.ALREADY:
-                    report.already.append(result.credential)
-            report.merged += [(cid, result.credential.id) for cid in result.merged]
-            if each is not None:
-                each()
-        if report.added or report.updated or report.merged:
-            await self._notify()
+        try:
+            for credential in credentials:
+                result = await store.import_credential(credential)
+                match result.outcome:
+                    case Outcome.ADDED:
+                        report.added.append(result.credential)
+                    case Outcome.UPDATED:
+                        report.updated.append(result.credential)
+                    case Outcome.ALREADY:
+                        report.already.append(result.credential)
+                report.merged += [(cid, result.credential.id) for cid in result.merged]
+                if each is not None:
+                    each()
+        finally:
+            # Each credential is stored whole or not at all; the ones stored before a failure
+            # are stored, so the running gateways are told about them all the same.
+            if report.added or report.updated or report.merged:
+                await self._notify()
         return report
 
     async def remove(self, credential_id: int, *, confirmed: bool = False) -> Credential:
@@ -322,8 +359,14 @@ class Operations:
             return credential
         credential = pool.get(credential_id)
         if disabled:
-            pool.disable(credential_id, reason or "disabled by an operator")
+            detail = reason or "disabled by an operator"
+            manual = DisableReason.MANUAL
+            await self._persist_state(
+                pool, credential_id, lambda state: with_disabled(state, manual, detail)
+            )
+            pool.disable(credential_id, detail)
         else:
+            await self._persist_state(pool, credential_id, with_enabled)
             pool.enable(credential_id)
             credential.disabled = False
             credential.disabled_reason = None
@@ -351,13 +394,23 @@ class Operations:
         if store is not None:
             # The store first: when it is away the change is refused whole, not half made.
             await store.update_credential(credential_id, priority=priority)
-        pool.set_priority(credential_id, priority)
         if credential.origin is not None and credential.origin.kind == "kiro-rs":
-            await write_back_async(credential)  # kiro.rs keeps priority in credentials.json
+            # kiro.rs keeps priority in credentials.json: a copy with the new one is written
+            # before the pool takes it.
+            try:
+                await write_back_async(replace(credential, priority=priority))
+            except CredentialSourceError as exc:
+                if store is None:
+                    raise  # the file is the only place it is kept: nothing has changed
+                log.warning("credential %s: priority stored, but not in its file: %s",
+                            credential.label, exc.message)  # fmt: skip
+        pool.set_priority(credential_id, priority)
         await self._notify()
 
     async def reset(self, credential_id: int) -> None:
         pool = self._live()
+        pool.check_resettable(credential_id)
+        await self._persist_state(pool, credential_id, with_reset)
         pool.reset(credential_id)
         credential = pool.get(credential_id)
         credential.disabled = False
@@ -366,7 +419,8 @@ class Operations:
         await self._notify()
 
     async def set_mode(self, mode: str) -> PoolMode:
-        """Switch the pool's selection mode for the next request (this process)."""
+        """Switch the pool's selection mode for the next request (this process; not stored,
+        as the mode a gateway starts with is its setting ``pool.mode``)."""
         pool = self._live()
         pool.set_mode(mode)
         log.info("pool mode is now %s", pool.mode.value)
@@ -502,13 +556,20 @@ class Operations:
         record = await self._stored().add_proxy(
             url, username=username, password=password, label=label
         )
-        await self.reload_proxies()
+        if self._proxies is not None:
+            # Stored: the gateway's pool takes it without reading the store again (a read
+            # failing now would leave the change made but not in use).
+            kept = [entry for entry in self._proxies.entries() if entry.id != record.id]
+            entry = ProxyEntry(record.id, record.connect_url(), label=record.label)
+            self._proxies.replace([*kept, entry])
         log.info("proxy #%s added", record.id)
         return record
 
     async def remove_proxy(self, proxy_id: int) -> None:
         await self._stored().remove_proxy(proxy_id)
-        await self.reload_proxies()
+        if self._proxies is not None:
+            with contextlib.suppress(NotFound):  # the pool had not taken it yet
+                self._proxies.remove(proxy_id)
         log.info("proxy #%s removed", proxy_id)
 
     async def reload_proxies(self) -> None:

@@ -7,7 +7,7 @@ time; call :func:`load_settings` or :func:`resolve_settings`.
 """
 
 from kirogate.settings.files import KIRO_RS_IGNORED, KIRO_RS_KEYS, ConfigFile, read_config_file
-from kirogate.settings.kinds import SettingsError, parse_duration
+from kirogate.settings.kinds import parse_duration
 from kirogate.settings.loader import (
     CONFIG_ENV,
     DEFAULT_CONFIG_NAME,
@@ -66,7 +66,6 @@ __all__ = [
     "PoolSettings",
     "ServerSettings",
     "Settings",
-    "SettingsError",
     "Spec",
     "UpstreamSettings",
     "build_settings",

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from kirogate.settings.kinds import PathList, PathValue, SettingsError
+from kirogate.errors import SettingsError
+from kirogate.settings.kinds import PathList, PathValue
 from kirogate.settings.registry import BY_KEY, SECTIONS, SPECS
 
 # kiro.rs config.json key -> our key.

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from kirogate.errors import ConfigError
-
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 # Go-style durations (kiro2api's SESSION_POOL_TTL=30m, SESSION_POOL_COOLDOWN=60s).
@@ -26,21 +24,6 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
-
-
-class SettingsError(ConfigError):
-    """A setting is unusable: says where it came from, which key, and what is allowed."""
-
-    def __init__(self, source: str, key: str | None, problem: str, allowed: str | None = None):
-        where = f"{source}: key '{key}'" if key else source
-        message = f"{where}: {problem}"
-        if allowed:
-            message += f" (allowed: {allowed})"
-        super().__init__(message)
-        self.source = source
-        self.key = key
-        self.problem = problem
-        self.allowed = allowed
 
 
 def _type_name(value: object) -> str:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, SettingsError
 from kirogate.settings.files import ConfigFile, read_config_file
-from kirogate.settings.kinds import SettingsError
 from kirogate.settings.model import (
     DEFAULT_DATA_DIR,
     AffinitySettings,

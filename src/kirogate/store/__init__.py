@@ -2,7 +2,6 @@
 and proxies, on SQLite (one process) or PostgreSQL (several). See docs/storage.md."""
 
 from kirogate.store.access import ApiKeyRecord
-from kirogate.store.errors import SchemaTooNew, StoreLockTimeout, StoreUnavailable
 from kirogate.store.proxies import ProxyRecord
 from kirogate.store.requestlog import RequestLogEntry
 from kirogate.store.store import Store
@@ -12,9 +11,6 @@ __all__ = [
     "ApiKeyRecord",
     "ProxyRecord",
     "RequestLogEntry",
-    "SchemaTooNew",
     "Store",
-    "StoreLockTimeout",
-    "StoreUnavailable",
     "SyncReport",
 ]

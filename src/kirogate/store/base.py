@@ -17,10 +17,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, StoreUnavailable
 from kirogate.store.asyncio_engine import AsyncConnection, AsyncEngine, create_async_engine
 from kirogate.store.crypto import SecretBox
-from kirogate.store.errors import StoreUnavailable
 from kirogate.store.urls import DatabaseLocation
 
 # Failures that mean "the database cannot serve us now" (not bad input, not a conflict).

@@ -13,10 +13,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, StoreLockTimeout, StoreUnavailable
 from kirogate.store.asyncio_engine import AsyncConnection, AsyncEngine
 from kirogate.store.base import UNAVAILABLE, describe_db_error
-from kirogate.store.errors import StoreLockTimeout, StoreUnavailable
 
 try:
     import fcntl

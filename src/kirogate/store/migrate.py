@@ -24,10 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, SchemaTooNew
 from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import WRITE_OPTION, create_engine, describe_db_error
-from kirogate.store.errors import SchemaTooNew
 from kirogate.store.locks import advisory_key
 from kirogate.store.urls import parse_database_url
 

@@ -24,10 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from kirogate.errors import InvalidRequest, KirogateError
+from kirogate.errors import InvalidRequest, KirogateError, StoreUnavailable
 from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
-from kirogate.store.errors import StoreUnavailable
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
 from kirogate.tasks import spawn

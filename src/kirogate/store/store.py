@@ -19,13 +19,12 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from kirogate.errors import ConfigError, InvalidRequest
+from kirogate.errors import ConfigError, InvalidRequest, SchemaTooNew, StoreUnavailable
 from kirogate.store.access import AccessMixin
 from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
-from kirogate.store.errors import SchemaTooNew, StoreUnavailable
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade

@@ -8,6 +8,7 @@ and where it came from (so refreshed tokens can be written back). Secrets are ne
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from kirogate.errors import CredentialUnusable, InvalidRequest
+
+log = logging.getLogger(__name__)
 
 # The store keeps priorities and ids in INTEGER columns, and PostgreSQL's int4 holds at most
 # 2^31-1: every door (admin API, command line, files, env) checks against this one bound.
@@ -232,9 +235,14 @@ def check_credential_fields(credential: Credential) -> None:
 def unusable_credential(credential: Credential, exc: ValueError) -> CredentialUnusable:
     """The error for a request the HTTP client refused to build with ``credential``.
 
-    Names the credential and the kind of refusal, never a field's value.
+    Names the credential, never a field's value; the kind of refusal goes to the log only.
     """
+    log.warning(
+        "credential %s: the HTTP client refused a request (%s)",
+        credential.label,
+        type(exc).__name__,
+    )
     return CredentialUnusable(
-        f"credential {credential.label}: the HTTP client refused to build a request with it "
-        f"({type(exc).__name__}); check its tokens, region and proxy"
+        f"credential {credential.label}: the HTTP client refused to build a request with it; "
+        "check its tokens, region and proxy"
     )

@@ -117,10 +117,11 @@ async def _post(
         log.warning("%s: %s: %s", what, type(exc).__name__, exc)
         raise RefreshFailed(f"{what}: the connection to the token service failed") from exc
     except ValueError as exc:
-        # A header (machine id) or URL (region) of the credential the HTTP client refuses.
+        # A header (machine id) or URL (region) of the credential the HTTP client refuses. The
+        # kind goes to the log only (its text may quote the field); a client may see the message.
+        log.warning("%s: the HTTP client refused the request (%s)", what, type(exc).__name__)
         raise CredentialUnusable(
-            f"{what}: the HTTP client refused to build the request ({type(exc).__name__}); "
-            "check the credential's fields"
+            f"{what}: the HTTP client refused to build the request; check the credential's fields"
         ) from exc
 
 

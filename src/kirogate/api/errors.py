@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from kirogate.api.json_reply import json_response
 from kirogate.errors import (
+    STORE_AWAY_MESSAGE,
     AuthenticationFailed,
     AuthError,
     ClientError,
@@ -55,7 +56,7 @@ class Dialect(StrEnum):
 ADMIN_PREFIX = "/api/admin"
 
 # What a caller is told while the store is away (its URL, host and driver error stay in the log).
-STORE_AWAY = "the database is not answering: try again shortly (the gateway's log has the details)"
+STORE_AWAY = STORE_AWAY_MESSAGE
 LOCK_AWAY = "a lock shared with the other gateway processes is not available: try again shortly"
 
 # The admin dialect: (status, or None for the class's own; kiro.rs type) for the first class

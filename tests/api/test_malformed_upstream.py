@@ -221,13 +221,18 @@ async def test_every_known_event_kind_is_checked(
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("api", API)
 async def test_a_first_frame_that_does_not_decode_is_a_502_before_the_stream(
-    gateway: tuple[httpx2.AsyncClient, RunningEmulator], api: str, stream: bool
+    gateway: tuple[httpx2.AsyncClient, RunningEmulator],
+    api: str,
+    stream: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     http, emulator = gateway
     reply = await _ask(http, api, "[[emu:bad-json-frame at=0]] hi", stream=stream)
     assert reply.status_code == 502, reply.text
     assert "does not decode" in _error_message(api, reply)
     assert len(emulator.state.requests.entries("/generateAssistantResponse")) > 1
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(r.getMessage().endswith("the payload is not JSON") for r in warned)
 
 
 async def test_an_unknown_event_type_is_still_ignored(

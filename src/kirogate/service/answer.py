@@ -251,7 +251,7 @@ class Answering:
                 await stream.aclose()
                 raise
             if type(read) is not list:  # 200 and not one event: a fault, tried elsewhere
-                log.warning("upstream answered 200 with an empty body")
+                log.warning("%s", EMPTY_ANSWER)
                 await stream.aclose()
                 raise MalformedAnswer(EMPTY_ANSWER)
             if assistant_text(read[0]) is None:
@@ -263,7 +263,9 @@ class Answering:
                         raise error
                 elif type(event) is MalformedEvent:
                     await stream.aclose()
-                    raise StreamAssembler.malformed(event)
+                    malformed = StreamAssembler.malformed(event)
+                    log.warning("%s", malformed.message)  # names a field, never its value
+                    raise malformed
             return _Opened(stream, read)
 
         try:

@@ -167,7 +167,8 @@ _set_content = AssistantText.__dict__["content"].__set__
 
 
 class _WrongType(Exception):
-    """A payload field of the wrong JSON type (internal: parse_event makes it a MalformedEvent)."""
+    """A payload that does not decode. Never leaves this module: parse_event returns it as a
+    :class:`MalformedEvent` (so it is no branch of the error tree in ``errors.py``)."""
 
     def __init__(self, problem: str) -> None:
         super().__init__(problem)

@@ -29,7 +29,10 @@ translated into this tree at the boundary where they happen.
     ├── EventStreamError               502 api_error          (the upstream byte stream is bad)
     │   ├── CorruptFrame               a CRC, length or header check failed
     │   │   └── FrameTooLarge          a frame or header block exceeds the configured bound
-    │   └── TruncatedStream            the body ended inside a frame
+    │   ├── TruncatedStream            the body ended inside a frame
+    │   └── MalformedAnswer            sound frames, unusable content: an empty 200 body, a
+    │                                  known event that does not decode, tool arguments that
+    │                                  are not a JSON object
     ├── AuthError                      credential refresh / login failures
     │   ├── InvalidGrant               400 invalid_grant: the refresh token is dead (permanent)
     │   ├── RefreshFailed              any other refresh failure (transient, counted, backed off)
@@ -294,6 +297,12 @@ class FrameTooLarge(CorruptFrame):
 
 class TruncatedStream(EventStreamError):
     pass
+
+
+class MalformedAnswer(EventStreamError):
+    """The frames are sound but what they say is not: the upstream answered 200 with no
+    event at all, sent a known event whose payload does not decode, or a tool call whose
+    arguments are not a JSON object (and do not look cut off). Never a silent empty answer."""
 
 
 # ---------------------------------------------------------------- credential auth

@@ -18,7 +18,7 @@ from kirogate.convert.ir import (
     UsageUpdate,
 )
 from kirogate.convert.stream import StreamAssembler, diagnose_truncation
-from kirogate.errors import UpstreamStreamException
+from kirogate.errors import MalformedAnswer, UpstreamStreamException
 from kirogate.protocol.events import (
     AssistantText,
     CodeReference,
@@ -27,6 +27,7 @@ from kirogate.protocol.events import (
     InitialResponse,
     InvalidState,
     KiroEvent,
+    MalformedEvent,
     MessageMetadata,
     Metering,
     ReasoningRedacted,
@@ -221,35 +222,34 @@ def test_truncated_arguments_are_diagnosed(caplog: pytest.LogCaptureFixture) -> 
 MISSING_1 = "missing 1 closing brace(s), unterminated string"
 
 
-def test_fallback_policy_uses_schema_satisfying_inputs() -> None:
+def test_a_cut_off_call_ends_the_answer_at_max_tokens() -> None:
+    # No schema-satisfying fallback (JW's TRUNCATED_BY_API): never arguments the model did
+    # not write; max_tokens tells the client the call is not one to run.
     cut = '{"file_path":"a'
-    write = run([frag("w", cut, name="Write")], truncation_policy="fallback")[2]
-    edit = run([frag("e", cut, name="Edit")], truncation_policy="fallback")[2]
-    other = run([frag("o", cut, name="Bash")], truncation_policy="fallback")[2]
-    assert isinstance(write, ToolCallStop) and isinstance(edit, ToolCallStop)
-    assert write.input == {"file_path": "TRUNCATED_BY_API", "content": ""}
-    assert edit.input == {"file_path": "TRUNCATED_BY_API", "edits": []}
-    assert other == ToolCallStop(
-        "o", {}, truncated=True, truncation_reason="truncated at 15 bytes: " + MISSING_1
-    )
+    for name in ("Write", "Edit", "Bash"):
+        out = run([frag("w", cut, name=name)])
+        assert out[2] == ToolCallStop(
+            "w", {}, truncated=True, truncation_reason="truncated at 15 bytes: " + MISSING_1
+        )
+        finish = out[-1]
+        assert isinstance(finish, Finish) and finish.stop_reason == "max_tokens"
 
 
-def test_fallback_inputs_are_fresh_objects() -> None:
-    first = run([frag("e", "{", name="Edit")], truncation_policy="fallback")[2]
-    second = run([frag("e", "{", name="Edit")], truncation_policy="fallback")[2]
-    assert isinstance(first, ToolCallStop) and isinstance(second, ToolCallStop)
-    first.input["edits"].append(1)
-    assert second.input["edits"] == []
+def test_malformed_but_complete_json_is_an_error() -> None:
+    with pytest.raises(MalformedAnswer, match=r"tool call a \(Bash\) that are malformed JSON"):
+        run([frag("a", '{"a":}')])
 
 
-def test_malformed_but_complete_json_is_flagged() -> None:
-    stop = run([frag("a", '{"a":}')])[2]
-    assert stop == ToolCallStop("a", {}, True, "malformed JSON (6 bytes)")
+def test_non_object_arguments_are_an_error() -> None:
+    with pytest.raises(MalformedAnswer, match=r"not a JSON object \(6 bytes\)"):
+        run([frag("a", "[1, 2]")])
+    with pytest.raises(MalformedAnswer, match=r"not a JSON object \(4 bytes\)"):
+        run([frag("a", "null")])
 
 
-def test_non_object_arguments_are_flagged() -> None:
-    stop = run([frag("a", "[1, 2]")])[2]
-    assert stop == ToolCallStop("a", {}, True, "arguments are not a JSON object (6 bytes)")
+def test_malformed_arguments_fail_when_the_next_call_starts() -> None:
+    with pytest.raises(MalformedAnswer, match="tool call a"):
+        run([frag("a", '{"a":}'), frag("b", "{}")])
 
 
 def test_diagnosis_is_string_aware() -> None:
@@ -522,3 +522,31 @@ def test_max_tokens_gives_the_same_text_for_every_chunking(max_tokens: int | Non
             e.text for e in whole if isinstance(e, TextDelta)
         )
         assert finish_of(chunked) == finish_of(whole)
+
+
+# ---------------------------------------------------------------- events that do not decode
+
+
+def test_a_malformed_event_ends_the_answer_with_an_error() -> None:
+    asm = make()
+    assert asm.feed(AssistantText("Hello")) == [TextDelta("Hello")]
+    bad = MalformedEvent("assistantResponseEvent", "content is a number, not a string")
+    with pytest.raises(MalformedAnswer) as caught:
+        asm.feed(bad)
+    assert caught.value.message == (
+        "the upstream sent a assistantResponseEvent that does not decode:"
+        " content is a number, not a string"
+    )
+
+
+def test_a_malformed_event_after_the_end_is_ignored() -> None:
+    asm = make(stop_sequences=["STOP"])
+    asm.feed(AssistantText("a STOP b"))
+    assert asm.done
+    assert asm.feed(MalformedEvent("meteringEvent", "the payload is not JSON")) == []
+
+
+def test_an_unknown_event_is_ignored_with_a_debug_line(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="kirogate.convert.stream"):
+        assert make().feed(UnknownEvent("brandNewEvent", b"{}")) == []
+    assert "ignoring an upstream event of unknown type 'brandNewEvent'" in caplog.text

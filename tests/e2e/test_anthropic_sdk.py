@@ -122,7 +122,7 @@ def test_streamed_thinking_deltas(claude: anthropic.Anthropic) -> None:
     assert "It is 4." in final.content[0].thinking
 
 
-def test_truncated_tool_input_is_a_clear_empty_call(claude: anthropic.Anthropic) -> None:
+def test_truncated_tool_input_is_no_call_to_run(claude: anthropic.Anthropic) -> None:
     tools = [
         {
             "name": "Write",
@@ -134,9 +134,19 @@ def test_truncated_tool_input_is_a_clear_empty_call(claude: anthropic.Anthropic)
         }
     ]
     reply = ask(claude, "write it [[emu:tv7]]", tools=tools)
-    call = next(block for block in reply.content if block.type == "tool_use")
-    assert call.input == {}
-    assert reply.stop_reason == "tool_use"
+    # Cut off by the upstream: no tool_use with made-up arguments, and max_tokens, not tool_use.
+    assert [block.type for block in reply.content] == ["text"]
+    assert reply.stop_reason == "max_tokens"
+    with claude.messages.stream(
+        model=MODEL,
+        max_tokens=256,
+        messages=[{"role": "user", "content": "write it [[emu:tv7]]"}],
+        tools=tools,  # type: ignore[arg-type]
+    ) as stream:
+        final = stream.get_final_message()
+    call = next(block for block in final.content if block.type == "tool_use")
+    assert call.input == {"file_path": "/src/big.py"}  # the SDK's reading of the cut text
+    assert final.stop_reason == "max_tokens"
 
 
 def test_context_window_full_stop_reason(claude: anthropic.Anthropic) -> None:

@@ -14,6 +14,7 @@ from kirogate.errors import CorruptFrame
 from kirogate.protocol.events import (
     AssistantText,
     ContextUsage,
+    MalformedEvent,
     Metering,
     ReasoningRedacted,
     ReasoningSignature,
@@ -489,3 +490,62 @@ async def test_metadata_and_invalid_state_scenarios(
     events = await events_for(session, emulator.url, token, "[[emu:invalid-state]] hi")
     assert InvalidState("INVALID_TASK_ASSIST_PLAN", "Invalid state") in events
     assert _text(events) == "Echo: hi"
+
+
+# ---------------------------------------------------------------- malformed answers
+
+
+async def test_empty_body_is_a_200_without_bytes(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    status, data, _ = await generate(session, emulator.url, token, content="[[emu:empty-body]]")
+    assert (status, data) == (200, b"")
+
+
+async def test_bad_json_frame_sits_among_the_echo(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    content = "[[emu:bad-json-frame at=0 event=contextUsageEvent]] hello"
+    events = await events_for(session, emulator.url, token, content)
+    assert events[0] == MalformedEvent("contextUsageEvent", "the payload is not JSON")
+    assert "hello" in _text(events[1:])
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ("assistantResponseEvent", "content is a number, not a string"),
+        ("toolUseEvent", "toolUseId is a number, not a string"),
+        ("reasoningContentEvent", "text is an array, not a string"),
+        ("contextUsageEvent", "contextUsagePercentage is a string, not a number"),
+        ("meteringEvent", "usage is a string, not a number"),
+        ("codeReferenceEvent", "content is a number, not a string"),
+    ],
+)
+async def test_wrong_type_frame_has_a_field_of_the_wrong_type(
+    emulator: RunningEmulator, session: aiohttp.ClientSession, event: str, problem: str
+) -> None:
+    token = await social_token(session, emulator.url)
+    content = f"[[emu:wrong-type-frame event={event}]] hello"
+    events = await events_for(session, emulator.url, token, content)
+    malformed = [e for e in events if isinstance(e, MalformedEvent)]
+    if event == "codeReferenceEvent":  # no wrong payload of its own: the text one is sent
+        assert malformed == []
+        return
+    assert malformed == [MalformedEvent(event, problem)]
+    assert isinstance(events[0], AssistantText)  # at=1 by default
+
+
+async def test_bad_tool_input_sends_complete_arguments_that_are_not_json(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    token = await social_token(session, emulator.url)
+    events = await events_for(
+        session, emulator.url, token, "[[emu:bad-tool-input]]", tools=["Bash"]
+    )
+    [(name, arguments, stop)] = _calls(events).values()
+    assert (name, arguments, stop) == ("Bash", '{"command": ls}', True)
+    plain = await events_for(session, emulator.url, token, "[[emu:bad-tool-input]] hi")
+    assert _calls(plain) == {}  # no tools in the request: an echo

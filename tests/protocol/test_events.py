@@ -12,6 +12,7 @@ from kirogate.protocol.events import (
     InitialResponse,
     InvalidState,
     KiroEvent,
+    MalformedEvent,
     MessageMetadata,
     Metering,
     ReasoningRedacted,
@@ -99,6 +100,11 @@ def test_tool_use_event_without_name_and_id_has_empty_strings() -> None:
 
 def test_tool_use_event_stop_must_be_true_not_truthy() -> None:
     payload = b'{"name":"Bash","toolUseId":"t","stop":"false"}'
+    # A string is not a stop; nor a fragment with stop=False: the frame does not decode.
+    assert _event("toolUseEvent", payload) == MalformedEvent(
+        "toolUseEvent", "stop is a string, not a boolean"
+    )
+    payload = b'{"name":"Bash","toolUseId":"t","stop":false}'
     assert _event("toolUseEvent", payload) == ToolUseFragment("t", "Bash", "", stop=False)
 
 
@@ -273,57 +279,104 @@ def test_error_frame_without_code() -> None:
 # ---------------------------------------------------------------- malformed payloads
 
 
+KNOWN_DEFAULTS: list[tuple[str, KiroEvent]] = [
+    ("assistantResponseEvent", AssistantText("")),
+    ("toolUseEvent", ToolUseFragment("", "", "")),
+    ("reasoningContentEvent", ReasoningText("")),
+    ("meteringEvent", Metering(0.0)),
+    ("contextUsageEvent", ContextUsage(0.0)),
+    ("codeReferenceEvent", CodeReference(())),
+    ("followupPromptEvent", FollowupPrompt("")),
+    ("supplementaryWebLinksEvent", SupplementaryWebLinks(())),
+    ("messageMetadataEvent", MessageMetadata()),
+    ("invalidStateEvent", InvalidState("", "")),
+    ("initial-response", InitialResponse()),
+]
+
+
+@pytest.mark.parametrize(("event_type", "expected"), KNOWN_DEFAULTS)
+def test_an_empty_payload_gives_the_default_event(event_type: str, expected: KiroEvent) -> None:
+    assert _event(event_type, b"") == expected
+    assert _event(event_type, b"{}") == expected
+
+
+@pytest.mark.parametrize("event_type", [name for name, _ in KNOWN_DEFAULTS] + ["metadataEvent"])
 @pytest.mark.parametrize(
-    ("event_type", "expected"),
+    ("payload", "problem"),
     [
-        ("assistantResponseEvent", AssistantText("")),
-        ("toolUseEvent", ToolUseFragment("", "", "")),
-        ("reasoningContentEvent", ReasoningText("")),
-        ("meteringEvent", Metering(0.0)),
-        ("contextUsageEvent", ContextUsage(0.0)),
-        ("codeReferenceEvent", CodeReference(())),
-        ("followupPromptEvent", FollowupPrompt("")),
-        ("supplementaryWebLinksEvent", SupplementaryWebLinks(())),
-        ("messageMetadataEvent", MessageMetadata()),
-        ("invalidStateEvent", InvalidState("", "")),
-        ("initial-response", InitialResponse()),
+        (b"{not json", "the payload is not JSON"),
+        (b"\xff\xfe", "the payload is not JSON"),
+        (b"[1,2]", "the payload is an array, not an object"),
+        (b'"text"', "the payload is a string, not an object"),
+        (b"null", "the payload is null, not an object"),
+        (b"7", "the payload is a number, not an object"),
     ],
 )
-@pytest.mark.parametrize("payload", [b"", b"{not json", b"[1,2]", b'"text"', b"null", b"\xff\xfe"])
-def test_malformed_json_payload_gives_default_event(
-    event_type: str, expected: KiroEvent, payload: bytes
+def test_a_known_event_that_is_not_a_json_object_is_malformed(
+    event_type: str, payload: bytes, problem: str
 ) -> None:
-    assert _event(event_type, payload) == expected
+    assert _event(event_type, payload) == MalformedEvent(event_type, problem)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "problem"),
+    [
+        ("assistantResponseEvent", b'{"content":5}', "content is a number, not a string"),
+        ("assistantResponseEvent", b'{"followupPrompt":[1]}', "followupPrompt is an array, not an object"),
+        ("toolUseEvent", b'{"name":7,"toolUseId":"x"}', "name is a number, not a string"),
+        ("toolUseEvent", b'{"toolUseId":["x"]}', "toolUseId is an array, not a string"),
+        ("toolUseEvent", b'{"toolUseId":"x","stop":"true"}', "stop is a string, not a boolean"),
+        ("reasoningContentEvent", b'{"text":3}', "text is a number, not a string"),
+        ("reasoningContentEvent", b'{"redactedContent":3,"text":"t"}', "redactedContent is a number, not a string"),
+        ("reasoningContentEvent", b'{"signature":{}}', "signature is an object, not a string"),
+        ("meteringEvent", b'{"usage":"abc","unit":"credit"}', "usage is a string, not a number"),
+        ("meteringEvent", b'{"usage":true}', "usage is a boolean, not a number"),
+        ("meteringEvent", b'{"usage":1,"unit":5}', "unit is a number, not a string"),
+        ("contextUsageEvent", b'{"contextUsagePercentage":"x"}', "contextUsagePercentage is a string, not a number"),
+        ("metadataEvent", b'{"tokenUsage":{"inputTokens":"x","outputTokens":2.9}}', "inputTokens is a string, not a number"),
+        ("metadataEvent", b'{"tokenUsage":[1]}', "tokenUsage is an array, not an object"),
+        ("codeReferenceEvent", b'{"references":5}', "references is a number, not an array"),
+        ("codeReferenceEvent", b'{"references":"abc"}', "references is a string, not an array"),
+        ("followupPromptEvent", b'{"followupPrompt":"x"}', "followupPrompt is a string, not an object"),
+        ("followupPromptEvent", b'{"followupPrompt":{"content":1,"userIntent":5}}', "content is a number, not a string"),
+        ("supplementaryWebLinksEvent", b'{"supplementaryWebLinks":true}', "supplementaryWebLinks is a boolean, not an array"),
+        ("messageMetadataEvent", b'{"conversationId":5,"utteranceId":[]}', "conversationId is a number, not a string"),
+        ("invalidStateEvent", b'{"reason":1,"message":null}', "reason is a number, not a string"),
+        ("initial-response", b'{"conversationId":{}}', "conversationId is an object, not a string"),
+    ],
+)  # fmt: skip
+def test_a_wrong_typed_field_makes_the_event_malformed(
+    event_type: str, payload: bytes, problem: str
+) -> None:
+    event = _event(event_type, payload)
+    assert event == MalformedEvent(event_type, problem)
 
 
 @pytest.mark.parametrize(
     ("event_type", "payload", "expected"),
     [
-        ("assistantResponseEvent", b'{"content":5}', AssistantText("")),
-        ("assistantResponseEvent", b'{"followupPrompt":[1]}', FollowupPrompt("")),
         ("assistantResponseEvent", b'{"followupPrompt":null}', FollowupPrompt("")),
-        ("toolUseEvent", b'{"name":7,"toolUseId":["x"],"input":[1]}', ToolUseFragment("", "", "[1]")),
-        ("reasoningContentEvent", b'{"text":3}', ReasoningText("")),
-        ("reasoningContentEvent", b'{"redactedContent":3,"text":"t"}', ReasoningText("t")),
-        ("meteringEvent", b'{"usage":"abc","unit":5}', Metering(0.0)),
-        ("meteringEvent", b'{"usage":true}', Metering(0.0)),
+        ("toolUseEvent", b'{"name":"B","toolUseId":"x","input":[1]}', ToolUseFragment("x", "B", "[1]")),
+        ("toolUseEvent", b'{"toolUseId":"x","stop":null}', ToolUseFragment("x", "")),
         ("meteringEvent", b'{"usage":null,"creditUsage":0.25}', Metering(0.25)),
-        ("contextUsageEvent", b'{"contextUsagePercentage":"x"}', ContextUsage(0.0)),
-        ("metadataEvent", b'{"tokenUsage":{"inputTokens":"x","outputTokens":2.9}}', TokenUsage(0, 2, 0)),
-        ("codeReferenceEvent", b'{"references":5}', CodeReference(())),
-        ("codeReferenceEvent", b'{"references":"abc"}', CodeReference(())),
-        ("followupPromptEvent", b'{"followupPrompt":"x"}', FollowupPrompt("")),
-        ("followupPromptEvent", b'{"followupPrompt":{"content":1,"userIntent":5}}', FollowupPrompt("")),
-        ("supplementaryWebLinksEvent", b'{"supplementaryWebLinks":true}', SupplementaryWebLinks(())),
-        ("messageMetadataEvent", b'{"conversationId":5,"utteranceId":[]}', MessageMetadata()),
-        ("invalidStateEvent", b'{"reason":1,"message":null}', InvalidState("", "")),
-        ("initial-response", b'{"conversationId":{}}', InitialResponse()),
+        ("metadataEvent", b'{"tokenUsage":{"outputTokens":2.9}}', TokenUsage(0, 2, 0)),
+        ("invalidStateEvent", b'{"reason":"r","message":null}', InvalidState("r", "")),
     ],
 )  # fmt: skip
-def test_wrong_typed_fields_give_defaults(
+def test_null_and_absent_fields_give_defaults(
     event_type: str, payload: bytes, expected: KiroEvent
 ) -> None:
     assert _event(event_type, payload) == expected
+
+
+def test_metadata_without_token_usage_is_ignored_as_unknown() -> None:
+    payload = b'{"something":"else"}'
+    assert _event("metadataEvent", payload) == UnknownEvent("metadataEvent", payload)
+
+
+def test_an_exception_frame_with_a_non_object_payload_keeps_the_raw_text() -> None:
+    [message] = iter_messages(exception_frame("ThrottlingException", b"[1]"))
+    assert parse_event(message) == StreamException("ThrottlingException", "[1]")
 
 
 # ---------------------------------------------------------------- encoders
@@ -378,9 +431,13 @@ def test_text_event_type_on_an_exception_frame_is_an_exception() -> None:
     assert event == StreamException("ThrottlingException", "slow down")
 
 
-@pytest.mark.parametrize("payload", [b"", b"not json", b"[1]", b'{"content":5}'])
+def test_an_empty_text_payload_takes_the_general_path() -> None:
+    assert _event("assistantResponseEvent", b"") == AssistantText("")
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[1]", b'{"content":5}'])
 def test_malformed_text_payload_takes_the_general_path(payload: bytes) -> None:
-    assert _event("assistantResponseEvent", payload) == AssistantText("")
+    assert isinstance(_event("assistantResponseEvent", payload), MalformedEvent)
 
 
 def test_text_event_with_a_non_string_message_type_is_still_text() -> None:

@@ -338,9 +338,12 @@ class AnthropicAggregator:
             case ToolCallStart(id=tool_id, name=name):
                 self._seal()
                 self._content.append({"type": "tool_use", "id": tool_id, "name": name, "input": {}})
-            case ToolCallStop(input=data):
+            case ToolCallStop(input=data, truncated=truncated):
                 if self._content and self._content[-1]["type"] == "tool_use":
-                    self._content[-1]["input"] = data
+                    if truncated:  # cut off: no call to run (the answer stops at max_tokens)
+                        del self._content[-1]
+                    else:
+                        self._content[-1]["input"] = data
             case Finish():
                 self._seal()
                 self._finish = event

@@ -175,7 +175,8 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStop:
-    """End of a tool call. ``input`` is the parsed arguments; ``truncated`` when they were cut."""
+    """End of a tool call. ``input`` is the parsed arguments; ``truncated`` when the upstream
+    cut them off (``input`` is then ``{}`` and is no call to run: renderers leave it out)."""
 
     id: str
     input: dict[str, Any]

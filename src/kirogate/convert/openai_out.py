@@ -304,8 +304,11 @@ class ChatAggregator:
                 else:
                     function = {"name": name, "arguments": "{}"}
                     self._calls.append({"id": tool_id, "type": "function", "function": function})
-            case ToolCallStop(input=data):
+            case ToolCallStop(input=data, truncated=truncated):
                 if not self._calls:
+                    return
+                if truncated:  # cut off: no call to run (finish_reason "length")
+                    del self._calls[-1]
                     return
                 call = self._calls[-1]
                 if call["type"] == "custom":

@@ -349,9 +349,10 @@ class ResponsesStreamRenderer(StreamRenderer):
         elif item.kind == "function_call":
             streamed = "".join(item.chunks)
             truncated = stop is not None and stop.truncated
-            if stop is not None and (truncated or not streamed):
+            if stop is not None and not streamed:
                 arguments = orjson.dumps(stop.input).decode()
             else:
+                # A cut-off call keeps the model's own (incomplete) text, marked incomplete.
                 arguments = streamed or "{}"
             if not streamed:
                 out += self._event(

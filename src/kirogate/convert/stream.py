@@ -10,19 +10,24 @@
 - Tool fragments are passed on at once. A call ends at ``stop:true``, at a frame for another
   id, at text or reasoning, or at the end of the stream. Frames without an id (KQ's bare
   ``{"input":…}``) belong to the open call; frames for an already finished id are dropped
-  (JW/AC dedupe). Arguments that are not a JSON object are diagnosed (§7.4) and replaced by
-  ``{}`` (RS), or by JW's schema-satisfying fallbacks with ``truncation_policy="fallback"``;
-  ``ToolCallStop.truncated`` tells the API layer, which may rewrite the later tool_result.
-  ``{}`` is the default because the client's own validation then fails loudly; a fallback
-  that passes validation lets the client act on it, which JW repairs on the next request.
+  (JW/AC dedupe). Arguments that are not a JSON object are never replaced by made-up ones
+  (RS sends ``{}``, JW schema-satisfying fallbacks, and the client runs the tool with them):
+  if they look cut off (§7.4) the call ends with ``ToolCallStop.truncated`` and the answer
+  with ``max_tokens``, the upstream's output cap, so no client takes it for a call to run
+  (the renderers leave it out of a non-streamed answer; the API layer remembers it and
+  rewrites its later tool_result); otherwise the answer fails with
+  :class:`~kirogate.errors.MalformedAnswer`.
 - Stop reason, first match wins: ``stop_sequence`` (gateway), ``max_tokens`` (an upstream
-  ``ContentLengthExceededException`` or the gateway cut), ``model_context_window_exceeded``
+  ``ContentLengthExceededException``, a cut-off tool call or the gateway cut), ``model_context_window_exceeded``
   (contextUsage ≥ 100 %), ``tool_use``, ``max_tokens`` for thinking without any text or tool
   call (RS; a ``" "`` text delta is added so the message has a text block, as RS does, since
   an assistant turn without text cannot be sent back upstream), else ``end_turn``.
 - Any other exception or error frame raises :class:`UpstreamStreamException`; the relay loop
   (``service.answer.relay``) classifies it and the renderer draws the dialect's error event
-  (RS ends the stream normally instead and hides the failure).
+  (RS ends the stream normally instead and hides the failure). A known event whose payload
+  does not decode (:class:`~kirogate.protocol.events.MalformedEvent`) raises
+  :class:`~kirogate.errors.MalformedAnswer` the same way; an unknown event type is ignored
+  (the upstream may add kinds) with a DEBUG log line.
 - ``usage.output_tokens`` is estimated at the end from running character counts
   (:class:`~kirogate.convert.stops.OutputEstimate`); input tokens come from the last
   contextUsageEvent (``int(pct * window / 100)``, RS), else the caller's estimate.
@@ -32,10 +37,9 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import ClassVar, Final
 
 import orjson
 
@@ -53,26 +57,21 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.stops import OutputEstimate, StopSequenceFilter
 from kirogate.convert.thinking import ThinkingOut, ThinkingParser
-from kirogate.errors import UpstreamStreamException
+from kirogate.errors import MalformedAnswer, UpstreamStreamException
 from kirogate.protocol.events import (
     AssistantText,
     ContextUsage,
     KiroEvent,
+    MalformedEvent,
     ReasoningSignature,
     ReasoningText,
     StreamException,
     ToolUseFragment,
+    UnknownEvent,
 )
 
 log = logging.getLogger(__name__)
 
-TruncationPolicy: TypeAlias = Literal["empty", "fallback"]
-
-# JW's truncation_recovery fallbacks: they satisfy Claude Code's schemas for these tools.
-_FALLBACK_INPUTS: Final[Mapping[str, Mapping[str, Any]]] = {
-    "Write": {"file_path": "TRUNCATED_BY_API", "content": ""},
-    "Edit": {"file_path": "TRUNCATED_BY_API", "edits": []},
-}
 _OUTPUT_LIMIT: Final = "ContentLengthExceededException"
 # A frozen dataclass's __init__ sets its field with object.__setattr__ from a Python frame;
 # the plain-text path fills the slot directly (the same object at about half the cost).
@@ -148,7 +147,6 @@ class StreamAssembler:
         "_tool_name",
         "_tool_names",
         "_tool_parts",
-        "_truncation_policy",
         "_window",
     )
     # True when text is held back to the end (an output format): the streamer pings meanwhile.
@@ -163,7 +161,6 @@ class StreamAssembler:
         input_tokens_estimate: int,
         stop_sequences: Sequence[str] = (),
         max_tokens: int | None = None,
-        truncation_policy: TruncationPolicy = "empty",
     ) -> None:
         self._parser = ThinkingParser() if thinking_enabled else None
         self._stops = StopSequenceFilter(stop_sequences) if any(stop_sequences) else None
@@ -173,7 +170,6 @@ class StreamAssembler:
         self._tool_names = tool_names
         self._window = context_window
         self._input_estimate = input_tokens_estimate
-        self._truncation_policy = truncation_policy
         self._output = OutputEstimate()  # everything generated, thinking included
         self._thinking = OutputEstimate()
         self._context_tokens: int | None = None
@@ -191,6 +187,14 @@ class StreamAssembler:
     @property
     def done(self) -> bool:
         return self._done
+
+    @staticmethod
+    def malformed(event: MalformedEvent) -> MalformedAnswer:
+        """The error for a known event that does not decode (its problem names a field and a
+        JSON type, never payload content)."""
+        return MalformedAnswer(
+            f"the upstream sent a {event.event_type} that does not decode: {event.problem}"
+        )
 
     # ------------------------------------------------------------ events
 
@@ -215,6 +219,11 @@ class StreamAssembler:
                     self._output_limit = True  # upstream's output cap: a normal max_tokens stop
                 elif not self._done:
                     raise UpstreamStreamException(kind, message)
+            case MalformedEvent():
+                if not self._done:
+                    raise self.malformed(event)
+            case UnknownEvent(event_type=kind):
+                log.debug("ignoring an upstream event of unknown type %r", kind)
         # Metering, followups, code references, web links, metadata, redacted reasoning and
         # unknown events carry nothing the client sees.
         return []
@@ -435,19 +444,22 @@ class StreamAssembler:
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            value = None
-        if isinstance(value, dict):
-            out.append(ToolCallStop(tool_id, value))
-            return
-        size = len(raw.encode())
-        diagnosis = diagnose_truncation(raw) if value is None else None
-        if diagnosis is not None:
-            reason = f"truncated at {size} bytes: {diagnosis}"
-        elif value is None:
-            reason = f"malformed JSON ({size} bytes)"
+            diagnosis = diagnose_truncation(raw)
+            problem = "malformed JSON"
         else:
-            reason = f"arguments are not a JSON object ({size} bytes)"
+            if isinstance(value, dict):
+                out.append(ToolCallStop(tool_id, value))
+                return
+            diagnosis = None
+            problem = "not a JSON object"
+        size = len(raw.encode())
+        if diagnosis is None:
+            raise MalformedAnswer(
+                f"the upstream sent arguments for tool call {tool_id} ({self._tool_name})"
+                f" that are {problem} ({size} bytes)"
+            )
+        # Cut off (§7.4): the upstream's output cap, as ContentLengthExceededException says.
+        reason = f"truncated at {size} bytes: {diagnosis}"
         log.warning("tool call %s (%s) unusable: %s", tool_id, self._tool_name, reason)
-        fallback = _FALLBACK_INPUTS.get(self._tool_name, {})
-        data = copy.deepcopy(dict(fallback)) if self._truncation_policy == "fallback" else {}
-        out.append(ToolCallStop(tool_id, data, truncated=True, truncation_reason=reason))
+        self._output_limit = True
+        out.append(ToolCallStop(tool_id, {}, truncated=True, truncation_reason=reason))

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
+
 from kirogate.emulator import answers, replies, vectors
 from kirogate.emulator.catalogue import context_window
 from kirogate.emulator.context import Context
@@ -242,6 +244,66 @@ def _corrupt(ctx: Context) -> Reply:
     data[index] ^= 0x01
     steps[at] = Frame(bytes(data))
     return StreamReply(tuple(steps), credits=reply.credits)
+
+
+@scenario("empty-body", "200 with an empty body: not a single event")
+def _empty_body(ctx: Context) -> Reply:
+    return StreamReply(())
+
+
+# A known event's payload that is not JSON, and one with a field of the wrong type.
+_WRONG_TYPES: dict[str, dict[str, object]] = {
+    "assistantResponseEvent": {"content": 42},
+    "toolUseEvent": {"name": "Bash", "toolUseId": 7, "input": ""},
+    "reasoningContentEvent": {"text": ["thought"]},
+    "contextUsageEvent": {"contextUsagePercentage": "full"},
+    "meteringEvent": {"unit": "credit", "usage": "0.01"},
+}
+
+
+def _bad_frame(ctx: Context, payload: Callable[[str], bytes]) -> Reply:
+    reply = _finish(ctx, *_echo_parts(ctx))
+    steps = list(reply.steps)
+    kind = ctx.arg("event", "assistantResponseEvent")
+    at = min(max(ctx.int_arg("at", 1), 0), len(steps))
+    steps.insert(at, Frame(event_frame(kind, payload(kind))))
+    return StreamReply(tuple(steps), credits=reply.credits)
+
+
+@scenario(
+    "bad-json-frame",
+    "echo with an event=TYPE frame (default assistantResponseEvent) whose payload is not JSON,"
+    " at at=N (default 1; 0 is the first frame)",
+)
+def _bad_json_frame(ctx: Context) -> Reply:
+    return _bad_frame(ctx, lambda kind: b'{"content": "unterminated')
+
+
+@scenario(
+    "wrong-type-frame",
+    "echo with an event=TYPE frame (assistantResponseEvent, toolUseEvent,"
+    " reasoningContentEvent, contextUsageEvent, meteringEvent) holding a field of the wrong"
+    " JSON type, at at=N (default 1; 0 is the first frame)",
+)
+def _wrong_type_frame(ctx: Context) -> Reply:
+    return _bad_frame(ctx, lambda kind: orjson.dumps(_WRONG_TYPES.get(kind, {"content": 42})))
+
+
+@scenario(
+    "bad-tool-input",
+    "call a tool (name=, default the request's first tool) whose complete arguments are not"
+    " a JSON object: input= (default '{\"command\": ls}'); echo when the request has no tools",
+)
+def _bad_tool_input(ctx: Context) -> Reply:
+    if not ctx.tool_names:
+        return _echo(ctx)
+    wanted = ctx.arg("name", ctx.tool_names[0])
+    name = ctx.tool_named(wanted) or wanted
+    arguments = ctx.arg("input", '{"command": ls}')
+    lead = f"Calling {name}."
+    out = answers.text_frames([lead])
+    out += answers.tool_call_frames(name, ctx.new_tool_use_id(), arguments)
+    return _finish(ctx, out, lead + arguments)
 
 
 @scenario(

@@ -2,13 +2,16 @@
 
 :func:`parse_event` turns one :class:`~kirogate.protocol.eventstream.Message` into one of
 the frozen dataclasses below; unknown event types become :class:`UnknownEvent` so the
-caller can ignore them. Exception and error frames become :class:`StreamException`.
+caller can ignore them (the upstream may add kinds). Exception and error frames become
+:class:`StreamException`. A known event whose payload is not a JSON object, or has a field
+of the wrong JSON type, becomes :class:`MalformedEvent`: never an event with made-up
+defaults, so that nothing the model said is dropped without a word.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import orjson
 
@@ -121,6 +124,15 @@ class StreamException:
 
 
 @dataclass(frozen=True, slots=True)
+class MalformedEvent:
+    """A known event type whose payload does not decode; ``problem`` names the field and the
+    JSON type found, never a value (payloads carry the user's content)."""
+
+    event_type: str
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     event_type: str
     payload: bytes
@@ -142,6 +154,7 @@ KiroEvent: TypeAlias = (
     | InvalidState
     | InitialResponse
     | StreamException
+    | MalformedEvent
     | UnknownEvent
 )
 
@@ -153,47 +166,92 @@ _new_event = object.__new__
 _set_content = AssistantText.__dict__["content"].__set__
 
 
+class _WrongType(Exception):
+    """A payload that does not decode. Never leaves this module: parse_event returns it as a
+    :class:`MalformedEvent` (so it is no branch of the error tree in ``errors.py``)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+_JSON_TYPES: Final = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
+def _wrong(name: str, value: Any, wanted: str) -> _WrongType:
+    return _WrongType(f"{name} is {_JSON_TYPES.get(type(value), 'null')}, not {wanted}")
+
+
 def _loads(payload: bytes) -> dict[str, Any]:
+    """The payload's JSON object; an empty payload is an empty object."""
     try:
         data = orjson.loads(payload) if payload else {}
     except orjson.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        raise _WrongType("the payload is not JSON") from None
+    if not isinstance(data, dict):
+        raise _wrong("the payload", data, "an object")
+    return data
 
 
-# Payload fields are coerced, never trusted: a wrong-typed value becomes the default
-# instead of raising in the middle of a stream.
+# Payload fields are checked, never trusted: an absent or null field is the default, any
+# other JSON type than the one the spec gives makes the whole event a MalformedEvent.
 
 
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+def _str(data: dict[str, Any], name: str) -> str:
+    return _opt_str(data, name) or ""
 
 
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _opt_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise _wrong(name, value, "a string")
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _number(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _wrong(name, value, "a number")
     return float(value)
 
 
-def _int(value: Any) -> int:
-    number = _number(value)
+def _int(data: dict[str, Any], name: str) -> int:
+    number = _number(data, name)
     return int(number) if number is not None else 0
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _dict(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise _wrong(name, value, "an object")
 
 
-def _items(value: Any) -> tuple[Any, ...]:
-    return tuple(value) if isinstance(value, list) else ()
+def _items(data: dict[str, Any], name: str) -> tuple[Any, ...]:
+    value = data.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(value)
+    raise _wrong(name, value, "an array")
 
 
 def _exception_message(payload: bytes) -> str:
-    data = _loads(payload)
+    try:
+        data = _loads(payload)
+    except _WrongType:
+        data = {}
     message = data.get("message") or data.get("Message")
     if isinstance(message, str):
         return message
@@ -209,18 +267,21 @@ def _tool_fragment(data: dict[str, Any]) -> ToolUseFragment:
     elif raw == {}:
         text = ""  # an empty object on the first frame means "fragments follow"
     else:
-        text = orjson.dumps(raw).decode()
+        text = orjson.dumps(raw).decode()  # any other JSON value: the assembler judges it
+    stop = data.get("stop")
+    if stop is not None and not isinstance(stop, bool):
+        raise _wrong("stop", stop, "a boolean")
     return ToolUseFragment(
-        tool_use_id=_str(data.get("toolUseId")),
-        name=_str(data.get("name")),
+        tool_use_id=_str(data, "toolUseId"),
+        name=_str(data, "name"),
         input=text,
-        stop=data.get("stop") is True,
+        stop=stop is True,
     )
 
 
-def _followup(value: Any) -> FollowupPrompt:
-    prompt = _dict(value)
-    return FollowupPrompt(_str(prompt.get("content")), _opt_str(prompt.get("userIntent")))
+def _followup(data: dict[str, Any]) -> FollowupPrompt:
+    prompt = _dict(data, "followupPrompt")
+    return FollowupPrompt(_str(prompt, "content"), _opt_str(prompt, "userIntent"))
 
 
 def _string_header(message: Message, name: str) -> str | None:
@@ -253,7 +314,7 @@ def assistant_text(message: Message) -> str | None:
 def parse_event(message: Message) -> KiroEvent:
     """Map one frame to a typed event; never raises.
 
-    A malformed or wrong-typed payload yields the event with default fields.
+    A known event with an undecodable payload is a :class:`MalformedEvent`.
     """
     headers = message.headers
     if headers.get(":message-type", "event") == "event":
@@ -267,7 +328,10 @@ def parse_event(message: Message) -> KiroEvent:
                 _set_content(event, content)  # AssistantText(content), without __init__'s frame
                 return event
         elif event_type == "toolUseEvent":
-            return _tool_fragment(_loads(message.payload))
+            try:
+                return _tool_fragment(_loads(message.payload))
+            except _WrongType as exc:
+                return MalformedEvent("toolUseEvent", exc.problem)
     kind = message.message_type
     if kind == "exception":
         return StreamException(
@@ -279,54 +343,83 @@ def parse_event(message: Message) -> KiroEvent:
             _string_header(message, ":error-code") or "UnknownError",
             _string_header(message, ":error-message") or _exception_message(message.payload),
         )
-    event_type = message.event_type
-    data = _loads(message.payload)
+    event_type = message.event_type or ""
+    if event_type not in _KNOWN:
+        return UnknownEvent(event_type, message.payload)
+    try:
+        known = _known_event(event_type, _loads(message.payload))
+    except _WrongType as exc:
+        return MalformedEvent(event_type, exc.problem)
+    return UnknownEvent(event_type, message.payload) if known is None else known
+
+
+_KNOWN: Final = frozenset(
+    {
+        "assistantResponseEvent",
+        "toolUseEvent",
+        "reasoningContentEvent",
+        "meteringEvent",
+        "contextUsageEvent",
+        "metadataEvent",
+        "codeReferenceEvent",
+        "followupPromptEvent",
+        "supplementaryWebLinksEvent",
+        "messageMetadataEvent",
+        "invalidStateEvent",
+        "initial-response",
+    }
+)
+
+
+def _known_event(event_type: str, data: dict[str, Any]) -> KiroEvent | None:
+    """The event of a known type from its decoded payload (None: nothing the gateway reads);
+    raises :class:`_WrongType`."""
     match event_type:
         case "assistantResponseEvent":
-            content = data.get("content")
-            if isinstance(content, str):
+            content = _opt_str(data, "content")
+            if content is not None:
                 return AssistantText(content)
             if "followupPrompt" in data:
-                return _followup(data["followupPrompt"])
+                return _followup(data)
             return AssistantText("")
         case "toolUseEvent":
             return _tool_fragment(data)
         case "reasoningContentEvent":
             # One frame carries one of the three; a signature closes the block, so it wins.
-            if isinstance(data.get("signature"), str):
-                return ReasoningSignature(data["signature"])
-            if isinstance(data.get("redactedContent"), str):
-                return ReasoningRedacted(data["redactedContent"])
-            return ReasoningText(_str(data.get("text")))
+            signature = _opt_str(data, "signature")
+            if signature is not None:
+                return ReasoningSignature(signature)
+            redacted = _opt_str(data, "redactedContent")
+            if redacted is not None:
+                return ReasoningRedacted(redacted)
+            return ReasoningText(_str(data, "text"))
         case "meteringEvent":
-            usage = _number(data.get("usage"))
+            usage = _number(data, "usage")
             if usage is None:
-                usage = _number(data.get("creditUsage"))
-            return Metering(usage or 0.0, _str(data.get("unit")) or "credit")
+                usage = _number(data, "creditUsage")
+            return Metering(usage or 0.0, _str(data, "unit") or "credit")
         case "contextUsageEvent":
-            return ContextUsage(_number(data.get("contextUsagePercentage")) or 0.0)
-        case "metadataEvent" if isinstance(data.get("tokenUsage"), dict):
-            usage = data["tokenUsage"]
+            return ContextUsage(_number(data, "contextUsagePercentage") or 0.0)
+        case "metadataEvent":
+            if data.get("tokenUsage") is None:
+                return None  # other metadata: nothing the gateway reads
+            tokens = _dict(data, "tokenUsage")
             return TokenUsage(
-                _int(usage.get("inputTokens")),
-                _int(usage.get("outputTokens")),
-                _int(usage.get("totalTokens")),
+                _int(tokens, "inputTokens"),
+                _int(tokens, "outputTokens"),
+                _int(tokens, "totalTokens"),
             )
         case "codeReferenceEvent":
-            return CodeReference(_items(data.get("references")))
+            return CodeReference(_items(data, "references"))
         case "followupPromptEvent":
-            return _followup(data.get("followupPrompt"))
+            return _followup(data)
         case "supplementaryWebLinksEvent":
-            return SupplementaryWebLinks(_items(data.get("supplementaryWebLinks")))
+            return SupplementaryWebLinks(_items(data, "supplementaryWebLinks"))
         case "messageMetadataEvent":
-            return MessageMetadata(
-                _opt_str(data.get("conversationId")), _opt_str(data.get("utteranceId"))
-            )
+            return MessageMetadata(_opt_str(data, "conversationId"), _opt_str(data, "utteranceId"))
         case "invalidStateEvent":
-            return InvalidState(_str(data.get("reason")), _str(data.get("message")))
-        case "initial-response":
-            return InitialResponse(_opt_str(data.get("conversationId")))
-    return UnknownEvent(event_type or "", message.payload)
+            return InvalidState(_str(data, "reason"), _str(data, "message"))
+    return InitialResponse(_opt_str(data, "conversationId"))  # "initial-response"
 
 
 # ---------------------------------------------------------------- encoding (emulator, tests)

@@ -38,12 +38,24 @@ from kirogate.convert.openai_fields import relocate_error
 from kirogate.convert.render import COMMENT_PING, StreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InternalError, InvalidRequest, KirogateError, UpstreamInvalidModel
+from kirogate.errors import (
+    InternalError,
+    InvalidRequest,
+    KirogateError,
+    MalformedAnswer,
+    UpstreamInvalidModel,
+)
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
-from kirogate.protocol.events import AssistantText, StreamException, assistant_text, parse_event
+from kirogate.protocol.events import (
+    AssistantText,
+    MalformedEvent,
+    StreamException,
+    assistant_text,
+    parse_event,
+)
 from kirogate.protocol.eventstream import Message
 from kirogate.service.memory import TruncationMemory
 from kirogate.settings import Settings
@@ -61,11 +73,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EMPTY_ANSWER = "the upstream answered 200 with an empty body"
+
 
 @dataclass(slots=True)
 class _Opened:
     stream: UpstreamStream
-    first: list[Message] | None  # None: the upstream answered 200 with an empty body
+    first: list[Message]  # never empty: an empty 200 body fails the attempt
 
 
 @dataclass(slots=True)
@@ -254,15 +268,23 @@ class Answering:
             except BaseException:
                 await stream.aclose()
                 raise
-            first = read if type(read) is list else None
-            if first is not None and assistant_text(first[0]) is None:
-                event = parse_event(first[0])
+            if type(read) is not list:  # 200 and not one event: a fault, tried elsewhere
+                log.warning("%s", EMPTY_ANSWER)
+                await stream.aclose()
+                raise MalformedAnswer(EMPTY_ANSWER)
+            if assistant_text(read[0]) is None:
+                event = parse_event(read[0])
                 if type(event) is StreamException:
                     error = classify_stream_exception(event.exception_type, event.message)
                     if error is not None:
                         await stream.aclose()
                         raise error
-            return _Opened(stream, first)
+                elif type(event) is MalformedEvent:
+                    await stream.aclose()
+                    malformed = StreamAssembler.malformed(event)
+                    log.warning("%s", malformed.message)  # names a field, never its value
+                    raise malformed
+            return _Opened(stream, read)
 
         try:
             held = await run_with_failover(

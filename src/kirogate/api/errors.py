@@ -20,6 +20,7 @@ from kirogate.errors import (
     InvalidRequest,
     KirogateError,
     NoCredentialAvailable,
+    QuotaExhausted,
     RateLimited,
     UpstreamThrottled,
 )
@@ -34,7 +35,7 @@ class Dialect(StrEnum):
 
 
 def retry_after_of(exc: KirogateError) -> float | None:
-    if isinstance(exc, RateLimited | UpstreamThrottled | NoCredentialAvailable):
+    if isinstance(exc, RateLimited | UpstreamThrottled | QuotaExhausted | NoCredentialAvailable):
         return exc.retry_after
     return None
 

@@ -72,7 +72,8 @@ SQLITE_SYNC_INTERVAL = 30.0
 SQLITE_FLUSH_INTERVAL = 1.0
 # Success counts and last-used times: batched longer than availability changes.
 COUNTER_INTERVAL = 1.0
-SQLITE_COUNTER_INTERVAL = 5.0
+# kill -9 loses at most this much of them (docs/storage.md, "Crashes").
+SQLITE_COUNTER_INTERVAL = 1.0
 
 
 class ClusterStore(StateStore, TokenStore, CredentialStore, ExclusiveStore, Protocol):

@@ -71,3 +71,13 @@ def test_without_the_multiprocess_directory_at_import_nothing_is_shared(
         assert metrics.use_multiprocess(tmp_path) is False
     assert metrics.shared is None
     assert any("PROMETHEUS_MULTIPROC_DIR" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_scrape_in_the_event_loop_counts_its_tasks() -> None:
+    text = GatewayMetrics().render().decode()
+    line = next(line for line in text.splitlines() if line.startswith("kirogate_asyncio_tasks "))
+    assert float(line.split()[1]) >= 1  # at least the test's own task
+
+
+def test_a_scrape_outside_the_event_loop_has_no_task_gauge() -> None:
+    assert "kirogate_asyncio_tasks" not in GatewayMetrics().render().decode()

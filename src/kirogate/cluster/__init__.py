@@ -153,12 +153,13 @@ class Cluster:
         self.lock: DistributedLock
         self.rate_limiter: RateLimiter
         self.notifier: Notifier
+        fallback_lock = StoreLock(store) if store.dialect == "postgresql" else LocalLock()
         if self.redis is not None:
-            self.lock = RedisLock(self.redis, prefix=key_prefix + "lock:")
+            self.lock = RedisLock(self.redis, prefix=key_prefix + "lock:", fallback=fallback_lock)
             self.rate_limiter = RedisRateLimiter(self.redis, prefix=key_prefix + "ratelimit:")
             self.notifier = RedisNotifier(self.redis, channel=key_prefix + "notices")
         else:
-            self.lock = StoreLock(store) if store.dialect == "postgresql" else LocalLock()
+            self.lock = fallback_lock
             self.rate_limiter = MemoryRateLimiter()
             self.notifier = NullNotifier()
         self.coordinator = RefreshCoordinator(self.lock, store)

@@ -103,3 +103,10 @@ def test_anthropic_body() -> None:
 )
 def test_dialect_for_path(path: str, dialect: Dialect) -> None:
     assert dialect_for_path(path) is dialect
+
+
+def test_a_spent_quota_answers_429_with_the_pool_s_wait() -> None:
+    spent = QuotaExhausted("upstream quota exhausted (402)", upstream_status=402)
+    spent.retry_after = 3600.0
+    response = error_response(spent, Dialect.ANTHROPIC)
+    assert (response.status_code, response.headers["retry-after"]) == (429, "3600")

@@ -270,6 +270,34 @@ async def test_refresh_outage_cools_the_credential_and_the_other_serves(clean: P
     assert "HTTP 503" in faulty["lastError"]
 
 
+async def test_revoked_refresh_token_disables_the_credential_and_the_other_serves(
+    clean: Pair,
+) -> None:
+    stack = clean.stack
+    bad = current_credential(stack)
+    listing = stack.emulator_json("/_emulator/credentials")
+    assert isinstance(listing, dict)
+    [account] = [a for a in listing["credentials"] if a["id"] == clean.accounts[bad]]
+    # Its access token is refused, and its refresh token is dead (invalid_grant).
+    stack.emulator_json("/_emulator/revoke", {"refreshToken": account["refreshToken"]})
+    stack.emulator_json(
+        "/_emulator/credentials", {"id": clean.accounts[bad], "scenario": "bad-token"}
+    )
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await ask(http, stack, "after the revocation", openai=False)
+        assert_complete(first, "after the revocation", openai=False)
+        await bystanders(http, stack, "revoked")
+
+    faulty = by_id(pool(stack))[bad]
+    assert faulty["state"] == "disabled"
+    assert faulty["disabledReason"] == "invalid_refresh_token"
+    # Give it a working refresh token again for the tests after this one.
+    stack.emulator_json(
+        "/_emulator/credentials",
+        {"id": clean.accounts[bad], "refreshToken": account["refreshToken"]},
+    )
+
+
 # ------------------------------------------------------------------ stream faults: error event
 
 

@@ -131,6 +131,8 @@ class Traffic:
 def test_redis_killed_mid_traffic_then_back(tmp_path: Path) -> None:
     if port_open(REDIS_PORT):
         pytest.skip(f"port {REDIS_PORT} is taken")
+    if not port_open(5432):
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
     home = tmp_path / "home"
     home.mkdir()
     env = clean_env(home)

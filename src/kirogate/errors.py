@@ -394,6 +394,8 @@ class QuotaExhausted(UpstreamError):
     anthropic_type = "rate_limit_error"
     openai_type = "insufficient_quota"
     openai_code = "insufficient_quota"
+    # Seconds until a credential is usable again, once every credential is out of quota.
+    retry_after: float | None = None
 
 
 class UpstreamThrottled(UpstreamError):

@@ -209,3 +209,10 @@ def test_an_internal_error_tells_no_class_name(dialect: Dialect) -> None:
     response = error_response(InternalError(), dialect)
     assert response.status_code == 500
     assert "log" in bytes(response.body).decode()
+
+
+def test_a_spent_quota_answers_429_with_the_pool_s_wait() -> None:
+    spent = QuotaExhausted("upstream quota exhausted (402)", upstream_status=402)
+    spent.retry_after = 3600.0
+    response = error_response(spent, Dialect.ANTHROPIC)
+    assert (response.status_code, response.headers["retry-after"]) == (429, "3600")

@@ -198,3 +198,46 @@ async def test_ready_reads_the_database_watch_without_pinging(gateway: Gateway) 
     body = response.json()
     assert (body["ready"], body["degraded"], body["database"]) == (True, True, "unreachable")
     assert body["database_reason"].startswith("the database has not answered for")
+
+
+class FakeRedis:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    async def ping(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return True
+
+
+class FakeCluster:
+    def __init__(self, redis: FakeRedis | None) -> None:
+        self.redis = redis
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_ready_says_redis_is_none_without_one(gateway: Gateway) -> None:
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.json()["redis"] == "none"
+
+
+async def test_ready_says_redis_answers(gateway: Gateway) -> None:
+    gateway.cluster = FakeCluster(FakeRedis())  # type: ignore[assignment]
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.json()["redis"] == "ok"
+
+
+async def test_redis_away_is_reported_but_the_gateway_stays_ready(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway.cluster = FakeCluster(FakeRedis(ConnectionError("redis://cache:6379 refused")))  # type: ignore[assignment]
+    async with await client_for(gateway) as http:
+        response = await http.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["redis"] == "unreachable"
+    assert "refused" not in response.text
+    assert any("Redis is unreachable" in r.getMessage() for r in caplog.records)

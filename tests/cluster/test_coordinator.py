@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from kirogate.cluster.coordinator import RefreshCoordinator
-from kirogate.cluster.locks import DistributedLock, LocalLock, RedisLock
+from kirogate.cluster.locks import DistributedLock, LocalLock, LockUnavailable, RedisLock
 from kirogate.errors import InvalidGrant, RefreshFailed
 from kirogate.settings import UpstreamSettings
 from kirogate.upstream.auth import refresh as refresh_module
@@ -233,3 +235,28 @@ async def test_a_refresh_fails_at_once_while_the_database_is_away(
     assert auth.calls == 0 and store.calls_of("reload_tokens") == []
     coordinator.database_up = lambda: True
     assert await manager.ensure_fresh(cred) == "access-1"
+
+
+class UnreachableLock:
+    @asynccontextmanager
+    async def hold(
+        self, name: str, ttl: float = 30.0, *, wait: float = 60.0
+    ) -> AsyncIterator[None]:
+        raise LockUnavailable(
+            "Redis lock 'kirogate:lock:x': ConnectionError: 10.0.0.7:6379 refused"
+        )
+        yield
+
+
+async def test_an_unreachable_lock_fails_the_refresh_without_naming_hosts(
+    auth: RotatingAuth, store: FakeStore
+) -> None:
+    store.add_credential(expired())
+    coordinator = RefreshCoordinator(UnreachableLock(), store, clock=clock)
+    manager = TokenManager(
+        UpstreamSettings(), lambda cred: (None, None), clock=clock, coordinator=coordinator
+    )
+    with pytest.raises(RefreshFailed, match="lock service is unreachable") as caught:
+        await manager.ensure_fresh(expired())
+    assert "10.0.0.7" not in str(caught.value)
+    assert auth.calls == 0

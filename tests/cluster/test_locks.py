@@ -177,3 +177,14 @@ async def test_redis_lock_unreachable_is_lock_unavailable(prefix: str) -> None:
                 pass
     finally:
         await down.aclose()
+
+
+async def test_redis_lock_unreachable_takes_its_fallback(prefix: str) -> None:
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    fallback = LocalLock()
+    try:
+        async with RedisLock(down, prefix=prefix, fallback=fallback).hold("x"):
+            assert fallback.held("x")
+        assert not fallback.held("x")
+    finally:
+        await down.aclose()

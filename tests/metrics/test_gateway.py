@@ -105,3 +105,13 @@ def test_a_failing_database_source_leaves_the_scrape_working(
     with caplog.at_level(logging.ERROR):
         text = metrics.render().decode()
     assert "kirogate_build_info" in text and "kirogate_database_up" not in text
+
+
+async def test_a_scrape_in_the_event_loop_counts_its_tasks() -> None:
+    text = GatewayMetrics().render().decode()
+    line = next(line for line in text.splitlines() if line.startswith("kirogate_asyncio_tasks "))
+    assert float(line.split()[1]) >= 1  # at least the test's own task
+
+
+def test_a_scrape_outside_the_event_loop_has_no_task_gauge() -> None:
+    assert "kirogate_asyncio_tasks" not in GatewayMetrics().render().decode()

@@ -123,6 +123,15 @@ async def test_throttle_without_a_hint_says_when_a_credential_is_back(clock: Fak
     assert caught.value.retry_after == pytest.approx(10.0)
 
 
+async def test_spent_quota_says_when_a_credential_is_back(clock: FakeTime) -> None:
+    pool = make_pool(2, clock)
+    pool.mark_exhausted(2, until=clock.now + timedelta(seconds=600))
+    with pytest.raises(QuotaExhausted) as caught:
+        await run(pool, Script([QuotaExhausted("quota", upstream_status=402)]))
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 1
+
+
 async def test_throttle_says_when_the_first_credential_is_back(clock: FakeTime) -> None:
     pool = make_pool(3, clock, cooldown_429=10.0)
     pool.mark_exhausted(3, until=clock.now + timedelta(seconds=600))

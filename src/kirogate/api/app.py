@@ -48,6 +48,7 @@ from kirogate.tasks import spawn
 log = logging.getLogger(__name__)
 
 READY_DATABASE_TIMEOUT = 3.0
+READY_REDIS_TIMEOUT = 1.0
 _USABLE_STATES = ("ready", "busy")
 
 
@@ -141,6 +142,25 @@ def database_reason(gateway: Gateway) -> str:
     watch = getattr(gateway, "database", None)
     reason = watch.reason() if watch is not None else None
     return reason or "the database is not answering; serving from memory, store writes queued"
+
+
+async def redis_status(gateway: Gateway) -> str:
+    """``ok``, ``none`` (no Redis) or ``unreachable``. Not part of readiness: without Redis
+    the gateway serves on, with locks, limits and notices falling back (docs/scaling.md)."""
+    cluster = getattr(gateway, "cluster", None)
+    redis = getattr(cluster, "redis", None)
+    if redis is None:
+        return "none"
+    try:
+        async with asyncio.timeout(READY_REDIS_TIMEOUT):
+            await redis.ping()
+    except TimeoutError:
+        log.warning("readiness: Redis did not answer within %gs", READY_REDIS_TIMEOUT)
+        return "unreachable"
+    except Exception as exc:  # any failure is "unreachable"; the probe itself must answer
+        log.warning("readiness: Redis is unreachable: %s", exc)
+        return "unreachable"
+    return "ok"
 
 
 def _loopback(host: str | None) -> bool:
@@ -306,6 +326,7 @@ def create_app(
                 "states": states,
                 "database": database,
                 **({"database_reason": database_reason(gateway)} if away else {}),
+                "redis": await redis_status(gateway),
                 **({} if usable else {"reason": gateway.pool.unavailable_reason()}),
             },
             status=200 if is_ready else 503,

@@ -35,6 +35,7 @@ from kirogate.errors import (
     NoCredentialAvailable,
     NotFound,
     PermissionDenied,
+    QuotaExhausted,
     RateLimited,
     RequestTooLarge,
     StoreLockTimeout,
@@ -84,7 +85,7 @@ _ADMIN: dict[type[KirogateError], tuple[int | None, str]] = {
 
 
 def retry_after_of(exc: KirogateError) -> float | None:
-    if isinstance(exc, RateLimited | UpstreamThrottled | NoCredentialAvailable):
+    if isinstance(exc, RateLimited | UpstreamThrottled | QuotaExhausted | NoCredentialAvailable):
         return exc.retry_after
     return None
 

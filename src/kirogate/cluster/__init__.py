@@ -68,7 +68,8 @@ SQLITE_SYNC_INTERVAL = 30.0
 SQLITE_FLUSH_INTERVAL = 1.0
 # Success counts and last-used times: batched longer than availability changes.
 COUNTER_INTERVAL = 1.0
-SQLITE_COUNTER_INTERVAL = 5.0
+# kill -9 loses at most this much of them (docs/storage.md, "Crashes").
+SQLITE_COUNTER_INTERVAL = 1.0
 
 
 class ClusterStore(StateStore, TokenStore, CredentialStore, ExclusiveStore, Protocol):
@@ -148,12 +149,13 @@ class Cluster:
         self.lock: DistributedLock
         self.rate_limiter: RateLimiter
         self.notifier: Notifier
+        fallback_lock = StoreLock(store) if store.dialect == "postgresql" else LocalLock()
         if self.redis is not None:
-            self.lock = RedisLock(self.redis, prefix=key_prefix + "lock:")
+            self.lock = RedisLock(self.redis, prefix=key_prefix + "lock:", fallback=fallback_lock)
             self.rate_limiter = RedisRateLimiter(self.redis, prefix=key_prefix + "ratelimit:")
             self.notifier = RedisNotifier(self.redis, channel=key_prefix + "notices")
         else:
-            self.lock = StoreLock(store) if store.dialect == "postgresql" else LocalLock()
+            self.lock = fallback_lock
             self.rate_limiter = MemoryRateLimiter()
             self.notifier = NullNotifier()
         self.coordinator = RefreshCoordinator(self.lock, store)

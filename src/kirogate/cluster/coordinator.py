@@ -96,8 +96,11 @@ class RefreshCoordinator:
                 f"refresh of {credential.label}: another process is still refreshing it ({exc})"
             ) from exc
         except LockUnavailable as exc:
+            # The cause names hosts and ports: the log's, not the client's.
+            log.warning("refresh of %s: cannot take the refresh lock: %s", credential.label, exc)
             raise RefreshFailed(
-                f"refresh of {credential.label}: cannot take the refresh lock ({exc})"
+                f"refresh of {credential.label}: cannot take the refresh lock (the lock"
+                " service is unreachable)"
             ) from exc
 
     async def _run_locked(

@@ -6,6 +6,7 @@ compare-and-delete release, so a holder that died frees the lock after ``ttl`` a
 never deletes someone else's lock; a watchdog extends the expiry while the body runs.
 :class:`StoreLock` uses the database (a PostgreSQL advisory lock, held by a connection), and
 :class:`LocalLock` an :class:`asyncio.Lock` per name for a single process.
+A :class:`RedisLock` given a ``fallback`` takes that lock instead while Redis is away.
 """
 
 from __future__ import annotations
@@ -80,8 +81,13 @@ class RedisLock:
         prefix: str = "kirogate:lock:",
         poll: float = 0.05,
         max_poll: float = 0.25,
+        fallback: DistributedLock | None = None,
     ) -> None:
         self._errors = redis_errors()
+        # Taken while Redis cannot be reached: without it a Redis outage fails every token
+        # refresh, though PostgreSQL alone is a correct lock (docs/scaling.md). The gap: a
+        # process that still reaches Redis and one that does not may both hold a name.
+        self._fallback = fallback
         self._redis = redis
         self._prefix = prefix
         self._poll = poll
@@ -99,7 +105,20 @@ class RedisLock:
         _check(ttl, wait)
         key = self.key(name)
         token = secrets.token_hex(16)
-        await self._acquire(key, token, ttl, wait)
+        fallback: AbstractAsyncContextManager[None] | None
+        try:
+            await self._acquire(key, token, ttl, wait)
+        except LockUnavailable as exc:
+            if self._fallback is None:
+                raise
+            log.warning("%s; taking the fallback lock instead", exc)
+            fallback = self._fallback.hold(name, ttl, wait=wait)
+        else:
+            fallback = None
+        if fallback is not None:
+            async with fallback:
+                yield
+            return
         held = [True]
         watchdog = spawn(self._keep(key, token, ttl, held), name=f"lock watchdog {name}")
         try:

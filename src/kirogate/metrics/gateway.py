@@ -13,6 +13,7 @@ are counted under ``unmatched``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -235,6 +236,15 @@ class LiveCollector(Collector):
         )
         build.add_metric([__version__], 1)
         yield build
+        try:
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:
+            return  # scraped outside the event loop (a test, a worker thread): nothing to count
+        yield GaugeMetricFamily(
+            "kirogate_asyncio_tasks",
+            "asyncio tasks alive in this process (a leak shows as growth at rest).",
+            value=tasks,
+        )
 
     def _database(self) -> Iterator[Metric]:
         try:

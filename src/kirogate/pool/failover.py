@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from kirogate.errors import NoCredentialAvailable, UpstreamThrottled
+from kirogate.errors import NoCredentialAvailable, QuotaExhausted, UpstreamThrottled
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.lease import Lease
@@ -167,8 +167,9 @@ async def run_with_failover(
 
 def _with_retry_hint(error: Exception, pool: CredentialPool, model: str | None) -> Exception:
     """A 429 given up on tells the client when a credential is usable again: the upstream's
-    hint for one credential says nothing about the pool's cooldowns (10 s after a hintless 429)."""
-    if isinstance(error, UpstreamThrottled):
+    hint for one credential says nothing about the pool's cooldowns (10 s after a hintless 429);
+    a spent quota rests until its reset date, not for the 1 s a hintless 429 would say."""
+    if isinstance(error, UpstreamThrottled | QuotaExhausted):
         wait = pool.seconds_until_usable(model)
         if wait is not None and wait > 0:
             error.retry_after = wait

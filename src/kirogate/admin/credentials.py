@@ -12,6 +12,7 @@ from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id, query_flag
 from kirogate.admin.schemas import (
     ADD_CREDENTIAL,
+    BODY_ERRORS,
     SET_DISABLED,
     SET_PRIORITY,
     CredentialId,
@@ -71,7 +72,7 @@ async def list_credentials(request: Request) -> Response:
     )
 
 
-@router.post("/credentials", openapi_extra=ADD_CREDENTIAL, responses=admin_errors())
+@router.post("/credentials", openapi_extra=ADD_CREDENTIAL, responses=admin_errors(BODY_ERRORS))
 async def add_credential(request: Request) -> Response:
     operations = operations_of(request)
     body = await read_json_object(request)
@@ -120,7 +121,7 @@ async def delete_credential(request: Request, credential_id: CredentialId) -> Re
 @router.post(
     "/credentials/{credential_id}/disabled",
     openapi_extra=SET_DISABLED,
-    responses=admin_errors(),
+    responses=admin_errors(BODY_ERRORS),
 )
 async def set_disabled(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
@@ -132,7 +133,7 @@ async def set_disabled(request: Request, credential_id: CredentialId) -> Respons
 @router.post(
     "/credentials/{credential_id}/priority",
     openapi_extra=SET_PRIORITY,
-    responses=admin_errors(),
+    responses=admin_errors(BODY_ERRORS),
 )
 async def set_priority(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)

@@ -24,7 +24,7 @@ async def load_balancing(request: Request) -> Response:
 @router.put(
     "/config/load-balancing",
     openapi_extra=SET_LOAD_BALANCING,
-    responses=admin_errors((400, 401, 404)),
+    responses=admin_errors((400, 401, 404, 413)),  # the mode lives in memory: no 503
 )
 async def set_load_balancing(request: Request) -> Response:
     body = await read_json_object(request)

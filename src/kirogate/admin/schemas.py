@@ -117,10 +117,15 @@ _REASONS = {
     400: "The body, a field or the credential id is invalid; the message names the field.",
     401: "The admin key is missing or wrong.",
     404: "No such credential, or the admin API is off (no admin key configured).",
+    413: "The body is larger than the gateway's limit (`server.max_body_size`).",
     429: "Too many attempts.",
     502: "The upstream (token refresh, balance) failed.",
     503: "The database is not answering.",
 }
+
+
+# What a route that reads a body can answer.
+BODY_ERRORS = (400, 401, 404, 413, 503)
 
 
 def admin_errors(statuses: Iterable[int] = (400, 401, 404, 503)) -> dict[int | str, Any]:

@@ -101,6 +101,7 @@ class Served:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(HANG_GUARD)
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
     def send(self, **request: Any) -> httpx2.Response:
@@ -116,8 +117,8 @@ class Served:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     gateway = Served(tmp_path)
-    gateway.start()
     try:
+        gateway.start()
         yield gateway
     finally:
         gateway.stop()

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from kirogate.api.app import create_app
-from kirogate.api.pages import landing_html
+from kirogate.api.pages import landing_html, openapi_schema
 from kirogate.metrics import GatewayMetrics
 from kirogate.service import Gateway
 from kirogate.settings import load_settings
@@ -85,6 +85,42 @@ async def test_openapi_documents_client_and_admin_apis(http: httpx2.AsyncClient)
     assert not {"/", "/docs", "/openapi.json"} & set(paths)
 
 
+def refs_in(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(refs_in(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(refs_in(value) for value in node))
+    return set()
+
+
+async def test_openapi_documents_every_body_and_error_answer(http: httpx2.AsyncClient) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert "422" not in operation["responses"], where  # no route answers FastAPI's 422
+            if path.endswith("/reset"):
+                assert "requestBody" not in operation, where  # reset reads no body
+            elif method in ("post", "put"):
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                assert body.get("properties"), where
+            if path.startswith(("/v1/", "/cc/", "/api/admin/")):
+                errors = {status for status in operation["responses"] if status.startswith("4")}
+                assert {"401", "404"} <= errors, where
+    assert "$defs" not in str(schema)
+    components = schema["components"]["schemas"]
+    for ref in refs_in(schema):
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+
+
+async def test_openapi_tags_each_api_by_resource(http: httpx2.AsyncClient) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert paths["/v1/responses"]["post"]["tags"] == ["Responses"]
+    assert paths["/v1/models"]["get"]["tags"] == ["Models"]
+    assert paths["/cc/v1/messages"]["post"]["tags"] == ["Anthropic (buffered for Claude Code)"]
+
+
 async def test_docs_script_reads_the_openapi_version_fastapi_writes(
     http: httpx2.AsyncClient,
 ) -> None:
@@ -118,3 +154,13 @@ async def test_landing_page_stylesheet_is_served(http: httpx2.AsyncClient) -> No
     response = await http.get(css)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
+
+
+def test_each_app_documents_the_same_components() -> None:
+    # The routes' body schemas are shared by every app; building one must not change them.
+    documents = []
+    for _ in range(2):
+        app = create_app(Gateway(load_settings({}), []), metrics=GatewayMetrics(), environ={})
+        documents.append(openapi_schema(app.routes))
+    assert documents[0]["components"] == documents[1]["components"]
+    assert "Message" in documents[1]["components"]["schemas"]

@@ -10,6 +10,14 @@ from starlette.responses import Response
 
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id, query_flag
+from kirogate.admin.schemas import (
+    ADD_CREDENTIAL,
+    BODY_ERRORS,
+    SET_DISABLED,
+    SET_PRIORITY,
+    CredentialId,
+    admin_errors,
+)
 from kirogate.admin.views import balance_view, body_secrets, credential_view, scrub
 from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
@@ -25,12 +33,25 @@ _USABLE = frozenset({Availability.READY.value, Availability.BUSY.value})
 
 router = APIRouter(route_class=AdminRoute)
 
+# The balance's ``?refresh=``: false answers from the cache (kiro.rs always asks upstream).
+_REFRESH_QUERY = {
+    "parameters": [
+        {
+            "name": "refresh",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+            "description": "ask the upstream now (default) or answer from the cached balance",
+        }
+    ]
+}
+
 
 def done(message: str) -> Response:
     return json_response({"success": True, "message": message})
 
 
-@router.get("/credentials")
+@router.get("/credentials", responses=admin_errors((401, 404)))
 async def list_credentials(request: Request) -> Response:
     operations = operations_of(request)
     by_id = {credential.id: credential for credential in operations.credentials()}
@@ -51,7 +72,7 @@ async def list_credentials(request: Request) -> Response:
     )
 
 
-@router.post("/credentials")
+@router.post("/credentials", openapi_extra=ADD_CREDENTIAL, responses=admin_errors(BODY_ERRORS))
 async def add_credential(request: Request) -> Response:
     operations = operations_of(request)
     body = await read_json_object(request)
@@ -89,39 +110,51 @@ async def add_credential(request: Request) -> Response:
     )
 
 
-@router.delete("/credentials/{credential_id}")
-async def delete_credential(request: Request, credential_id: str) -> Response:
+@router.delete("/credentials/{credential_id}", responses=admin_errors())
+async def delete_credential(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
     # kiro.rs deletes only disabled credentials: the operation refuses an enabled one.
     await operations_of(request).remove(cid)
     return done(f"credential #{cid} deleted")
 
 
-@router.post("/credentials/{credential_id}/disabled")
-async def set_disabled(request: Request, credential_id: str) -> Response:
+@router.post(
+    "/credentials/{credential_id}/disabled",
+    openapi_extra=SET_DISABLED,
+    responses=admin_errors(BODY_ERRORS),
+)
+async def set_disabled(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
     disabled = bool_field(await read_json_object(request), "disabled")
     await operations_of(request).set_disabled(cid, disabled)
     return done(f"credential #{cid} {'disabled' if disabled else 'enabled'}")
 
 
-@router.post("/credentials/{credential_id}/priority")
-async def set_priority(request: Request, credential_id: str) -> Response:
+@router.post(
+    "/credentials/{credential_id}/priority",
+    openapi_extra=SET_PRIORITY,
+    responses=admin_errors(BODY_ERRORS),
+)
+async def set_priority(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
     priority = int_field(await read_json_object(request), "priority", low=0, high=MAX_PRIORITY)
     await operations_of(request).set_priority(cid, priority)
     return done(f"credential #{cid} priority set to {priority}")
 
 
-@router.post("/credentials/{credential_id}/reset")
-async def reset_credential(request: Request, credential_id: str) -> Response:
+@router.post("/credentials/{credential_id}/reset", responses=admin_errors())
+async def reset_credential(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
     await operations_of(request).reset(cid)
     return done(f"credential #{cid} failure counters reset and enabled")
 
 
-@router.get("/credentials/{credential_id}/balance")
-async def credential_balance(request: Request, credential_id: str) -> Response:
+@router.get(
+    "/credentials/{credential_id}/balance",
+    openapi_extra=_REFRESH_QUERY,
+    responses=admin_errors((400, 401, 404, 502, 503)),
+)
+async def credential_balance(request: Request, credential_id: CredentialId) -> Response:
     cid = parse_credential_id(credential_id)
     refresh = query_flag(request, "refresh", default=True)
     balance = await operations_of(request).balance(cid, refresh=refresh)

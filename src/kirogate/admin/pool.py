@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import wrong
+from kirogate.admin.schemas import SET_LOAD_BALANCING, admin_errors
 from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
 from kirogate.service.operations import PoolMode
@@ -15,12 +16,16 @@ from kirogate.service.operations import PoolMode
 router = APIRouter(route_class=AdminRoute)
 
 
-@router.get("/config/load-balancing")
+@router.get("/config/load-balancing", responses=admin_errors((401, 404)))
 async def load_balancing(request: Request) -> Response:
     return json_response({"mode": operations_of(request).mode.value})
 
 
-@router.put("/config/load-balancing")
+@router.put(
+    "/config/load-balancing",
+    openapi_extra=SET_LOAD_BALANCING,
+    responses=admin_errors((400, 401, 404, 413)),  # the mode lives in memory: no 503
+)
 async def set_load_balancing(request: Request) -> Response:
     body = await read_json_object(request)
     mode = body.get("mode")

@@ -17,6 +17,7 @@ from kirogate.api.request_gate import (
     model_for,
     read_converted,
 )
+from kirogate.api.schemas import ANTHROPIC_ERRORS, COUNT_TOKENS_BODY, MESSAGES_BODY
 from kirogate.api.search_loop import (
     Emit,
     Results,
@@ -90,20 +91,24 @@ def _emit_blocks(target: _BlockTarget) -> Emit:
     return emit
 
 
-@router.post("/v1/messages")
+@router.post("/v1/messages", openapi_extra=MESSAGES_BODY, responses=ANTHROPIC_ERRORS)
 async def messages(request: Request) -> Response:
     return await _messages(request, buffered=False)
 
 
-@router.post("/cc/v1/messages")
+@router.post("/cc/v1/messages", openapi_extra=MESSAGES_BODY, responses=ANTHROPIC_ERRORS)
 async def messages_buffered(request: Request) -> Response:
     """kiro.rs's Claude Code mode: the stream is held until the end so ``message_start``
     carries the upstream's exact input tokens (pings keep the connection alive)."""
     return await _messages(request, buffered=True)
 
 
-@router.post("/v1/messages/count_tokens")
-@router.post("/cc/v1/messages/count_tokens")
+@router.post(
+    "/v1/messages/count_tokens", openapi_extra=COUNT_TOKENS_BODY, responses=ANTHROPIC_ERRORS
+)
+@router.post(
+    "/cc/v1/messages/count_tokens", openapi_extra=COUNT_TOKENS_BODY, responses=ANTHROPIC_ERRORS
+)
 async def count_tokens(request: Request) -> Response:
     await authorized_gateway(request)
     conv, tokens = await read_converted(request, _counted)

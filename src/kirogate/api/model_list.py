@@ -12,10 +12,26 @@ from starlette.responses import Response
 
 from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import authorized_gateway, model_for
+from kirogate.api.schemas import READ_ERRORS, AnthropicError, error_responses
 from kirogate.convert.models import ModelInfo, ModelTable, list_public_models
 from kirogate.errors import ModelNotAllowed
 
 router = APIRouter()
+
+# Errors here are in Anthropic's shape: /v1/models is not an OpenAI-only path.
+_ERRORS = error_responses(AnthropicError, READ_ERRORS)
+# ``anthropic-version`` picks Anthropic's list shape over OpenAI's.
+_VERSION_HEADER = {
+    "parameters": [
+        {
+            "name": "anthropic-version",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "sent: Anthropic's model shape; absent: OpenAI's",
+        }
+    ]
+}
 
 CREATED = 1_735_689_600  # a fixed, plausible "created" for every model (2025-01-01)
 
@@ -38,7 +54,7 @@ def _openai(info: ModelInfo) -> dict[str, object]:
     return {"id": info.public_id, "object": "model", "created": CREATED, "owned_by": "kirogate"}
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", openapi_extra=_VERSION_HEADER, responses=_ERRORS)
 async def list_models(request: Request) -> Response:
     gateway = await authorized_gateway(request)
     models = [info for info in _public(request) if gateway.serves_model(info)]
@@ -55,7 +71,7 @@ async def list_models(request: Request) -> Response:
     return json_response({"object": "list", "data": [_openai(info) for info in models]})
 
 
-@router.get("/v1/models/{model_id:path}")
+@router.get("/v1/models/{model_id:path}", openapi_extra=_VERSION_HEADER, responses=_ERRORS)
 async def get_model(request: Request, model_id: str) -> Response:
     gateway = await authorized_gateway(request)
     info = model_for(request, model_id)

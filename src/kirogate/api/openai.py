@@ -16,6 +16,7 @@ from kirogate.api.request_gate import (
     read_converted,
     unix_now,
 )
+from kirogate.api.schemas import CHAT_BODY, OPENAI_ERRORS
 from kirogate.api.streaming import sse_response
 from kirogate.api.waiting import open_stream
 from kirogate.convert.openai_in import chat_to_ir
@@ -24,7 +25,11 @@ from kirogate.convert.openai_out import ChatAggregator, ChatStreamRenderer
 router = APIRouter()
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=CHAT_BODY,
+    responses=OPENAI_ERRORS,
+)
 async def chat_completions(request: Request) -> Response:
     gateway = await authorized_gateway(request)
     conv = await read_converted(request, chat_to_ir)

@@ -51,7 +51,7 @@ _TAGS = (
     ("/cc/", "Anthropic (buffered for Claude Code)"),
     ("/v1/messages", "Anthropic"),
     ("/v1/chat/", "OpenAI"),
-    ("/v1/responses", "OpenAI"),
+    ("/v1/responses", "Responses"),
     ("/v1/models", "Models"),
     ("/api/admin/", "Admin API"),
 )
@@ -137,11 +137,25 @@ def _tag(path: str) -> str:
     return _PROBES
 
 
+def _hoist_defs(operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """Move the ``$defs`` of the operation's body schema to ``components/schemas`` (where
+    :data:`kirogate.api.schemas.REF_TEMPLATE` points)."""
+    content = operation.get("requestBody", {}).get("content", {})
+    for media in content.values():
+        # Replaced, not changed: the schema is the route's own (shared) openapi_extra.
+        schema = media.get("schema", {})
+        for name, definition in schema.get("$defs", {}).items():
+            if components.setdefault(name, definition) != definition:
+                raise ValueError(f"two different body schemas are named {name!r}")
+        media["schema"] = {key: value for key, value in schema.items() if key != "$defs"}
+
+
 def openapi_schema(routes: list[Any]) -> dict[str, Any]:
     """The OpenAPI document of the client and admin APIs, operations tagged by API.
 
-    The client endpoints read their JSON themselves (no pydantic models at the route), so a
-    POST documents a JSON object body; the dialect's reference gives its fields.
+    The endpoints read their JSON themselves (no pydantic models at the route); each route
+    documents its body and error answers (:mod:`kirogate.api.schemas`,
+    :mod:`kirogate.admin.schemas`). FastAPI's 422 answer is dropped: no route gives it.
     """
     schema = get_openapi(
         title="kirogate",
@@ -154,22 +168,20 @@ def openapi_schema(routes: list[Any]) -> dict[str, Any]:
         ),
         routes=routes,
     )
-    schema["components"] = {
-        **schema.get("components", {}),
-        "securitySchemes": {
-            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-            "bearer": {"type": "http", "scheme": "bearer"},
-        },
-    }
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
     for path, operations in schema.get("paths", {}).items():
-        for method, operation in operations.items():
+        for operation in operations.values():
             operation["tags"] = [_tag(path)]
             if path.startswith(("/v1/", "/cc/", "/api/admin/")):
                 operation["security"] = [{"apiKey": []}, {"bearer": []}]
-            if method in ("post", "put", "patch") and "requestBody" not in operation:
-                operation["requestBody"] = {
-                    "content": {"application/json": {"schema": {"type": "object"}}}
-                }
+            operation.get("responses", {}).pop("422", None)
+            _hoist_defs(operation, components)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    schema["components"]["securitySchemes"] = {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "bearer": {"type": "http", "scheme": "bearer"},
+    }
     return schema
 
 

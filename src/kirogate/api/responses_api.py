@@ -29,6 +29,13 @@ from kirogate.api.request_gate import (
     read_converted,
     unix_now,
 )
+from kirogate.api.schemas import (
+    OPENAI_ERRORS,
+    READ_ERRORS,
+    RESPONSES_BODY,
+    OpenAIError,
+    error_responses,
+)
 from kirogate.api.search_loop import (
     Results,
     SearchLoop,
@@ -70,7 +77,7 @@ def _store(
     gateway.responses.keep(response["id"], kept, response, output)
 
 
-@router.post("/v1/responses")
+@router.post("/v1/responses", openapi_extra=RESPONSES_BODY, responses=OPENAI_ERRORS)
 async def create_response(request: Request) -> Response:
     gateway = await authorized_gateway(request)
 
@@ -165,7 +172,7 @@ def _feed_all(renderer: ResponsesStreamRenderer) -> Callable[[list[OutEvent]], N
     return feed
 
 
-@router.get("/v1/responses/{response_id}")
+@router.get("/v1/responses/{response_id}", responses=error_responses(OpenAIError, READ_ERRORS))
 async def get_response(request: Request, response_id: str) -> Response:
     gateway = await authorized_gateway(request)
     await gateway.responses.load(response_id)

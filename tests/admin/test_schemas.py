@@ -9,7 +9,6 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
-from kirogate.admin.errors import admin_error_response
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id
 from kirogate.admin.schemas import (
     AddCredentialBody,
@@ -20,6 +19,7 @@ from kirogate.admin.schemas import (
     PriorityBody,
     admin_errors,
 )
+from kirogate.api.errors import Dialect, error_response
 from kirogate.api.schemas import body_schema
 from kirogate.errors import (
     AuthenticationFailed,
@@ -122,7 +122,7 @@ def test_the_credential_id_pattern_is_what_the_route_parses() -> None:
 def test_the_admin_envelope_describes_what_the_routes_answer() -> None:
     errors = (InvalidRequest("bad"), AuthenticationFailed("no"), NotFound("gone"))
     for exc in (*errors, RateLimited("slow down")):
-        AdminError.model_validate_json(admin_error_response(exc).body)
+        AdminError.model_validate_json(error_response(exc, Dialect.ADMIN).body)
 
 
 def test_admin_errors_document_the_statuses_asked_for() -> None:

@@ -38,6 +38,7 @@ translated into this tree at the boundary where they happen.
     │   └── UpstreamStreamException    an exception frame inside a 200 stream
     ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
     ├── InternalError                  500 api_error          (an unexpected failure inside the gateway)
+    ├── ShuttingDown                   503 overloaded_error   (the process is stopping: SIGTERM)
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
@@ -317,6 +318,17 @@ class OutputFormatMismatch(KirogateError):
 
 class InternalError(KirogateError):
     """An unexpected failure inside the gateway (a bug), told to the client without details."""
+
+
+class ShuttingDown(KirogateError):
+    """The process is stopping: a request that came too late, or an answer still open at the
+    end of the grace period (``server.shutdown_grace``). Retrying reaches another instance
+    or the restarted one."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+    openai_code = "shutting_down"
 
 
 class NoCredentialAvailable(KirogateError):

@@ -43,6 +43,7 @@ from kirogate.pool.failover import AttemptContext, Leased, run_with_failover
 from kirogate.protocol.events import AssistantText, StreamException, assistant_text, parse_event
 from kirogate.protocol.eventstream import Message
 from kirogate.service.memory import TruncationMemory
+from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
 from kirogate.upstream.auth.profiles import ensure_profile_arn
 from kirogate.upstream.auth.refresh import TokenManager
@@ -164,6 +165,7 @@ class Answering:
     prompt_cache: PrefixCache | None
     build_options: KiroBuildOptions
     truncations: TruncationMemory
+    shutdown: Shutdown
     # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
     _unserved_models: set[str]
 
@@ -228,6 +230,7 @@ class Answering:
             sent[id(credential)] = credential.bearer
             request = build.request if build.body is None else build.body
             stream = await self.client.open_stream(credential, request, machine_id=machine_id)
+            self.shutdown.watch(stream)  # ended with ShuttingDown at the end of a stop's grace
             try:
                 if input_estimate is None:
                     # Counted while the upstream works on its first event: off the TTFT path.

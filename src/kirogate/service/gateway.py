@@ -22,6 +22,7 @@ from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.memory import ResponseMemory, TruncationMemory
 from kirogate.service.operations import Operations
+from kirogate.service.shutdown import Shutdown
 from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.client import KiroClient
@@ -88,6 +89,8 @@ class Gateway(Answering):
         )
         self.build_options = build_options or KiroBuildOptions()
         self.truncations = TruncationMemory()
+        # SIGTERM: the grace period for the answers in flight, then their clean end.
+        self.shutdown = Shutdown(settings.server.shutdown_grace)
         self.responses = ResponseMemory()  # for previous_response_id and item_reference
         # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
         self._unserved_models: set[str] = set()
@@ -98,6 +101,7 @@ class Gateway(Answering):
         log.info("gateway starting with %d credential(s)", len(self.pool))
 
     async def close(self) -> None:
+        self.shutdown.close()
         if self.jobs is not None:
             await self.jobs.close()
         await self.tokens.aclose()

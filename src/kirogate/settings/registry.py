@@ -126,6 +126,8 @@ SPECS: tuple[Spec, ...] = (
        help="larger request bodies are refused with 413 before they are read"),
     _s("server.send_timeout", _SECONDS, "KIROGATE_SEND_TIMEOUT",
        help="close a connection whose client takes longer to take one write; 0 = never"),
+    _s("server.shutdown_grace", _SECONDS, "KIROGATE_SHUTDOWN_GRACE", flag="--shutdown-grace",
+       help="on SIGTERM, seconds the answers in flight get to finish"),
     # ---- upstream
     _s("upstream.url", _HTTP_URL, "KIROGATE_UPSTREAM_URL", flag="--upstream-url",
        help="one base URL for every upstream call (an emulator)"),

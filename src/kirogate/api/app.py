@@ -207,9 +207,10 @@ def create_app(
     """Build the app; the gateway is started and closed with the app's lifespan.
 
     ``stop_signals``: SIGTERM and SIGINT begin the gateway's stop (``kirogate serve``; see
-    :mod:`kirogate.service.shutdown`). ``metrics`` defaults to the process-wide registry; ``environ`` (default ``os.environ``)
-    is read for the OpenTelemetry variables; ``telemetry`` overrides FastAPI's telemetry
-    settings (tests pass their own ``tracer_provider``).
+    :mod:`kirogate.service.shutdown`). ``metrics`` defaults to the process-wide registry;
+    ``environ`` (default ``os.environ``) is read for the OpenTelemetry variables;
+    ``telemetry`` overrides FastAPI's telemetry settings (tests pass their own
+    ``tracer_provider``).
     """
     metrics = metrics if metrics is not None else METRICS
     shared_dir = (os.environ if environ is None else environ).get(MULTIPROC_ENV)

@@ -63,3 +63,47 @@ def test_a_worker_state_file_written_by_someone_else_is_refused(
 def test_a_worker_without_state_says_so(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="no usable state"):
         read_worker_state(environ)
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def test_uvicorn_cancels_only_after_the_gateways_own_cut() -> None:
+    from kirogate.serve import SHUTDOWN_MARGIN, graceful_timeout
+    from kirogate.service.shutdown import SETTLE
+
+    assert graceful_timeout(20.0) == 20.0 + SETTLE + SHUTDOWN_MARGIN
+    assert graceful_timeout(0.0) > SETTLE
+
+
+def test_a_sigterm_outside_uvicorns_handling_exits_0() -> None:
+    import signal
+
+    from kirogate.serve import exit_quietly
+
+    with pytest.raises(SystemExit) as exited:
+        exit_quietly(signal.SIGTERM, None)
+    assert exited.value.code == 0
+
+
+def test_the_supervisor_closes_the_listening_socket_before_stopping_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    from kirogate.serve import _supervisor_class
+
+    order: list[str] = []
+    sock = socket.socket()
+
+    def terminate_all(self: Multiprocess) -> None:
+        order.append("closed" if sock.fileno() == -1 else "open")
+
+    monkeypatch.setattr(Multiprocess, "terminate_all", terminate_all)
+    cls = _supervisor_class()
+    supervisor = cls.__new__(cls)
+    supervisor.sockets = [sock]
+    supervisor.terminate_all()
+    assert order == ["closed"]

@@ -53,6 +53,7 @@ translated into this tree at the boundary where they happen.
     ├── OutputFormatMismatch           502 api_error / server_error (answer is not the JSON asked)
     ├── InternalError                  500 api_error          (an unexpected failure inside the gateway)
     ├── StoreUnavailable               503 overloaded_error   (the database is away; no detail shown)
+    ├── ShuttingDown                   503 overloaded_error   (the process is stopping: SIGTERM)
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
@@ -461,6 +462,17 @@ class InternalError(KirogateError):
 
     def __init__(self, message: str = PLAIN) -> None:
         super().__init__(message)
+
+
+class ShuttingDown(KirogateError):
+    """The process is stopping: a request that came too late, or an answer still open at the
+    end of the grace period (``server.shutdown_grace``). Retrying reaches another instance
+    or the restarted one."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    openai_type = "server_error"
+    openai_code = "shutting_down"
 
 
 class NoCredentialAvailable(KirogateError):

@@ -9,6 +9,7 @@ import logging
 import os
 import pickle
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -37,6 +38,9 @@ ADMIN_KEY_FILE = "admin_key"
 # carries no secret, nor does the file alone. Deleted when the server stops.
 WORKER_STATE_ENV = "KIROGATE__WORKER_STATE"
 WORKER_STATE_PREFIX = ".worker-state-"
+# Seconds uvicorn waits past the gateway's own cut (grace + settle, service/shutdown.py)
+# before it cancels what is left itself, with a traceback each.
+SHUTDOWN_MARGIN = 3.0
 
 
 def freeze_startup_objects() -> None:
@@ -306,23 +310,62 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "log_level": settings.log_level,
         "access_log": False,
         "log_config": None,
-        "timeout_graceful_shutdown": 5,
+        "timeout_graceful_shutdown": graceful_timeout(settings.server.shutdown_grace),
     }
+    # uvicorn re-raises the SIGTERM it handled once it has stopped: exit 0 then, not 143.
+    signal.signal(signal.SIGTERM, exit_quietly)
     if settings.workers > 1:
         # Each worker process builds its own gateway from the same settings and sources,
         # and shares its metrics through files in a directory emptied for this run.
         os.environ[MULTIPROC_ENV] = str(fresh_directory(data_dir))
         state_file = write_worker_state(data_dir, settings, found.credentials)
         try:
-            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+            run_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
+                                       workers=settings.workers, **options))  # fmt: skip
         finally:
             os.environ.pop(WORKER_STATE_ENV, None)
             state_file.unlink(missing_ok=True)
         return 0
-    app = create_app(Gateway(settings, found.credentials, persistent=True))
+    app = create_app(Gateway(settings, found.credentials, persistent=True), stop_signals=True)
     freeze_startup_objects()
     uvicorn.run(app, **options)
     return 0
+
+
+def graceful_timeout(grace: float) -> float:
+    """uvicorn's ``timeout_graceful_shutdown``: past the gateway's own end of the answers."""
+    from kirogate.service.shutdown import SETTLE
+
+    return grace + SETTLE + SHUTDOWN_MARGIN
+
+
+def exit_quietly(signum: int, frame: Any) -> None:
+    """SIGTERM outside uvicorn's own handling (before it serves, or re-raised after): exit 0."""
+    raise SystemExit(0)
+
+
+def run_workers(config: Any) -> None:
+    """``uvicorn.run`` with ``--workers``, through :class:`_Supervisor`."""
+    sock = config.bind_socket()
+    try:
+        _supervisor_class()(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def _supervisor_class() -> Any:
+    from uvicorn.supervisors import Multiprocess
+
+    class _Supervisor(Multiprocess):
+        """uvicorn's supervisor, closing the listening socket before it stops the workers:
+        while they drain, new connections are refused instead of queueing unanswered."""
+
+        def terminate_all(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    return _Supervisor
 
 
 async def preflight_store(
@@ -388,7 +431,7 @@ def worker_app() -> Any:
 
     settings, credentials = read_worker_state(os.environ)
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
-    app = create_app(Gateway(settings, credentials, persistent=True))
+    app = create_app(Gateway(settings, credentials, persistent=True), stop_signals=True)
     freeze_startup_objects()
     return app
 

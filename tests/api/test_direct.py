@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -11,13 +12,14 @@ import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kirogate.api.app import ObservedFastAPI
-from kirogate.api.direct import direct_table
+from kirogate.api.direct import DirectRoutes, dialect_refusal, direct_table
 from kirogate.errors import InternalError, InvalidRequest
 from kirogate.metrics import GatewayMetrics
+from kirogate.service.shutdown import Shutdown
 
 
 class GuardedRoute(APIRoute):
@@ -160,3 +162,97 @@ def test_the_gateway_dispatches_its_client_routes_directly() -> None:
     ]:
         assert key in direct.table, key
     assert not any(path.startswith("/api/admin") for _, path in direct.table)
+
+
+# ---------------------------------------------------------------- the stop (SIGTERM)
+
+HANG_GUARD = 30.0
+
+
+def stopping_app(stop: Shutdown, entered: asyncio.Event) -> DirectRoutes:
+    """The client routes of :func:`build` behind a DirectRoutes that knows ``stop``, plus
+    a direct and a framework route that wait until they are cancelled."""
+    app = build([], GatewayMetrics())
+
+    @app.post("/v1/responses")
+    async def waits(request: Request) -> Response:
+        entered.set()
+        await asyncio.sleep(HANG_GUARD)
+        return JSONResponse({})
+
+    @app.get("/v1/responses/{response_id}")
+    async def waits_too(request: Request, response_id: str) -> Response:
+        entered.set()
+        await asyncio.sleep(HANG_GUARD)
+        return JSONResponse({})
+
+    @app.get("/v1/stream")
+    async def stream(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"data: first\n\n"
+            entered.set()
+            await asyncio.sleep(HANG_GUARD)
+            yield b"data: never\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    routes = [*app.router.routes]
+    return DirectRoutes(app, routes, max_body_size=1 << 20, refusal=dialect_refusal, shutdown=stop)
+
+
+async def _cut_while_waiting(path: str, method: str = "POST") -> httpx2.Response:
+    stop = Shutdown(0.0, settle=0.0)
+    entered = asyncio.Event()
+    transport = httpx2.ASGITransport(app=stopping_app(stop, entered), raise_app_exceptions=True)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        sent = asyncio.ensure_future(client.request(method, path, json={}))
+        await asyncio.wait_for(entered.wait(), HANG_GUARD)
+        stop.cut()
+        response = await asyncio.wait_for(sent, HANG_GUARD)
+    stop.close()
+    assert stop.in_flight == 0
+    return response
+
+
+async def test_requests_after_the_stop_began_get_503_in_their_dialect() -> None:
+    stop = Shutdown(HANG_GUARD)
+    stop.begin()
+    transport = httpx2.ASGITransport(app=stopping_app(stop, asyncio.Event()))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        anthropic = await client.post("/v1/messages", json={})
+        openai = await client.post("/v1/chat/completions", json={})
+    stop.close()
+    assert anthropic.status_code == 503
+    assert anthropic.json()["error"]["type"] == "overloaded_error"
+    assert openai.status_code == 503
+    assert openai.json()["error"]["code"] == "shutting_down"
+
+
+async def test_a_request_cut_before_its_response_gets_503() -> None:
+    response = await _cut_while_waiting("/v1/responses")
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "server_error"
+
+
+async def test_a_framework_route_cut_before_its_response_gets_503() -> None:
+    response = await _cut_while_waiting("/v1/responses/r1", "GET")
+    assert response.status_code == 503
+
+
+async def test_a_response_cut_after_it_started_ends_quietly() -> None:
+    response = await _cut_while_waiting("/v1/stream", "GET")
+    assert response.status_code == 200
+    assert response.text == "data: first\n\n"
+
+
+async def test_without_a_stop_cancellation_propagates() -> None:
+    entered = asyncio.Event()
+    app = stopping_app(Shutdown(0.0), entered)
+    app.shutdown = None
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        sent = asyncio.ensure_future(client.post("/v1/responses", json={}))
+        await asyncio.wait_for(entered.wait(), HANG_GUARD)
+        sent.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sent

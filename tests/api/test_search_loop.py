@@ -216,3 +216,49 @@ async def test_client_tool_calls_end_the_answer_with_tool_use(
 def test_last_finish_of_a_search_only_round_is_end_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     loop, _ = _loop(monkeypatch)
     assert loop.last_finish(_taken(loop, "rust")).stop_reason == "end_turn"
+
+
+async def test_a_search_still_running_at_the_stops_cut_ends_with_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from kirogate.api.streaming import FinalChunk
+    from kirogate.service.shutdown import Shutdown
+
+    loop, _ = _loop(monkeypatch)
+    stop = Shutdown(0.0, settle=0.0)
+    loop.gateway = SimpleNamespace(shutdown=stop)  # type: ignore[assignment]
+    searching = asyncio.Event()
+    stopped: list[bool] = []
+
+    async def slow_search(gateway: Any, conv: Any, model: Any, query: str) -> Any:
+        searching.set()
+        try:
+            await asyncio.sleep(30.0)
+        except asyncio.CancelledError:
+            stopped.append(True)
+            raise
+
+    monkeypatch.setattr(search_loop, "run_search", slow_search)
+    loop.filter.feed([*search_round("s0", "slow")[1:4], Finish("tool_use", 10, 4)])
+
+    async def first_round() -> Any:
+        yield FinalChunk(b"")
+
+    renderer = SearchingRenderer(_Inner(), loop.filter)
+    _, emit = _emitted()
+    body = search_loop._search_body(loop, first_round(), renderer, emit)
+
+    async def read() -> list[bytes]:
+        with stop.request():
+            return [chunk async for chunk in body]
+
+    reading = asyncio.ensure_future(read())
+    await asyncio.wait_for(searching.wait(), 30.0)
+    stop.cut()
+    chunks = await asyncio.wait_for(reading, 30.0)
+    assert chunks[-1] == b"error"
+    assert type(chunks[-1]) is FinalChunk
+    assert stopped == [True]  # the search was abandoned

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.ir import Conversation, Text, Turn
 from kirogate.convert.models import resolve_model
 from kirogate.errors import RateLimited
+from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
 
 
@@ -27,6 +28,7 @@ class SlowGateway:
     delay: float
     error: Exception | None = None
     cancelled: bool = False
+    shutdown: Shutdown = field(default_factory=lambda: Shutdown(0.0, settle=0.0))
 
     async def open_answer(self, conv: Conversation, model: Any, *, endpoint: str) -> Any:
         try:
@@ -102,3 +104,31 @@ async def test_a_slow_unexpected_failure_tells_the_client_no_class_name() -> Non
     assert "event: error" in text
     assert "the gateway's log has the details" in text
     assert "KeyError" not in text and "secret-ish" not in text
+
+
+async def test_a_wait_still_running_at_the_stops_cut_ends_with_an_error_event() -> None:
+    gateway = SlowGateway(settings(0.01), delay=30.0)
+    body = await open_stream(
+        gateway,  # type: ignore[arg-type]
+        CONV,
+        resolve_model(CONV.model),
+        endpoint="/v1/messages",
+        renderer_for=renderer_for,
+    )
+
+    opening = await anext(body)  # the stream started: the opening and a ping
+
+    async def read() -> bytes:
+        with gateway.shutdown.request():
+            return b"".join([chunk async for chunk in body])
+
+    reading = asyncio.ensure_future(read())  # it starts (and counts) before the cut cancels
+    gateway.shutdown.cut()
+    text = (opening + await asyncio.wait_for(reading, 30.0)).decode()
+    assert text.startswith("event: message_start")
+    assert text.rstrip().endswith(
+        '"message":"' + "the gateway is shutting down; this answer "
+        "was ended at the end of the grace period" + '"}}'
+    )
+    assert '"overloaded_error"' in text
+    assert gateway.cancelled  # the attempt was stopped

@@ -394,3 +394,23 @@ def test_a_model_alias_target_must_be_text(tmp_path: Path) -> None:
         load_settings({}, config_file=_config(tmp_path, "[models.aliases]\na = 1"))
     with pytest.raises(ConfigError, match="expected a table"):
         load_settings({}, config_file=_config(tmp_path, "[models]\naliases = 1"))
+
+
+def test_shutdown_grace_defaults_to_20_seconds_and_takes_a_duration() -> None:
+    assert load_settings({}).server.shutdown_grace == 20.0
+    assert load_settings({"KIROGATE_SHUTDOWN_GRACE": "1m"}).server.shutdown_grace == 60.0
+    assert load_settings({"KIROGATE_SHUTDOWN_GRACE": "0"}).server.shutdown_grace == 0.0
+    with pytest.raises(ConfigError, match="KIROGATE_SHUTDOWN_GRACE"):
+        load_settings({"KIROGATE_SHUTDOWN_GRACE": "-1"})
+
+
+def test_serve_takes_the_shutdown_grace_as_a_flag() -> None:
+    import argparse
+
+    from kirogate.cli.command_kit import overrides_from
+    from kirogate.cli.server import SERVE_FLAGS, add_serve_options
+
+    parser = argparse.ArgumentParser()
+    add_serve_options(parser)
+    overrides = overrides_from(parser.parse_args(["--shutdown-grace", "2.5"]), SERVE_FLAGS)
+    assert load_settings({}, overrides).server.shutdown_grace == 2.5

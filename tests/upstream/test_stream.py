@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kirogate.errors import CorruptFrame, UpstreamConnectionError, UpstreamTimeout
+from kirogate.errors import CorruptFrame, ShuttingDown, UpstreamConnectionError, UpstreamTimeout
 from kirogate.protocol.events import AssistantText, Metering, event_frame
 from kirogate.upstream.stream import SILENCE
 from tests.memory_upstream import MemoryUpstream, events, next_batch
@@ -192,5 +192,38 @@ async def test_a_whole_body_is_read_and_the_connection_released() -> None:
     up.send(text("a"))
     up.end()
     assert await next_batch(up.stream) == [AssistantText("a")]
+    assert await next_batch(up.stream) is None
+    assert up.response.released
+
+
+async def test_interrupt_ends_the_waiting_read_with_the_given_error() -> None:
+    up = MemoryUpstream()
+    up.send(text("a"))
+    await next_batch(up.stream)
+    reader = asyncio.ensure_future(next_batch(up.stream, 10.0))
+    await asyncio.sleep(0.02)
+    up.stream.interrupt(ShuttingDown("stopping"))
+    with pytest.raises(ShuttingDown, match="stopping"):
+        await reader
+    assert up.stream.closed
+    assert up.response.closed
+
+
+async def test_interrupt_between_reads_fails_the_next_read() -> None:
+    up = MemoryUpstream()
+    up.send(text("a"), text("b"))
+    up.stream.interrupt(ShuttingDown("stopping"))
+    with pytest.raises(ShuttingDown):
+        await next_batch(up.stream)
+    assert up.response.closed
+
+
+async def test_interrupt_after_the_end_changes_nothing() -> None:
+    up = MemoryUpstream()
+    up.send(text("a"))
+    up.end()
+    assert await next_batch(up.stream) == [AssistantText("a")]
+    assert await next_batch(up.stream) is None
+    up.stream.interrupt(ShuttingDown("stopping"))
     assert await next_batch(up.stream) is None
     assert up.response.released

@@ -102,7 +102,11 @@ class ObservedFastAPI(FastAPI):
         server = gateway.settings.server if gateway else ServerSettings()
         limit = server.max_body_size
         stack = DirectRoutes(
-            super().build_middleware_stack(), routes, max_body_size=limit, refusal=dialect_refusal
+            super().build_middleware_stack(),
+            routes,
+            max_body_size=limit,
+            refusal=dialect_refusal,
+            shutdown=gateway.shutdown if gateway else None,
         )
         return ObservabilityMiddleware(stack, **options)
 
@@ -215,12 +219,15 @@ def create_app(
     metrics: GatewayMetrics | None = None,
     environ: Mapping[str, str] | None = None,
     telemetry: Mapping[str, Any] | None = None,
+    stop_signals: bool = False,
 ) -> FastAPI:
     """Build the app; the gateway is started and closed with the app's lifespan.
 
-    ``metrics`` defaults to the process-wide registry; ``environ`` (default ``os.environ``)
-    is read for the OpenTelemetry variables; ``telemetry`` overrides FastAPI's telemetry
-    settings (tests pass their own ``tracer_provider``).
+    ``stop_signals``: SIGTERM and SIGINT begin the gateway's stop (``kirogate serve``; see
+    :mod:`kirogate.service.shutdown`). ``metrics`` defaults to the process-wide registry;
+    ``environ`` (default ``os.environ``) is read for the OpenTelemetry variables;
+    ``telemetry`` overrides FastAPI's telemetry settings (tests pass their own
+    ``tracer_provider``).
     """
     metrics = metrics if metrics is not None else METRICS
     shared_dir = (os.environ if environ is None else environ).get(MULTIPROC_ENV)
@@ -230,6 +237,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        # Inside the server's own signal handling, which stops accepting connections.
+        unfollow = gateway.shutdown.follow_signals() if stop_signals else None
         metrics.set_credential_source(lambda: credential_counts(gateway))
         metrics.set_database_source(gateway.database_numbers)
         shared = metrics.shared
@@ -246,6 +255,8 @@ def create_app(
                 shared.close()
             metrics.set_credential_source(None)
             metrics.set_database_source(None)
+            if unfollow is not None:
+                unfollow()
             await gateway.close()
 
     extra = _telemetry_kwargs(environ, telemetry)

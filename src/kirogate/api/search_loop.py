@@ -44,8 +44,9 @@ from kirogate.convert.ir import (
 )
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.render import StreamRenderer
-from kirogate.errors import InternalError, KirogateError
+from kirogate.errors import InternalError, KirogateError, ShuttingDown
 from kirogate.service import Answer, Gateway
+from kirogate.service.shutdown import CUT_MESSAGE
 from kirogate.tasks import spawn
 from kirogate.upstream.classify import client_error
 
@@ -304,6 +305,12 @@ async def _search_body(
             except KirogateError as exc:
                 log.warning("search loop ended with %s: %s", type(exc).__name__, exc.message)
                 yield FinalChunk(renderer.error(client_error(exc)))
+                return
+            except asyncio.CancelledError:
+                # A search still running when the stop's grace period ran out.
+                if not loop.gateway.shutdown.withdraw():
+                    raise
+                yield FinalChunk(renderer.error(ShuttingDown(CUT_MESSAGE)))
                 return
             except Exception:  # the client must still get a well-formed end of stream
                 log.exception("unexpected error in the search loop")

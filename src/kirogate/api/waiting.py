@@ -28,7 +28,8 @@ from kirogate.convert.ir import Conversation
 from kirogate.convert.models import ModelInfo
 from kirogate.convert.render import COMMENT_PING
 from kirogate.convert.tokens import estimate_conversation_tokens
-from kirogate.errors import InternalError, KirogateError
+from kirogate.errors import InternalError, KirogateError, ShuttingDown
+from kirogate.service.shutdown import CUT_MESSAGE, Shutdown
 from kirogate.tasks import spawn
 from kirogate.upstream.classify import client_error
 
@@ -68,17 +69,26 @@ async def open_stream(
         answer = opening.result()  # a failure raises here and keeps its HTTP status
         return sse_body(answer, renderer_for(answer.input_estimate))
     log.info("no upstream event after %.1fs; starting the stream with pings", grace)
-    return _waiting_body(opening, renderer_for(estimate_conversation_tokens(conv)))
+    renderer = renderer_for(estimate_conversation_tokens(conv))
+    return _waiting_body(opening, renderer, gateway.shutdown)
 
 
 async def _waiting_body(
-    opening: asyncio.Future[Answer], renderer: Renderer
+    opening: asyncio.Future[Answer], renderer: Renderer, shutdown: Shutdown
 ) -> AsyncGenerator[bytes, None]:
     handed_over = False
     try:
         yield renderer.start() + _ping(renderer)  # as Anthropic does: the opening, then a ping
         while not opening.done():
-            await asyncio.wait({opening}, timeout=PING_INTERVAL)
+            try:
+                await asyncio.wait({opening}, timeout=PING_INTERVAL)
+            except asyncio.CancelledError:
+                # Still no upstream stream (a token refresh, a connect) when the stop's
+                # grace period ran out: end with the error event all the same.
+                if not shutdown.withdraw():
+                    raise
+                yield FinalChunk(renderer.error(ShuttingDown(CUT_MESSAGE)))
+                return
             if not opening.done():
                 yield _ping(renderer)
         try:

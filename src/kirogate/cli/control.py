@@ -27,6 +27,8 @@ from kirogate.cli.command_kit import (
 from kirogate.cli.confirm import confirm
 
 ADDRESS_FLAGS = {"host": "server.host", "port": "server.port"}
+# Seconds ``stop`` allows past uvicorn's graceful timeout: the gateway closes its store.
+STOP_CLOSE_TIME = 10.0
 
 
 def locate(args: argparse.Namespace) -> tuple[Any, str, Any]:
@@ -148,20 +150,35 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if not _confirm_stop(args, running, "Stop"):
         say(WARN_MARK, f"kirogate (pid {running.pid}) keeps running")
         return EXIT_FAILURE
-    outcome = daemon.stop_process(running.pid, timeout=args.stop_timeout)
+    timeout = stop_timeout(args, settings)
+    outcome = daemon.stop_process(running.pid, timeout=timeout)
     daemon.remove_pid_file(data_dir, running.pid)
     if outcome == "killed":
         say(WARN_MARK, f"kirogate (pid {running.pid}) did not stop within "
-            f"{args.stop_timeout:.0f}s and was killed")  # fmt: skip
+            f"{timeout:.0f}s and was killed")  # fmt: skip
     else:
         say(OK_MARK, f"stopped kirogate (pid {running.pid})")
     return EXIT_OK
 
 
+def stop_timeout(args: argparse.Namespace, settings: Any) -> float:
+    """Seconds from SIGTERM to SIGKILL: ``--timeout``, or enough for the daemon's own stop
+    (``server.shutdown_grace``, then uvicorn's margin, then closing the store)."""
+    from kirogate.serve import graceful_timeout
+
+    given: float | None = getattr(args, "stop_timeout", None)
+    if given is not None:
+        return given
+    return graceful_timeout(settings.server.shutdown_grace) + STOP_CLOSE_TIME
+
+
 def _confirm_stop(args: argparse.Namespace, running: Any, verb: str) -> bool:
     """Ask before ``verb`` (``Stop`` or ``Restart``) ends the running daemon."""
     where = f" at {running.state.url}" if running.state else ""
-    question = f"{verb} kirogate (pid {running.pid}{where})? Requests in flight are cut."
+    question = (
+        f"{verb} kirogate (pid {running.pid}{where})? Requests in flight get the shutdown "
+        "grace period to finish; those still open then end with an error."
+    )
     what = {"Stop": "stopping", "Restart": "restarting"}[verb]
     return confirm(args, question, what=f"{what} kirogate (pid {running.pid})")
 
@@ -200,7 +217,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
         if not _confirm_stop(args, running, "Restart"):
             say(WARN_MARK, f"kirogate (pid {running.pid}) keeps running")
             return EXIT_FAILURE
-        daemon.stop_process(running.pid, timeout=args.stop_timeout)
+        daemon.stop_process(running.pid, timeout=stop_timeout(args, settings))
         daemon.remove_pid_file(data_dir, running.pid)
         say(OK_MARK, f"stopped kirogate (pid {running.pid})")
     else:

@@ -27,6 +27,7 @@ SERVE_FLAGS = {
     "pool_mode": "pool.mode",
     "cache_estimate": "cache.estimate",
     "max_body_size": "server.max_body_size",
+    "shutdown_grace": "server.shutdown_grace",
 }
 DAEMON_CHILD = "--daemon-child"
 

@@ -103,10 +103,15 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="estimate prompt-cache reads from recently seen prefixes (default: report 0)",
     )
     add("--max-body-size", metavar="SIZE", help="refuse larger request bodies (default 32MiB)")
+    add(
+        "--shutdown-grace",
+        metavar="SECONDS",
+        help="on SIGTERM, let answers in flight finish for this long (default 20)",
+    )
     add_set_option(parser)
     add("-d", "--daemon", action="store_true", help="run in the background (PID and log file)")
     add(DAEMON_CHILD, action="store_true", help=argparse.SUPPRESS)
-    add("--stop-timeout", type=float, default=15.0, help=argparse.SUPPRESS)  # fmt: skip
+    add("--stop-timeout", type=float, help=argparse.SUPPRESS)  # fmt: skip
 
 
 def add_parsers(commands: Any) -> None:
@@ -131,8 +136,9 @@ def add_parsers(commands: Any) -> None:
 
     stop = commands.add_parser("stop", help="stop the background gateway")
     add_config_options(stop)
-    stop.add_argument("--timeout", type=float, default=15.0, dest="stop_timeout",
-                      help="seconds to wait after SIGTERM before SIGKILL (default 15)")  # fmt: skip
+    stop.add_argument("--timeout", type=float, dest="stop_timeout",
+                      help="seconds to wait after SIGTERM before SIGKILL (default: the "
+                      "shutdown grace period + 14)")  # fmt: skip
     add_yes_option(stop)
     stop.set_defaults(handler=cmd_stop)
 

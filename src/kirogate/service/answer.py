@@ -58,6 +58,7 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.eventstream import Message
 from kirogate.service.memory import TruncationMemory
+from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
 from kirogate.upstream.auth.profiles import ensure_profile_arn
 from kirogate.upstream.auth.refresh import TokenManager
@@ -191,6 +192,7 @@ class Answering:
     build_options: KiroBuildOptions
     truncations: TruncationMemory
     models: ModelTable
+    shutdown: Shutdown
     # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
     _unserved_models: set[str]
 
@@ -260,6 +262,7 @@ class Answering:
             sent[id(credential)] = credential.bearer
             request = build.request if build.body is None else build.body
             stream = await self.client.open_stream(credential, request, machine_id=machine_id)
+            self.shutdown.watch(stream)  # ended with ShuttingDown at the end of a stop's grace
             try:
                 if input_estimate is None:
                     # Counted while the upstream works on its first event: off the TTFT path.

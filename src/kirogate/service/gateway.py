@@ -22,6 +22,7 @@ from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
 from kirogate.service.operations import Operations
+from kirogate.service.shutdown import Shutdown
 from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.client import KiroClient
@@ -94,6 +95,8 @@ class Gateway(Answering):
         # The model names clients may use: the built-in table plus the configured aliases.
         self.models = ModelTable(dict(aliases)) if aliases else DEFAULT_MODELS
         self.truncations = TruncationMemory()
+        # SIGTERM: the grace period for the answers in flight, then their clean end.
+        self.shutdown = Shutdown(settings.server.shutdown_grace)
         self.responses = ResponseMemory()  # for previous_response_id and item_reference
         self.shared_memory: SharedMemory | None = None  # the two above, kept in the store
         # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
@@ -105,6 +108,7 @@ class Gateway(Answering):
         log.info("gateway starting with %d credential(s)", len(self.pool))
 
     async def close(self) -> None:
+        self.shutdown.close()
         if self.jobs is not None:
             await self.jobs.close()
         if self.database is not None:

@@ -37,6 +37,9 @@ class ServerSettings:
     send_timeout: float = 60.0
     # A connection must deliver a request's head within this many seconds; 0 = never.
     header_timeout: float = 30.0
+    # On SIGTERM, answers in flight get this many seconds to finish; those still open then
+    # end with the dialect's error event. The whole stop stays under 30 s (systemd, compose).
+    shutdown_grace: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)

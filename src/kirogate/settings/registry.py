@@ -132,6 +132,8 @@ SPECS: tuple[Spec, ...] = (
        help="close a connection whose client takes longer to take one write; 0 = never"),
     _s("server.header_timeout", _SECONDS, "KIROGATE_HEADER_TIMEOUT",
        help="close a connection that has not sent a whole request head by then; 0 = never"),
+    _s("server.shutdown_grace", _SECONDS, "KIROGATE_SHUTDOWN_GRACE", flag="--shutdown-grace",
+       help="on SIGTERM, seconds the answers in flight get to finish"),
     # ---- upstream
     _s("upstream.url", _HTTP_URL, "KIROGATE_UPSTREAM_URL", flag="--upstream-url",
        help="one base URL for every upstream call (an emulator)"),

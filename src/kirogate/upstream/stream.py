@@ -16,7 +16,12 @@ from typing import Any, Final
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from kirogate.errors import EventStreamError, UpstreamConnectionError, UpstreamTimeout
+from kirogate.errors import (
+    EventStreamError,
+    KirogateError,
+    UpstreamConnectionError,
+    UpstreamTimeout,
+)
 from kirogate.protocol.eventstream import FrameDecoder, Message
 from kirogate.upstream.http import connection_errors
 
@@ -103,6 +108,13 @@ class _Alarm:
     def disarm(self) -> None:
         self._task = None
 
+    def ring_now(self) -> None:
+        """Interrupt the watched wait at once (nothing happens when no wait is watched)."""
+        task = self._task
+        if task is not None:
+            self._fired = True
+            task.cancel()
+
     def _ring(self) -> None:
         self._handle = None
         task = self._task
@@ -130,11 +142,13 @@ class UpstreamStream:
     or the upstream stays silent mid-stream for the idle timeout, :class:`UpstreamConnectionError`
     when the connection drops, and the decoder's :class:`CorruptFrame` /
     :class:`TruncatedStream` for a bad body, after the good events that preceded the bad
-    frame. Close it (``async with`` or :meth:`aclose`) to give the connection back; an
-    exhausted or failed stream closes itself.
+    frame; :meth:`interrupt` makes it raise an error of the caller's choice. Close it
+    (``async with`` or :meth:`aclose`) to give the connection back; an exhausted or failed
+    stream closes itself.
     """
 
     __slots__ = (
+        "__weakref__",
         "_alarm",
         "_content",
         "_decoder",
@@ -142,6 +156,7 @@ class UpstreamStream:
         "_error",
         "_first_deadline",
         "_idle_timeout",
+        "_interrupted",
         "_response",
         "_silent_since",
         "first_event_received",
@@ -164,6 +179,7 @@ class UpstreamStream:
         self._alarm = _Alarm()
         self._silent_since: float | None = None  # loop time the current silence began
         self._error: EventStreamError | None = None  # raised once the good events are out
+        self._interrupted: KirogateError | None = None  # raised by the waiting or next read
         self._done = False
         self.status: int = response.status
         self.headers: CIMultiDictProxy[str] = response.headers
@@ -192,9 +208,9 @@ class UpstreamStream:
         content = self._content
         alarm = self._alarm
         while True:
-            error = self._error
+            error = self._error or self._interrupted
             if error is not None:
-                self._error = None
+                self._error = self._interrupted = None
                 self._abort()
                 raise error
             if self._done:
@@ -206,6 +222,8 @@ class UpstreamStream:
             except asyncio.CancelledError:
                 if not alarm.rang(task):
                     raise
+                if self._interrupted is not None:
+                    continue  # raised at the top of the loop
                 if deadline < fail_at:
                     return SILENCE
                 raise self._timed_out() from TimeoutError()
@@ -262,6 +280,14 @@ class UpstreamStream:
         self._done = True
         self._alarm.close()
         self._response.close()
+
+    def interrupt(self, error: KirogateError) -> None:
+        """End the stream with ``error``: the read waiting now, or else the next one, raises
+        it and the connection is dropped. Nothing happens once the stream has ended."""
+        if self._done:
+            return
+        self._interrupted = error
+        self._alarm.ring_now()
 
     @property
     def closed(self) -> bool:

@@ -1,11 +1,14 @@
-"""The kiro.rs admin error envelope: ``{"error": {"type": ..., "message": ...}}``."""
+"""The kiro.rs admin error envelope: ``{"error": {"type": ..., "message": ...}}``; a 429
+carries ``retry-after`` as the client dialects' do."""
 
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.responses import Response
 
+from kirogate.api.errors import retry_after_of
 from kirogate.api.json_reply import json_response
 from kirogate.errors import (
     AuthenticationFailed,
@@ -54,4 +57,9 @@ def admin_error_response(exc: KirogateError) -> Response:
     if status >= 500:
         log.warning("admin API answering %d %s: %s", status, type(exc).__name__, exc.message)
     message = STORE_AWAY if kind == "service_unavailable" else exc.message
-    return json_response({"error": {"type": kind, "message": message}}, status=status)
+    headers: dict[str, str] = {}
+    if status == 429:
+        headers["retry-after"] = str(max(1, math.ceil(retry_after_of(exc) or 1)))
+    return json_response(
+        {"error": {"type": kind, "message": message}}, status=status, headers=headers
+    )

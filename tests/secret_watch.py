@@ -13,7 +13,7 @@ What it knows as secrets (:class:`SecretScanner`):
 What it reads (:func:`watch_text` is the one door): every log record (a root handler,
 message and traceback, before any redaction filter), what ``capsys``/``capfd`` hand back
 (the CLI tests' output) and what a test printed, the body of every admin API answer of an
-in-process app, the output of ``subprocess.run`` and of the gateways ``tests/live.py``
+in-process app and every one an ``aiohttp`` client reads from a gateway process, the output of ``subprocess.run`` and of the gateways ``tests/live.py``
 starts, and at the end every ``*.log`` file under the session's temporary directory.
 
 A text leaks when it holds a secret whole (secrets shorter than :data:`PIECE`) or any
@@ -254,6 +254,19 @@ def _install_hooks() -> None:
         return get
 
     _wrap(AdminRoute, "get_route_handler", route_handler)
+
+    import aiohttp
+
+    def read(original: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapped(self: Any) -> Any:
+            body = await original(self)
+            if "/api/admin" in self.url.path:  # a gateway in another process answered
+                WATCH.record(body, f"admin answer {self.method} {self.url.path}")
+            return body
+
+        return wrapped
+
+    _wrap(aiohttp.ClientResponse, "read", read)
 
 
 # ---------------------------------------------------------------- pytest hooks

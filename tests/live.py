@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.secret_watch import watch_text
+
 API_KEY = "test-client-key"
 REFRESH_TOKEN = "aorAAAAAGlivetest" + "r" * 120
 
@@ -88,7 +90,8 @@ def running(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stdout is not None:
+        if proc.stdout is not None and not proc.stdout.closed:
+            watch_text(proc.stdout.read(), f"output of kirogate {args[0] if args else ''}")
             proc.stdout.close()
 
 

@@ -95,6 +95,7 @@ def test_json_lines_hold_the_standard_fields_and_extras() -> None:
     assert second["message"] == "no request 7"
 
 
+@pytest.mark.shows_secret  # logs a secret to prove the line is redacted
 def test_json_redacts_messages_extras_and_tracebacks() -> None:
     _, buffer = capture("json")
     log = logging.getLogger("kirogate.test")
@@ -111,6 +112,7 @@ def test_json_redacts_messages_extras_and_tracebacks() -> None:
     assert "ValueError" in str(second["exc"])
 
 
+@pytest.mark.shows_secret  # logs a secret to prove the line is redacted
 def test_text_redacts_tracebacks() -> None:
     _, buffer = capture("text")
     try:

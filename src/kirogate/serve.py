@@ -311,6 +311,9 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "access_log": False,
         "log_config": None,
         "timeout_graceful_shutdown": graceful_timeout(settings.server.shutdown_grace),
+        # The client address is the socket peer: uvicorn would otherwise believe
+        # X-Forwarded-For from 127.0.0.1, letting any local client choose its address.
+        "proxy_headers": False,
     }
     # uvicorn re-raises the SIGTERM it handled once it has stopped: exit 0 then, not 143.
     signal.signal(signal.SIGTERM, exit_quietly)

@@ -56,6 +56,7 @@ async def call(
     body: object = None,
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
+    client: str = "127.0.0.1",
 ) -> Reply:
     """One request straight into the ASGI app (no sockets, no HTTP client library)."""
     data = raw if raw is not None else b"" if body is None else json.dumps(body).encode()
@@ -75,7 +76,7 @@ async def call(
         "query_string": query.encode(),
         "root_path": "",
         "headers": header_list,
-        "client": ("127.0.0.1", 50000),
+        "client": (client, 50000),
         "server": ("test", 80),
     }
     messages = [{"type": "http.request", "body": data, "more_body": False}]

@@ -107,3 +107,43 @@ async def test_redis_limiter_falls_back_to_this_process_when_redis_is_down(
         assert await limiter.hit("k", 2) is not None
     finally:
         await down.aclose()
+
+
+async def test_memory_wait_answers_like_hit_without_counting() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    for _ in range(5):
+        assert await limiter.wait("k", 2) is None
+    assert "k" not in limiter._hits  # asking leaves no trace
+    await limiter.hit("k", 2)
+    assert await limiter.wait("k", 2) is None
+    await limiter.hit("k", 2)
+    clock.now += 15
+    assert await limiter.wait("k", 2) == pytest.approx(45.0)
+    assert len(limiter._hits["k"]) == 2
+
+
+async def test_redis_wait_answers_like_hit_without_counting(
+    redis: Redis, redis2: Redis, prefix: str
+) -> None:
+    one = RedisRateLimiter(redis, prefix=prefix)
+    two = RedisRateLimiter(redis2, prefix=prefix)
+    assert await two.wait("k", 2) is None
+    assert await redis.exists(one.key("k")) == 0
+    await one.hit("k", 2)
+    assert await two.wait("k", 2) is None
+    await one.hit("k", 2)
+    wait = await two.wait("k", 2)
+    assert wait is not None and 0 < wait <= 60
+    assert await redis.zcard(one.key("k")) == 2
+
+
+async def test_redis_wait_falls_back_to_this_process_when_redis_is_down(prefix: str) -> None:
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        limiter = RedisRateLimiter(down, prefix=prefix)
+        assert await limiter.hit("k", 1) is None
+        assert await limiter.wait("k", 1) is not None
+        assert await limiter.wait("other", 1) is None
+    finally:
+        await down.aclose()

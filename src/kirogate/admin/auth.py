@@ -3,11 +3,15 @@
 On only when an admin key is configured (``--admin-key`` / ``KIROGATE_ADMIN_KEY``): without one
 every admin route answers 404 saying how to turn it on. The key is sent as ``x-api-key`` or
 ``Authorization: Bearer`` and compared in constant time; client API keys are not accepted.
+Wrong keys are counted per client address: past ``server.admin_auth_failures`` in a minute,
+that address gets 429 with ``retry-after`` before its key is even looked at (the count is
+shared through Redis when one is configured, so several instances add up).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,7 +22,14 @@ from starlette.responses import Response
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.errors import ADMIN_PREFIX, Dialect, error_response
 from kirogate.api.request_gate import gateway_of
-from kirogate.errors import AuthenticationFailed, InternalError, KirogateError, NotFound
+from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
+from kirogate.errors import (
+    AuthenticationFailed,
+    InternalError,
+    KirogateError,
+    NotFound,
+    RateLimited,
+)
 from kirogate.service import Gateway
 from kirogate.service.operations import Operations
 
@@ -41,17 +52,85 @@ def configured_admin_key(gateway: Gateway) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-def require_admin(request: Request) -> Gateway:
+def client_address(request: Request) -> str:
+    """The caller's address: the socket peer, which uvicorn has already replaced with
+    ``X-Forwarded-For`` only for a trusted proxy (``FORWARDED_ALLOW_IPS``); forwarded
+    headers are never read here, so a remote client cannot pick its own counter."""
+    return request.client.host if request.client else "unknown"
+
+
+class SignInThrottle:
+    """Counts wrong admin keys per client address over a sliding minute.
+
+    Only wrong keys count: a success neither counts nor resets anything, and a request with
+    no key at all guesses nothing. Requests racing past :meth:`check` together can each try
+    one key before the count catches up; every one of them past the limit still gets 429.
+    """
+
+    PREFIX = "admin-auth:"
+
+    def __init__(self, limiter: RateLimiter, failures_per_minute: int) -> None:
+        self.limiter = limiter
+        self.limit = failures_per_minute
+
+    async def check(self, address: str) -> None:
+        """Raise :class:`RateLimited` while ``address`` is over its budget of wrong keys."""
+        wait = await self.limiter.wait(self.PREFIX + address, self.limit)
+        if wait is not None:
+            raise self._refusal(address, wait)
+
+    async def failed(self, address: str) -> None:
+        """Count one wrong key; raise :class:`RateLimited` if the budget was already spent."""
+        wait = await self.limiter.hit(self.PREFIX + address, self.limit)
+        if wait is not None:
+            raise self._refusal(address, wait)
+
+    def _refusal(self, address: str, wait: float) -> RateLimited:
+        log.warning(
+            "admin API: too many wrong keys from %s; refused for %.0fs", address, math.ceil(wait)
+        )
+        return RateLimited(
+            f"too many failed admin sign-ins from this address: retry in {math.ceil(wait)} s",
+            retry_after=wait,
+        )
+
+
+def sign_in_throttle(request: Request, gateway: Gateway) -> SignInThrottle:
+    """The app's throttle: in Redis when the cluster has it, else in this process."""
+    state = request.app.state
+    limit = gateway.settings.server.admin_auth_failures
+    cluster = getattr(gateway, "cluster", None)
+    if cluster is not None:
+        return SignInThrottle(cluster.rate_limiter, limit)
+    memory: MemoryRateLimiter | None = getattr(state, "admin_sign_ins", None)
+    if memory is None:
+        memory = state.admin_sign_ins = MemoryRateLimiter()
+    return SignInThrottle(memory, limit)
+
+
+async def check_admin_key(request: Request, gateway: Gateway, expected: str) -> bool:
+    """Whether the request carries ``expected``, counting a wrong one against its address
+    (429, :class:`RateLimited`, once the address has spent its budget of wrong keys)."""
+    throttle = sign_in_throttle(request, gateway)
+    address = client_address(request)
+    await throttle.check(address)
+    presented = presented_key(request)
+    if presented is not None and key_matches(presented, [expected]):
+        return True
+    problem = "no" if presented is None else "a wrong"
+    log.warning("admin API: %s key from %s on %s", problem, address, request.url.path)
+    if presented is not None:
+        await throttle.failed(address)
+    return False
+
+
+async def require_admin(request: Request) -> Gateway:
     """The gateway, once the request carries the admin key; 404 while the admin API is off."""
     gateway = gateway_of(request)
     expected = configured_admin_key(gateway)
     if expected is None:
         raise NotFound(OFF_MESSAGE)
-    presented = presented_key(request)
-    if presented is None or not key_matches(presented, [expected]):
-        client = request.client.host if request.client else "unknown"
-        problem = "no" if presented is None else "a wrong"
-        log.warning("admin API: %s key from %s on %s", problem, client, request.url.path)
+    if not await check_admin_key(request, gateway, expected):
         raise AuthenticationFailed(AUTH_MESSAGE)
     return gateway
 
@@ -64,7 +143,7 @@ class AdminRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
-                require_admin(request)
+                await require_admin(request)
                 return await handler(request)
             except KirogateError as exc:
                 return error_response(exc, Dialect.ADMIN)

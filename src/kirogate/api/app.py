@@ -20,8 +20,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from kirogate import __version__, admin
+from kirogate.admin.auth import check_admin_key
 from kirogate.api import anthropic, model_list, openai, pages, responses_api
-from kirogate.api.auth import key_matches, presented_key
+from kirogate.api.auth import presented_key
 from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
 from kirogate.api.json_reply import json_response
@@ -176,15 +177,16 @@ def _loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def check_metrics_access(request: Request, admin_key: str | None) -> None:
-    """``/metrics`` needs the admin key when one is set; without one, only localhost may scrape."""
+async def check_metrics_access(request: Request, gateway: Gateway) -> None:
+    """``/metrics`` needs the admin key when one is set (wrong ones throttled as on the admin
+    API); without one, only localhost may scrape."""
+    admin_key = gateway.settings.server.admin_key
     if admin_key:
-        key = presented_key(request)
-        if key is None:
+        if presented_key(request) is None:
             raise AuthenticationFailed(
                 "GET /metrics needs the admin key: send Authorization: Bearer <admin key>"
             )
-        if not key_matches(key, (admin_key,)):
+        if not await check_admin_key(request, gateway, admin_key):
             raise AuthenticationFailed("invalid admin key for /metrics")
         return
     client = request.client.host if request.client else None
@@ -345,7 +347,7 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus(request: Request) -> Response:
-        check_metrics_access(request, gateway.settings.server.admin_key)
+        await check_metrics_access(request, gateway)
         return Response(metrics.render(), headers={"content-type": CONTENT_TYPE})
 
     return app

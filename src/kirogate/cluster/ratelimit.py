@@ -3,7 +3,9 @@
 Both limiters keep a sliding log: a hit is allowed when fewer than ``limit`` hits were
 allowed in the last 60 seconds. Refused hits are not recorded, so a client that keeps
 retrying is served again as soon as the window has room. ``hit`` answers ``None`` (go on)
-or the seconds until a hit would be allowed (for ``Retry-After``).
+or the seconds until a hit would be allowed (for ``Retry-After``); ``wait`` answers the same
+without counting a hit (to refuse before work that only some requests count, such as a
+failed sign-in).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WINDOW = 60.0  # seconds
 MIN_WAIT = 0.001
 
 # Sliding log in a sorted set scored by the server's clock (the processes' clocks may differ).
+# An empty member (ARGV[3]) only asks: nothing is recorded.
 _HIT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -37,8 +40,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
 if used < limit then
-    redis.call('ZADD', KEYS[1], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], window)
+    if ARGV[3] ~= '' then
+        redis.call('ZADD', KEYS[1], now, ARGV[3])
+        redis.call('PEXPIRE', KEYS[1], window)
+    end
     return -1
 end
 local oldest = redis.call('ZRANGE', KEYS[1], used - limit, used - limit, 'WITHSCORES')
@@ -50,6 +55,10 @@ class RateLimiter(Protocol):
     """``hit(key, limit)``: ``None`` if allowed (and counted), else seconds to wait."""
 
     async def hit(self, key: str, limit_per_minute: int) -> float | None: ...
+
+    async def wait(self, key: str, limit_per_minute: int) -> float | None:
+        """What :meth:`hit` would answer now, without counting a hit."""
+        ...
 
 
 class MemoryRateLimiter:
@@ -66,14 +75,19 @@ class MemoryRateLimiter:
     async def hit(self, key: str, limit_per_minute: int) -> float | None:
         return self.hit_now(key, limit_per_minute)
 
-    def hit_now(self, key: str, limit_per_minute: int) -> float | None:
-        """The synchronous form of :meth:`hit`."""
+    async def wait(self, key: str, limit_per_minute: int) -> float | None:
+        return self.hit_now(key, limit_per_minute, record=False)
+
+    def hit_now(self, key: str, limit_per_minute: int, *, record: bool = True) -> float | None:
+        """The synchronous form of :meth:`hit` (of :meth:`wait` with ``record=False``)."""
         if limit_per_minute <= 0:
             return None
         now = self._clock()
         self._purge(now)
         hits = self._hits.get(key)
         if hits is None:
+            if not record:
+                return None
             hits = self._hits[key] = deque()
         cutoff = now - WINDOW
         while hits and hits[0] <= cutoff:
@@ -82,7 +96,8 @@ class MemoryRateLimiter:
             # The hit that must leave the window for the count to drop below the limit.
             blocking = hits[len(hits) - limit_per_minute]
             return max(blocking + WINDOW - now, MIN_WAIT)
-        hits.append(now)
+        if record:
+            hits.append(now)
         return None
 
     def _purge(self, now: float) -> None:
@@ -123,16 +138,21 @@ class RedisRateLimiter:
         return self._prefix + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
     async def hit(self, key: str, limit_per_minute: int) -> float | None:
+        return await self._run(key, limit_per_minute, f"{self._origin}:{next(self._sequence)}")
+
+    async def wait(self, key: str, limit_per_minute: int) -> float | None:
+        return await self._run(key, limit_per_minute, "")
+
+    async def _run(self, key: str, limit_per_minute: int, member: str) -> float | None:
         if limit_per_minute <= 0:
             return None
-        member = f"{self._origin}:{next(self._sequence)}"
         try:
             wait_ms = await self._script(
                 keys=[self.key(key)], args=[limit_per_minute, int(WINDOW * 1000), member]
             )
         except self._errors as exc:
             self._outage.failed("counting a request", exc)
-            return self._fallback.hit_now(key, limit_per_minute)
+            return self._fallback.hit_now(key, limit_per_minute, record=bool(member))
         self._outage.succeeded()
         wait = int(wait_ms)
         if wait < 0:

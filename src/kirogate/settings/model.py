@@ -30,6 +30,8 @@ class ServerSettings:
     admin: bool = True
     # Requests per minute per client key, shared across processes when Redis is set; 0 = off.
     rate_limit_rpm: int = 0
+    # Failed admin sign-ins per client address per minute before 429 (shared through Redis).
+    admin_auth_failures: int = 10
     # Request bodies over this many bytes are answered 413 before they are read (Anthropic's
     # own Messages limit is 32 MB).
     max_body_size: int = 32 * 1024 * 1024

@@ -125,6 +125,8 @@ SPECS: tuple[Spec, ...] = (
        help="false turns the admin API and console off"),
     _s("server.rate_limit_rpm", _NON_NEGATIVE, "KIROGATE_RATE_LIMIT_RPM",
        help="requests per minute per client key; 0 = off"),
+    _s("server.admin_auth_failures", _NON_NEGATIVE, "KIROGATE_ADMIN_AUTH_FAILURES",
+       help="wrong admin keys per client address per minute before 429; 0 = off"),
     _s("server.max_body_size", ByteSize("bytes, or a size such as 512k, 32MiB, 1g"),
        "KIROGATE_MAX_BODY_SIZE", flag="--max-body-size",
        help="larger request bodies are refused with 413 before they are read"),

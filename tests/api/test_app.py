@@ -18,8 +18,8 @@ from kirogate.api.app import (
     credential_counts,
     missing_v1,
     not_found,
-    refusal,
 )
+from kirogate.api.direct import dialect_refusal as refusal
 from kirogate.api.errors import Dialect
 from kirogate.errors import PermissionDenied
 from kirogate.metrics import CREDENTIAL_STATES, GatewayMetrics
@@ -79,7 +79,7 @@ def test_not_found_names_the_base_url_to_use() -> None:
 def test_refusals_before_routing_use_the_admin_envelope_or_the_dialect() -> None:
     exc = PermissionDenied("blocked")
     admin = json.loads(refusal("/api/admin/credentials", exc).body)
-    assert admin == {"error": {"type": "invalid_request", "message": "blocked"}}
+    assert admin == {"error": {"type": "permission_error", "message": "blocked"}}
     anthropic = json.loads(refusal("/v1/messages", exc).body)
     assert anthropic["type"] == "error" and anthropic["error"]["message"] == "blocked"
     openai = json.loads(refusal("/v1/chat/completions", exc).body)

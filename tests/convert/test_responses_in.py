@@ -678,3 +678,30 @@ def test_function_call_arguments_nested_too_deep_are_rejected_naming_the_field()
 def test_echoed_metadata_nested_too_deep_is_rejected_naming_the_field() -> None:
     error = rejected(body(message("user", "hi"), metadata=deep(300)))
     assert error.param == "metadata"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("truncation", deep(300)),  # found by tests/convert/test_generated_requests.py: a 500
+        ("truncation", "sometimes"),
+        ("store", "yes"),
+        ("parallel_tool_calls", [True]),
+        ("user", {"id": 1}),
+        ("temperature", "hot"),
+        ("top_p", True),
+    ],
+)
+def test_echoed_scalars_of_the_wrong_type_are_rejected_naming_the_field(
+    field: str, value: Any
+) -> None:
+    error = rejected(body(message("user", "hi"), **{field: value}))
+    assert error.param == field
+    assert error.message.startswith(f"{field}: ")
+
+
+def test_echoed_scalars_of_their_own_type_are_accepted() -> None:
+    request = body(
+        message("user", "hi"), truncation="auto", user="u", temperature=0.2, top_p=1, store=True
+    )
+    assert responses_to_ir(request).metadata["store"] is True

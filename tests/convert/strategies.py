@@ -48,6 +48,8 @@ BAD_IMAGE_DATA = [
     "data:image/png;base64," + PNG,  # a data URL where bare base64 belongs (accepted)
     _encoded("PNG", (2100, 4)),  # wider than the multi-image side limit: resized
 ]
+# A $ref the gateway must never fetch (nothing listens on port 9).
+REMOTE_REF = "http://127.0.0.1:9/schema.json"
 TEXT_FILE = base64.b64encode("a text file\nwith two lines ✓".encode()).decode()
 
 MODELS = [model.public_id for model in list_public_models()]
@@ -236,12 +238,12 @@ def anthropic_tool_result(draw: st.DrawFn) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": draw(st.sampled_from(CALL_IDS))}
     content = draw(
         st.one_of(
-            st.none(),
-            texts,
             st.lists(
                 st.one_of(text_block, anthropic_image(), anthropic_document(), search_result_block),
                 max_size=3,
             ),
+            st.none(),
+            texts,
         )
     )
     if content is not None or draw(st.booleans()):
@@ -288,24 +290,71 @@ server_blocks = st.sampled_from(
         {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": {"x": 1}},
     ]
 )
-user_block = st.one_of(
-    text_block,
-    anthropic_image(),
-    anthropic_document(),
-    anthropic_tool_result(),
-    search_result_block,
-)
-assistant_block = st.one_of(text_block, anthropic_tool_use(), thinking_block, server_blocks)
+
+
+USER_KINDS = ["text", "text", "image", "document", "tool_result", "search_result"]
+ASSISTANT_KINDS = ["text", "text", "tool_use", "tool_use", "thinking", "server"]
+
+
+def _block(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    strategy = {
+        "text": text_block,
+        "image": anthropic_image(),
+        "document": anthropic_document(),
+        "tool_result": anthropic_tool_result(),
+        "search_result": search_result_block,
+        "tool_use": anthropic_tool_use(),
+        "thinking": thinking_block,
+        "server": server_blocks,
+    }[kind]
+    block: dict[str, Any] = draw(strategy)
+    return block
 
 
 @st.composite
 def anthropic_message(draw: st.DrawFn) -> dict[str, Any]:
     role = draw(st.sampled_from(["user", "assistant", "user", "assistant", "system"]))
-    blocks = {"user": user_block, "assistant": assistant_block, "system": text_block}[role]
+    kinds = {"user": USER_KINDS, "assistant": ASSISTANT_KINDS, "system": ["text"]}[role]
     if draw(rarely):  # a block in the wrong role's message
-        blocks = st.one_of(user_block, assistant_block)
-    content = draw(st.one_of(texts, st.lists(blocks, max_size=4)))
+        kinds = USER_KINDS + ASSISTANT_KINDS
+    if draw(rarely):
+        return {"role": role, "content": draw(texts)}
+    count = draw(st.integers(0, 4))
+    content = [_block(draw, draw(st.sampled_from(kinds))) for _ in range(count)]
     return {"role": role, "content": content}
+
+
+@st.composite
+def anthropic_tool_loop(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """User, assistant calling tools, user answering them (some answers missing, extra or
+    misnamed), as an agent's conversation goes."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": draw(texts)}]
+    for round_number in range(draw(st.integers(1, 3))):
+        ids = [f"toolu_{round_number}_{n}" for n in range(draw(st.integers(1, 3)))]
+        calls = [
+            {
+                "type": "tool_use",
+                "id": call_id,
+                "name": draw(st.sampled_from(TOOL_NAMES)),
+                "input": draw(st.dictionaries(short_texts, json_values, max_size=2)),
+            }
+            for call_id in ids
+        ]
+        if draw(st.booleans()):
+            calls.insert(0, {"type": "text", "text": draw(texts)})
+        messages.append({"role": "assistant", "content": calls})
+        answered = ids if not draw(rarely) else [*ids[:-1], "toolu_unknown"]
+        results: list[dict[str, Any]] = []
+        for call_id in answered:
+            result = draw(anthropic_tool_result())
+            result["tool_use_id"] = call_id
+            results.append(result)
+        if draw(st.booleans()):
+            results.append({"type": "text", "text": draw(texts)})
+        messages.append({"role": "user", "content": results})
+    if draw(st.booleans()):
+        messages.append({"role": "assistant", "content": draw(texts)})  # a prefill
+    return messages
 
 
 @st.composite
@@ -336,8 +385,15 @@ def anthropic_bodies(draw: st.DrawFn) -> Body:
     body: Body = {
         "model": _model(draw),
         "max_tokens": draw(st.integers(1, 200_000)),
-        "messages": draw(st.lists(anthropic_message(), min_size=1, max_size=6)),
+        "messages": draw(
+            st.one_of(st.lists(anthropic_message(), min_size=1, max_size=6), anthropic_tool_loop())
+        ),
     }
+    if draw(rarely):  # past the parser's slice of 256 messages
+        body["messages"] = [
+            {"role": "user" if index % 2 == 0 else "assistant", "content": f"turn {index}"}
+            for index in range(300)
+        ] + body["messages"]
     _optional(
         draw,
         body,
@@ -408,6 +464,7 @@ def anthropic_bodies(draw: st.DrawFn) -> Body:
                 {"effort": "extreme"},
                 {"format": {"type": "json_schema", "schema": {"type": "object"}}},
                 {"format": {"type": "text"}},
+                {"format": {"type": "json_schema", "schema": {"$ref": "#/definitions/x"}}},
             ]
         ),
     )
@@ -535,6 +592,32 @@ def chat_message(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def chat_tool_loop(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """System, user, then rounds of an assistant calling tools and ``tool`` messages
+    answering them (some answers missing or misnamed)."""
+    messages: list[dict[str, Any]] = []
+    if draw(st.booleans()):
+        messages.append({"role": "system", "content": draw(texts)})
+    messages.append({"role": "user", "content": draw(texts)})
+    for round_number in range(draw(st.integers(1, 3))):
+        ids = [f"call_{round_number}_{n}" for n in range(draw(st.integers(1, 3)))]
+        calls = []
+        for call_id in ids:
+            call = draw(chat_tool_call())
+            call["id"] = call_id
+            calls.append(call)
+        content = draw(st.one_of(st.none(), texts))
+        messages.append({"role": "assistant", "content": content, "tool_calls": calls})
+        answered = ids if not draw(rarely) else [*ids[:-1], "call_unknown"]
+        for call_id in answered:
+            output = draw(st.one_of(texts, st.lists(chat_user_part(), max_size=2)))
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": output})
+        if draw(st.booleans()):
+            messages.append({"role": "user", "content": draw(texts)})
+    return messages
+
+
+@st.composite
 def chat_tool(draw: st.DrawFn) -> dict[str, Any]:
     if draw(rarely):
         custom: dict[str, Any] = {"name": draw(st.sampled_from(TOOL_NAMES))}
@@ -569,6 +652,8 @@ response_formats = st.sampled_from(
         },
         {"type": "json_schema"},
         {"type": "yaml"},
+        {"type": "json_schema", "json_schema": {"name": "r", "schema": {"$ref": "#/$defs/x"}}},
+        {"type": "json_schema", "json_schema": {"name": "r", "schema": {"$ref": REMOTE_REF}}},
     ]
 )
 
@@ -577,7 +662,9 @@ response_formats = st.sampled_from(
 def chat_bodies(draw: st.DrawFn) -> Body:
     body: Body = {
         "model": _model(draw),
-        "messages": draw(st.lists(chat_message(), min_size=1, max_size=6)),
+        "messages": draw(
+            st.one_of(st.lists(chat_message(), min_size=1, max_size=6), chat_tool_loop())
+        ),
     }
     _optional(draw, body, "tools", st.lists(chat_tool(), max_size=3))
     if draw(rarely):
@@ -612,7 +699,12 @@ def chat_bodies(draw: st.DrawFn) -> Body:
     _optional(draw, body, "stream", st.booleans())
     _optional(draw, body, "stream_options", st.just({"include_usage": True}))
     _optional(draw, body, "reasoning_effort", st.sampled_from(["none", "low", "high", "ultra"]))
-    _optional(draw, body, "metadata", st.sampled_from([{}, {"session_id": "s1"}, {"k": "v"}]))
+    _optional(
+        draw,
+        body,
+        "metadata",
+        st.sampled_from([{}, {"session_id": "s1"}, {"session_id": " "}, {"session_id": ""}]),
+    )
     _optional(draw, body, "user", short_texts)
     _optional(draw, body, "prompt_cache_key", short_texts)
     _optional(draw, body, "seed", st.integers(0, 2**31))
@@ -700,6 +792,32 @@ def responses_item(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def responses_tool_loop(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A user message, then rounds of function calls and their outputs (Codex's shape)."""
+    items: list[dict[str, Any]] = [{"role": "user", "content": draw(texts)}]
+    for round_number in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            items.append(draw(responses_item()))
+        ids = [f"call_{round_number}_{n}" for n in range(draw(st.integers(1, 3)))]
+        for call_id in ids:
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call_id,
+                    "name": draw(st.sampled_from(TOOL_NAMES)),
+                    "arguments": _dumps(
+                        draw(st.dictionaries(short_texts, json_values, max_size=2))
+                    ),
+                }
+            )
+        answered = ids if not draw(rarely) else [*ids[:-1], "call_unknown"]
+        for call_id in answered:
+            output = draw(st.one_of(texts, st.lists(responses_part(), max_size=2)))
+            items.append({"type": "function_call_output", "call_id": call_id, "output": output})
+    return items
+
+
+@st.composite
 def responses_tool(draw: st.DrawFn) -> dict[str, Any]:
     choice = draw(st.integers(0, 7))
     if choice <= 3:
@@ -739,7 +857,11 @@ def responses_tool(draw: st.DrawFn) -> dict[str, Any]:
 def responses_bodies(draw: st.DrawFn) -> Body:
     body: Body = {
         "model": _model(draw),
-        "input": draw(st.one_of(texts, st.lists(responses_item(), min_size=1, max_size=6))),
+        "input": draw(
+            st.one_of(
+                st.lists(responses_item(), min_size=1, max_size=6), responses_tool_loop(), texts
+            )
+        ),
     }
     _optional(draw, body, "instructions", texts)
     _optional(draw, body, "tools", st.lists(responses_tool(), max_size=3))
@@ -787,7 +909,12 @@ def responses_bodies(draw: st.DrawFn) -> Body:
     _optional(draw, body, "store", st.booleans())
     _optional(draw, body, "parallel_tool_calls", st.booleans())
     _optional(draw, body, "temperature", st.floats(0, 2))
-    _optional(draw, body, "metadata", st.sampled_from([{}, {"session_id": "s"}]))
+    _optional(
+        draw,
+        body,
+        "metadata",
+        st.sampled_from([{}, {"session_id": "s"}, {"session_id": "\n"}, {"session_id": ""}]),
+    )
     _optional(draw, body, "truncation", st.sampled_from(["auto", "disabled"]))
     _optional(draw, body, "include", st.just(["reasoning.encrypted_content"]))
     _optional(draw, body, "prompt_cache_key", short_texts)

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from kirogate.convert.anthropic_in import count_tokens_to_ir, messages_to_ir
 from kirogate.convert.ir import Conversation
 from kirogate.convert.kiro import KiroBuildOptions, build_kiro_request
+from kirogate.convert.kiro_history import TruncatedCall
 from kirogate.convert.models import resolve_model
 from kirogate.convert.openai_fields import relocate_error
 from kirogate.convert.openai_in import chat_to_ir
@@ -90,37 +91,56 @@ def assert_names_a_field(exc: ClientError, body: Body) -> None:
         value = value[step]
 
 
-def build_and_validate(conv: Conversation) -> None:
+def build_and_validate(conv: Conversation, options: KiroBuildOptions | None = None) -> None:
     """Build ``conv`` as the service does; the body must pass the emulator's validator."""
     model = resolve_model(conv.model)
+    options = options or KiroBuildOptions()
     try:
         build = build_kiro_request(
             conv,
             model,
             conversation_id=conv.session_id or "conv-1",  # as the service builds it
             new_id=lambda: "id-1",
-            options=OPTIONS,
+            options=options,
         )
     except InvalidRequest as exc:
         raise relocate_error(exc, conv) from exc
     wire = build.request.to_wire()
     serialised = orjson.dumps(wire)
+    assert len(serialised) <= options.max_request_bytes
     if build.body is not None:
         assert orjson.loads(build.body) == wire
     assert validate_request(orjson.loads(serialised)) == []
 
 
-OPTIONS = KiroBuildOptions()
+# The builder's knobs an operator can turn (settings), drawn with each body.
+build_options = st.builds(
+    KiroBuildOptions,
+    max_request_bytes=st.sampled_from([600_000, 600_000, 4_000]),  # small: history is cut
+    prefill=st.sampled_from(["continue", "drop"]),
+    keep_images_turns=st.integers(0, 5),
+    long_tool_descriptions=st.sampled_from(["system", "truncate"]),
+    write_edit_hints=st.booleans(),
+    previous_text_truncated=st.booleans(),
+    # Calls of earlier answers the upstream cut off, as the service remembers them.
+    truncated_calls=st.dictionaries(
+        st.sampled_from(["t1", "toolu_0_0", "call_0_0", "call_1_1", "call_3"]),
+        st.builds(TruncatedCall, st.integers(0, 100_000)),
+        max_size=2,
+    ),
+)
 
 
-def check(body: Body, convert: Callable[[Body], Conversation]) -> None:
+def check(
+    body: Body, convert: Callable[[Body], Conversation], options: KiroBuildOptions | None = None
+) -> None:
     """Accepted and valid upstream, or refused naming a field."""
     # What the API's parser would hand over (the stdlib writes deeper than orjson does).
     body = orjson.loads(json.dumps(body))
     try:
         conv = convert(body)
         estimate_conversation_tokens(conv)
-        build_and_validate(conv)
+        build_and_validate(conv, options)
     except ClientError as exc:
         event(f"refused: {type(exc).__name__}")
         assert_names_a_field(exc, body)
@@ -152,9 +172,9 @@ def test_well_shaped_requests_build_valid_kiro_requests_or_name_a_field(dialect:
     bodies, convert = DIALECTS[dialect]
 
     @SETTINGS
-    @given(bodies)
-    def run(body: Body) -> None:
-        check(body, convert)
+    @given(bodies, build_options)
+    def run(body: Body, options: KiroBuildOptions) -> None:
+        check(body, convert, options)
 
     run()
 
@@ -164,9 +184,9 @@ def test_mutated_requests_build_valid_kiro_requests_or_name_a_field(dialect: str
     bodies, convert = DIALECTS[dialect]
 
     @SETTINGS
-    @given(mutated(bodies))
-    def run(body: Body) -> None:
-        check(body, convert)
+    @given(mutated(bodies), build_options)
+    def run(body: Body, options: KiroBuildOptions) -> None:
+        check(body, convert, options)
 
     run()
 

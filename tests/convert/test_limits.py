@@ -1,6 +1,14 @@
+from typing import Any
+
 import pytest
 
-from kirogate.convert.limits import MAX_JSON_DEPTH, check_base64, check_depth, json_depth_exceeds
+from kirogate.convert.limits import (
+    MAX_JSON_DEPTH,
+    check_base64,
+    check_depth,
+    json_depth_exceeds,
+    shown,
+)
 from kirogate.errors import InvalidRequest
 
 
@@ -50,3 +58,21 @@ def test_non_ascii_base64_is_invalid_request_naming_the_field() -> None:
 
 def test_valid_base64_passes() -> None:
     check_base64("aGk=", "data")
+
+
+def test_shown_quotes_scalars_and_names_containers() -> None:
+    deep: Any = 1
+    for _ in range(2000):  # repr() of this raises RecursionError
+        deep = [deep]
+    assert [shown(v) for v in ("x", 3, None, True, {"a": 1}, deep)] == [
+        "'x'",
+        "3",
+        "None",
+        "True",
+        "an object",
+        "an array",
+    ]
+
+
+def test_shown_shortens_a_long_value() -> None:
+    assert shown("a" * 500) == "'" + "a" * 76 + "..."

@@ -705,3 +705,17 @@ def test_echoed_scalars_of_their_own_type_are_accepted() -> None:
         message("user", "hi"), truncation="auto", user="u", temperature=0.2, top_p=1, store=True
     )
     assert responses_to_ir(request).metadata["store"] is True
+
+
+def test_unsupported_types_are_named_without_quoting_a_nested_value() -> None:
+    # Found by generated requests: repr() of a value nested 1,000 deep was a RecursionError.
+    deep: Any = "x"
+    for _ in range(1000):
+        deep = [deep]
+    error = rejected(body({"type": deep}))
+    assert error.message == "input[0].type: an array items are not supported by this gateway"
+    error = rejected(body(message("user", [{"type": {"a": deep}}])))
+    assert error.param == "input[0].content[0].type"
+    assert "an object content" in error.message
+    error = rejected(body(message("user", "hi"), previous_response_id=[deep]))
+    assert error.message == "previous_response_id: response an array not found"

@@ -52,3 +52,17 @@ def check_base64(data: str, where: str, message: str = "is not valid base64") ->
         binascii.a2b_base64(data, strict_mode=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise InvalidRequest(f"{where}: {message}", param=where) from None
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``value`` as an error message may quote it: a scalar's short repr, else its JSON type.
+
+    ``repr`` of a client's value nested hundreds deep raises RecursionError (the body parser
+    takes 1,024 levels), and a long one would bloat the message.
+    """
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

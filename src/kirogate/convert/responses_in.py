@@ -57,7 +57,7 @@ from kirogate.convert.ir import (
     ToolResult,
 )
 from kirogate.convert.json_format import json_format
-from kirogate.convert.limits import check_depth
+from kirogate.convert.limits import check_depth, shown
 from kirogate.convert.openai_fields import (
     TurnLog,
     append_turn,
@@ -119,7 +119,7 @@ def responses_to_ir(
     _reject_unsupported(body)
     if body.get("previous_response_id") is not None and previous is None:
         raise InvalidRequest(
-            f"previous_response_id: response {body['previous_response_id']!r} not found",
+            f"previous_response_id: response {shown(body['previous_response_id'])} not found",
             param="previous_response_id",
         )
     items: dict[str, Mapping[str, Any]] = (
@@ -255,7 +255,8 @@ def item_parts(
     if kind == "web_search_call":
         return "assistant", [Text(_search_text(item, where))]
     raise InvalidRequest(
-        f"{where}.type: {kind!r} items are not supported by this gateway", param=f"{where}.type"
+        f"{where}.type: {shown(kind)} items are not supported by this gateway",
+        param=f"{where}.type",
     )
 
 
@@ -336,7 +337,7 @@ def _content_parts(
             parts.append(document_from_file(data, filename, f"{at}.file_data"))
         else:
             raise InvalidRequest(
-                f"{at}.type: {kind!r} content is not supported by this gateway",
+                f"{at}.type: {shown(kind)} content is not supported by this gateway",
                 param=f"{at}.type",
             )
     return parts

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import httpx2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,3 +120,60 @@ async def test_generated_count_tokens_requests_are_counted_or_refused_naming_a_f
     assert_answered(reply, "anthropic")
     if reply.status_code == 200:
         assert reply.json()["input_tokens"] >= 1
+
+
+# A value nested 1,000 levels deep (the body parser takes 1,024), put where each dialect
+# reads, formats or repeats a client's value. Written by hand: no serialiser goes this deep.
+DEEP = "[" * 1000 + "1" + "]" * 1000
+M = '"model": "claude-sonnet-4-5"'
+DEEP_BODIES = [
+    (
+        "anthropic",
+        "/v1/messages",
+        '"max_tokens": 9, "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": @}]}}]}]',
+    ),
+    (
+        "anthropic",
+        "/v1/messages",
+        '"max_tokens": 9, "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": [{"type": "web_search_tool_result", "tool_use_id": "s", "content": [{"url": "https://x", "title": @}]}]}, {"role": "user", "content": "hi"}]',
+    ),
+    (
+        "anthropic",
+        "/v1/messages",
+        '"max_tokens": 9, "messages": [{"role": "user", "content": [{"type": @}]}]',
+    ),
+    (  # just under the Anthropic body's depth limit: pydantic must not choke on it either
+        "anthropic",
+        "/v1/messages",
+        '"max_tokens": 9, "messages": [{"role": "user", "content": [{"type": %}]}]',
+    ),
+    (
+        "anthropic",
+        "/v1/messages",
+        '"max_tokens": 9, "messages": [{"role": "user", "content": "x"}], "cache_control": @',
+    ),
+    (
+        "openai",
+        "/v1/chat/completions",
+        '"messages": [{"role": "user", "content": "x"}], "response_format": {"type": @}',
+    ),
+    (
+        "openai",
+        "/v1/chat/completions",
+        '"messages": [{"role": "user", "content": "x"}], "metadata": @',
+    ),
+    ("openai", "/v1/responses", '"input": [{"type": @}]'),
+    ("openai", "/v1/responses", '"input": "x", "previous_response_id": @'),
+    ("openai", "/v1/responses", '"input": "x", "truncation": @'),
+]
+
+
+@pytest.mark.parametrize(("dialect", "path", "fields"), DEEP_BODIES)
+async def test_a_value_nested_1000_deep_is_never_a_500(
+    live: Live, dialect: str, path: str, fields: str
+) -> None:
+    http, _ = live
+    fields = fields.replace("@", DEEP).replace("%", "[" * 760 + "1" + "]" * 760)
+    raw = ("{" + M + ", " + fields + "}").encode()
+    reply = await http.post(path, content=raw, headers={**KEY, "content-type": "application/json"})
+    assert_answered(reply, dialect)

@@ -332,6 +332,20 @@ def test_content_document_is_joined_into_plain_text() -> None:
     assert parts(body(user([block]))) == (Document("text/plain", "a\nb", None),)
 
 
+def test_content_document_text_that_is_not_a_string_is_rejected_naming_it() -> None:
+    # Found by generated requests: str() of a value nested 1,000 deep was a RecursionError.
+    deep: Any = 1
+    for _ in range(1000):
+        deep = [deep]
+    source = {"type": "content", "content": [{"type": "image"}, {"type": "text", "text": deep}]}
+    error = invalid(body(user([{"type": "document", "source": source}])))
+    assert error.param == "messages[0].content[0].source.content"  # past MAX_BODY_DEPTH
+    source["content"][1]["text"] = [[1]]
+    error = invalid(body(user([{"type": "document", "source": source}])))
+    assert error.param == "messages[0].content[0].source.content[1].text"
+    assert error.message == f"{error.param}: must be a string"
+
+
 def test_url_document_is_rejected() -> None:
     block = {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}
     assert invalid(body(user([block]))).param == "messages[0].content[0].source.type"
@@ -459,6 +473,22 @@ def test_web_search_results_become_text() -> None:
     block = {"type": "web_search_tool_result", "tool_use_id": "s1", "content": results}
     assert parts(body(user("a"), assistant([block])), 1) == (
         Text("Web search results:\n- X: https://x\n- https://y: https://y"),
+    )
+
+
+def test_web_search_results_read_only_string_titles_and_urls() -> None:
+    deep: Any = "t"
+    for _ in range(500):  # a title is read only when it is a string, never formatted
+        deep = {"a": deep}
+    results = [
+        {"url": "https://x", "title": deep},
+        {"url": ["https://y"], "title": "Y"},
+        {"url": "https://z", "title": ""},
+        "not an object",
+    ]
+    block = {"type": "web_search_tool_result", "tool_use_id": "s1", "content": results}
+    assert parts(body(user("a"), assistant([block])), 1) == (
+        Text("Web search results:\n- https://x: https://x\n- https://z: https://z"),
     )
 
 

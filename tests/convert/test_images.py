@@ -88,6 +88,34 @@ def test_truncated_image_data_is_rejected_when_it_must_be_resized() -> None:
         fit_image(Image("image/png", data), param="p", max_side=10)
 
 
+def test_image_errors_carry_no_library_text() -> None:
+    # Found by tests/convert/test_generated_requests.py: Pillow's message, with a memory
+    # address ("cannot identify image file <_io.BytesIO object at 0x...>"), reached clients.
+    data = base64.b64encode(b"definitely not an image").decode()
+    with pytest.raises(InvalidRequest) as caught:
+        fit_image(Image("image/png", data), param="p")
+    assert caught.value.message == (
+        "p: image could not be decoded (not a PNG, JPEG, GIF or WebP image)"
+    )
+
+
+def test_truncated_image_that_must_be_resized_is_named_damaged() -> None:
+    raw = base64.b64decode(encoded(size=(300, 300)))
+    data = base64.b64encode(raw[: len(raw) // 2]).decode()
+    with pytest.raises(InvalidRequest) as caught:
+        fit_image(Image("image/png", data), param="p", max_side=10)
+    assert caught.value.message == "p: image is unusable (damaged or truncated)"
+
+
+def test_image_with_too_many_pixels_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 10)  # Pillow refuses over twice this
+    with pytest.raises(InvalidRequest) as caught:
+        fit_image(Image("image/png", encoded(size=(50, 50))), param="p")
+    assert caught.value.message == "p: image is unusable (too many pixels to decode)"
+
+
 def test_invalid_base64_is_rejected() -> None:
     with pytest.raises(InvalidRequest) as caught:
         fit_image(Image("image/png", "%%%"), param="p")

@@ -205,6 +205,41 @@ def test_unresolvable_ref_is_the_clients_error() -> None:
         check_answer(fmt, "{}")
 
 
+REMOTE = "http://127.0.0.1:9/schema.json"
+
+
+def test_a_ref_that_does_not_resolve_is_refused_with_the_request() -> None:
+    error = refused("json_schema", {"schema": {"$ref": "#/$defs/missing"}})
+    assert error.param == "f.schema"
+    assert (
+        error.message
+        == "f.schema: not a valid JSON Schema: $ref '#/$defs/missing' does not resolve inside the schema"
+    )
+
+
+def test_a_remote_ref_is_refused_and_never_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    # jsonschema's default registry fetched it with urllib, from the event loop.
+    def fetch(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a $ref was fetched")
+
+    monkeypatch.setattr("urllib.request.urlopen", fetch)
+    schema = {"type": "object", "properties": {"a": {"$ref": REMOTE}}}
+    assert refused("json_schema", {"schema": schema}).param == "f.schema"
+    with pytest.raises(InvalidRequest):
+        check_answer(JsonFormat("json_schema", schema), '{"a": 1}')
+
+
+def test_refs_that_resolve_are_accepted() -> None:
+    schema = {
+        "$defs": {"Step": {"type": "object"}},
+        "anyOf": [{"$ref": "#/$defs/Step"}, {"$ref": "#"}],
+        "properties": {"nested": {"$id": "https://example.com/n", "$ref": "#/elsewhere"}},
+    }
+    fmt = parse("json_schema", {"schema": schema})
+    assert fmt is not None and fmt.schema == schema
+    assert parse("json_schema", {"schema": {"$defs": {"A": {}}, "$ref": "#/$defs/A"}})
+
+
 def test_ref_to_defs_is_followed() -> None:
     schema = {
         "$defs": {"Step": {"type": "object", "required": ["n"]}},

@@ -1,6 +1,15 @@
+from typing import Any
+
 import pytest
 
-from kirogate.convert.limits import MAX_JSON_DEPTH, check_base64, check_depth, json_depth_exceeds
+from kirogate.convert.limits import (
+    MAX_JSON_DEPTH,
+    check_base64,
+    check_depth,
+    deep_path,
+    json_depth_exceeds,
+    shown,
+)
 from kirogate.errors import InvalidRequest
 
 
@@ -50,3 +59,37 @@ def test_non_ascii_base64_is_invalid_request_naming_the_field() -> None:
 
 def test_valid_base64_passes() -> None:
     check_base64("aGk=", "data")
+
+
+def test_shown_quotes_scalars_and_names_containers() -> None:
+    deep: Any = 1
+    for _ in range(2000):  # repr() of this raises RecursionError
+        deep = [deep]
+    assert [shown(v) for v in ("x", 3, None, True, {"a": 1}, deep)] == [
+        "'x'",
+        "3",
+        "None",
+        "True",
+        "an object",
+        "an array",
+    ]
+
+
+def test_shown_shortens_a_long_value() -> None:
+    assert shown("a" * 500) == "'" + "a" * 76 + "..."
+
+
+def test_deep_path_names_the_field_not_the_steps_inside_its_value() -> None:
+    deep: Any = 1
+    for _ in range(50):
+        deep = [{"k": deep}]
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": deep}]}]}
+    assert deep_path(body, 20) == "messages[0].content[0].type"
+    assert deep_path(body, 200) is None
+    assert deep_path([[[[1]]]], 2) == ""  # no field: the whole body
+    assert deep_path("not a container", 0) is None
+
+
+def test_deep_path_keeps_at_most_the_steps_asked_for() -> None:
+    value = {"a": {"b": {"c": {"d": [1]}}}}
+    assert deep_path(value, 3, named=2) == "a.b"

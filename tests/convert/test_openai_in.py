@@ -688,6 +688,24 @@ def test_text_response_format_adds_nothing() -> None:
     assert (conv.system, conv.output_format) == ("", None)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "param"),
+    [
+        # Found by tests/convert/test_generated_requests.py: the error named
+        # response_format.json_schema.schema, a field under one that is not there.
+        ({"type": "json_schema"}, "response_format.json_schema"),
+        ({"type": "json_schema", "json_schema": ""}, "response_format.json_schema"),
+        ({"type": "json_schema", "json_schema": {}}, "response_format.json_schema.schema"),
+    ],
+)
+def test_json_schema_response_format_without_a_schema_names_the_missing_field(
+    fmt: dict[str, Any], param: str
+) -> None:
+    error = rejected(body(response_format=fmt))
+    assert error.param == param
+    assert error.message.startswith(f"{param}: ")
+
+
 def test_invalid_json_schema_in_response_format_is_rejected() -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "thing"}}}
     error = rejected(body(response_format=fmt))

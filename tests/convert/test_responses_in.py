@@ -678,3 +678,44 @@ def test_function_call_arguments_nested_too_deep_are_rejected_naming_the_field()
 def test_echoed_metadata_nested_too_deep_is_rejected_naming_the_field() -> None:
     error = rejected(body(message("user", "hi"), metadata=deep(300)))
     assert error.param == "metadata"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("truncation", deep(300)),  # found by tests/convert/test_generated_requests.py: a 500
+        ("truncation", "sometimes"),
+        ("store", "yes"),
+        ("parallel_tool_calls", [True]),
+        ("user", {"id": 1}),
+        ("temperature", "hot"),
+        ("top_p", True),
+    ],
+)
+def test_echoed_scalars_of_the_wrong_type_are_rejected_naming_the_field(
+    field: str, value: Any
+) -> None:
+    error = rejected(body(message("user", "hi"), **{field: value}))
+    assert error.param == field
+    assert error.message.startswith(f"{field}: ")
+
+
+def test_echoed_scalars_of_their_own_type_are_accepted() -> None:
+    request = body(
+        message("user", "hi"), truncation="auto", user="u", temperature=0.2, top_p=1, store=True
+    )
+    assert responses_to_ir(request).metadata["store"] is True
+
+
+def test_unsupported_types_are_named_without_quoting_a_nested_value() -> None:
+    # Found by generated requests: repr() of a value nested 1,000 deep was a RecursionError.
+    deep: Any = "x"
+    for _ in range(1000):
+        deep = [deep]
+    error = rejected(body({"type": deep}))
+    assert error.message == "input[0].type: an array items are not supported by this gateway"
+    error = rejected(body(message("user", [{"type": {"a": deep}}])))
+    assert error.param == "input[0].content[0].type"
+    assert "an object content" in error.message
+    error = rejected(body(message("user", "hi"), previous_response_id=[deep]))
+    assert error.message == "previous_response_id: response an array not found"

@@ -301,7 +301,14 @@ def _document(block: DocumentBlock, where: str) -> Document:
         case TextSource(data=data):
             return Document("text/plain", data, block.title)
         case ContentSource(content=content):
-            texts = [str(item.get("text", "")) for item in content if item.get("type") == "text"]
+            texts = []
+            for index, item in enumerate(content):
+                if item.get("type") == "text":
+                    text = item.get("text", "")
+                    if not isinstance(text, str):
+                        param = f"{where}.source.content[{index}].text"
+                        raise InvalidRequest(f"{param}: must be a string", param=param)
+                    texts.append(text)
             return Document("text/plain", "\n".join(texts), block.title)
         case Base64Source(media_type=media_type, data=data):
             return Document(
@@ -324,11 +331,13 @@ def _web_search_text(content: Any) -> str:
     """Server web-search results from an earlier turn, as text the model can still read."""
     if not isinstance(content, list):
         return ""
-    lines = [
-        f"- {item.get('title') or item.get('url')}: {item.get('url')}"
-        for item in content
-        if isinstance(item, Mapping) and item.get("url")
-    ]
+    lines = []
+    for item in content:
+        url = item.get("url") if isinstance(item, Mapping) else None
+        if isinstance(url, str) and url:
+            # Only strings are read: anything else would be formatted, however deep.
+            title = item.get("title")
+            lines.append(f"- {title if isinstance(title, str) and title else url}: {url}")
     return "Web search results:\n" + "\n".join(lines) if lines else ""
 
 

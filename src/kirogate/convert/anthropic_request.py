@@ -21,7 +21,12 @@ from pydantic import (
     ValidationError,
 )
 
+from kirogate.convert.limits import MAX_JSON_DEPTH, deep_path
 from kirogate.errors import InvalidRequest
+
+# Far past what a kept value may nest (MAX_JSON_DEPTH, checked where each is read, naming
+# it), and well under the ~1,000 levels where repr() fails inside pydantic.
+MAX_BODY_DEPTH = 6 * MAX_JSON_DEPTH
 
 
 def _text_list(value: Any) -> Any:
@@ -288,6 +293,13 @@ def parse_messages_request(body: Mapping[str, Any]) -> MessagesRequest:
     """Validate a Messages body; errors are InvalidRequest naming the field."""
     if not isinstance(body, Mapping):
         raise InvalidRequest("the request body must be a JSON object")
+    # pydantic prints a traceback to stderr when repr() of a value this deep fails; no field
+    # it keeps may nest this deep anyway (kept values stop at MAX_JSON_DEPTH).
+    too_deep = deep_path(body, MAX_BODY_DEPTH)
+    if too_deep is not None:
+        raise InvalidRequest(
+            f"{too_deep}: nested more than {MAX_BODY_DEPTH} levels deep", param=too_deep
+        )
     messages = body.get("messages")
     if isinstance(messages, list) and len(messages) > _SLICE:
         return _parse_in_slices(body, messages)

@@ -48,7 +48,6 @@ def fit_image(
     """``image`` as a KiroImage within the limits; ``param`` names it in errors."""
     # Pillow is imported on the first image, not at start: it costs ~2.5 MiB resident.
     from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
 
     try:
         raw = base64.b64decode(image.data, validate=True)
@@ -63,13 +62,24 @@ def fit_image(
                 return FittedImage(KiroImage(fmt, image.data), resized=False)
             data = _shrink(picture, fmt or "png", max_bytes=max_bytes, max_side=max_side)
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
-        kind = "could not be decoded" if isinstance(exc, UnidentifiedImageError) else "is unusable"
-        raise InvalidRequest(f"{param}: image {kind} ({exc})", param=param) from None
+        # Pillow's own text names its classes and memory addresses: never the client's.
+        raise InvalidRequest(f"{param}: image {_problem(exc)}", param=param) from None
     if data is None:
         raise InvalidRequest(
             f"{param}: image cannot be brought under {max_bytes} bytes", param=param
         )
     return FittedImage(KiroImage(fmt or "png", base64.b64encode(data).decode("ascii")), True)
+
+
+def _problem(exc: Exception) -> str:
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "could not be decoded (not a PNG, JPEG, GIF or WebP image)"
+    if isinstance(exc, PILImage.DecompressionBombError):
+        return "is unusable (too many pixels to decode)"
+    return "is unusable (damaged or truncated)"
 
 
 def _shrink(picture: PILImage.Image, fmt: str, *, max_bytes: int, max_side: int) -> bytes | None:

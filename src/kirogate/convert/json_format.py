@@ -35,6 +35,7 @@ from kirogate.protocol.events import KiroEvent
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
+    from referencing import Registry
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def json_format(
     if not isinstance(schema, dict):
         raise InvalidRequest(f"{where}: must be a JSON Schema object", param=where)
     check_depth(schema, where)
-    problem = schema_problem(schema)
+    problem = schema_problem(schema) or ref_problem(schema)
     if problem is not None:
         raise InvalidRequest(f"{where}: not a valid JSON Schema: {problem}", param=where)
     return JsonFormat(
@@ -105,6 +106,48 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     except SchemaError as exc:
         return _short(exc.message)
     return None
+
+
+def ref_problem(schema: dict[str, Any]) -> str | None:
+    """The first ``$ref`` of ``schema`` that does not resolve inside it, or None.
+
+    Only the schema itself is looked in: nothing is fetched.
+    Skipped when a nested ``$id`` moves the base a ``$ref`` resolves against.
+    """
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    refs: list[str] = []
+    stack: list[Any] = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item is not schema and isinstance(item.get("$id"), str):
+                return None
+            ref = item.get("$ref")
+            if isinstance(ref, str):
+                refs.append(ref)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if not refs:
+        return None
+    resolver = _registry().resolver_with_root(DRAFT202012.create_resource(schema))
+    for ref in refs:
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            return f"$ref {_short(repr(ref))} does not resolve inside the schema"
+    return None
+
+
+def _registry() -> Registry[Any]:
+    """An empty registry: a ``$ref`` resolves inside its schema or not at all. jsonschema's
+    default registry fetches a remote ``$ref`` with urllib: a request to any host a client
+    names, made while the event loop waits."""
+    from referencing import Registry
+
+    return Registry()
 
 
 def format_instruction(fmt: JsonFormat) -> str:
@@ -246,7 +289,7 @@ def _validator(key: bytes) -> Validator:
     schema = orjson.loads(key)
     cls = validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)
+    return cls(schema, registry=_registry())
 
 
 # ---------------------------------------------------------------- the assembler

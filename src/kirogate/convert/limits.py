@@ -40,6 +40,35 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def deep_path(value: Any, limit: int, named: int = 6) -> str | None:
+    """Where ``value`` nests more than ``limit`` levels deep, or None: the path of the first
+    such container, cut to ``named`` steps without a trailing index (``messages[0].content``,
+    a field the client wrote, not hundreds of steps into its value). Iterative."""
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
+    while stack:
+        item, depth, steps = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, list | tuple):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > limit:
+            kept = list(steps[:named])
+            while kept and isinstance(kept[-1], int):
+                kept.pop()
+            return "".join(
+                f"[{step}]" if isinstance(step, int) else f".{step}" if number else str(step)
+                for number, step in enumerate(kept)
+            )
+        stack.extend(
+            (child, depth + 1, (*steps, key) if len(steps) < named else steps)
+            for key, child in children
+            if isinstance(child, dict | list)
+        )
+    return None
+
+
 def check_depth(value: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise :class:`InvalidRequest` naming ``where`` if ``value`` nests past ``limit``."""
     if json_depth_exceeds(value, limit):
@@ -52,3 +81,17 @@ def check_base64(data: str, where: str, message: str = "is not valid base64") ->
         binascii.a2b_base64(data, strict_mode=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise InvalidRequest(f"{where}: {message}", param=where) from None
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``value`` as an error message may quote it: a scalar's short repr, else its JSON type.
+
+    ``repr`` of a client's value nested hundreds deep raises RecursionError (the body parser
+    takes 1,024 levels), and a long one would bloat the message.
+    """
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

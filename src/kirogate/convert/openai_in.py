@@ -138,9 +138,12 @@ def chat_to_ir(body: Mapping[str, Any], *, new_id: IdFactory = _new_call_id) -> 
     if body.get("response_format") is not None:
         fmt = expect_mapping(body["response_format"], "response_format")
         spec = fmt.get("json_schema")
+        if spec is None and fmt.get("type") == "json_schema":
+            where = "response_format.json_schema"
+            raise InvalidRequest(f"{where}: field required for json_schema", param=where)
         output_format = json_format(
             fmt.get("type"),
-            expect_mapping(spec, "response_format.json_schema") if spec else {},
+            {} if spec is None else expect_mapping(spec, "response_format.json_schema"),
             type_where="response_format.type",
             spec_where="response_format.json_schema",
         )

@@ -57,7 +57,7 @@ from kirogate.convert.ir import (
     ToolResult,
 )
 from kirogate.convert.json_format import json_format
-from kirogate.convert.limits import check_depth
+from kirogate.convert.limits import check_depth, shown
 from kirogate.convert.openai_fields import (
     TurnLog,
     append_turn,
@@ -94,8 +94,10 @@ def _new_call_id() -> str:
     return f"call_{secrets.token_hex(12)}"
 
 
-# The request fields a response object repeats (``responses_out.response_echo``).
+# The request fields a response object repeats (``responses_out.response_echo``) that
+# hold objects; the scalar ones are checked for their type in :func:`_check_echoed`.
 _ECHOED = ("metadata", "reasoning", "text", "tool_choice", "tools")
+_TRUNCATIONS = ("auto", "disabled")
 
 
 def responses_to_ir(
@@ -117,7 +119,7 @@ def responses_to_ir(
     _reject_unsupported(body)
     if body.get("previous_response_id") is not None and previous is None:
         raise InvalidRequest(
-            f"previous_response_id: response {body['previous_response_id']!r} not found",
+            f"previous_response_id: response {shown(body['previous_response_id'])} not found",
             param="previous_response_id",
         )
     items: dict[str, Mapping[str, Any]] = (
@@ -163,8 +165,7 @@ def responses_to_ir(
             elif converted[1] or item.get("type") != "reasoning":
                 log.add(*converted, where, images)
     tools, declined, namespaces = _tools(body.get("tools"))
-    for key in _ECHOED:  # the response object repeats these, so they must serialise
-        check_depth(body.get(key), key)
+    _check_echoed(body)
     metadata: dict[str, Any] = {
         **log.metadata("input"),
         "items": items,
@@ -254,7 +255,8 @@ def item_parts(
     if kind == "web_search_call":
         return "assistant", [Text(_search_text(item, where))]
     raise InvalidRequest(
-        f"{where}.type: {kind!r} items are not supported by this gateway", param=f"{where}.type"
+        f"{where}.type: {shown(kind)} items are not supported by this gateway",
+        param=f"{where}.type",
     )
 
 
@@ -335,7 +337,7 @@ def _content_parts(
             parts.append(document_from_file(data, filename, f"{at}.file_data"))
         else:
             raise InvalidRequest(
-                f"{at}.type: {kind!r} content is not supported by this gateway",
+                f"{at}.type: {shown(kind)} content is not supported by this gateway",
                 param=f"{at}.type",
             )
     return parts
@@ -437,6 +439,25 @@ def _output_format(text: Any) -> JsonFormat | None:
     return json_format(
         fmt.get("type"), fmt, type_where="text.format.type", spec_where="text.format"
     )
+
+
+def _check_echoed(body: Mapping[str, Any]) -> None:
+    """The fields a response object repeats must serialise: objects within the depth limit,
+    scalars of their own type (a nested value in ``truncation`` was a 500 at the end)."""
+    for key in _ECHOED:
+        check_depth(body.get(key), key)
+    optional_bool(body, "store")
+    optional_bool(body, "parallel_tool_calls")
+    optional_str(body, "user", "")
+    for key in ("temperature", "top_p"):
+        value = body.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidRequest(f"{key}: must be a number", param=key)
+    truncation = body.get("truncation")
+    if truncation is not None and truncation not in _TRUNCATIONS:
+        raise InvalidRequest(
+            f"truncation: must be one of {', '.join(_TRUNCATIONS)}", param="truncation"
+        )
 
 
 def _reject_unsupported(body: Mapping[str, Any]) -> None:

@@ -38,7 +38,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen, procs
-from bench.stack import API_KEY, SETTINGS, stack
+from bench.stack import ADMIN_KEY, API_KEY, SETTINGS, stack
 from kirogate.emulator.answers import paced_chunks
 from kirogate.tasks import spawn
 
@@ -84,10 +84,11 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def asyncio_tasks(url: str) -> int | None:
+def asyncio_tasks(url: str, admin_key: str = ADMIN_KEY) -> int | None:
     """The gateway's ``kirogate_asyncio_tasks`` gauge (None if it has none)."""
+    request = urllib.request.Request(f"{url}/metrics", headers={"x-api-key": admin_key})
     try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             text = response.read().decode()
     except OSError:
         return None
@@ -97,8 +98,8 @@ def asyncio_tasks(url: str) -> int | None:
     return None
 
 
-def sample(url: str, pid: int | None, at: float, ok: int) -> Sample:
-    return Sample(at, rss_mb(pid), open_fds(pid), asyncio_tasks(url), ok)
+def sample(url: str, pid: int | None, at: float, ok: int, admin_key: str = ADMIN_KEY) -> Sample:
+    return Sample(at, rss_mb(pid), open_fds(pid), asyncio_tasks(url, admin_key), ok)
 
 
 async def load(
@@ -132,7 +133,7 @@ async def load(
             while time.monotonic() < deadline:
                 await asyncio.sleep(min(args.interval, max(deadline - time.monotonic(), 0)))
                 at = time.monotonic() - started
-                samples.append(await asyncio.to_thread(sample, url, pid, at, ok()))
+                samples.append(await asyncio.to_thread(sample, url, pid, at, ok(), args.admin_key))
 
         tasks = [
             spawn(client(k), name=f"soak client {k}", awaited=True) for k in range(args.clients)
@@ -142,11 +143,13 @@ async def load(
     return tallies, samples
 
 
-def settle(url: str, pid: int | None, baseline: Sample, wait: float) -> Sample:
+def settle(
+    url: str, pid: int | None, baseline: Sample, wait: float, admin_key: str = ADMIN_KEY
+) -> Sample:
     """The first sample back at the baseline within ``wait`` seconds, else the last one."""
     deadline = time.monotonic() + wait
     while True:
-        now = sample(url, pid, 0.0, 0)
+        now = sample(url, pid, 0.0, 0, admin_key)
         fds_back = now.fds is None or baseline.fds is None or now.fds <= baseline.fds + FD_SLACK
         tasks_back = (
             now.tasks is None or baseline.tasks is None or now.tasks <= baseline.tasks + TASK_SLACK
@@ -243,15 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", default="paced", choices=sorted(SETTINGS))
     parser.add_argument("--url", help="a running gateway instead of a fresh stack")
     parser.add_argument("--pid", type=int, help="the running gateway's pid (RSS, descriptors)")
+    parser.add_argument(
+        "--admin-key", default=ADMIN_KEY, help="the running gateway's admin key (its /metrics)"
+    )
     parser.add_argument("--settle", type=float, default=30.0, help="seconds to wait at the end")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     pacing = SETTINGS[args.setting]
     expected = "".join(paced_chunks(pacing["count"], pacing["size"]))
     with target(args) as (url, pid):
-        baseline = sample(url, pid, 0.0, 0)
+        baseline = sample(url, pid, 0.0, 0, args.admin_key)
         tallies, samples = asyncio.run(load(url, pid, args, expected))
-        after = settle(url, pid, baseline, args.settle)
+        after = settle(url, pid, baseline, args.settle, args.admin_key)
     result = report(args, tallies, baseline, samples, after)
     print_report(result)
     if args.json:

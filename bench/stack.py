@@ -18,6 +18,7 @@ from typing import Any
 from bench import procs
 
 API_KEY = "bench-client-key"
+ADMIN_KEY = "bench-admin-key-0123456789"  # /metrics (kirogate_asyncio_tasks) needs it
 MODEL = "claude-sonnet-4-5-20250929"
 SETTINGS: dict[str, dict[str, Any]] = {
     # first event after 50 ms, then 40 chunks of 20 characters 5 ms apart
@@ -110,7 +111,8 @@ def _emulator_args(setting: str, port: int) -> list[str]:
 def _serve_args(
     port: int, creds: Path, emulator_url: str, data: Path, options: GatewayOptions
 ) -> list[str]:
-    args = ["serve", "--port", str(port), "--api-key", API_KEY, "--credentials", str(creds)]
+    args = ["serve", "--port", str(port), "--api-key", API_KEY, "--credentials", str(creds),
+            "--admin-key", ADMIN_KEY]  # fmt: skip
     args += ["--upstream-url", emulator_url, "--data-dir", str(data), "--log-level", "warning"]
     # The emulator charges credits for every answer; in a long run the gateway's usage poll
     # would (rightly) find the account spent and rest it until the reset date.

@@ -211,4 +211,5 @@ def setup_logging(
         foreign = logging.getLogger(name)
         foreign.handlers.clear()
         foreign.propagate = True
+        foreign.disabled = False  # a dictConfig (alembic's fileConfig) may have disabled it
     return handler

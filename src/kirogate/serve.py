@@ -259,7 +259,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
     import uvicorn
 
     from kirogate.api.app import create_app
-    from kirogate.api.http_protocol import bounded
+    from kirogate.api.http_protocol import BoundedHttpToolsProtocol, set_head_timeout
     from kirogate.service import Gateway
 
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
@@ -282,6 +282,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         admin = GeneratedKey(data_dir / ADMIN_KEY_FILE, new)
         settings = replace(settings, server=replace(settings.server, admin_key=key))
     check_port_free(settings.server.host, settings.server.port)
+    set_head_timeout(settings.server.header_timeout)
     if settings.workers > 1 and not (settings.database_url or "").startswith("postgres"):
         raise ConfigError(
             f"--workers {settings.workers} needs PostgreSQL: SQLite mode is single-process. "
@@ -306,7 +307,7 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         "port": settings.server.port,
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
         # httptools, with a bound on the request's head and the time it may take to arrive
-        "http": bounded(settings.server.header_timeout),
+        "http": BoundedHttpToolsProtocol,
         "log_level": settings.log_level,
         "access_log": False,
         "log_config": None,
@@ -430,10 +431,12 @@ def read_worker_state(environ: MutableMapping[str, str]) -> tuple[Settings, list
 def worker_app() -> Any:
     """The app of one ``--workers`` process (uvicorn imports this factory in each worker)."""
     from kirogate.api.app import create_app
+    from kirogate.api.http_protocol import set_head_timeout
     from kirogate.service import Gateway
 
     settings, credentials = read_worker_state(os.environ)
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
+    set_head_timeout(settings.server.header_timeout)
     app = create_app(Gateway(settings, credentials, persistent=True), stop_signals=True)
     freeze_startup_objects()
     return app

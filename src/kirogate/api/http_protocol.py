@@ -35,7 +35,7 @@ HEAD_TIMEOUT = 30.0  # seconds (server.header_timeout); nginx's client_header_ti
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """See the module docstring; pass the class as uvicorn's ``http`` (or :func:`bounded`)."""
+    """See the module docstring; pass the class as uvicorn's ``http``."""
 
     head_timeout = HEAD_TIMEOUT
 
@@ -116,11 +116,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def bounded(head_timeout: float) -> type[BoundedHttpToolsProtocol]:
-    """The protocol class with ``head_timeout`` seconds (0: no timeout)."""
-    return type(
-        "BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"head_timeout": head_timeout}
-    )
+def set_head_timeout(seconds: float) -> None:
+    """Give every connection ``seconds`` to send a request's head (0: no limit).
+
+    A class attribute, set in each process that serves (the ``--workers`` processes too):
+    uvicorn pickles the protocol class by name for its workers, so no per-setting subclass.
+    """
+    BoundedHttpToolsProtocol.head_timeout = seconds
 
 
 def _path_of(url: bytes) -> str:

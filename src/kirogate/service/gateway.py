@@ -139,7 +139,10 @@ class Gateway(Answering):
         self.shared_memory = shared = SharedMemory(store)
         self.truncations.shared = self.responses.shared = shared
         self.database = watch = DatabaseWatch(store.ping)
-        watch.start()
+        if store.dialect != "sqlite":
+            # A server that can go away. SQLite is a file of this process: a failing write
+            # is reported where it happens, and pinging it would only cost CPU.
+            watch.start()
         report = await store.sync_sources(self._sources, files=self._source_files)
         log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()

@@ -101,6 +101,29 @@ async def test_blocked_address_is_403() -> None:
         await access.check(request("k", client="10.0.0.9"))
 
 
+@pytest.mark.parametrize(
+    ("client", "blocked"),
+    [
+        ("127.0.0.1", True),
+        ("127.9.8.7", True),
+        ("::ffff:127.0.0.5", True),
+        ("10.1.0.1", False),
+        ("2001:db8::42", True),
+        ("2001:db9::1", False),
+        ("not-an-ip", False),
+    ],
+)
+async def test_a_blocked_network_blocks_every_address_in_it(client: str, blocked: bool) -> None:
+    rows: list[tuple[str, str | None]] = [("127.0.0.0/8", None), ("2001:db8::/32", "lab")]
+    store = FakeStore(keys={"k"}, blocked=rows)
+    access = AccessControl(FakeGateway(settings(), store))  # type: ignore[arg-type]
+    if blocked:
+        with pytest.raises(PermissionDenied, match="blocked"):
+            await access.check(request("k", client=client))
+    else:
+        await access.check(request("k", client=client))
+
+
 async def test_rate_limit_per_key_with_retry_after() -> None:
     access = AccessControl(FakeGateway(settings(("a", "b"), rpm=2)))  # type: ignore[arg-type]
     await access.check(request("a"))

@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -75,7 +76,8 @@ class AccessControl:
         self._gateway = gateway
         self._known: dict[str, tuple[bool, float]] = {}  # key hash -> (valid, checked at)
         self._rechecking: set[str] = set()  # key hashes being reloaded in the background
-        self._blocked: frozenset[str] = frozenset()
+        self._blocked: frozenset[str] = frozenset()  # single addresses, canonical text
+        self._blocked_networks: tuple[IPv4Network | IPv6Network, ...] = ()
         self._blocked_at = -math.inf
         self._blocked_loaded = False
         self._blocked_reload: asyncio.Task[None] | None = None
@@ -187,8 +189,22 @@ class AccessControl:
                 if not self._blocked_loaded:
                     raise StoreUnavailable("the blocked addresses could not be loaded")
         client = request.client
-        if self._blocked and client is not None and client.host in self._blocked:
+        if client is not None and self._is_blocked(client.host):
             raise PermissionDenied("requests from this address are blocked by the operator")
+
+    def _is_blocked(self, host: str) -> bool:
+        """Whether ``host`` is a blocked address or inside a blocked network."""
+        if host in self._blocked:
+            return True
+        if not self._blocked_networks:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False  # not an IP (a Unix socket's peer): no range holds it
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._blocked_networks)
 
     async def _reload_blocked(self) -> None:
         """Replace the blocked list; on failure keep the last good one (retried later)."""
@@ -204,7 +220,11 @@ class AccessControl:
                 self._blocked_at = -math.inf  # nothing known yet: the next request tries again
         else:
             self._outage.succeeded()
-            self._blocked = frozenset(ip for ip, _ in rows)
+            entries = [ip for ip, _ in rows]
+            self._blocked = frozenset(ip for ip in entries if "/" not in ip)
+            self._blocked_networks = tuple(
+                ip_network(ip, strict=False) for ip in entries if "/" in ip
+            )
             self._blocked_loaded = True
         finally:
             self._blocked_reload = None

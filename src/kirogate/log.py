@@ -212,4 +212,5 @@ def setup_logging(
         foreign.handlers.clear()
         foreign.propagate = True
         foreign.disabled = False  # a dictConfig (alembic's fileConfig) may have disabled it
+        foreign.setLevel(logging.NOTSET)  # ours decides; uvicorn sets its own level after us
     return handler

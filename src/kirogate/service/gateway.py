@@ -137,7 +137,12 @@ class Gateway(Answering):
             serve=True,
         )
         self.shared_memory = shared = SharedMemory(store)
-        self.truncations.shared = self.responses.shared = shared
+        self.responses.shared = shared  # looked up only for a previous_response_id it lacks
+        if store.dialect != "sqlite":
+            # Every request with tool results would ask the store about the ids this process
+            # has not seen cut off. Worth it only when other processes answer too: a SQLite
+            # gateway is the only one, and knows every cut it saw.
+            self.truncations.shared = shared
         self.database = watch = DatabaseWatch(store.ping)
         if store.dialect != "sqlite":
             # A server that can go away. SQLite is a file of this process: a failing write

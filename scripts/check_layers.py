@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "kirogate"
 # Lower number = lower layer. A module may import its own layer or lower ones.
 LAYERS = {
     "errors": 0,
+    "caller": 0,
+    "events": 0,
     "settings": 0,
     "types": 0,
     "log": 0,

@@ -19,6 +19,7 @@ from kirogate.errors import (
     RateLimited,
     StoreUnavailable,
 )
+from kirogate.service.changes import ChangeFeed
 from kirogate.settings import Settings
 from kirogate.tasks import running_tasks
 
@@ -43,6 +44,7 @@ class FakeGateway:
     store: FakeStore | None = None
     cluster: Any = None
     database: Any = None
+    changes: ChangeFeed = field(default_factory=lambda: ChangeFeed(lambda: None))
 
 
 def settings(keys: tuple[str, ...] = (), rpm: int = 0) -> Settings:

@@ -83,10 +83,20 @@ class AccessControl:
         self._blocked_reload: asyncio.Task[None] | None = None
         self._outage = OutageLog(log, "access control database")
         self.memory_limiter = MemoryRateLimiter()
+        # An operator's change of keys or addresses (here or in another process) is seen
+        # at once rather than when the cache ages out.
+        gateway.changes.on("keys", self.forget_keys)
+        gateway.changes.on("ips", self.forget_addresses)
 
     def forget(self) -> None:
         """Drop cached answers (after keys or blocked addresses changed)."""
+        self.forget_keys()
+        self.forget_addresses()
+
+    def forget_keys(self) -> None:
         self._known.clear()
+
+    def forget_addresses(self) -> None:
         self._blocked_at = -math.inf
 
     async def check(self, request: Request) -> None:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.kiro import KiroBuildOptions
 from kirogate.convert.models import DEFAULT_MODELS, ModelInfo, ModelTable
+from kirogate.events import EventBus
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
 from kirogate.service.answer import Answering
+from kirogate.service.changes import ChangeFeed
 from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
@@ -81,6 +83,10 @@ class Gateway(Answering):
         )
         self.prompt_cache = PrefixCache() if settings.cache.estimate else None
         self.pool = CredentialPool(credentials, pool_settings or settings.pool)
+        # What happened (requests ended, credential states, limits reached), for watchers.
+        self.events = EventBus()
+        # Operators' changes by topic, polled from the store so every process sees them.
+        self.changes = ChangeFeed(lambda: self.store)
         # The one door for operator actions (the admin API's and the console's).
         self.operations = Operations(
             lambda: self.pool,
@@ -90,6 +96,8 @@ class Gateway(Answering):
             store=lambda: self.store,
             proxies=self.proxies,
         )
+        self.operations.changes = self.changes
+        self.operations.events = self.events
         self.build_options = build_options or KiroBuildOptions()
         aliases = settings.models.aliases
         # The model names clients may use: the built-in table plus the configured aliases.
@@ -109,6 +117,7 @@ class Gateway(Answering):
 
     async def close(self) -> None:
         self.shutdown.close()
+        await self.changes.close()
         if self.jobs is not None:
             await self.jobs.close()
         if self.database is not None:
@@ -174,6 +183,7 @@ class Gateway(Answering):
             cache=self.operations.balances,
         )
         self.jobs.start()
+        self.changes.start()
 
     def database_numbers(self) -> dict[str, int] | None:
         """The store's health and write buffers for the metrics; ``None`` without a store."""

@@ -33,6 +33,7 @@ from kirogate.errors import (
     InvalidRequest,
     NotFound,
 )
+from kirogate.events import EventBus
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.pool.state import (
@@ -44,6 +45,7 @@ from kirogate.pool.state import (
     with_reset,
 )
 from kirogate.pool.status import Availability, CredentialStatus
+from kirogate.service.changes import ChangeFeed
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
@@ -134,6 +136,9 @@ class Operations:
         self.file_lock: Callable[[str], AbstractAsyncContextManager[None]] | None = None
         # Balances are shown by the admin API whatever their age; the jobs refresh them.
         self.balances = BalanceCache(max_age=None)
+        # Operators' changes by topic (every process reloads what changed), and the events.
+        self.changes: ChangeFeed = ChangeFeed(store)
+        self.events: EventBus = EventBus()
 
     @classmethod
     @asynccontextmanager
@@ -524,26 +529,30 @@ class Operations:
         return balance
 
     # ------------------------------------------------------------ keys, addresses, proxies, settings
-    # Other processes read these from the store (API keys and blocked addresses are cached
-    # for a few seconds by the access check), so no notice is needed.
+    # Stored first, then the topic's change is recorded: every process (this one at once,
+    # the others within a second) reloads what it caches of it.
 
     async def create_api_key(self, name: str) -> tuple[ApiKeyRecord, str]:
         """A new client API key: its record and the plaintext, shown only this once."""
         record, plaintext = await self._stored().create_api_key(name)
         log.info("API key %s (#%s) created", record.name, record.id)
+        await self.changes.changed("keys")
         return record, plaintext
 
     async def revoke_api_key(self, key_id: int) -> None:
         await self._stored().revoke_api_key(key_id)
         log.info("API key #%s revoked", key_id)
+        await self.changes.changed("keys")
 
     async def block_address(self, ip: str, reason: str | None = None) -> None:
         await self._stored().block_ip(ip, reason)
         log.info("address %s blocked", ip)
+        await self.changes.changed("ips")
 
     async def unblock_address(self, ip: str) -> None:
         await self._stored().unblock_ip(ip)
         log.info("address %s unblocked", ip)
+        await self.changes.changed("ips")
 
     async def add_proxy(
         self,
@@ -563,6 +572,7 @@ class Operations:
             entry = ProxyEntry(record.id, record.connect_url(), label=record.label)
             self._proxies.replace([*kept, entry])
         log.info("proxy #%s added", record.id)
+        await self.changes.changed("proxies")
         return record
 
     async def remove_proxy(self, proxy_id: int) -> None:
@@ -571,6 +581,7 @@ class Operations:
             with contextlib.suppress(NotFound):  # the pool had not taken it yet
                 self._proxies.remove(proxy_id)
         log.info("proxy #%s removed", proxy_id)
+        await self.changes.changed("proxies")
 
     async def reload_proxies(self) -> None:
         """Give the gateway's proxy pool the stored proxies (no-op without a gateway)."""
@@ -585,11 +596,13 @@ class Operations:
     async def set_setting(self, key: str, value: Any) -> None:
         await self._stored().set_setting(key, value)
         log.info("setting %s changed", key)
+        await self.changes.changed("settings")
 
     async def delete_setting(self, key: str) -> bool:
         deleted = await self._stored().delete_setting(key)
         if deleted:
             log.info("setting %s deleted", key)
+            await self.changes.changed("settings")
         return deleted
 
 

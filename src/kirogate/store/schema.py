@@ -192,3 +192,16 @@ SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     "proxies": ("password",),
     "memories": ("value",),
 }
+
+# What operators changed, by topic (``keys``, ``ips``, ``settings``, ...): each change bumps
+# its topic's revision, and every process polls this small table (service/changes.py) to
+# reload what changed within a second, with or without Redis.
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# ---- operator API tables (each feature adds its own below, in its own block) ----

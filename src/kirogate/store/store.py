@@ -34,6 +34,7 @@ from kirogate.store.requestlog import (
     DEFAULT_QUEUE_LIMIT,
     RequestLogMixin,
 )
+from kirogate.store.revisions import RevisionsMixin
 from kirogate.store.schema import store_meta
 from kirogate.store.settings import SettingsMixin
 from kirogate.store.states import StatesMixin
@@ -94,6 +95,8 @@ class Store(
     ProxiesMixin,
     RequestLogMixin,
     MemoryMixin,
+    RevisionsMixin,
+    # operator API mixins (one line each)
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,7 +65,7 @@ class SharedMemory:
         self._retention = retention
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        self._pruned_at = 0.0
+        self._pruned_at = -math.inf  # the first flush prunes, however recent the boot
         self._broken_until = 0.0
         self._not_stored: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._outage = OutageLog(log, "memory store")

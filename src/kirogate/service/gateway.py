@@ -63,7 +63,7 @@ class Gateway(Answering):
         # Whether the store's database answers, kept current in the background (persistent mode).
         self.database: DatabaseWatch | None = None
         self._sources = list(credentials)
-        self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
+        self._source_files = settings.source_files
         self._pool_settings = pool_settings or settings.pool
         self.proxies = ProxyPool()
         self.http = HttpPool(

@@ -23,7 +23,9 @@ from kirogate.service import Gateway
 from kirogate.settings import load_settings
 from kirogate.upstream.credentials import AuthMethod, Credential
 from tests.admin.fakes import ADMIN_KEY, app_for, call, key
-from tests.store.conftest import pg_database, pg_database_url  # noqa: F401 - fixtures
+from tests.store.conftest import pg_database, pg_url, reset_pg_schema
+
+__all__ = ["pg_database"]  # the fixture, used by name below
 
 CLIENT_KEY = "sk-client-groups-key"
 MODEL = "claude-sonnet-4-6"
@@ -207,8 +209,10 @@ async def eventually(check: Any, within: float = SEEN_WITHIN) -> None:
 
 @pytest.mark.parametrize("redis", [False, True], ids=["postgresql", "postgresql+redis"])
 async def test_a_group_changed_through_one_gateway_is_used_by_another_within_a_second(
-    tmp_path: Path, pg_database_url: str, redis: bool
+    tmp_path: Path, pg_database: str, redis: bool
 ) -> None:
+    await reset_pg_schema(pg_database)
+    pg_database_url = pg_url(pg_database)
     emulator = await start_emulator(EmulatorConfig(port=0))
     accounts = [
         emulator.state.register_credential(refresh_token=refresh(n), auth_method="social").id

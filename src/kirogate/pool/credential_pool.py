@@ -334,9 +334,10 @@ class CredentialPool:
                 entries, now=self._wall(), model=model, exclude=exclude, limit=self._limiter.limit
             )
             if group is not None:
+                detail = error.message.removeprefix("no usable credential ")
                 error = GroupUnavailable(
-                    f"the key's credential group {group!r} has no usable credential "
-                    f"({error.message})",
+                    f"the key's credential group {group!r} has no usable credential"
+                    + (f" {detail}" if detail.startswith("(") else f": {detail}"),
                     group=group,
                     retry_after=error.retry_after,
                 )

@@ -165,3 +165,11 @@ async def test_a_group_unavailable_is_a_no_credential_available(time: FakeTime) 
     # The failover loop and the renderers treat it as any other "nothing usable".
     assert issubclass(GroupUnavailable, NoCredentialAvailable)
     assert GroupUnavailable("x", group="g").openai_code == "credential_group_unavailable"
+
+
+async def test_a_removed_credential_leaves_its_groups(time: FakeTime, team: None) -> None:
+    pool = grouped(time)
+    pool.remove(3)
+    assert pool.groups()["team"] == frozenset({2})
+    pool.add(make_pool(3, time).get(3))  # a new credential given the same number
+    assert {await pick(pool) for _ in range(5)} == {2}

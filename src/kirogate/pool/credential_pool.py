@@ -509,6 +509,10 @@ class CredentialPool:
         self._state.remove(credential_id)
         self._affinity.forget_credential(credential_id)
         self._selector.forget(credential_id)
+        if any(credential_id in ids for ids in self._groups.values()):
+            # The store drops its memberships with it; a new credential given its number
+            # (SQLite reuses the highest) must not inherit them before the groups reload.
+            self._groups = {name: ids - {credential_id} for name, ids in self._groups.items()}
         self._limiter.notify()
         return credential
 

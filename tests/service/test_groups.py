@@ -259,3 +259,81 @@ async def test_a_group_changed_through_one_gateway_is_used_by_another_within_a_s
         await two.close()
         await one.close()
         await emulator.close()
+
+
+def _port_in_range(taken: set[int]) -> int:
+    """A free port of this suite's private range (21100-21199)."""
+    import socket
+
+    for port in range(21100, 21200):
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    raise RuntimeError("no free port in 21100-21199")
+
+
+def _admin(url: str, method: str, path: str, body: object = None) -> Any:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/api/admin{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"x-api-key": ADMIN_KEY, "content-type": "application/json"},
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_two_serve_processes_on_postgresql_see_a_group_change_within_a_second(
+    tmp_path: Path, pg_database: str
+) -> None:
+    import json
+    import time
+
+    from tests.live import clean_env, running
+
+    asyncio.run(reset_pg_schema(pg_database))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home)
+    env["KIROGATE_SECRET_KEY"] = "groups-two-process-secret"  # both decrypt what either stored
+    creds = tmp_path / "credentials.json"
+    creds.write_text(
+        json.dumps([{"refreshToken": refresh(n), "authMethod": "social"} for n in (1, 2)])
+    )
+    taken: set[int] = set()
+    emu, port_a, port_b = (_port_in_range(taken) for _ in range(3))
+    emulator_url = f"http://127.0.0.1:{emu}"
+
+    def serve(port: int, name: str) -> list[str]:
+        return [
+            "serve", "--port", str(port), "--api-key", CLIENT_KEY, "--admin-key", ADMIN_KEY,
+            "--credentials", str(creds), "--upstream-url", emulator_url,
+            "--data-dir", str(tmp_path / name), "--database-url", pg_url(pg_database),
+            "--log-level", "warning", "--set", "upstream.usage_interval=0",
+        ]  # fmt: skip
+
+    a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    with (
+        running(["emulator", "--port", str(emu)], f"{emulator_url}/_emulator/stats", env),
+        running(serve(port_a, "a"), f"{a}/health", env),
+        running(serve(port_b, "b"), f"{b}/health", env),
+    ):
+        ids = sorted(row["id"] for row in _admin(a, "GET", "/credentials")["credentials"])
+        assert len(ids) == 2
+        _admin(a, "POST", "/groups", {"name": "team", "description": "Team A"})
+        _admin(a, "PUT", "/groups/team/credentials", {"ids": [ids[1]]})
+        started = time.monotonic()
+        while _admin(b, "GET", "/groups/team")["credential_ids"] != [ids[1]]:
+            assert time.monotonic() - started < SEEN_WITHIN, "B did not see the change"
+            time.sleep(0.05)
+        listed = _admin(b, "GET", "/groups")
+        assert listed["groups"][0]["description"] == "Team A"

@@ -170,6 +170,10 @@ async def test_memory_groups_follow_the_stores_rules(tmp_path: Path) -> None:
         assert await operations.group_names() == ["team"]
         assert [g.name for g in await operations.list_groups()] == ["team"]
         assert (await operations.get_group("team")).credential_ids == (2,)
+        await operations.create_group("other")
+        await operations.set_group_members("other", [2])
+        assert operations.groups_by_credential() == {2: ["other", "team"]}
+        await operations.delete_group("other")
         await operations.delete_group("team")
         assert not await operations.group_exists("team")
         assert gateway.pool.groups() == {}

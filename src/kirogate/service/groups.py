@@ -153,6 +153,17 @@ class GroupOperations:
     async def group_names(self) -> list[str]:
         return [group.name for group in await self._groups().list_groups()]
 
+    def groups_by_credential(self) -> dict[int, list[str]]:
+        """Each credential's groups, by name, as the live pool holds them (for listings: no
+        database query); empty without a pool."""
+        pool = self._pool()
+        by_credential: dict[int, list[str]] = {}
+        if pool is not None:
+            for name, ids in sorted(pool.groups().items()):
+                for cid in ids:
+                    by_credential.setdefault(cid, []).append(name)
+        return by_credential
+
     async def create_group(self, name: str, description: str | None = None) -> GroupRecord:
         group = await self._groups().create_group(name, description)
         log.info("credential group %s created", group.name)

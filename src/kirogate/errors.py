@@ -57,7 +57,9 @@ translated into this tree at the boundary where they happen.
     └── NoCredentialAvailable          503 overloaded_error (pool has nothing usable now)
         ├── NoCredentialConfigured     403 permission_error  (the pool is empty: permanent)
         ├── CredentialsDisabled        403 permission_error  (all out until someone acts)
-        └── ModelNotAllowed            404 not_found_error   (no credential's plan has the model)
+        ├── ModelNotAllowed            404 not_found_error   (no credential's plan has the model)
+        └── GroupUnavailable           503 overloaded_error  (the key's credential group has
+                                                              nothing usable, or no member)
 
 The admin API renders the same classes in kiro.rs' envelope (``api/errors.py``'s third
 dialect), by the same table.
@@ -511,3 +513,16 @@ class ModelNotAllowed(NoCredentialAvailable):
     anthropic_type = "not_found_error"
     openai_type = "invalid_request_error"
     openai_code = "model_not_found"
+
+
+class GroupUnavailable(NoCredentialAvailable):
+    """The client key is bound to a credential group and none of the group's credentials can
+    serve the request (an unknown or empty group included). The rest of the pool is never
+    used for it: the group is the key's whole pool. Cooling credentials give ``retry_after``
+    (a 429 for the client, as for the pool); anything else is a 503 naming the group."""
+
+    openai_code = "credential_group_unavailable"
+
+    def __init__(self, message: str, *, group: str, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.group = group

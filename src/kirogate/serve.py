@@ -268,7 +268,10 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         settings.credentials_files,
         settings.kiro_files,
         environ,
-        default_ide_file=not (settings.credentials_files or settings.kiro_files),
+        default_ide_file=not (
+            settings.credentials_files or settings.kiro_files or settings.kiro_cli_dbs
+        ),
+        kiro_cli_dbs=settings.kiro_cli_dbs,
     )
     api_key, new_key = "", False
     if not settings.server.api_keys:
@@ -388,7 +391,7 @@ async def preflight_store(
         isolated_migration=True,
     )
     try:
-        files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
+        files = settings.source_files
         await store.sync_sources([replace(c) for c in found.credentials], files=files)
         credentials = await store.list_credentials()
         states = {state.id: state for state in await store.load_states()}

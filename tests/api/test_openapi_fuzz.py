@@ -56,6 +56,14 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/groups"),
+    ("POST", "/api/admin/groups"),
+    ("GET", "/api/admin/groups/{name}"),
+    ("PATCH", "/api/admin/groups/{name}"),
+    ("DELETE", "/api/admin/groups/{name}"),
+    ("PUT", "/api/admin/groups/{name}/credentials"),
+    ("POST", "/api/admin/groups/{name}/credentials"),
+    ("DELETE", "/api/admin/groups/{name}/credentials/{credential_id}"),
 ]
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:

@@ -34,6 +34,7 @@ DOCTOR_FLAGS = {
     "port": "server.port",
     "credentials": "credentials_files",
     "kiro_file": "kiro_files",
+    "kiro_cli_db": "kiro_cli_dbs",
     "upstream_url": "upstream.url",
     "database_url": "database_url",
     "redis_url": "redis_url",
@@ -75,6 +76,7 @@ def add_parsers(commands: Any) -> None:
     doctor.add_argument("-p", "--port", type=int, help="port the gateway will listen on")
     doctor.add_argument("--credentials", action="append", type=Path, metavar="FILE")
     doctor.add_argument("-f", "--kiro-file", action="append", type=Path, metavar="FILE")
+    doctor.add_argument("--kiro-cli-db", action="append", type=Path, metavar="FILE")
     doctor.add_argument("--upstream-url", metavar="URL")
     doctor.add_argument("--database-url", metavar="URL")
     doctor.add_argument("--redis-url", metavar="URL")

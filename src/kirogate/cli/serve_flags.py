@@ -14,6 +14,7 @@ SERVE_FLAGS = {
     "admin_key": "server.admin_key",
     "admin": "server.admin",
     "kiro_file": "kiro_files",
+    "kiro_cli_db": "kiro_cli_dbs",
     "credentials": "credentials_files",
     "log_level": "log_level",
     "log_format": "log_format",

@@ -63,6 +63,14 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="Kiro IDE token file (default ~/.aws/sso/cache/kiro-auth-token.json); repeatable",
     )
     add(
+        "--kiro-cli-db",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="kiro-cli / Amazon Q CLI token database (~/.local/share/kiro-cli/data.sqlite3), "
+        "read-only; repeatable",
+    )
+    add(
         "--credentials",
         action="append",
         type=Path,

@@ -95,6 +95,7 @@ def secret_file_paths(settings: Settings, environ: Mapping[str, str]) -> list[Pa
     candidates = [settings.data_path / name for name in SECRET_FILES]
     candidates += [expand_home(Path(p), environ) for p in settings.credentials_files]
     candidates += [expand_home(Path(p), environ) for p in settings.kiro_files]
+    candidates += [expand_home(Path(p), environ) for p in settings.kiro_cli_dbs]
     if settings.log_file is not None:
         candidates.append(settings.log_file.expanduser())
     seen: set[Path] = set()
@@ -127,7 +128,10 @@ def discover(settings: Settings, environ: Mapping[str, str]) -> DiscoveryResult 
             settings.credentials_files,
             settings.kiro_files,
             environ,
-            default_ide_file=not (settings.credentials_files or settings.kiro_files),
+            default_ide_file=not (
+                settings.credentials_files or settings.kiro_files or settings.kiro_cli_dbs
+            ),
+            kiro_cli_dbs=settings.kiro_cli_dbs,
         )
     except (KirogateError, OSError) as exc:
         return Check("credentials", Status.FAIL, f"a credential source is unusable: {exc}")

@@ -2,7 +2,9 @@
 
 :meth:`CredentialPool.acquire` hands out a :class:`~kirogate.pool.lease.Lease` on a usable
 credential (enabled, not cooling down, allowed for the model, not busy), preferring the
-credentials already bound to the request's session. :meth:`report_success` and
+credentials already bound to the request's session. A request whose client key is bound to a
+credential group (:data:`kirogate.caller.CALLER`) is served by that group's members only, in
+every mode; the membership is held in memory (:meth:`CredentialPool.set_groups`). :meth:`report_success` and
 :meth:`report_failure` update the credential's state; the latter also answers what the
 request should do next (see :mod:`kirogate.pool.reactions`). Every state change goes
 through the :class:`~kirogate.pool.state.PoolState` store.
@@ -14,10 +16,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from kirogate.caller import CALLER
 from kirogate.errors import (
+    GroupUnavailable,
     InvalidRequest,
     NoCredentialAvailable,
     NotFound,
@@ -87,6 +91,7 @@ class CredentialPool:
         self._selector = Selector(self.settings.mode, self._rng)
         self._limiter = ConcurrencyLimiter(self.settings.max_concurrency_per_credential)
         self._affinity = SessionAffinity(self.settings.affinity, clock)
+        self._groups: dict[str, frozenset[int]] = {}
         for credential in credentials:
             self.add(credential)
 
@@ -170,13 +175,15 @@ class CredentialPool:
 
     def seconds_until_usable(self, model: str | None = None) -> float | None:
         """Seconds until a credential can serve ``model``: 0 when one can now, the end of the
-        soonest cooldown otherwise, ``None`` when none comes back by itself (all disabled)."""
+        soonest cooldown otherwise, ``None`` when none comes back by itself (all disabled).
+        For a request of a group-bound key, the group's credentials only."""
         now = self._wall()
-        if self._usable(now, model):
+        members = self._members(_group_asked())
+        if self._usable(now, model, members):
             return 0.0
         ends = [
             state.cooldown_until
-            for cid in self._ordered_ids()
+            for cid in self._ids_in(members)
             if not (state := self._state.get(cid)).disabled
             and state.cooling(now)
             and state.cooldown_until is not None
@@ -199,43 +206,62 @@ class CredentialPool:
         ``queue_timeout`` for a slot. Raises :class:`NoCredentialAvailable` naming why
         nothing was usable.
         """
+        group = _group_asked()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.queue_timeout
         while True:
-            lease = self._try_acquire(model, session_id, exclude)
+            lease = self._try_acquire(model, session_id, exclude, group)
             if lease is not None:
                 return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise self._unavailable(model, exclude)
+                raise self._unavailable(model, exclude, group)
             try:
                 async with asyncio.timeout(remaining):
                     await self._limiter.wait_for_change()
             except TimeoutError:
-                raise self._unavailable(model, exclude) from None
+                raise self._unavailable(model, exclude, group) from None
 
     def _try_acquire(
-        self, model: str | None, session_id: str | None, exclude: Collection[int]
+        self,
+        model: str | None,
+        session_id: str | None,
+        exclude: Collection[int],
+        group: str | None = None,
     ) -> Lease | None:
         now = self._wall()
-        usable = self._usable(now, model)
-        if not usable and self._heal():
-            usable = self._usable(now, model)
+        members = self._members(group)
+        usable = self._usable(now, model, members)
+        if not usable and self._heal(members):
+            usable = self._usable(now, model, members)
         open_ = [candidate for candidate in usable if candidate.id not in exclude]
         if not open_:
-            raise self._unavailable(model, exclude)
+            raise self._unavailable(model, exclude, group)
         free = [candidate for candidate in open_ if self._limiter.has_room(candidate.id)]
         if not free:
             return None
-        chosen = self._choose(free, session_id)
+        chosen = self._choose(free, session_id, group)
         self._limiter.take(chosen.id)
         self._state.update(chosen.id, lambda state: transitions.with_selected(state, now))
         log.debug("credential %s acquired (mode=%s)", chosen.credential.label, self.mode)
         return Lease(chosen.credential, self._release, model=model, session_id=session_id)
 
-    def _usable(self, now: datetime, model: str | None) -> list[Candidate]:
+    def _members(self, group: str | None) -> frozenset[int] | None:
+        """The ids a request may use: ``None`` (all) without a group, else the group's
+        members (empty for a group this process does not know)."""
+        if group is None:
+            return None
+        return self._groups.get(group, frozenset())
+
+    def _ids_in(self, members: frozenset[int] | None) -> list[int]:
+        ids = self._ordered_ids()
+        return ids if members is None else [cid for cid in ids if cid in members]
+
+    def _usable(
+        self, now: datetime, model: str | None, members: frozenset[int] | None = None
+    ) -> list[Candidate]:
         candidates = []
-        for cid in self._ordered_ids():
+        for cid in self._ids_in(members):
             state = self._state.get(cid)
             credential = self._credentials[cid]
             if state.disabled or state.cooling(now) or not allows_model(credential, model):
@@ -245,14 +271,16 @@ class CredentialPool:
             )
         return candidates
 
-    def _choose(self, free: list[Candidate], session_id: str | None) -> Candidate:
+    def _choose(
+        self, free: list[Candidate], session_id: str | None, group: str | None = None
+    ) -> Candidate:
         if session_id is None or not self.settings.affinity.enabled:
-            return self._selector.choose(free, healthy=self._healthy)
+            return self._selector.choose(free, healthy=self._healthy, group=group)
         by_id = {candidate.id: candidate for candidate in free}
         for cid in self._affinity.preferred(session_id):
             if cid in by_id:
                 return by_id[cid]
-        chosen = self._selector.choose(free, healthy=self._healthy)
+        chosen = self._selector.choose(free, healthy=self._healthy, group=group)
         self._affinity.bind(session_id, chosen.id, evictable=self._evictable)
         return chosen
 
@@ -265,10 +293,20 @@ class CredentialPool:
     def _evictable(self, credential_id: int) -> bool:
         return credential_id not in self._credentials or self._state.get(credential_id).disabled
 
-    def _heal(self) -> bool:
+    def _heal(self, members: frozenset[int] | None = None) -> bool:
         # kiro.rs self-healing: when nothing is selectable, credentials disabled for repeated
-        # failures come back with their counters cleared ("equivalent to a restart").
-        healed = self._state.heal(HEALABLE)
+        # failures come back with their counters cleared ("equivalent to a restart"). A
+        # group's request heals the group's members only: the others are not its to touch.
+        if members is None:
+            healed = self._state.heal(HEALABLE)
+        else:
+            healed = [
+                cid
+                for cid in self._ids_in(members)
+                if self._state.get(cid).disabled_reason in HEALABLE
+            ]
+            for cid in healed:
+                self._state.update(cid, transitions.with_enabled)
         if healed:
             log.warning(
                 "no usable credential; re-enabling %d disabled for failures: %s",
@@ -277,14 +315,32 @@ class CredentialPool:
             )
         return bool(healed)
 
-    def _unavailable(self, model: str | None, exclude: Collection[int]) -> NoCredentialAvailable:
+    def _unavailable(
+        self, model: str | None, exclude: Collection[int], group: str | None = None
+    ) -> NoCredentialAvailable:
+        members = self._members(group)
         entries = [
             (self._credentials[cid], self._state.get(cid), self._limiter.has_room(cid))
-            for cid in self._ordered_ids()
+            for cid in self._ids_in(members)
         ]
-        error = unavailable(
-            entries, now=self._wall(), model=model, exclude=exclude, limit=self._limiter.limit
-        )
+        if group is not None and not entries:
+            error: NoCredentialAvailable = GroupUnavailable(
+                f"the key's credential group {group!r} has no usable credential: "
+                + ("it has no member in the pool" if group in self._groups else "no such group"),
+                group=group,
+            )
+        else:
+            error = unavailable(
+                entries, now=self._wall(), model=model, exclude=exclude, limit=self._limiter.limit
+            )
+            if group is not None:
+                detail = error.message.removeprefix("no usable credential ")
+                error = GroupUnavailable(
+                    f"the key's credential group {group!r} has no usable credential"
+                    + (f" {detail}" if detail.startswith("(") else f": {detail}"),
+                    group=group,
+                    retry_after=error.retry_after,
+                )
         log.warning("%s", error.message)
         return error
 
@@ -453,6 +509,10 @@ class CredentialPool:
         self._state.remove(credential_id)
         self._affinity.forget_credential(credential_id)
         self._selector.forget(credential_id)
+        if any(credential_id in ids for ids in self._groups.values()):
+            # The store drops its memberships with it; a new credential given its number
+            # (SQLite reuses the highest) must not inherit them before the groups reload.
+            self._groups = {name: ids - {credential_id} for name, ids in self._groups.items()}
         self._limiter.notify()
         return credential
 
@@ -492,7 +552,7 @@ class CredentialPool:
         credential = self.get(credential_id)
         credential.priority = priority  # so a write-back to credentials.json keeps it
         self._state.update(credential_id, lambda state: transitions.with_priority(state, priority))
-        self._selector.current_id = None
+        self._selector.clear_current()
 
     def set_weight(self, credential_id: int, weight: float) -> None:
         """Relative share in ``weighted`` mode (default 1; 0 = only when nothing else is left)."""
@@ -501,5 +561,29 @@ class CredentialPool:
             raise InvalidRequest(f"weight {weight}: must not be negative", param="weight")
         self._state.update(credential_id, lambda state: transitions.with_weight(state, weight))
 
+    # ------------------------------------------------------------ credential groups
+
+    def set_groups(self, groups: Mapping[str, Iterable[int]]) -> None:
+        """Replace the credential groups (name -> member ids) the group-bound keys use.
+
+        Ids not in the pool are kept (a credential may join later) and never selected.
+        """
+        new = {name: frozenset(ids) for name, ids in groups.items()}
+        if new != self._groups:
+            self._groups = new
+            self._selector.forget_groups()
+            self._limiter.notify()
+            log.info("credential groups: %d loaded", len(new))
+
+    def groups(self) -> dict[str, frozenset[int]]:
+        """The credential groups as the pool holds them (name -> member ids)."""
+        return dict(self._groups)
+
     def _ordered_ids(self) -> list[int]:
         return list(self._credentials)  # insertion order is pool order
+
+
+def _group_asked() -> str | None:
+    """The credential group of the request's client key, if it is bound to one."""
+    caller = CALLER.get()
+    return None if caller is None else caller.group

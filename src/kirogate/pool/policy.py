@@ -52,57 +52,92 @@ class Selector:
         self.mode = mode
         self.current_id: int | None = None  # priority mode's sticky choice
         self._last_position: int | None = None  # round-robin cursor
+        # The same two for each credential group's requests (a group is a pool of its own).
+        self._group_current: dict[str, int] = {}
+        self._group_last: dict[str, int] = {}
         self._rng = rng
 
     def choose(
-        self, candidates: Sequence[Candidate], *, healthy: Callable[[int], bool]
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        healthy: Callable[[int], bool],
+        group: str | None = None,
     ) -> Candidate:
-        """One of ``candidates`` (non-empty). ``healthy`` says if an id is usable at all."""
+        """One of ``candidates`` (non-empty). ``healthy`` says if an id is usable at all;
+        ``group`` keeps the sticky choice and the turn of that group's requests apart."""
         match self.mode:
             case PoolMode.PRIORITY:
-                chosen = self._sticky(candidates, healthy)
+                chosen = self._sticky(candidates, healthy, group)
             case PoolMode.BALANCED:
                 chosen = min(candidates, key=_balanced_key)
             case PoolMode.ROUND_ROBIN:
-                chosen = self._next_in_turn(candidates)
+                last = self._last_position if group is None else self._group_last.get(group)
+                chosen = _next_in_turn(candidates, last)
             case PoolMode.RANDOM:
                 chosen = self._rng.choice(list(candidates))
             case PoolMode.WEIGHTED:
                 chosen = self._weighted(candidates)
-        self._last_position = chosen.position
+        if group is None:
+            self._last_position = chosen.position
+        else:
+            self._group_last[group] = chosen.position
         return chosen
+
+    def current_of(self, group: str | None) -> int | None:
+        """The sticky choice of ``priority`` mode for ``group``'s requests (``None``: the pool's)."""
+        return self.current_id if group is None else self._group_current.get(group)
 
     def forget(self, credential_id: int) -> None:
         """Drop the sticky choice if it is ``credential_id`` (disabled, removed, re-ranked)."""
         if self.current_id == credential_id:
             self.current_id = None
+        for group in [g for g, cid in self._group_current.items() if cid == credential_id]:
+            del self._group_current[group]
 
-    def _sticky(self, candidates: Sequence[Candidate], healthy: Callable[[int], bool]) -> Candidate:
+    def clear_current(self) -> None:
+        """Re-pick every sticky choice at the next request (priorities changed)."""
+        self.current_id = None
+        self._group_current.clear()
+
+    def forget_groups(self) -> None:
+        """Drop the groups' choices (their membership changed)."""
+        self._group_current.clear()
+        self._group_last.clear()
+
+    def _sticky(
+        self, candidates: Sequence[Candidate], healthy: Callable[[int], bool], group: str | None
+    ) -> Candidate:
         # Stay on the current credential while it is healthy. When it is only unavailable
         # for this request (busy, wrong tier for the model, already failed here), serve the
         # request elsewhere but keep it current.
+        current = self.current_of(group)
         for candidate in candidates:
-            if candidate.id == self.current_id:
+            if candidate.id == current:
                 return candidate
         chosen = min(candidates, key=_by_priority)
-        if self.current_id is None or not healthy(self.current_id):
-            self.current_id = chosen.id
+        if current is None or not healthy(current):
+            if group is None:
+                self.current_id = chosen.id
+            else:
+                self._group_current[group] = chosen.id
         return chosen
-
-    def _next_in_turn(self, candidates: Sequence[Candidate]) -> Candidate:
-        ordered = sorted(candidates, key=lambda candidate: candidate.position)
-        if self._last_position is None:
-            return ordered[0]
-        for candidate in ordered:
-            if candidate.position > self._last_position:
-                return candidate
-        return ordered[0]
 
     def _weighted(self, candidates: Sequence[Candidate]) -> Candidate:
         weights = [_weight(candidate.state) for candidate in candidates]
         if sum(weights) <= 0:
             return self._rng.choice(list(candidates))
         return self._rng.choices(list(candidates), weights=weights, k=1)[0]
+
+
+def _next_in_turn(candidates: Sequence[Candidate], last_position: int | None) -> Candidate:
+    ordered = sorted(candidates, key=lambda candidate: candidate.position)
+    if last_position is None:
+        return ordered[0]
+    for candidate in ordered:
+        if candidate.position > last_position:
+            return candidate
+    return ordered[0]
 
 
 def _balanced_key(candidate: Candidate) -> tuple[int, datetime, int, int]:

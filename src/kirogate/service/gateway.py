@@ -63,7 +63,7 @@ class Gateway(Answering):
         # Whether the store's database answers, kept current in the background (persistent mode).
         self.database: DatabaseWatch | None = None
         self._sources = list(credentials)
-        self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
+        self._source_files = settings.source_files
         self._pool_settings = pool_settings or settings.pool
         self.proxies = ProxyPool()
         self.http = HttpPool(
@@ -98,6 +98,7 @@ class Gateway(Answering):
         )
         self.operations.changes = self.changes
         self.operations.events = self.events
+        self.changes.on("groups", self.operations.reload_groups)
         self.build_options = build_options or KiroBuildOptions()
         aliases = settings.models.aliases
         # The model names clients may use: the built-in table plus the configured aliases.
@@ -173,6 +174,7 @@ class Gateway(Answering):
         self.operations.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
         await self.operations.reload_proxies()
+        await self.operations.reload_groups()
         usage_interval = settings.upstream.usage_interval
         self.jobs = BackgroundJobs(
             JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),

@@ -207,6 +207,8 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     credentials_files: tuple[Path, ...] = ()
     kiro_files: tuple[Path, ...] = ()
+    # kiro-cli / Amazon Q CLI token databases (data.sqlite3), read-only.
+    kiro_cli_dbs: tuple[Path, ...] = ()
     log_level: str = "info"
     log_format: str = "text"  # "text" or "json"
     log_file: Path | None = None
@@ -224,3 +226,9 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser()
+
+    @property
+    def source_files(self) -> tuple[Path, ...]:
+        """Every credential file configured (credentials.json, Kiro IDE files, kiro-cli
+        databases): the store's sync deletes the rows of one that no longer define them."""
+        return self.credentials_files + self.kiro_files + self.kiro_cli_dbs

@@ -205,3 +205,31 @@ revisions = sa.Table(
 )
 
 # ---- operator API tables (each feature adds its own below, in its own block) ----
+
+# Credential groups (store/groups.py): a client key bound to a group is served by its members
+# only. A credential may be in several groups; deleting either side removes the membership.
+credential_groups = sa.Table(
+    "credential_groups",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+credential_group_members = sa.Table(
+    "credential_group_members",
+    metadata,
+    sa.Column(
+        "group_name",
+        sa.String(64),
+        sa.ForeignKey("credential_groups.name", name="fk_group_members_group", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "credential_id",
+        sa.Integer,
+        sa.ForeignKey("credentials.id", name="fk_group_members_credential", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)

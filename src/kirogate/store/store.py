@@ -25,6 +25,7 @@ from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
+from kirogate.store.groups import GroupsMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
@@ -97,6 +98,7 @@ class Store(
     MemoryMixin,
     RevisionsMixin,
     # operator API mixins (one line each)
+    GroupsMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

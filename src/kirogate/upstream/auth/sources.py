@@ -665,16 +665,24 @@ def discover_credentials(
     environ: Mapping[str, str],
     *,
     default_ide_file: bool = True,
+    kiro_cli_dbs: Iterable[Path] = (),
 ) -> DiscoveryResult:
     """Credentials from all configured sources, deduplicated by refresh token / API key.
 
-    Order: ``KIRO_API_KEY``, credentials files, Kiro token files, other variables. The IDE's own
-    token file is read only when nothing else is configured. Ids must be unique across sources;
-    missing ones are then assigned ``max + 1``.
+    Order: ``KIRO_API_KEY``, credentials files, Kiro token files, kiro-cli databases, other
+    variables. The IDE's own token file, else the kiro-cli / Amazon Q CLI database, is read
+    only when nothing else is configured. Ids must be unique across sources; missing ones are
+    then assigned ``max + 1``.
     """
     quiet = _QUIET_SHORT.set(True)
     try:
-        return _discover(credential_files, kiro_files, environ, default_ide_file=default_ide_file)
+        return _discover(
+            credential_files,
+            kiro_files,
+            environ,
+            default_ide_file=default_ide_file,
+            kiro_cli_dbs=kiro_cli_dbs,
+        )
     finally:
         _QUIET_SHORT.reset(quiet)
 
@@ -685,7 +693,10 @@ def _discover(
     environ: Mapping[str, str],
     *,
     default_ide_file: bool,
+    kiro_cli_dbs: Iterable[Path] = (),
 ) -> DiscoveryResult:
+    from kirogate.upstream.auth.kiro_cli import default_kiro_cli_dbs, load_kiro_cli_db
+
     result = DiscoveryResult()
     env_places = _env_sources(environ)
     api_key_places = [p for p in env_places if p[0] == "env KIRO_API_KEY"]
@@ -700,6 +711,11 @@ def _discover(
             continue
         seen_paths.add(key)
         places.append((str(path), load_credentials_file(path, ids=False)))
+    for path in [expand_home(Path(p), environ) for p in kiro_cli_dbs]:
+        key = path.resolve()
+        if key not in seen_paths:
+            seen_paths.add(key)
+            places.append((str(path), load_kiro_cli_db(path)))
     places += other_env
     if default_ide_file and not places:
         path = default_ide_token_file(environ)
@@ -707,6 +723,9 @@ def _discover(
             places.append((str(path), load_credentials_file(path, ids=False)))
         else:
             result.probes.append(Probe(str(path), 0, "not found"))
+            # The command line's login, when it is there (kiro-cli, then the Amazon Q CLI).
+            for db in default_kiro_cli_dbs(home_dir(environ))[:1]:
+                places.append((str(db), load_kiro_cli_db(db)))
     if not env_places:
         names = "KIRO_API_KEY, CREDENTIALS_JSON, REFRESH_TOKEN, KIRO_AUTH_TOKEN, KIRO_REFRESH_TOKEN"
         result.probes.append(Probe(f"env {names}", 0, "not set"))

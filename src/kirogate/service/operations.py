@@ -46,6 +46,8 @@ from kirogate.pool.state import (
 )
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.service.changes import ChangeFeed
+from kirogate.service.credential_batch import CredentialBatchOperations
+from kirogate.service.operator_jobs import OperatorJobs
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
@@ -106,7 +108,9 @@ class ImportReport:
     merged: list[tuple[int, int | None]] = field(default_factory=list)  # (removed id, into id)
 
 
-class Operations:
+class Operations(
+    CredentialBatchOperations,
+):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 
     ``pool`` gives the live pool, or ``None`` for the command line's store-only door, where
@@ -139,6 +143,8 @@ class Operations:
         # Operators' changes by topic (every process reloads what changed), and the events.
         self.changes: ChangeFeed = ChangeFeed(store)
         self.events: EventBus = EventBus()
+        # Long admin actions (verify) running in the background, in this process.
+        self.operator_jobs = OperatorJobs()
 
     @classmethod
     @asynccontextmanager

@@ -80,7 +80,7 @@ class OperatorJobs:
     ) -> Job:
         """Run ``work`` on every item, at most ``concurrency`` at once; ``work`` answers the
         item's result and must not raise (a crash is recorded as the item's error)."""
-        self._forget_old()
+        self._forget_old(room=1)
         job = Job(secrets.token_hex(8), kind, len(items), time.time())
         self._jobs[job.id] = job
         self._tasks[job.id] = spawn(
@@ -120,7 +120,8 @@ class OperatorJobs:
             )
         return job
 
-    def _forget_old(self) -> None:
+    def _forget_old(self, *, room: int = 0) -> None:
+        """Drop the expired jobs, then the oldest finished ones until ``room`` more fit."""
         now = self._clock()
         for job in list(self._jobs.values()):
             if job.ended is not None and now - job.ended > self._keep_for:
@@ -129,7 +130,7 @@ class OperatorJobs:
             (job for job in self._jobs.values() if job.ended is not None),
             key=lambda job: job.ended or 0.0,
         )
-        while len(self._jobs) >= self._max_jobs and finished:
+        while len(self._jobs) + room > self._max_jobs and finished:
             del self._jobs[finished.pop(0).id]
 
     async def close(self) -> None:

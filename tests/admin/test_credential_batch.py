@@ -154,7 +154,9 @@ async def test_import_aiclient_provider_pools_json(app: FastAPI, gateway: FakeGa
         "claude-kiro-oauth": [
             {
                 "uuid": "1b2c",
-                "KIRO_OAUTH_CREDS_BASE64": base64.b64encode(json.dumps(token_file).encode()).decode(),
+                "KIRO_OAUTH_CREDS_BASE64": base64.b64encode(
+                    json.dumps(token_file).encode()
+                ).decode(),
                 "isHealthy": True,
                 "isDisabled": False,
             },
@@ -318,7 +320,9 @@ async def test_export_with_secrets_needs_the_confirmation_header(
 
     monkeypatch.setattr(gateway.operations, "audit_event", audit_event)
     for headers in (key(), {**key(), "x-kirogate-confirm": "yes"}):
-        refused = await call(app, "GET", "/api/admin/credentials/export?secrets=true", headers=headers)
+        refused = await call(
+            app, "GET", "/api/admin/credentials/export?secrets=true", headers=headers
+        )
         assert refused.status == 400
         assert "X-Kirogate-Confirm: export-secrets" in refused.json()["error"]["message"]
     assert audited == []
@@ -367,7 +371,7 @@ async def test_an_export_without_secrets_does_not_import(app: FastAPI) -> None:
 
 
 async def test_refresh_gets_a_new_token_and_answers_only_its_expiry(stored: LiveApp) -> None:
-    app, gateway, emulator = stored
+    app, gateway, _emulator = stored
     reply = await call(app, "POST", "/api/admin/credentials/1/refresh", headers=key())
     assert reply.status == 200
     body = reply.json()
@@ -409,7 +413,9 @@ async def test_verify_runs_as_a_job_and_reports_each_credential(stored: LiveApp)
         app, "POST", "/api/admin/credentials/import", body=[{"refreshToken": BAD}], headers=key()
     )
     bad_id = added.json()["results"][0]["id"]
-    started = await call(app, "POST", "/api/admin/credentials/verify", body={"all": True}, headers=key())
+    started = await call(
+        app, "POST", "/api/admin/credentials/verify", body={"all": True}, headers=key()
+    )
     assert started.status == 202
     start = started.json()
     assert start["total"] == 2
@@ -431,7 +437,9 @@ async def test_verify_runs_as_a_job_and_reports_each_credential(stored: LiveApp)
 
 async def test_verify_some_ids(stored: LiveApp) -> None:
     app, _gateway, _emulator = stored
-    started = await call(app, "POST", "/api/admin/credentials/verify", body={"ids": [1]}, headers=key())
+    started = await call(
+        app, "POST", "/api/admin/credentials/verify", body={"ids": [1]}, headers=key()
+    )
     job = await wait_done(app, started.json()["jobId"])
     assert [(r["id"], r["ok"]) for r in job["results"]] == [(1, True)]
 

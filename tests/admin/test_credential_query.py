@@ -44,9 +44,7 @@ async def test_state_filter(app: FastAPI, gateway: FakeGateway) -> None:
     ("q", "expected"),
     [("user1@", [1]), ("EXAMPLE.COM", [1]), ("#2", [2]), ("3", [3]), ("nobody", [])],
 )
-async def test_text_search_on_email_id_and_label(
-    app: FastAPI, q: str, expected: list[int]
-) -> None:
+async def test_text_search_on_email_id_and_label(app: FastAPI, q: str, expected: list[int]) -> None:
     assert ids(await listing(app, f"?q={q.replace('#', '%23')}")) == expected
 
 

@@ -25,7 +25,9 @@ def parse(body: object, content_type: str = "application/json", **query: str) ->
 
 def test_a_kiro_rs_array_gives_one_credential_each_ids_ignored() -> None:
     items = parse_import(
-        json.dumps([{"id": 7, "refreshToken": REFRESH_ONE}, {"refreshToken": REFRESH_TWO}]).encode(),
+        json.dumps(
+            [{"id": 7, "refreshToken": REFRESH_ONE}, {"refreshToken": REFRESH_TWO}]
+        ).encode(),
         "application/json",
     )
     assert [item.index for item in items] == [0, 1]
@@ -42,7 +44,9 @@ def test_one_object_is_one_ide_token_file() -> None:
 
 def test_a_base64_pool_entry_is_decoded_and_its_disabled_flag_kept() -> None:
     token = base64.b64encode(json.dumps({"refreshToken": REFRESH_ONE}).encode()).decode()
-    body = {"claude-kiro-oauth": [{"uuid": "u", "KIRO_OAUTH_CREDS_BASE64": token, "isDisabled": True}]}
+    body = {
+        "claude-kiro-oauth": [{"uuid": "u", "KIRO_OAUTH_CREDS_BASE64": token, "isDisabled": True}]
+    }
     (item,) = parse_import(json.dumps(body).encode(), "application/json")
     assert item.credential is not None
     assert item.credential.refresh_token == REFRESH_ONE
@@ -59,7 +63,9 @@ def test_a_base64_pool_entry_is_decoded_and_its_disabled_flag_kept() -> None:
         ({"uuid": "u"}, None),
     ],
 )
-def test_a_pool_entry_without_usable_tokens_is_invalid(entry: dict[str, object], field: str | None) -> None:
+def test_a_pool_entry_without_usable_tokens_is_invalid(
+    entry: dict[str, object], field: str | None
+) -> None:
     item = read_item(2, entry)
     assert item.credential is None
     assert item.field == field
@@ -156,7 +162,15 @@ def test_export_with_secrets_reads_back_as_the_same_credential() -> None:
     again = item.credential
     assert again is not None
     assert again.fingerprint() == credential.fingerprint()
-    same = ("auth_method", "client_id", "client_secret", "expires_at", "email", "priority", "region")
+    same = (
+        "auth_method",
+        "client_id",
+        "client_secret",
+        "expires_at",
+        "email",
+        "priority",
+        "region",
+    )
     assert [getattr(again, name) for name in same] == [getattr(credential, name) for name in same]
     assert again.id is None and not again.disabled
     assert again.extra == {}

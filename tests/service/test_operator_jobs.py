@@ -26,8 +26,7 @@ async def test_a_job_runs_every_item_at_most_n_at_once() -> None:
 
     job = jobs.start("verify", list(range(10)), work, concurrency=3)
     assert job.status == "running"
-    while job.status == "running":
-        await asyncio.sleep(0.01)
+    await jobs.wait(job.id)
     assert peak == 3
     assert sorted(result["id"] for result in job.results) == list(range(10))
     assert job.to_public()["done"] == 10
@@ -54,8 +53,7 @@ async def test_finished_jobs_are_forgotten_after_keep_for() -> None:
         return {"id": item, "ok": True}
 
     job = jobs.start("verify", [1], work)
-    while job.status == "running":
-        await asyncio.sleep(0.001)
+    assert (await jobs.wait(job.id)).status == "done"
     now[0] = 3599.0
     assert jobs.get(job.id) is job
     now[0] = 3601.0

@@ -20,7 +20,9 @@ def social(token: str, **fields: object) -> Credential:
 
 async def test_new_ones_are_added_known_ones_answered(store: Store) -> None:
     first, _ = await store.add_credential(social(TOKEN_A))
-    results = await store.add_credentials([social(TOKEN_A), social(TOKEN_B, id=99), social(TOKEN_B)])
+    results = await store.add_credentials(
+        [social(TOKEN_A), social(TOKEN_B, id=99), social(TOKEN_B)]
+    )
     assert [(c.id, created) for c, created in results] == [
         (first.id, False),
         (2, True),
@@ -30,7 +32,7 @@ async def test_new_ones_are_added_known_ones_answered(store: Store) -> None:
 
 
 async def test_disabled_ones_keep_their_state(store: Store) -> None:
-    ((stored, created),) = await store.add_credentials(
+    ((_stored, created),) = await store.add_credentials(
         [social(TOKEN_A, disabled=True, disabled_reason="Manual")]
     )
     assert created

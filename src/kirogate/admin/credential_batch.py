@@ -126,7 +126,7 @@ IMPORT_BODY: dict[str, Any] = {
                         'or {"refresh_tokens": [...], "auth_method": ..., "region": ...}'
                     ),
                 },
-                "example": [{"refreshToken": "aorA...", "authMethod": "social"}],
+                "example": {"credentials": [{"refreshToken": "aorA...", "authMethod": "social"}]},
             },
             "text/plain": {"schema": _TEXT_SCHEMA},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},

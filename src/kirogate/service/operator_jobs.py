@@ -120,6 +120,14 @@ class OperatorJobs:
             )
         return job
 
+    async def wait(self, job_id: str) -> Job:
+        """The job, once it has ended."""
+        job = self.get(job_id)
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.wait({task})
+        return job
+
     def _forget_old(self, *, room: int = 0) -> None:
         """Drop the expired jobs, then the oldest finished ones until ``room`` more fit."""
         now = self._clock()

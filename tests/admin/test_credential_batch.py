@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 
@@ -33,7 +36,11 @@ from tests.admin.fakes import (
     call,
     key,
 )
+from tests.cluster.conftest import connect_redis, unavailable
 from tests.pool.fakes import FakeTime, make_pool
+
+PG = os.environ.get("KIROGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = "redis://127.0.0.1:6379/6"  # this module's own Redis database
 
 LiveApp = tuple[FastAPI, Gateway, RunningEmulator]
 
@@ -508,3 +515,75 @@ async def test_delete_failed_with_a_bad_flag_is_a_400(app: FastAPI) -> None:
     reply = await call(app, "POST", path, headers=key())
     assert reply.status == 400
     assert "include_suspended" in reply.json()["error"]["message"]
+
+
+# ---------------------------------------------------------------- two processes
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    name = f"kg_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_an_import_through_one_instance_is_seen_by_the_other_within_a_second(
+    pg_url: str, tmp_path: Path
+) -> None:
+    redis = await connect_redis(REDIS_URL)
+    await redis.flushdb()  # DB 6 is this module's alone: no state left from an earlier run
+    emulator = await start_emulator(EmulatorConfig(port=0))
+    gateways = []
+    try:
+        for name in ("one", "two"):
+            overrides = {
+                "upstream.url": emulator.url,
+                "upstream.usage_interval": 0,
+                "server.admin_key": ADMIN_KEY,
+                "database_url": pg_url,
+                "redis_url": REDIS_URL,
+                "secret_key": "credops-two-instances-secret",
+                "data_dir": tmp_path / name,
+            }
+            gateway = Gateway(load_settings({}, overrides), [], persistent=True)
+            await gateway.start()
+            gateways.append(gateway)
+        one, two = (app_for(gateway) for gateway in gateways)
+        reply = await call(
+            one,
+            "POST",
+            "/api/admin/credentials/import",
+            body=[{"refreshToken": NEW_A}],
+            headers=key(),
+        )
+        new_id = reply.json()["results"][0]["id"]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while True:
+            listing = await call(two, "GET", "/api/admin/credentials", headers=key())
+            if new_id in [row["id"] for row in listing.json()["credentials"]]:
+                break
+            assert loop.time() < deadline, "the other instance did not see the import"
+            await asyncio.sleep(0.05)
+        again = await call(
+            two,
+            "POST",
+            "/api/admin/credentials/import",
+            body=[{"refreshToken": NEW_A}],
+            headers=key(),
+        )
+        assert again.json()["results"] == [{"index": 0, "status": "duplicate", "id": new_id}]
+    finally:
+        for gateway in gateways:
+            await gateway.close()
+        await emulator.close()
+        await redis.flushdb()
+        await redis.aclose()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,6 +183,24 @@ async def test_import_aiclient_provider_pools_json(app: FastAPI, gateway: FakeGa
     assert body["success"] is False
     assert gateway.pool.get(body["results"][0]["id"]).region == "us-east-1"
     assert gateway.pool.state_of(body["results"][2]["id"]).disabled
+
+
+async def test_import_a_kiro_cli_token_database_uploaded_as_it_is(
+    app: FastAPI, gateway: FakeGateway, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE auth_kv (key TEXT PRIMARY KEY, value TEXT)")
+        token = {"refresh_token": NEW_A, "region": "us-east-1", "expires_at": 1767323045000000000}
+        db.execute("INSERT INTO auth_kv VALUES (?, ?)", ("kirocli:social:token", json.dumps(token)))
+        db.commit()
+    raw = path.read_bytes()
+    reply = await post_raw(app, "/api/admin/credentials/import", raw, "application/octet-stream")
+    (result,) = reply.json()["results"]
+    assert result["status"] == "added"
+    credential = gateway.pool.get(result["id"])
+    assert (credential.refresh_token, credential.region) == (NEW_A, "us-east-1")
+    no_secret_in(reply)
 
 
 async def test_import_a_plain_list_of_refresh_tokens(app: FastAPI, gateway: FakeGateway) -> None:

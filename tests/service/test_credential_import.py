@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +177,69 @@ def test_export_with_secrets_reads_back_as_the_same_credential() -> None:
     assert [getattr(again, name) for name in same] == [getattr(credential, name) for name in same]
     assert again.id is None and not again.disabled
     assert again.extra == {}
+
+
+# ---------------------------------------------------------------- kiro-cli's SQLite store
+
+
+def kiro_cli_db(tmp_path: Path, rows: dict[str, str], *, table: str = "auth_kv") -> bytes:
+    """A kiro-cli ``data.sqlite3`` holding ``rows`` in its ``auth_kv`` table."""
+    path = tmp_path / "data.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(f"CREATE TABLE {table} (key TEXT PRIMARY KEY, value TEXT)")
+        db.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows.items())
+        db.commit()
+    return path.read_bytes()
+
+
+def test_a_kiro_cli_database_gives_its_social_and_idc_tokens(tmp_path: Path) -> None:
+    social = {"access_token": "aoa-cli-" + "x" * 40, "refresh_token": REFRESH_ONE,
+              "expires_at": "2026-01-02T03:04:05.123456789Z", "region": "us-east-1"}  # fmt: skip
+    idc = {"refresh_token": REFRESH_TWO, "region": "eu-west-1", "oauth_flow": "DeviceCode"}
+    registration = {"client_id": "cli-client", "client_secret": CLIENT_SECRET}
+    raw = kiro_cli_db(
+        tmp_path,
+        {
+            "kirocli:social:token": json.dumps(social),
+            "codewhisperer:odic:token": json.dumps(idc),
+            "codewhisperer:odic:device-registration": json.dumps(registration),
+            "kirocli:other": "ignored",
+        },
+    )
+    items = parse_import(raw, "application/octet-stream")
+    first, second = (item.credential for item in items)
+    assert first is not None and second is not None
+    assert (first.auth_method, first.refresh_token, first.region) == (
+        AuthMethod.SOCIAL,
+        REFRESH_ONE,
+        "us-east-1",
+    )
+    assert first.expires_at == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    assert (second.auth_method, second.client_id, second.client_secret) == (
+        AuthMethod.IDC,
+        "cli-client",
+        CLIENT_SECRET,
+    )
+
+
+def test_a_kiro_cli_idc_token_without_its_registration_is_invalid(tmp_path: Path) -> None:
+    raw = kiro_cli_db(tmp_path, {"kirocli:odic:token": json.dumps({"refresh_token": REFRESH_ONE})})
+    (item,) = parse_import(raw, "")
+    assert item.reason is not None and item.reason.startswith("[0].clientId: ")
+
+
+@pytest.mark.parametrize(
+    ("rows", "table"),
+    [({"kirocli:social:token": "{}"}, "other_table"), ({"unrelated": "1"}, "auth_kv")],
+)
+def test_a_sqlite_file_without_kiro_cli_tokens_is_a_400(
+    tmp_path: Path, rows: dict[str, str], table: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        parse_import(kiro_cli_db(tmp_path, rows, table=table), "application/octet-stream")
+    assert raised.value.param == "body"
+
+
+def test_a_broken_sqlite_file_is_a_400() -> None:
+    with pytest.raises(InvalidRequest, match="not kiro-cli's token store"):
+        parse_import(b"SQLite format 3\x00" + b"\x00" * 50, "application/octet-stream")

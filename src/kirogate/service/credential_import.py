@@ -10,7 +10,9 @@ Accepted bodies, JSON or the raw bytes of a file (``curl --data-binary @file``):
 - AIClient-2-API's ``provider_pools.json`` as it is: its ``claude-kiro-oauth`` entries;
 - ``{"refresh_tokens": [...], "auth_method": ..., "region": ...}``, or plain text with one
   refresh token a line (blank lines and ``#`` comments skipped), the method and region then
-  given as query parameters.
+  given as query parameters;
+- the kiro-cli / Amazon Q CLI token store (``data.sqlite3``) as it is: the tokens of its
+  ``auth_kv`` table, read-only (:func:`kiro_cli_items`).
 
 An AIClient-2-API pool entry names its token file (``KIRO_OAUTH_CREDS_FILE_PATH``) on the
 host that runs it; that file is not read here (an admin request never reads server files):
@@ -23,10 +25,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import sqlite3
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kirogate.errors import CredentialSourceError, InvalidRequest
@@ -100,6 +106,8 @@ def parse_import(
 ) -> list[ImportItem]:
     """The body's items (module docstring); :class:`InvalidRequest` when the body as a whole
     is unreadable (empty, not JSON where JSON was announced, no items, too many)."""
+    if raw.startswith(SQLITE_MAGIC):
+        return _checked([read_item(index, item) for index, item in enumerate(kiro_cli_items(raw))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,12 +130,76 @@ def parse_import(
         lines = [line.strip() for line in stripped.splitlines()]
         tokens: list[object] = [line for line in lines if line and not line.startswith("#")]
         items = token_items(tokens, auth_method=auth_method, region=region)
+    _checked(items)
+    return [read_item(index, item) for index, item in enumerate(items)]
+
+
+def _checked(items: list[Any]) -> list[Any]:
     if not items:
         raise InvalidRequest("nothing to import: the body holds no credential", param="body")
     if len(items) > MAX_ITEMS:
         message = f"{len(items)} items: at most {MAX_ITEMS} are imported at once"
         raise InvalidRequest(message, param="body")
-    return [read_item(index, item) for index, item in enumerate(items)]
+    return items
+
+
+# ---------------------------------------------------------------- kiro-cli's SQLite store
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# (token key, device registration key, auth method): kiro-cli's, then Amazon Q CLI's names.
+KIRO_CLI_KEYS = (
+    ("kirocli:social:token", None, "social"),
+    ("kirocli:odic:token", "kirocli:odic:device-registration", "idc"),
+    ("codewhisperer:odic:token", "codewhisperer:odic:device-registration", "idc"),
+)
+
+
+def kiro_cli_items(raw: bytes) -> list[object]:
+    """The credentials in a kiro-cli / Amazon Q CLI ``data.sqlite3`` (its ``auth_kv`` rows),
+    as credential objects; the database is opened read-only from a temporary copy."""
+    with tempfile.TemporaryDirectory(prefix="kirogate-import-") as directory:
+        path = Path(directory) / "data.sqlite3"
+        path.write_bytes(raw)
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                rows = db.execute("SELECT key, value FROM auth_kv").fetchall()
+        except sqlite3.Error as exc:
+            message = f"a SQLite file, but not kiro-cli's token store (auth_kv): {exc}"
+            raise InvalidRequest(message, param="body") from None
+    values = {str(key): value for key, value in rows}
+    items: list[object] = []
+    for token_key, registration_key, method in KIRO_CLI_KEYS:
+        if token_key not in values:
+            continue
+        token = _kv_json(values[token_key])
+        if not isinstance(token, dict):
+            items.append(f"auth_kv {token_key!r} is not a JSON object")
+            continue
+        item: dict[str, object] = {
+            "authMethod": method,
+            "refreshToken": token.get("refresh_token"),
+            "accessToken": token.get("access_token"),
+            "expiresAt": token.get("expires_at"),
+            "region": token.get("region"),
+            "profileArn": token.get("profile_arn"),
+        }
+        registration = _kv_json(values.get(registration_key)) if registration_key else None
+        if isinstance(registration, dict):
+            item["clientId"] = registration.get("client_id")
+            item["clientSecret"] = registration.get("client_secret")
+        items.append({key: value for key, value in item.items() if value is not None})
+    return items
+
+
+def _kv_json(value: object) -> object:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return None
 
 
 def _json_items(data: object, *, auth_method: str | None, region: str | None) -> list[object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 import kirogate.store.credential_batch as batch
 from kirogate.errors import InvalidRequest
@@ -63,3 +64,35 @@ async def test_an_invalid_one_refuses_the_whole_batch(store: Store) -> None:
     with pytest.raises(InvalidRequest):
         await store.add_credentials([social(TOKEN_A), Credential(AuthMethod.SOCIAL)])
     assert await store.list_credentials() == []
+
+
+async def test_a_race_with_another_process_is_retried_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = store._add_all
+    calls = 0
+
+    async def racing(credentials: list[Credential]) -> list[tuple[Credential, bool]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            # Another process stores the same credential between our read and our insert.
+            await store.add_credential(social(TOKEN_A))
+            raise IntegrityError("INSERT", {}, Exception("duplicate fingerprint"))
+        return await real(credentials)
+
+    monkeypatch.setattr(store, "_add_all", racing)
+    results = await store.add_credentials([social(TOKEN_A), social(TOKEN_B)])
+    assert [created for _, created in results] == [False, True]
+
+
+async def test_a_conflict_that_persists_is_a_400(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def always(credentials: list[Credential]) -> list[tuple[Credential, bool]]:
+        raise IntegrityError("INSERT", {}, Exception("duplicate fingerprint"))
+
+    monkeypatch.setattr(store, "_add_all", always)
+    with pytest.raises(InvalidRequest, match="conflict"):
+        await store.add_credentials([social(TOKEN_A)])
+    assert await store.add_credentials([]) == []

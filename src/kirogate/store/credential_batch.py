@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from kirogate.errors import InvalidRequest
 from kirogate.store.base import StoreBase, inserted_id
 from kirogate.store.credentials import (
     STORE_ORIGIN,
@@ -29,6 +31,17 @@ class CredentialBatchMixin(StoreBase):
         """
         for cred in credentials:
             validate_credential(cred)
+        if not credentials:
+            return []
+        for _attempt in range(2):
+            try:
+                return await self._add_all(credentials)
+            except IntegrityError:
+                # Another process stored one of them (or took an id) just now: look again.
+                continue
+        raise InvalidRequest("the credentials could not be stored: they conflict with others")
+
+    async def _add_all(self, credentials: Sequence[Credential]) -> list[tuple[Credential, bool]]:
         results: list[tuple[Credential, bool]] = []
         async with self._writing() as conn:
             fingerprints = sorted({cred.fingerprint() for cred in credentials})

@@ -215,6 +215,15 @@ async def test_import_a_plain_list_of_refresh_tokens(app: FastAPI, gateway: Fake
     no_secret_in(reply)
 
 
+async def test_a_large_file_is_read_too(app: FastAPI, gateway: FakeGateway) -> None:
+    tokens = [f"aorAAAA-bulk-{n:04d}-" + "k" * 120 for n in range(600)]
+    raw = "\n".join(tokens).encode()
+    assert len(raw) > 64 * 1024  # read in a worker thread
+    reply = await post_raw(app, "/api/admin/credentials/import", raw, "text/plain")
+    assert reply.json()["added"] == 600
+    assert len(gateway.pool.credentials()) == 603
+
+
 async def test_import_refresh_tokens_in_a_json_wrapper(app: FastAPI, gateway: FakeGateway) -> None:
     wrapper = {
         "refresh_tokens": [NEW_A],

@@ -3,6 +3,8 @@ enable-all, disable-all, delete-failed (see docs/credentials.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -17,7 +19,7 @@ from kirogate.admin.fields import parse_credential_id, query_flag, wrong
 from kirogate.admin.schemas import BODY_ERRORS, CredentialId, admin_errors
 from kirogate.admin.views import rfc3339
 from kirogate.api.json_reply import json_response
-from kirogate.api.request_gate import read_json_object
+from kirogate.api.request_gate import INLINE_BODY_BYTES, read_json_object
 from kirogate.api.schemas import json_body
 from kirogate.errors import InvalidRequest
 from kirogate.service.credential_import import MAX_ITEMS, TOKEN_METHODS, parse_import
@@ -196,12 +198,15 @@ def _query_text(request: Request, name: str) -> str | None:
 async def import_credentials(request: Request) -> Response:
     operations = operations_of(request)
     raw = await request.body()
-    items = parse_import(
+    read = functools.partial(
+        parse_import,
         raw,
         request.headers.get("content-type", ""),
         auth_method=_query_text(request, "auth_method"),
         region=_query_text(request, "region"),
     )
+    # A large file is read in a worker thread, so the streams being served do not stall.
+    items = await asyncio.to_thread(read) if len(raw) > INLINE_BODY_BYTES else read()
     results = await operations.import_batch(items)
     counts = {status: sum(1 for r in results if r["status"] == status)
               for status in ("added", "duplicate", "invalid")}  # fmt: skip

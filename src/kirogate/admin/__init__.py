@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kirogate.admin import credentials, groups, pool
+from kirogate.admin import credential_batch, credentials, groups, jobs, pool
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
 
 router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
-for _nouns in (credentials.router, pool.router, groups.router):
+for _nouns in (
+    credentials.router,
+    pool.router,
+    credential_batch.router,
+    jobs.router,
+    groups.router,
+):
     router.include_router(_nouns)
 
 __all__ = [

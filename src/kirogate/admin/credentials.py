@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kirogate.admin.auth import AdminRoute, operations_of
+from kirogate.admin.credential_query import LISTING_QUERY, ListingQuery, select_rows
 from kirogate.admin.fields import bool_field, int_field, parse_credential_id, query_flag
 from kirogate.admin.schemas import (
     ADD_CREDENTIAL,
@@ -51,23 +52,33 @@ def done(message: str) -> Response:
     return json_response({"success": True, "message": message})
 
 
-@router.get("/credentials", responses=admin_errors((401, 404)))
+@router.get("/credentials", openapi_extra=LISTING_QUERY, responses=admin_errors((400, 401, 404)))
 async def list_credentials(request: Request) -> Response:
     operations = operations_of(request)
+    query = ListingQuery.of(request)
+    members = None
+    if query.group is not None:
+        members = await operations.credential_group_members(query.group)
+        if members is None:
+            raise InvalidRequest(f"no credential group {query.group[:60]!r}", param="group")
     by_id = {credential.id: credential for credential in operations.credentials()}
     rows = [
         credential_view(status, by_id[status.id], operations.cached_balance(status.id))
         for status in operations.statuses()
         if status.id in by_id
     ]
+    matching, page = select_rows(rows, query, members)
     return json_response(
         {
-            "total": len(rows),
+            # Every matching row (the whole pool without filters, as in kiro.rs).
+            "total": len(matching),
             # Usable now: neither disabled nor cooling down (a busy one only has to wait a turn).
-            "available": sum(1 for row in rows if row["state"] in _USABLE),
+            "available": sum(1 for row in matching if row["state"] in _USABLE),
             "currentId": operations.current_id,
             "mode": operations.mode.value,
-            "credentials": rows,
+            "offset": query.offset,
+            "limit": query.limit,
+            "credentials": page,
         }
     )
 

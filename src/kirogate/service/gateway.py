@@ -119,6 +119,7 @@ class Gateway(Answering):
     async def close(self) -> None:
         self.shutdown.close()
         await self.changes.close()
+        await self.operations.operator_jobs.close()
         if self.jobs is not None:
             await self.jobs.close()
         if self.database is not None:

@@ -153,6 +153,17 @@ class GroupOperations:
     async def group_names(self) -> list[str]:
         return [group.name for group in await self._groups().list_groups()]
 
+    async def credential_group_members(self, group: str) -> frozenset[int] | None:
+        """The ids of the credentials in ``group``, or ``None`` when there is no such group
+        (for the credential listing's filter)."""
+        pool = self._pool()
+        if pool is not None and group in (held := pool.groups()):
+            return held[group]
+        try:
+            return frozenset((await self._groups().get_group(group)).credential_ids)
+        except NotFound:
+            return None
+
     def groups_by_credential(self) -> dict[int, list[str]]:
         """Each credential's groups, by name, as the live pool holds them (for listings: no
         database query); empty without a pool."""

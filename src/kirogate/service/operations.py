@@ -46,7 +46,9 @@ from kirogate.pool.state import (
 )
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.service.changes import ChangeFeed
+from kirogate.service.credential_batch import CredentialBatchOperations
 from kirogate.service.groups import GroupOperations
+from kirogate.service.operator_jobs import OperatorJobs
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
@@ -110,6 +112,7 @@ class ImportReport:
 class Operations(
     # operator API mixins (one line each)
     GroupOperations,
+    CredentialBatchOperations,
 ):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 
@@ -143,6 +146,8 @@ class Operations(
         # Operators' changes by topic (every process reloads what changed), and the events.
         self.changes: ChangeFeed = ChangeFeed(store)
         self.events: EventBus = EventBus()
+        # Long admin actions (verify) running in the background, in this process.
+        self.operator_jobs = OperatorJobs()
 
     @classmethod
     @asynccontextmanager

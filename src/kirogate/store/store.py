@@ -23,6 +23,7 @@ from kirogate.errors import ConfigError, InvalidRequest, SchemaTooNew, StoreUnav
 from kirogate.store.access import AccessMixin
 from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
+from kirogate.store.credential_batch import CredentialBatchMixin
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.groups import GroupsMixin
@@ -99,6 +100,7 @@ class Store(
     RevisionsMixin,
     # operator API mixins (one line each)
     GroupsMixin,
+    CredentialBatchMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

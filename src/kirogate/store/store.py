@@ -26,6 +26,7 @@ from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_erro
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
+from kirogate.store.logins import LoginsMixin
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
@@ -97,6 +98,7 @@ class Store(
     MemoryMixin,
     RevisionsMixin,
     # operator API mixins (one line each)
+    LoginsMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -1,0 +1,577 @@
+"""Logins an operator starts through the admin API: the SSO-OIDC device flow (AWS Builder ID
+or IAM Identity Center) and the Kiro social PKCE flow (Google, GitHub).
+
+The wire steps are :mod:`kirogate.upstream.auth.oidc`'s, the same the command line's
+``kirogate login`` runs; this module keeps the logins in flight. A device login is polled
+in the background by the instance that started it (``slow_down`` adds 5 s to the interval
+for good, ``authorization_pending`` waits one more interval). A social login waits for the
+address the browser ended on: pasted to ``/complete``, or brought by the browser itself to
+the callback route, found by the SHA-256 of its state. Either way the new credential goes
+through :meth:`Operations.add` (stored, in this pool at once, the other instances told),
+with its e-mail when the usage query gives it.
+
+Status lives in the store's ``logins`` table when there is a store, so every instance
+answers for every login, and in this process otherwise. A login that is never completed
+expires (device: the code's ``expiresIn``; social: :data:`SOCIAL_TTL`), its secret wiped
+and its task ended; its status row goes :data:`RESULT_TTL` later. Every end publishes
+``login.finished`` on the event bus, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from kirogate.errors import InvalidRequest, KirogateError, LoginFailed, NotFound
+from kirogate.store.logins import PENDING, LoginRecord
+from kirogate.tasks import spawn, stop_task
+from kirogate.upstream.auth import oidc
+from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
+
+if TYPE_CHECKING:
+    import aiohttp
+    from yarl import URL
+
+    from kirogate.service.operations import Operations
+    from kirogate.settings import Settings
+    from kirogate.store import Store
+    from kirogate.upstream.credentials import Credential
+
+log = logging.getLogger(__name__)
+
+DEVICE = "device"
+SOCIAL = "social"
+STATUSES = ("pending", "complete", "expired", "denied", "failed")
+PROVIDERS = ("google", "github")
+SOCIAL_TTL = 600.0  # seconds a social login waits for the browser
+RESULT_TTL = 600.0  # seconds a finished login's status stays readable
+SWEEP_INTERVAL = 30.0
+EMAIL_TIMEOUT = 15.0
+MAX_URL_LENGTH = 4096
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
+_LOGIN_ID = re.compile(r"login_[0-9a-f]{24}")
+_REDIRECT_SCHEMES = ("http", "https", "kiro")
+
+SessionFor = Callable[[Any], "tuple[aiohttp.ClientSession, URL | None]"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8", errors="replace")).hexdigest()
+
+
+def valid_login_id(login_id: str) -> bool:
+    return _LOGIN_ID.fullmatch(login_id) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStart:
+    """What the operator shows the user: ``user_code`` at ``verification_uri``."""
+
+    login_id: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: int
+    interval: int
+
+
+@dataclass(frozen=True, slots=True)
+class SocialStart:
+    login_id: str
+    provider: str
+    authorize_url: str
+    redirect_uri: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStatus:
+    login_id: str
+    kind: str
+    status: str
+    expires_at: datetime
+    provider: str | None = None
+    credential_id: int | None = None
+    error: str | None = None
+
+
+class LoginBook(Protocol):
+    """Where logins are kept: the store's ``logins`` table, or :class:`MemoryLoginBook`."""
+
+    async def add_login(self, record: LoginRecord) -> None: ...
+    async def get_login(self, login_id: str) -> LoginRecord | None: ...
+    async def login_by_state(self, state_hash: str) -> LoginRecord | None: ...
+    async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None: ...
+    async def finish_login(
+        self,
+        login_id: str,
+        status: str,
+        *,
+        at: datetime,
+        credential_id: int | None = None,
+        error: str | None = None,
+    ) -> bool: ...
+    async def expired_logins(self, now: datetime) -> list[str]: ...
+    async def purge_logins(self, before: datetime) -> int: ...
+    async def count_logins(self) -> int: ...
+
+
+class MemoryLoginBook:
+    """The logins of a gateway without a store (one process): the table's rules, in a dict."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, LoginRecord] = {}
+
+    async def add_login(self, record: LoginRecord) -> None:
+        self._rows[record.id] = replace(record)
+
+    async def get_login(self, login_id: str) -> LoginRecord | None:
+        row = self._rows.get(login_id)
+        return replace(row) if row is not None else None
+
+    async def login_by_state(self, state_hash: str) -> LoginRecord | None:
+        for row in self._rows.values():
+            if row.state_hash == state_hash:
+                return replace(row)
+        return None
+
+    async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None:
+        row = self._rows.get(login_id)
+        if row is None or row.status != PENDING:
+            return None
+        secret, row.secret = row.secret, None
+        return secret
+
+    async def finish_login(
+        self,
+        login_id: str,
+        status: str,
+        *,
+        at: datetime,
+        credential_id: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        row = self._rows.get(login_id)
+        if row is None or row.status != PENDING:
+            return False
+        row.status, row.finished_at, row.secret = status, at, None
+        row.credential_id, row.error = credential_id, error
+        return True
+
+    async def expired_logins(self, now: datetime) -> list[str]:
+        return [r.id for r in self._rows.values() if r.status == PENDING and r.expires_at <= now]
+
+    async def purge_logins(self, before: datetime) -> int:
+        gone = [
+            row.id
+            for row in self._rows.values()
+            if (row.finished_at is not None and row.finished_at < before)
+            or (row.status == PENDING and row.expires_at < before)
+        ]
+        for login_id in gone:
+            del self._rows[login_id]
+        return len(gone)
+
+    async def count_logins(self) -> int:
+        return len(self._rows)
+
+
+# ---------------------------------------------------------------- checking the operator's input
+
+
+def check_region(region: object, default: str) -> str:
+    if region is None:
+        return default
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise InvalidRequest("region must be an AWS region such as us-east-1", param="region")
+    return region
+
+
+def check_start_url(start_url: object) -> str:
+    """The IAM Identity Center portal URL, or Builder ID's when none is given."""
+    if start_url is None:
+        return oidc.BUILDER_ID_START_URL
+    problem = "start_url must be an https:// URL such as https://d-1234567890.awsapps.com/start"
+    if not isinstance(start_url, str) or len(start_url) > MAX_URL_LENGTH:
+        raise InvalidRequest(problem, param="start_url")
+    try:
+        parts = urlsplit(start_url.strip())
+    except ValueError:
+        raise InvalidRequest(problem, param="start_url") from None
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in start_url):
+        raise InvalidRequest(problem, param="start_url")
+    return start_url.strip()
+
+
+def check_provider(provider: object) -> str:
+    if not isinstance(provider, str) or provider.lower() not in PROVIDERS:
+        raise InvalidRequest("provider must be google or github", param="provider")
+    return provider.lower()
+
+
+def check_redirect_uri(redirect_uri: object) -> str:
+    """Kiro's own ``kiro://`` address unless another is given (e.g. kirogate's callback)."""
+    if redirect_uri is None:
+        return oidc.KIRO_REDIRECT_URI
+    problem = "redirect_uri must be an http://, https:// or kiro:// URL without a fragment"
+    if not isinstance(redirect_uri, str) or len(redirect_uri) > MAX_URL_LENGTH:
+        raise InvalidRequest(problem, param="redirect_uri")
+    try:
+        parts = urlsplit(redirect_uri)
+    except ValueError:
+        raise InvalidRequest(problem, param="redirect_uri") from None
+    if (
+        parts.scheme not in _REDIRECT_SCHEMES
+        or not parts.netloc
+        or parts.fragment
+        or any(c.isspace() for c in redirect_uri)
+    ):
+        raise InvalidRequest(problem, param="redirect_uri")
+    return redirect_uri
+
+
+def redirect_params(url: object) -> dict[str, str]:
+    """The query of the address the browser ended on (or of the bare query string)."""
+    problem = "url must be the address the browser ended on (…?code=…&state=…)"
+    if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH:
+        raise InvalidRequest(problem, param="url")
+    text = url.strip()
+    try:
+        query = urlsplit(text).query if "?" in text else text
+    except ValueError:
+        raise InvalidRequest(problem, param="url") from None
+    params = {key: values[0] for key, values in parse_qs(query).items() if values}
+    if "state" not in params:
+        raise InvalidRequest(problem + ": it has no state", param="url")
+    return params
+
+
+# ---------------------------------------------------------------- the logins in flight
+
+
+class Logins:
+    """Starts, tracks and finishes operator logins; one per gateway (``operations.logins``)."""
+
+    def __init__(
+        self,
+        operations: Operations,
+        settings: Callable[[], Settings],
+        session_for: SessionFor,
+        *,
+        store: Callable[[], Store | None],
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._operations = operations
+        self._settings = settings
+        self._session_for = session_for
+        self._store = store
+        self._memory = MemoryLoginBook()
+        self._clock = clock
+        self._sleep = sleep  # between device polls (tests move the emulator's clock)
+        self.sweep_interval = SWEEP_INTERVAL
+        self._polls: dict[str, asyncio.Task[None]] = {}
+        self._janitor: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def _book(self) -> LoginBook:
+        store = self._store()
+        return store if store is not None else self._memory
+
+    def _default_region(self) -> str:
+        upstream = self._settings().upstream
+        return upstream.auth_region or upstream.region
+
+    def _endpoints(self, region: str) -> Endpoints:
+        return resolve_endpoints(self._settings().upstream, auth_region=region)
+
+    def _session(self) -> tuple[aiohttp.ClientSession, str | None]:
+        session, proxy = self._session_for(None)
+        return session, str(proxy) if proxy else None
+
+    # ------------------------------------------------------------ device flow
+
+    async def start_device(self, *, start_url: object = None, region: object = None) -> DeviceStart:
+        """Register a client and start a device authorization; polling starts at once."""
+        start = check_start_url(start_url)
+        auth_region = check_region(region, self._default_region())
+        upstream = self._settings().upstream
+        endpoints = self._endpoints(auth_region)
+        session, proxy = self._session()
+        registration = await oidc.register_client(session, endpoints, upstream, proxy=proxy)
+        authorization = await oidc.start_device_authorization(
+            session, endpoints, upstream, registration, start_url=start, proxy=proxy
+        )
+        now = self._clock()
+        record = LoginRecord(
+            id=_new_id(),
+            kind=DEVICE,
+            status=PENDING,
+            region=auth_region,
+            created_at=now,
+            expires_at=now + timedelta(seconds=authorization.expires_in),
+            provider="BuilderId" if start == oidc.BUILDER_ID_START_URL else "Enterprise",
+        )
+        await self._book().add_login(record)
+        poll = self._poll(record, endpoints, registration, authorization, start)
+        task = spawn(poll, name=f"kirogate device login {record.id}")
+        self._polls[record.id] = task
+        task.add_done_callback(lambda _: self._polls.pop(record.id, None))
+        self._watch()
+        log.info("device login %s started (%s, %s)", record.id, record.provider, auth_region)
+        return DeviceStart(
+            login_id=record.id,
+            user_code=authorization.user_code,
+            verification_uri=authorization.verification_uri,
+            verification_uri_complete=authorization.verification_uri_complete,
+            expires_in=round(authorization.expires_in),
+            interval=round(authorization.interval),
+        )
+
+    async def _poll(
+        self,
+        record: LoginRecord,
+        endpoints: Endpoints,
+        registration: oidc.ClientRegistration,
+        authorization: oidc.DeviceAuthorization,
+        start_url: str,
+    ) -> None:
+        session, proxy = self._session()
+        try:
+            credential = await oidc.poll_device_token(
+                session, endpoints, self._settings().upstream, registration, authorization,
+                region=record.region, start_url=start_url, proxy=proxy, sleep=self._sleep,
+            )  # fmt: skip
+        except LoginFailed as exc:
+            await self._finish(record.id, exc.outcome, error=exc.message)
+            return
+        except Exception as exc:  # a bug or an HTTP pool closing: the login ends, said so
+            log.exception("device login %s: polling failed", record.id)
+            await self._finish(record.id, "failed", error=f"polling failed: {type(exc).__name__}")
+            return
+        await self._land(record, credential)
+
+    # ------------------------------------------------------------ social flow
+
+    async def start_social(
+        self, *, provider: object, region: object = None, redirect_uri: object = None
+    ) -> SocialStart:
+        """The Kiro login page's address for ``provider``, with a fresh S256 challenge."""
+        idp = check_provider(provider)
+        auth_region = check_region(region, self._default_region())
+        redirect = check_redirect_uri(redirect_uri)
+        pkce = oidc.make_pkce()
+        url = oidc.social_login_url(
+            self._endpoints(auth_region), idp, redirect, pkce.challenge, pkce.state
+        )
+        now = self._clock()
+        record = LoginRecord(
+            id=_new_id(),
+            kind=SOCIAL,
+            status=PENDING,
+            region=auth_region,
+            created_at=now,
+            expires_at=now + timedelta(seconds=SOCIAL_TTL),
+            provider=idp,
+            redirect_uri=redirect,
+            state_hash=state_hash(pkce.state),
+            secret={"verifier": pkce.verifier},
+        )
+        await self._book().add_login(record)
+        self._watch()
+        log.info("social login %s started (%s)", record.id, idp)
+        return SocialStart(
+            login_id=record.id,
+            provider=idp,
+            authorize_url=url,
+            redirect_uri=redirect,
+            expires_in=round(SOCIAL_TTL),
+        )
+
+    async def complete(self, login_id: str, url: object) -> LoginStatus:
+        """Finish a social login with the address the browser ended on (state checked)."""
+        record = await self._get(login_id)
+        if record.kind != SOCIAL:
+            raise InvalidRequest(
+                f"login {login_id} is a device login: it completes once approved", param="url"
+            )
+        params = redirect_params(url)
+        if not hmac.compare_digest(state_hash(params["state"]), record.state_hash or ""):
+            raise InvalidRequest(
+                "the URL's state does not match this login (is it from another login?)",
+                param="url",
+            )
+        return await self._complete_social(record, params)
+
+    async def callback(self, params: Mapping[str, str]) -> LoginStatus:
+        """Finish the social login whose state the browser brings back (the callback route)."""
+        state = params.get("state")
+        if not state:
+            raise InvalidRequest("the address has no state", param="state")
+        record = await self._book().login_by_state(state_hash(state))
+        if record is None or record.kind != SOCIAL:
+            raise NotFound("no login waits for this address (it expired, or it is not ours)")
+        return await self._complete_social(record, dict(params))
+
+    async def _complete_social(self, record: LoginRecord, params: dict[str, str]) -> LoginStatus:
+        record = await self._current(record)
+        if record.status != PENDING:
+            return _status(record)  # ended already: its outcome, as a GET would say
+        error = params.get("error")
+        if error:
+            detail = params.get("error_description") or error
+            status = "denied" if error == "access_denied" else "failed"
+            await self._finish(
+                record.id, status, error=f"the login failed in the browser: {detail}"
+            )
+            return await self.status(record.id)
+        code = params.get("code")
+        if not code:
+            raise InvalidRequest("the address has no code", param="url")
+        secret = await self._book().claim_login_secret(record.id)
+        if not secret or not isinstance(secret.get("verifier"), str):
+            return await self.status(record.id)  # another request is completing it
+        session, proxy = self._session()
+        try:
+            credential = await oidc.exchange_social_code(
+                session, self._endpoints(record.region), code, secret["verifier"],
+                record.redirect_uri or oidc.KIRO_REDIRECT_URI, settings=self._settings().upstream,
+                idp=record.provider, region=record.region, proxy=proxy,
+            )  # fmt: skip
+        except LoginFailed as exc:
+            await self._finish(record.id, "failed", error=exc.message)
+        else:
+            await self._land(record, credential)
+        return await self.status(record.id)
+
+    # ------------------------------------------------------------ both
+
+    async def status(self, login_id: str) -> LoginStatus:
+        return _status(await self._current(await self._get(login_id)))
+
+    async def _get(self, login_id: str) -> LoginRecord:
+        record = await self._book().get_login(login_id) if valid_login_id(login_id) else None
+        if record is None:
+            raise NotFound(
+                f"no login {login_id[:60]!r}: unknown, or ended more than "
+                f"{RESULT_TTL / 60:.0f} minutes ago",
+                param="login_id",
+            )
+        return record
+
+    async def _current(self, record: LoginRecord) -> LoginRecord:
+        """``record``, expired first if its time is up."""
+        if record.status == PENDING and record.expires_at <= self._clock():
+            await self._expire(record.id)
+            return await self._book().get_login(record.id) or record
+        return record
+
+    async def _expire(self, login_id: str) -> None:
+        await self._finish(login_id, "expired", error="the login was not completed in time")
+        task = self._polls.pop(login_id, None)
+        if task is not None and task is not asyncio.current_task():
+            await stop_task(task)
+
+    async def _land(self, record: LoginRecord, credential: Credential) -> None:
+        """Add the new credential through the one door, learn its e-mail, end the login."""
+        try:
+            stored, _created = await self._operations.add(credential)
+        except KirogateError as exc:
+            await self._finish(record.id, "failed", error=f"storing the credential: {exc.message}")
+            return
+        if stored.id is not None and not stored.email:
+            # The usage query names the account (isEmailRequired); a login never waits long
+            # for it, and the background usage job learns it later anyway.
+            try:
+                async with asyncio.timeout(EMAIL_TIMEOUT):
+                    await self._operations.balance(stored.id)
+            except (KirogateError, TimeoutError) as exc:
+                log.info(
+                    "login %s: no e-mail for credential #%s yet: %s", record.id, stored.id, exc
+                )
+        await self._finish(record.id, "complete", credential_id=stored.id)
+
+    async def _finish(
+        self,
+        login_id: str,
+        status: str,
+        *,
+        credential_id: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        ended = await self._book().finish_login(
+            login_id, status, at=self._clock(), credential_id=credential_id, error=error
+        )
+        if ended:
+            if status == "complete":
+                log.info("login %s complete: credential #%s", login_id, credential_id)
+            else:
+                log.info("login %s %s: %s", login_id, status, error)
+            self._operations.events.publish(
+                "login.finished", login_id=login_id, status=status, credential_id=credential_id
+            )
+        return ended
+
+    # ------------------------------------------------------------ housekeeping
+
+    async def sweep(self) -> None:
+        """Expire the logins whose time is up and drop the rows of long-finished ones."""
+        book = self._book()
+        now = self._clock()
+        for login_id in await book.expired_logins(now):
+            await self._expire(login_id)
+        await book.purge_logins(now - timedelta(seconds=RESULT_TTL))
+
+    def _watch(self) -> None:
+        if self._janitor is None or self._janitor.done():
+            self._janitor = spawn(self._run_janitor(), name="kirogate login janitor")
+
+    async def _run_janitor(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                await self.sweep()
+                if not self._polls and await self._book().count_logins() == 0:
+                    return
+            except KirogateError as exc:  # the store is away: next round
+                log.warning("login janitor: %s", exc.message)
+
+    async def close(self) -> None:
+        """Stop polling (the logins in flight end as failed) and the janitor."""
+        self._closed = True
+        if self._janitor is not None:
+            await stop_task(self._janitor)
+        for login_id, task in list(self._polls.items()):
+            await stop_task(task)
+            with contextlib.suppress(KirogateError):
+                await self._finish(login_id, "failed", error="kirogate stopped during the login")
+
+
+def _new_id() -> str:
+    return "login_" + secrets.token_hex(12)
+
+
+def _status(record: LoginRecord) -> LoginStatus:
+    return LoginStatus(
+        login_id=record.id,
+        kind=record.kind,
+        status=record.status,
+        expires_at=record.expires_at,
+        provider=record.provider,
+        credential_id=record.credential_id,
+        error=record.error,
+    )

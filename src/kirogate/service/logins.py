@@ -197,7 +197,7 @@ def check_region(region: object, default: str) -> str:
     if region is None:
         return default
     if not isinstance(region, str) or not _REGION.fullmatch(region):
-        raise InvalidRequest("region must be an AWS region such as us-east-1", param="region")
+        raise InvalidRequest("field 'region' must be an AWS region such as us-east-1", param="region")
     return region
 
 
@@ -205,7 +205,7 @@ def check_start_url(start_url: object) -> str:
     """The IAM Identity Center portal URL, or Builder ID's when none is given."""
     if start_url is None:
         return oidc.BUILDER_ID_START_URL
-    problem = "start_url must be an https:// URL such as https://d-1234567890.awsapps.com/start"
+    problem = "field 'start_url' must be an https:// URL such as https://d-1234567890.awsapps.com/start"
     if not isinstance(start_url, str) or len(start_url) > MAX_URL_LENGTH:
         raise InvalidRequest(problem, param="start_url")
     try:
@@ -219,7 +219,7 @@ def check_start_url(start_url: object) -> str:
 
 def check_provider(provider: object) -> str:
     if not isinstance(provider, str) or provider.lower() not in PROVIDERS:
-        raise InvalidRequest("provider must be google or github", param="provider")
+        raise InvalidRequest("field 'provider' must be google or github", param="provider")
     return provider.lower()
 
 
@@ -227,7 +227,7 @@ def check_redirect_uri(redirect_uri: object) -> str:
     """Kiro's own ``kiro://`` address unless another is given (e.g. kirogate's callback)."""
     if redirect_uri is None:
         return oidc.KIRO_REDIRECT_URI
-    problem = "redirect_uri must be an http://, https:// or kiro:// URL without a fragment"
+    problem = "field 'redirect_uri' must be an http://, https:// or kiro:// URL without a fragment"
     if not isinstance(redirect_uri, str) or len(redirect_uri) > MAX_URL_LENGTH:
         raise InvalidRequest(problem, param="redirect_uri")
     try:
@@ -246,7 +246,7 @@ def check_redirect_uri(redirect_uri: object) -> str:
 
 def redirect_params(url: object) -> dict[str, str]:
     """The query of the address the browser ended on (or of the bare query string)."""
-    problem = "url must be the address the browser ended on (…?code=…&state=…)"
+    problem = "field 'url' must be the address the browser ended on (…?code=…&state=…)"
     if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(problem, param="url")
     text = url.strip()
@@ -281,8 +281,8 @@ class Logins:
         self._session_for = session_for
         self._store = store
         self._memory = MemoryLoginBook()
-        self._clock = clock
-        self._sleep = sleep  # between device polls (tests move the emulator's clock)
+        self.clock = clock
+        self.sleep = sleep  # between device polls (tests move the emulator's clock)
         self.sweep_interval = SWEEP_INTERVAL
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._janitor: asyncio.Task[None] | None = None
@@ -316,7 +316,7 @@ class Logins:
         authorization = await oidc.start_device_authorization(
             session, endpoints, upstream, registration, start_url=start, proxy=proxy
         )
-        now = self._clock()
+        now = self.clock()
         record = LoginRecord(
             id=_new_id(),
             kind=DEVICE,
@@ -354,7 +354,7 @@ class Logins:
         try:
             credential = await oidc.poll_device_token(
                 session, endpoints, self._settings().upstream, registration, authorization,
-                region=record.region, start_url=start_url, proxy=proxy, sleep=self._sleep,
+                region=record.region, start_url=start_url, proxy=proxy, sleep=self.sleep,
             )  # fmt: skip
         except LoginFailed as exc:
             await self._finish(record.id, exc.outcome, error=exc.message)
@@ -378,7 +378,7 @@ class Logins:
         url = oidc.social_login_url(
             self._endpoints(auth_region), idp, redirect, pkce.challenge, pkce.state
         )
-        now = self._clock()
+        now = self.clock()
         record = LoginRecord(
             id=_new_id(),
             kind=SOCIAL,
@@ -407,12 +407,12 @@ class Logins:
         record = await self._get(login_id)
         if record.kind != SOCIAL:
             raise InvalidRequest(
-                f"login {login_id} is a device login: it completes once approved", param="url"
+                f"login {login_id} is a device login: it completes once approved", param="login_id"
             )
         params = redirect_params(url)
         if not hmac.compare_digest(state_hash(params["state"]), record.state_hash or ""):
             raise InvalidRequest(
-                "the URL's state does not match this login (is it from another login?)",
+                "field 'url': its state does not match this login (is it from another login?)",
                 param="url",
             )
         return await self._complete_social(record, params)
@@ -441,7 +441,7 @@ class Logins:
             return await self.status(record.id)
         code = params.get("code")
         if not code:
-            raise InvalidRequest("the address has no code", param="url")
+            raise InvalidRequest("field 'url': the address has no code", param="url")
         secret = await self._book().claim_login_secret(record.id)
         if not secret or not isinstance(secret.get("verifier"), str):
             return await self.status(record.id)  # another request is completing it
@@ -475,7 +475,7 @@ class Logins:
 
     async def _current(self, record: LoginRecord) -> LoginRecord:
         """``record``, expired first if its time is up."""
-        if record.status == PENDING and record.expires_at <= self._clock():
+        if record.status == PENDING and record.expires_at <= self.clock():
             await self._expire(record.id)
             return await self._book().get_login(record.id) or record
         return record
@@ -514,7 +514,7 @@ class Logins:
         error: str | None = None,
     ) -> bool:
         ended = await self._book().finish_login(
-            login_id, status, at=self._clock(), credential_id=credential_id, error=error
+            login_id, status, at=self.clock(), credential_id=credential_id, error=error
         )
         if ended:
             if status == "complete":
@@ -531,7 +531,7 @@ class Logins:
     async def sweep(self) -> None:
         """Expire the logins whose time is up and drop the rows of long-finished ones."""
         book = self._book()
-        now = self._clock()
+        now = self.clock()
         for login_id in await book.expired_logins(now):
             await self._expire(login_id)
         await book.purge_logins(now - timedelta(seconds=RESULT_TTL))

@@ -48,9 +48,9 @@ class Stack:
     async def admin(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
         return await self.http.request(method, f"/api/admin{path}", headers=ADMIN, **kwargs)
 
-    async def wait_for(self, login_id: str, *, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_for(self, login_id: str) -> dict[str, Any]:
         """The login's status once it is no longer pending."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(15):
             while True:
                 answer = await self.admin("GET", f"/logins/{login_id}")
                 assert answer.status_code == 200, answer.text
@@ -180,18 +180,18 @@ async def test_device_login_denied_in_the_browser_is_denied(stack: Stack) -> Non
 
 async def test_device_login_honours_slow_down(stack: Stack) -> None:
     waits: list[float] = []
+    polling = asyncio.Event()
 
     async def sleep(seconds: float) -> None:  # the emulator's clock moves as the poll waits
         waits.append(seconds)
+        polling.set()
         stack.emulator.state.advance_clock(seconds)
         await asyncio.sleep(0.05)
 
     stack.logins.sleep = sleep
     stack.emulator.state.device_slow_downs = 1
     started = await _start_device(stack)
-    async with asyncio.timeout(10):
-        while not waits:
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(polling.wait(), 10)
     await _open(stack, started["verification_uri_complete"])
     done = await stack.wait_for(started["login_id"])
     assert done["status"] == "complete"

@@ -61,6 +61,7 @@ MAX_URL_LENGTH = 4096
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 _LOGIN_ID = re.compile(r"login_[0-9a-f]{24}")
 _REDIRECT_SCHEMES = ("http", "https", "kiro")
+BUILDER_ID_START_URL = oidc.BUILDER_ID_START_URL
 
 SessionFor = Callable[[Any], "tuple[aiohttp.ClientSession, URL | None]"]
 
@@ -197,7 +198,9 @@ def check_region(region: object, default: str) -> str:
     if region is None:
         return default
     if not isinstance(region, str) or not _REGION.fullmatch(region):
-        raise InvalidRequest("field 'region' must be an AWS region such as us-east-1", param="region")
+        raise InvalidRequest(
+            "field 'region' must be an AWS region such as us-east-1", param="region"
+        )
     return region
 
 
@@ -205,16 +208,19 @@ def check_start_url(start_url: object) -> str:
     """The IAM Identity Center portal URL, or Builder ID's when none is given."""
     if start_url is None:
         return oidc.BUILDER_ID_START_URL
-    problem = "field 'start_url' must be an https:// URL such as https://d-1234567890.awsapps.com/start"
+    problem = (
+        "field 'start_url' must be an https:// URL such as https://d-1234567890.awsapps.com/start"
+    )
     if not isinstance(start_url, str) or len(start_url) > MAX_URL_LENGTH:
         raise InvalidRequest(problem, param="start_url")
+    start_url = start_url.strip()
     try:
-        parts = urlsplit(start_url.strip())
+        parts = urlsplit(start_url)
     except ValueError:
         raise InvalidRequest(problem, param="start_url") from None
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in start_url):
         raise InvalidRequest(problem, param="start_url")
-    return start_url.strip()
+    return start_url
 
 
 def check_provider(provider: object) -> str:

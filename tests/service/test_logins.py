@@ -1,0 +1,188 @@
+"""The login service: its input checks, the in-process book, shutdown, and two instances on one
+PostgreSQL store (a login started on one is answered for, and completed, on the other)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+
+from kirogate.emulator.app import RunningEmulator, start_emulator
+from kirogate.emulator.config import EmulatorConfig
+from kirogate.errors import InvalidRequest, NotFound
+from kirogate.service import Gateway
+from kirogate.service.logins import (
+    BUILDER_ID_START_URL,
+    Logins,
+    MemoryLoginBook,
+    check_provider,
+    check_redirect_uri,
+    check_region,
+    check_start_url,
+    redirect_params,
+    state_hash,
+    valid_login_id,
+)
+from kirogate.settings import load_settings
+from kirogate.store.logins import LoginRecord
+from tests.store.conftest import pg_database, pg_url, reset_pg_schema
+
+__all__ = ["pg_database"]  # the throwaway PostgreSQL database fixture, used here too
+
+NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
+
+
+def test_the_input_checks_name_their_field() -> None:
+    assert check_region(None, "us-east-1") == "us-east-1"
+    assert check_region("eu-central-1", "us-east-1") == "eu-central-1"
+    assert check_start_url(None) == BUILDER_ID_START_URL
+    assert check_start_url(" https://d-1.awsapps.com/start ") == "https://d-1.awsapps.com/start"
+    assert check_provider("GitHub") == "github"
+    assert check_redirect_uri(None).startswith("kiro://")
+    cases = [
+        (lambda: check_region("x", "us-east-1"), "region"),
+        (lambda: check_region(5, "us-east-1"), "region"),
+        (lambda: check_start_url("https:///nohost"), "start_url"),
+        (lambda: check_start_url("https://a b.example/start"), "start_url"),
+        (lambda: check_provider(None), "provider"),
+        (lambda: check_redirect_uri("https://x.example/cb#frag"), "redirect_uri"),
+        (lambda: check_redirect_uri("/relative"), "redirect_uri"),
+        (lambda: redirect_params("https://x.example/cb?code=1"), "url"),
+        (lambda: redirect_params("   "), "url"),
+    ]
+    for call, field in cases:
+        with pytest.raises(InvalidRequest) as caught:
+            call()
+        assert caught.value.param == field and f"'{field}'" in caught.value.message
+
+
+def test_the_redirect_address_or_its_bare_query_is_read() -> None:
+    final = "kiro://kiro.kiroAgent/authenticate-success?code=abc&state=s1"
+    assert redirect_params(final) == {"code": "abc", "state": "s1"}
+    assert redirect_params("code=abc&state=s1") == {"code": "abc", "state": "s1"}
+    assert state_hash("s1") != state_hash("s2") and len(state_hash("s1")) == 64
+    assert valid_login_id("login_" + "0" * 24) and not valid_login_id("login_../x")
+
+
+async def test_the_memory_book_keeps_the_tables_rules() -> None:
+    book = MemoryLoginBook()
+    row = LoginRecord(
+        id="login_" + "1" * 24, kind="social", status="pending", region="us-east-1",
+        created_at=NOW, expires_at=NOW + timedelta(minutes=10), state_hash="h",
+        secret={"verifier": "v"},
+    )  # fmt: skip
+    await book.add_login(row)
+    assert (await book.login_by_state("h")) is not None
+    assert await book.claim_login_secret(row.id) == {"verifier": "v"}
+    assert await book.claim_login_secret(row.id) is None
+    assert await book.expired_logins(NOW + timedelta(minutes=10)) == [row.id]
+    assert await book.finish_login(row.id, "expired", at=NOW)
+    assert not await book.finish_login(row.id, "complete", at=NOW)
+    assert await book.purge_logins(NOW) == 0
+    assert await book.purge_logins(NOW + timedelta(seconds=1)) == 1
+    assert await book.count_logins() == 0
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator(EmulatorConfig(port=0))
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+def _gateway(emulator: RunningEmulator, tmp_path: Path, **more: object) -> Gateway:
+    overrides = {"upstream.url": emulator.url, "upstream.usage_interval": 0, "data_dir": tmp_path}
+    return Gateway(load_settings({}, {**overrides, **more}), [], persistent=bool(more))
+
+
+def _logins(gateway: Gateway) -> Logins:
+    assert gateway.operations.logins is not None
+    return gateway.operations.logins
+
+
+async def test_a_gateway_stopping_ends_its_device_logins_as_failed(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    gateway = _gateway(emulator, tmp_path)
+    await gateway.start()
+    logins = _logins(gateway)
+    started = await logins.start_device()
+    await logins.close()
+    status = await logins.status(started.login_id)
+    assert (status.status, status.error) == ("failed", "kirogate stopped during the login")
+    await gateway.close()
+
+
+async def test_the_janitor_ends_once_nothing_is_left(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    gateway = _gateway(emulator, tmp_path)
+    await gateway.start()
+    try:
+        logins = _logins(gateway)
+        logins.sweep_interval = 0.01
+        started = await logins.start_social(provider="google")
+        later = logins.clock() + timedelta(hours=1)
+        logins.clock = lambda: later
+        await logins.sweep()
+        assert (await logins.status(started.login_id)).status == "expired"
+        much_later = later + timedelta(hours=1)
+        logins.clock = lambda: much_later
+        assert logins._janitor is not None
+        await asyncio.wait_for(logins._janitor, 5)
+        with pytest.raises(NotFound):
+            await logins.status(started.login_id)
+    finally:
+        await gateway.close()
+
+
+@pytest.fixture
+async def shared_database(pg_database: str) -> str:
+    await reset_pg_schema(pg_database)
+    return pg_url(pg_database)
+
+
+async def test_two_instances_on_one_store_share_the_logins(
+    emulator: RunningEmulator, tmp_path: Path, shared_database: str
+) -> None:
+    shared = {"database_url": shared_database, "secret_key": secrets.token_hex(16)}
+    one = _gateway(emulator, tmp_path / "one", **shared)
+    two = _gateway(emulator, tmp_path / "two", **shared)
+    await one.start()
+    await two.start()
+    try:
+        # A device login polled by the first instance is answered for by the second.
+        device = await _logins(one).start_device()
+        assert (await _logins(two).status(device.login_id)).status == "pending"
+        async with aiohttp.ClientSession() as browser:
+            assert device.verification_uri_complete is not None
+            async with browser.get(device.verification_uri_complete) as page:
+                assert page.status == 200
+            async with asyncio.timeout(15):
+                while (status := await _logins(two).status(device.login_id)).status == "pending":
+                    await asyncio.sleep(0.05)
+            assert status.status == "complete" and status.credential_id is not None
+            async with asyncio.timeout(5):  # the second pool takes the new credential too
+                while status.credential_id not in {c.id for c in two.pool.credentials()}:
+                    await asyncio.sleep(0.05)
+
+            # A social login started on the first instance, its callback reaching the second.
+            social = await _logins(one).start_social(provider="google")
+            async with browser.get(social.authorize_url, allow_redirects=False) as page:
+                final = page.headers["location"]
+        query = dict(part.split("=", 1) for part in urlsplit(final).query.split("&"))
+        done = await _logins(two).callback(query)
+        assert done.status == "complete" and done.credential_id is not None
+        assert (await _logins(one).status(social.login_id)).credential_id == done.credential_id
+        assert done.credential_id in {c.id for c in two.pool.credentials()}
+    finally:
+        await one.close()
+        await two.close()

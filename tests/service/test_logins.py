@@ -20,6 +20,7 @@ from kirogate.service import Gateway
 from kirogate.service.logins import (
     BUILDER_ID_START_URL,
     Logins,
+    LoginStatus,
     MemoryLoginBook,
     check_provider,
     check_redirect_uri,
@@ -144,6 +145,15 @@ async def test_the_janitor_ends_once_nothing_is_left(
         await gateway.close()
 
 
+async def _settled(logins: Logins, login_id: str) -> LoginStatus:
+    async with asyncio.timeout(15):
+        while True:
+            status = await logins.status(login_id)
+            if status.status != "pending":
+                return status
+            await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def shared_database(pg_database: str) -> str:
     await reset_pg_schema(pg_database)
@@ -166,12 +176,12 @@ async def test_two_instances_on_one_store_share_the_logins(
             assert device.verification_uri_complete is not None
             async with browser.get(device.verification_uri_complete) as page:
                 assert page.status == 200
-            async with asyncio.timeout(15):
-                while (status := await _logins(two).status(device.login_id)).status == "pending":
-                    await asyncio.sleep(0.05)
+            status = await _settled(_logins(two), device.login_id)
             assert status.status == "complete" and status.credential_id is not None
             async with asyncio.timeout(5):  # the second pool takes the new credential too
-                while status.credential_id not in {c.id for c in two.pool.credentials()}:
+                while True:
+                    if status.credential_id in {c.id for c in two.pool.credentials()}:
+                        break
                     await asyncio.sleep(0.05)
 
             # A social login started on the first instance, its callback reaching the second.
@@ -186,3 +196,52 @@ async def test_two_instances_on_one_store_share_the_logins(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_device_login_this_process_polls_is_ended_by_its_poll_not_the_sweep(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    gateway = _gateway(emulator, tmp_path)
+    await gateway.start()
+    try:
+        logins = _logins(gateway)
+        started = await logins.start_device()
+        later = logins.clock() + timedelta(minutes=11)
+        logins.clock = lambda: later
+        await logins.sweep()  # the poll may be landing the credential right now
+        assert (await logins.status(started.login_id)).status == "pending"
+    finally:
+        await gateway.close()
+
+
+async def test_a_code_exchanged_as_the_login_expires_still_completes_it(
+    emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kirogate.upstream.auth import oidc
+
+    gateway = _gateway(emulator, tmp_path)
+    await gateway.start()
+    seen: list[str] = []
+    gateway.events.listen(lambda event: seen.append(event.data["status"]))
+    try:
+        logins = _logins(gateway)
+        exchange = oidc.exchange_social_code
+
+        async def slow_exchange(*args: object, **kwargs: object) -> object:
+            later = logins.clock() + timedelta(minutes=11)
+            logins.clock = lambda: later
+            await logins.sweep()
+            return await exchange(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(oidc, "exchange_social_code", slow_exchange)
+        started = await logins.start_social(provider="google")
+        async with (
+            aiohttp.ClientSession() as browser,
+            browser.get(started.authorize_url, allow_redirects=False) as page,
+        ):
+            final = page.headers["location"]
+        done = await logins.complete(started.login_id, final)
+        assert done.status == "complete" and done.credential_id is not None
+        assert seen == ["expired", "complete"]
+    finally:
+        await gateway.close()

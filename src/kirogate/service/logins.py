@@ -125,6 +125,7 @@ class LoginBook(Protocol):
         at: datetime,
         credential_id: int | None = None,
         error: str | None = None,
+        overriding: tuple[str, ...] = (),
     ) -> bool: ...
     async def expired_logins(self, now: datetime) -> list[str]: ...
     async def purge_logins(self, before: datetime) -> int: ...
@@ -165,9 +166,10 @@ class MemoryLoginBook:
         at: datetime,
         credential_id: int | None = None,
         error: str | None = None,
+        overriding: tuple[str, ...] = (),
     ) -> bool:
         row = self._rows.get(login_id)
-        if row is None or row.status != PENDING:
+        if row is None or row.status not in (PENDING, *overriding):
             return False
         row.status, row.finished_at, row.secret = status, at, None
         row.credential_id, row.error = credential_id, error
@@ -487,10 +489,10 @@ class Logins:
         return record
 
     async def _expire(self, login_id: str) -> None:
+        task = self._polls.get(login_id)
+        if task is not None and not task.done():
+            return  # this process polls it: the poll ends it at the code's expiry, or lands it
         await self._finish(login_id, "expired", error="the login was not completed in time")
-        task = self._polls.pop(login_id, None)
-        if task is not None and task is not asyncio.current_task():
-            await stop_task(task)
 
     async def _land(self, record: LoginRecord, credential: Credential) -> None:
         """Add the new credential through the one door, learn its e-mail, end the login."""
@@ -509,7 +511,9 @@ class Logins:
                 log.info(
                     "login %s: no e-mail for credential #%s yet: %s", record.id, stored.id, exc
                 )
-        await self._finish(record.id, "complete", credential_id=stored.id)
+        # The credential exists: that is the outcome, even if the login was marked expired
+        # while the code was being exchanged.
+        await self._finish(record.id, "complete", credential_id=stored.id, overriding=("expired",))
 
     async def _finish(
         self,
@@ -518,9 +522,15 @@ class Logins:
         *,
         credential_id: int | None = None,
         error: str | None = None,
+        overriding: tuple[str, ...] = (),
     ) -> bool:
         ended = await self._book().finish_login(
-            login_id, status, at=self.clock(), credential_id=credential_id, error=error
+            login_id,
+            status,
+            at=self.clock(),
+            credential_id=credential_id,
+            error=error,
+            overriding=overriding,
         )
         if ended:
             if status == "complete":

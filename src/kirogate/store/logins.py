@@ -114,12 +114,14 @@ class LoginsMixin(StoreBase):
         at: datetime,
         credential_id: int | None = None,
         error: str | None = None,
+        overriding: tuple[str, ...] = (),
     ) -> bool:
-        """End a pending login (its secret wiped); ``False`` when it had ended already."""
+        """End a pending login (its secret wiped); ``False`` when it had ended already.
+        ``overriding`` names ended statuses this end replaces too."""
         async with self._writing() as conn:
             result = await conn.execute(
                 sa.update(table)
-                .where(table.c.id == login_id, table.c.status == PENDING)
+                .where(table.c.id == login_id, table.c.status.in_((PENDING, *overriding)))
                 .values(
                     status=status,
                     finished_at=at,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +22,7 @@ from kirogate.errors import InvalidRequest, NotFound
 from kirogate.service import Gateway
 from kirogate.service.logins import (
     BUILDER_ID_START_URL,
+    LoginRecord,
     Logins,
     LoginStatus,
     MemoryLoginBook,
@@ -31,7 +35,6 @@ from kirogate.service.logins import (
     valid_login_id,
 )
 from kirogate.settings import load_settings
-from kirogate.store.logins import LoginRecord
 from tests.store.conftest import pg_database, pg_url, reset_pg_schema
 
 __all__ = ["pg_database"]  # the throwaway PostgreSQL database fixture, used here too
@@ -71,6 +74,12 @@ def test_the_redirect_address_or_its_bare_query_is_read() -> None:
     assert valid_login_id("login_" + "0" * 24) and not valid_login_id("login_../x")
 
 
+def test_a_gateway_without_a_store_does_not_load_the_database_libraries() -> None:
+    code = "import sys, kirogate.service.gateway; print('sqlalchemy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 async def test_the_memory_book_keeps_the_tables_rules() -> None:
     book = MemoryLoginBook()
     row = LoginRecord(
@@ -78,8 +87,8 @@ async def test_the_memory_book_keeps_the_tables_rules() -> None:
         created_at=NOW, expires_at=NOW + timedelta(minutes=10), state_hash="h",
         secret={"verifier": "v"},
     )  # fmt: skip
-    await book.add_login(row)
-    assert (await book.login_by_state("h")) is not None
+    await book.add_login(asdict(row))
+    assert LoginRecord.of(await book.login_by_state("h")) == row
     assert await book.claim_login_secret(row.id) == {"verifier": "v"}
     assert await book.claim_login_secret(row.id) is None
     assert await book.expired_logins(NOW + timedelta(minutes=10)) == [row.id]

@@ -27,13 +27,12 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from kirogate.errors import InvalidRequest, KirogateError, LoginFailed, NotFound
-from kirogate.store.logins import PENDING, LoginRecord
 from kirogate.tasks import spawn, stop_task
 from kirogate.upstream.auth import oidc
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
@@ -61,6 +60,7 @@ MAX_URL_LENGTH = 4096
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 _LOGIN_ID = re.compile(r"login_[0-9a-f]{24}")
 _REDIRECT_SCHEMES = ("http", "https", "kiro")
+PENDING = "pending"
 BUILDER_ID_START_URL = oidc.BUILDER_ID_START_URL
 
 SessionFor = Callable[[Any], "tuple[aiohttp.ClientSession, URL | None]"]
@@ -76,6 +76,30 @@ def state_hash(state: str) -> str:
 
 def valid_login_id(login_id: str) -> bool:
     return _LOGIN_ID.fullmatch(login_id) is not None
+
+
+@dataclass(slots=True)
+class LoginRecord:
+    """One login, as the book keeps it (the ``logins`` table's columns). ``secret`` is the
+    decrypted JSON object (a social login's PKCE verifier), ``None`` once used or ended."""
+
+    id: str
+    kind: str  # device | social
+    status: str  # pending | complete | expired | denied | failed
+    region: str
+    created_at: datetime
+    expires_at: datetime
+    provider: str | None = None
+    redirect_uri: str | None = None
+    state_hash: str | None = None
+    secret: dict[str, Any] | None = field(default=None, repr=False)
+    finished_at: datetime | None = None
+    credential_id: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any] | None) -> LoginRecord | None:
+        return cls(**row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +135,12 @@ class LoginStatus:
 
 
 class LoginBook(Protocol):
-    """Where logins are kept: the store's ``logins`` table, or :class:`MemoryLoginBook`."""
+    """Where logins are kept: the store's ``logins`` table (``store/logins.py``), or
+    :class:`MemoryLoginBook`. Rows are dicts of :class:`LoginRecord`'s fields."""
 
-    async def add_login(self, record: LoginRecord) -> None: ...
-    async def get_login(self, login_id: str) -> LoginRecord | None: ...
-    async def login_by_state(self, state_hash: str) -> LoginRecord | None: ...
+    async def add_login(self, row: dict[str, Any]) -> None: ...
+    async def get_login(self, login_id: str) -> dict[str, Any] | None: ...
+    async def login_by_state(self, state_hash: str) -> dict[str, Any] | None: ...
     async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None: ...
     async def finish_login(
         self,
@@ -136,26 +161,27 @@ class MemoryLoginBook:
     """The logins of a gateway without a store (one process): the table's rules, in a dict."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, LoginRecord] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
 
-    async def add_login(self, record: LoginRecord) -> None:
-        self._rows[record.id] = replace(record)
+    async def add_login(self, row: dict[str, Any]) -> None:
+        self._rows[row["id"]] = dict(row)
 
-    async def get_login(self, login_id: str) -> LoginRecord | None:
+    async def get_login(self, login_id: str) -> dict[str, Any] | None:
         row = self._rows.get(login_id)
-        return replace(row) if row is not None else None
+        return dict(row) if row is not None else None
 
-    async def login_by_state(self, state_hash: str) -> LoginRecord | None:
+    async def login_by_state(self, state_hash: str) -> dict[str, Any] | None:
         for row in self._rows.values():
-            if row.state_hash == state_hash:
-                return replace(row)
+            if row.get("state_hash") == state_hash:
+                return dict(row)
         return None
 
     async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None:
         row = self._rows.get(login_id)
-        if row is None or row.status != PENDING:
+        if row is None or row["status"] != PENDING:
             return None
-        secret, row.secret = row.secret, None
+        secret: dict[str, Any] | None = row.get("secret")
+        row["secret"] = None
         return secret
 
     async def finish_login(
@@ -169,21 +195,25 @@ class MemoryLoginBook:
         overriding: tuple[str, ...] = (),
     ) -> bool:
         row = self._rows.get(login_id)
-        if row is None or row.status not in (PENDING, *overriding):
+        if row is None or row["status"] not in (PENDING, *overriding):
             return False
-        row.status, row.finished_at, row.secret = status, at, None
-        row.credential_id, row.error = credential_id, error
+        row.update(status=status, finished_at=at, secret=None)
+        row.update(credential_id=credential_id, error=error)
         return True
 
     async def expired_logins(self, now: datetime) -> list[str]:
-        return [r.id for r in self._rows.values() if r.status == PENDING and r.expires_at <= now]
+        return [
+            row["id"]
+            for row in self._rows.values()
+            if row["status"] == PENDING and row["expires_at"] <= now
+        ]
 
     async def purge_logins(self, before: datetime) -> int:
         gone = [
-            row.id
+            row["id"]
             for row in self._rows.values()
-            if (row.finished_at is not None and row.finished_at < before)
-            or (row.status == PENDING and row.expires_at < before)
+            if (row.get("finished_at") is not None and row["finished_at"] < before)
+            or (row["status"] == PENDING and row["expires_at"] < before)
         ]
         for login_id in gone:
             del self._rows[login_id]
@@ -334,7 +364,7 @@ class Logins:
             expires_at=now + timedelta(seconds=authorization.expires_in),
             provider="BuilderId" if start == oidc.BUILDER_ID_START_URL else "Enterprise",
         )
-        await self._book().add_login(record)
+        await self._book().add_login(asdict(record))
         poll = self._poll(record, endpoints, registration, authorization, start)
         task = spawn(poll, name=f"kirogate device login {record.id}")
         self._polls[record.id] = task
@@ -399,7 +429,7 @@ class Logins:
             state_hash=state_hash(pkce.state),
             secret={"verifier": pkce.verifier},
         )
-        await self._book().add_login(record)
+        await self._book().add_login(asdict(record))
         self._watch()
         log.info("social login %s started (%s)", record.id, idp)
         return SocialStart(
@@ -430,7 +460,7 @@ class Logins:
         state = params.get("state")
         if not state:
             raise InvalidRequest("the address has no state", param="state")
-        record = await self._book().login_by_state(state_hash(state))
+        record = LoginRecord.of(await self._book().login_by_state(state_hash(state)))
         if record is None or record.kind != SOCIAL:
             raise NotFound("no login waits for this address (it expired, or it is not ours)")
         return await self._complete_social(record, dict(params))
@@ -472,7 +502,8 @@ class Logins:
         return _status(await self._current(await self._get(login_id)))
 
     async def _get(self, login_id: str) -> LoginRecord:
-        record = await self._book().get_login(login_id) if valid_login_id(login_id) else None
+        row = await self._book().get_login(login_id) if valid_login_id(login_id) else None
+        record = LoginRecord.of(row)
         if record is None:
             raise NotFound(
                 f"no login {login_id[:60]!r}: unknown, or ended more than "
@@ -485,7 +516,7 @@ class Logins:
         """``record``, expired first if its time is up."""
         if record.status == PENDING and record.expires_at <= self.clock():
             await self._expire(record.id)
-            return await self._book().get_login(record.id) or record
+            return LoginRecord.of(await self._book().get_login(record.id)) or record
         return record
 
     async def _expire(self, login_id: str) -> None:

@@ -1,6 +1,7 @@
 """Logins an operator started (``service/logins.py``), kept where every instance can read them.
 
-A row holds a login's status until some minutes after it ends; a social login's PKCE
+Rows go in and come out as dicts of the table's columns, ``secret`` decrypted (a JSON object
+or ``None``); the service makes its records of them. A row holds a login's status until some minutes after it ends; a social login's PKCE
 verifier rides along encrypted (``secret``) until it is used once: :meth:`claim_login_secret`
 hands it to exactly one caller, so a browser callback and a pasted URL racing on two
 instances cannot both exchange the code.
@@ -8,7 +9,6 @@ instances cannot both exchange the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,67 +21,27 @@ from kirogate.store.schema import logins as table
 PENDING = "pending"
 
 
-@dataclass(slots=True)
-class LoginRecord:
-    """One login. ``secret`` is the decrypted JSON object (``None`` once used or ended)."""
-
-    id: str
-    kind: str  # device | social
-    status: str  # pending | complete | expired | denied | failed
-    region: str
-    created_at: datetime
-    expires_at: datetime
-    provider: str | None = None
-    redirect_uri: str | None = None
-    state_hash: str | None = None
-    secret: dict[str, Any] | None = field(default=None, repr=False)
-    finished_at: datetime | None = None
-    credential_id: int | None = None
-    error: str | None = None
-
-
 class LoginsMixin(StoreBase):
-    def _login(self, row: sa.Row[Any]) -> LoginRecord:
+    def _login(self, row: sa.Row[Any]) -> dict[str, Any]:
+        values = dict(row._mapping)
         text = self._box.decrypt(row.secret) if row.secret is not None else None
-        return LoginRecord(
-            id=row.id,
-            kind=row.kind,
-            status=row.status,
-            region=row.region,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            provider=row.provider,
-            redirect_uri=row.redirect_uri,
-            state_hash=row.state_hash,
-            secret=orjson.loads(text) if text else None,
-            finished_at=row.finished_at,
-            credential_id=row.credential_id,
-            error=row.error,
-        )
+        values["secret"] = orjson.loads(text) if text else None
+        return values
 
-    async def add_login(self, record: LoginRecord) -> None:
-        secret = record.secret
-        values = {
-            "id": record.id,
-            "kind": record.kind,
-            "status": record.status,
-            "provider": record.provider,
-            "region": record.region,
-            "redirect_uri": record.redirect_uri,
-            "state_hash": record.state_hash,
-            "secret": self._box.encrypt(orjson.dumps(secret).decode()) if secret else None,
-            "created_at": record.created_at,
-            "expires_at": record.expires_at,
-        }
+    async def add_login(self, row: dict[str, Any]) -> None:
+        """Insert a new login; ``row`` holds the table's columns, ``secret`` a JSON object."""
+        values = {column.name: row.get(column.name) for column in table.columns}
+        secret = values["secret"]
+        values["secret"] = self._box.encrypt(orjson.dumps(secret).decode()) if secret else None
         async with self._writing() as conn:
             await conn.execute(sa.insert(table).values(**values))
 
-    async def get_login(self, login_id: str) -> LoginRecord | None:
+    async def get_login(self, login_id: str) -> dict[str, Any] | None:
         async with self._reading() as conn:
             row = (await conn.execute(sa.select(table).where(table.c.id == login_id))).first()
         return self._login(row) if row is not None else None
 
-    async def login_by_state(self, state_hash: str) -> LoginRecord | None:
+    async def login_by_state(self, state_hash: str) -> dict[str, Any] | None:
         query = sa.select(table).where(table.c.state_hash == state_hash)
         async with self._reading() as conn:
             row = (await conn.execute(query)).first()

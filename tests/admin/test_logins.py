@@ -401,3 +401,32 @@ async def test_no_secret_in_answers(stack: Stack) -> None:
     assert credential.access_token and credential.access_token not in texts
     code = parse_qs(urlsplit(final).query)["code"][0]
     assert code not in texts
+
+
+async def test_the_login_service_failing_at_the_start_is_a_502(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kirogate.errors import LoginFailed
+    from kirogate.upstream.auth import oidc
+
+    async def refused(*args: object, **kwargs: object) -> object:
+        raise LoginFailed("registering the OIDC client: HTTP 400 invalid_request")
+
+    monkeypatch.setattr(oidc, "register_client", refused)
+    answer = await stack.admin("POST", "/logins/device")
+    assert answer.status_code == 502
+    assert "registering the OIDC client" in answer.json()["error"]["message"]
+    assert await stack.logins._book().count_logins() == 0
+
+
+async def test_the_callback_is_off_with_the_admin_api(stack: Stack) -> None:
+    import dataclasses
+
+    started = await _start_social(stack, redirect_uri=CALLBACK)
+    _, final = await _open(stack, started["authorize_url"])
+    settings = stack.gateway.settings
+    server = dataclasses.replace(settings.server, admin_key=None)
+    stack.gateway.settings = dataclasses.replace(settings, server=server)
+    page = await stack.http.get(final.removeprefix("http://test"))
+    assert page.status_code == 404 and "Login failed" in page.text
+    assert stack.gateway.pool.credentials() == []

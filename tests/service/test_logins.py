@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,22 +17,9 @@ import pytest
 
 from kirogate.emulator.app import RunningEmulator, start_emulator
 from kirogate.emulator.config import EmulatorConfig
-from kirogate.errors import InvalidRequest, NotFound
+from kirogate.errors import NotFound
 from kirogate.service import Gateway
-from kirogate.service.logins import (
-    BUILDER_ID_START_URL,
-    LoginRecord,
-    Logins,
-    LoginStatus,
-    MemoryLoginBook,
-    check_provider,
-    check_redirect_uri,
-    check_region,
-    check_start_url,
-    redirect_params,
-    state_hash,
-    valid_login_id,
-)
+from kirogate.service.logins import Logins, LoginStatus
 from kirogate.settings import load_settings
 from tests.store.conftest import pg_database, pg_url, reset_pg_schema
 
@@ -42,61 +28,10 @@ __all__ = ["pg_database"]  # the throwaway PostgreSQL database fixture, used her
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
 
-def test_the_input_checks_name_their_field() -> None:
-    assert check_region(None, "us-east-1") == "us-east-1"
-    assert check_region("eu-central-1", "us-east-1") == "eu-central-1"
-    assert check_start_url(None) == BUILDER_ID_START_URL
-    assert check_start_url(" https://d-1.awsapps.com/start ") == "https://d-1.awsapps.com/start"
-    assert check_provider("GitHub") == "github"
-    assert check_redirect_uri(None).startswith("kiro://")
-    cases = [
-        (lambda: check_region("x", "us-east-1"), "region"),
-        (lambda: check_region(5, "us-east-1"), "region"),
-        (lambda: check_start_url("https:///nohost"), "start_url"),
-        (lambda: check_start_url("https://a b.example/start"), "start_url"),
-        (lambda: check_provider(None), "provider"),
-        (lambda: check_redirect_uri("https://x.example/cb#frag"), "redirect_uri"),
-        (lambda: check_redirect_uri("/relative"), "redirect_uri"),
-        (lambda: redirect_params("https://x.example/cb?code=1"), "url"),
-        (lambda: redirect_params("   "), "url"),
-    ]
-    for call, field in cases:
-        with pytest.raises(InvalidRequest) as caught:
-            call()
-        assert caught.value.param == field and f"'{field}'" in caught.value.message
-
-
-def test_the_redirect_address_or_its_bare_query_is_read() -> None:
-    final = "kiro://kiro.kiroAgent/authenticate-success?code=abc&state=s1"
-    assert redirect_params(final) == {"code": "abc", "state": "s1"}
-    assert redirect_params("code=abc&state=s1") == {"code": "abc", "state": "s1"}
-    assert state_hash("s1") != state_hash("s2") and len(state_hash("s1")) == 64
-    assert valid_login_id("login_" + "0" * 24) and not valid_login_id("login_../x")
-
-
 def test_a_gateway_without_a_store_does_not_load_the_database_libraries() -> None:
     code = "import sys, kirogate.service.gateway; print('sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-async def test_the_memory_book_keeps_the_tables_rules() -> None:
-    book = MemoryLoginBook()
-    row = LoginRecord(
-        id="login_" + "1" * 24, kind="social", status="pending", region="us-east-1",
-        created_at=NOW, expires_at=NOW + timedelta(minutes=10), state_hash="h",
-        secret={"verifier": "v"},
-    )  # fmt: skip
-    await book.add_login(asdict(row))
-    assert LoginRecord.of(await book.login_by_state("h")) == row
-    assert await book.claim_login_secret(row.id) == {"verifier": "v"}
-    assert await book.claim_login_secret(row.id) is None
-    assert await book.expired_logins(NOW + timedelta(minutes=10)) == [row.id]
-    assert await book.finish_login(row.id, "expired", at=NOW)
-    assert not await book.finish_login(row.id, "complete", at=NOW)
-    assert await book.purge_logins(NOW) == 0
-    assert await book.purge_logins(NOW + timedelta(seconds=1)) == 1
-    assert await book.count_logins() == 0
 
 
 @pytest.fixture

@@ -21,18 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from kirogate.errors import InvalidRequest, KirogateError, LoginFailed, NotFound
+from kirogate.service.login_book import PENDING, LoginBook, LoginRecord, MemoryLoginBook
+from kirogate.service.login_checks import (
+    check_provider,
+    check_redirect_uri,
+    check_region,
+    check_start_url,
+    redirect_params,
+    state_hash,
+    valid_login_id,
+)
 from kirogate.tasks import spawn, stop_task
 from kirogate.upstream.auth import oidc
 from kirogate.upstream.endpoints import Endpoints, resolve_endpoints
@@ -51,55 +58,16 @@ log = logging.getLogger(__name__)
 DEVICE = "device"
 SOCIAL = "social"
 STATUSES = ("pending", "complete", "expired", "denied", "failed")
-PROVIDERS = ("google", "github")
 SOCIAL_TTL = 600.0  # seconds a social login waits for the browser
 RESULT_TTL = 600.0  # seconds a finished login's status stays readable
 SWEEP_INTERVAL = 30.0
 EMAIL_TIMEOUT = 15.0
-MAX_URL_LENGTH = 4096
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
-_LOGIN_ID = re.compile(r"login_[0-9a-f]{24}")
-_REDIRECT_SCHEMES = ("http", "https", "kiro")
-PENDING = "pending"
-BUILDER_ID_START_URL = oidc.BUILDER_ID_START_URL
 
 SessionFor = Callable[[Any], "tuple[aiohttp.ClientSession, URL | None]"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8", errors="replace")).hexdigest()
-
-
-def valid_login_id(login_id: str) -> bool:
-    return _LOGIN_ID.fullmatch(login_id) is not None
-
-
-@dataclass(slots=True)
-class LoginRecord:
-    """One login, as the book keeps it (the ``logins`` table's columns). ``secret`` is the
-    decrypted JSON object (a social login's PKCE verifier), ``None`` once used or ended."""
-
-    id: str
-    kind: str  # device | social
-    status: str  # pending | complete | expired | denied | failed
-    region: str
-    created_at: datetime
-    expires_at: datetime
-    provider: str | None = None
-    redirect_uri: str | None = None
-    state_hash: str | None = None
-    secret: dict[str, Any] | None = field(default=None, repr=False)
-    finished_at: datetime | None = None
-    credential_id: int | None = None
-    error: str | None = None
-
-    @classmethod
-    def of(cls, row: Mapping[str, Any] | None) -> LoginRecord | None:
-        return cls(**row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,170 +100,6 @@ class LoginStatus:
     provider: str | None = None
     credential_id: int | None = None
     error: str | None = None
-
-
-class LoginBook(Protocol):
-    """Where logins are kept: the store's ``logins`` table (``store/logins.py``), or
-    :class:`MemoryLoginBook`. Rows are dicts of :class:`LoginRecord`'s fields."""
-
-    async def add_login(self, row: dict[str, Any]) -> None: ...
-    async def get_login(self, login_id: str) -> dict[str, Any] | None: ...
-    async def login_by_state(self, state_hash: str) -> dict[str, Any] | None: ...
-    async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None: ...
-    async def finish_login(
-        self,
-        login_id: str,
-        status: str,
-        *,
-        at: datetime,
-        credential_id: int | None = None,
-        error: str | None = None,
-        overriding: tuple[str, ...] = (),
-    ) -> bool: ...
-    async def expired_logins(self, now: datetime) -> list[str]: ...
-    async def purge_logins(self, before: datetime) -> int: ...
-    async def count_logins(self) -> int: ...
-
-
-class MemoryLoginBook:
-    """The logins of a gateway without a store (one process): the table's rules, in a dict."""
-
-    def __init__(self) -> None:
-        self._rows: dict[str, dict[str, Any]] = {}
-
-    async def add_login(self, row: dict[str, Any]) -> None:
-        self._rows[row["id"]] = dict(row)
-
-    async def get_login(self, login_id: str) -> dict[str, Any] | None:
-        row = self._rows.get(login_id)
-        return dict(row) if row is not None else None
-
-    async def login_by_state(self, state_hash: str) -> dict[str, Any] | None:
-        for row in self._rows.values():
-            if row.get("state_hash") == state_hash:
-                return dict(row)
-        return None
-
-    async def claim_login_secret(self, login_id: str) -> dict[str, Any] | None:
-        row = self._rows.get(login_id)
-        if row is None or row["status"] != PENDING:
-            return None
-        secret: dict[str, Any] | None = row.get("secret")
-        row["secret"] = None
-        return secret
-
-    async def finish_login(
-        self,
-        login_id: str,
-        status: str,
-        *,
-        at: datetime,
-        credential_id: int | None = None,
-        error: str | None = None,
-        overriding: tuple[str, ...] = (),
-    ) -> bool:
-        row = self._rows.get(login_id)
-        if row is None or row["status"] not in (PENDING, *overriding):
-            return False
-        row.update(status=status, finished_at=at, secret=None)
-        row.update(credential_id=credential_id, error=error)
-        return True
-
-    async def expired_logins(self, now: datetime) -> list[str]:
-        return [
-            row["id"]
-            for row in self._rows.values()
-            if row["status"] == PENDING and row["expires_at"] <= now
-        ]
-
-    async def purge_logins(self, before: datetime) -> int:
-        gone = [
-            row["id"]
-            for row in self._rows.values()
-            if (row.get("finished_at") is not None and row["finished_at"] < before)
-            or (row["status"] == PENDING and row["expires_at"] < before)
-        ]
-        for login_id in gone:
-            del self._rows[login_id]
-        return len(gone)
-
-    async def count_logins(self) -> int:
-        return len(self._rows)
-
-
-# ---------------------------------------------------------------- checking the operator's input
-
-
-def check_region(region: object, default: str) -> str:
-    if region is None:
-        return default
-    if not isinstance(region, str) or not _REGION.fullmatch(region):
-        raise InvalidRequest(
-            "field 'region' must be an AWS region such as us-east-1", param="region"
-        )
-    return region
-
-
-def check_start_url(start_url: object) -> str:
-    """The IAM Identity Center portal URL, or Builder ID's when none is given."""
-    if start_url is None:
-        return oidc.BUILDER_ID_START_URL
-    problem = (
-        "field 'start_url' must be an https:// URL such as https://d-1234567890.awsapps.com/start"
-    )
-    if not isinstance(start_url, str) or len(start_url) > MAX_URL_LENGTH:
-        raise InvalidRequest(problem, param="start_url")
-    start_url = start_url.strip()
-    try:
-        parts = urlsplit(start_url)
-    except ValueError:
-        raise InvalidRequest(problem, param="start_url") from None
-    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in start_url):
-        raise InvalidRequest(problem, param="start_url")
-    return start_url
-
-
-def check_provider(provider: object) -> str:
-    if not isinstance(provider, str) or provider.lower() not in PROVIDERS:
-        raise InvalidRequest("field 'provider' must be google or github", param="provider")
-    return provider.lower()
-
-
-def check_redirect_uri(redirect_uri: object) -> str:
-    """Kiro's own ``kiro://`` address unless another is given (e.g. kirogate's callback)."""
-    if redirect_uri is None:
-        return oidc.KIRO_REDIRECT_URI
-    problem = "field 'redirect_uri' must be an http://, https:// or kiro:// URL without a fragment"
-    if not isinstance(redirect_uri, str) or len(redirect_uri) > MAX_URL_LENGTH:
-        raise InvalidRequest(problem, param="redirect_uri")
-    try:
-        parts = urlsplit(redirect_uri)
-    except ValueError:
-        raise InvalidRequest(problem, param="redirect_uri") from None
-    if (
-        parts.scheme not in _REDIRECT_SCHEMES
-        or not parts.netloc
-        or parts.fragment
-        or any(c.isspace() for c in redirect_uri)
-    ):
-        raise InvalidRequest(problem, param="redirect_uri")
-    return redirect_uri
-
-
-def redirect_params(url: object) -> dict[str, str]:
-    """The query of the address the browser ended on (or of the bare query string)."""
-    problem = "field 'url' must be the address the browser ended on (…?code=…&state=…)"
-    if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH:
-        raise InvalidRequest(problem, param="url")
-    text = url.strip()
-    try:
-        query = urlsplit(text).query if "?" in text else text
-    except ValueError:
-        raise InvalidRequest(problem, param="url") from None
-    params = {key: values[0] for key, values in parse_qs(query).items() if values}
-    if "state" not in params:
-        raise InvalidRequest(problem + ": it has no state", param="url")
-    return params
 
 
 # ---------------------------------------------------------------- the logins in flight

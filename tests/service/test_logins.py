@@ -1,5 +1,6 @@
-"""The login service: its input checks, the in-process book, shutdown, and two instances on one
-PostgreSQL store (a login started on one is answered for, and completed, on the other)."""
+"""The login service on the emulator: shutdown, the sweep, the races at expiry, and two
+instances on one PostgreSQL store (a login started on one is answered for, and completed, on
+the other)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,8 +25,6 @@ from kirogate.settings import load_settings
 from tests.store.conftest import pg_database, pg_url, reset_pg_schema
 
 __all__ = ["pg_database"]  # the throwaway PostgreSQL database fixture, used here too
-
-NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
 
 def test_a_gateway_without_a_store_does_not_load_the_database_libraries() -> None:

@@ -339,7 +339,12 @@ class CredentialUnusable(AuthError):
 
 
 class LoginFailed(AuthError):
-    pass
+    """``outcome`` says how: ``expired`` (not approved in time), ``denied`` (refused in the
+    browser) or ``failed`` (anything else)."""
+
+    def __init__(self, message: str, *, outcome: str = "failed") -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 # ---------------------------------------------------------------- upstream

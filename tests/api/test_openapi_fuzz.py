@@ -72,8 +72,13 @@ OPERATIONS = [
     ("PUT", "/api/admin/groups/{name}/credentials"),
     ("POST", "/api/admin/groups/{name}/credentials"),
     ("DELETE", "/api/admin/groups/{name}/credentials/{credential_id}"),
+    ("POST", "/api/admin/logins/device"),
+    ("POST", "/api/admin/logins/social"),
+    ("GET", "/api/admin/logins/{login_id}"),
+    ("POST", "/api/admin/logins/{login_id}/complete"),
 ]
-PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
+# The login callback answers a browser with HTML pages (tests/admin/test_logins.py).
+PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/logins/callback"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:
 # often enough a real model, credential or the documented example's conversation is put in,
 # so the fuzzed options around them reach the converters, the emulator and the streams.

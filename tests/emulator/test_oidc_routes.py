@@ -102,6 +102,25 @@ async def test_polling_faster_than_interval_is_slow_down(
     assert err["error"] == "authorization_pending"
 
 
+async def test_asked_slow_down_raises_the_interval_by_five_seconds(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    client = {"clientId": "emu-any", "clientSecret": "whatever"}
+    device = await _start(session, emulator.url, client)
+    async with session.post(f"{emulator.url}/_emulator/slow-down", json={"polls": 1}) as resp:
+        assert (resp.status, await resp.json()) == (200, {"slowDowns": 1})
+    status, err = await _post(session, f"{emulator.url}/token", _poll_body(client, device))
+    assert (status, err["error"]) == (400, "slow_down")
+    emulator.state.advance_clock(1.5)  # the old interval is not enough any more
+    status, err = await _post(session, f"{emulator.url}/token", _poll_body(client, device))
+    assert err["error"] == "slow_down"
+    emulator.state.advance_clock(6.5)
+    status, err = await _post(session, f"{emulator.url}/token", _poll_body(client, device))
+    assert err["error"] == "authorization_pending"
+    async with session.post(f"{emulator.url}/_emulator/slow-down", json={"polls": -1}) as resp:
+        assert resp.status == 400
+
+
 async def test_device_code_expires(
     make_emulator: StartEmulator, session: aiohttp.ClientSession
 ) -> None:

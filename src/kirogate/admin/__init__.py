@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kirogate.admin import credential_batch, credentials, groups, jobs, pool
+from kirogate.admin import credential_batch, credentials, groups, jobs, logins, pool
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
 
 router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
@@ -23,6 +23,7 @@ for _nouns in (
     credential_batch.router,
     jobs.router,
     groups.router,
+    logins.router,
 ):
     router.include_router(_nouns)
 

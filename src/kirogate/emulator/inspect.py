@@ -6,7 +6,8 @@ Control: ``POST reset`` (``?what=requests`` clears only the log), ``POST credent
 ``POST expire`` ``{accessToken}``, ``POST revoke`` ``{refreshToken|apiKey|accessToken}``,
 ``POST clients`` ``{clientId, clientSecret}``, ``POST approve`` ``{userCode, deny?}``,
 ``POST clock`` ``{advance: seconds}``, ``POST refresh-outage`` ``{status}`` (every token refresh
-answers that HTTP status; ``null`` ends the outage).
+answers that HTTP status; ``null`` ends the outage), ``POST slow-down`` ``{polls}`` (the next
+device-code polls answer ``slow_down``).
 """
 
 from __future__ import annotations
@@ -176,6 +177,14 @@ async def approve(request: web.Request) -> web.Response:
     return json_response({"status": "denied" if deny else "approved"})
 
 
+async def slow_down(request: web.Request) -> web.Response:
+    polls = (await _body(request)).get("polls", 1)
+    if isinstance(polls, bool) or not isinstance(polls, int) or polls < 0:
+        return _error("polls must be a whole number of polls")
+    state_of(request).device_slow_downs = polls
+    return json_response({"slowDowns": polls})
+
+
 async def clock(request: web.Request) -> web.Response:
     state = state_of(request)
     advance = (await _body(request)).get("advance", 0)
@@ -222,4 +231,5 @@ def add_routes(app: web.Application) -> None:
     router.add_post(f"{PREFIX}/clients", register_client)
     router.add_post(f"{PREFIX}/approve", approve)
     router.add_post(f"{PREFIX}/clock", clock)
+    router.add_post(f"{PREFIX}/slow-down", slow_down)
     router.add_post(f"{PREFIX}/refresh-outage", refresh_outage)

@@ -3,8 +3,10 @@ verification page ``GET /device?user_code=…`` that approves a device code when
 
 All bodies are camelCase JSON (spec auth §3.1, §2.2); errors are
 ``{"error": …, "error_description": …}``, 400 except ``invalid_client`` (401, as AWS).
-The poll interval is not raised after ``slow_down`` (RFC 8628 says +5 s; that would only
-slow tests down).
+A poll sooner than the code's interval answers ``slow_down`` without raising the interval
+(RFC 8628 says +5 s; that would only slow tests down), except for the slow-downs a test asks
+for (``POST /_emulator/slow-down``): each raises the interval by 5 s, so a client that does
+not wait 5 s more gets ``slow_down`` again.
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ def _poll_device(request: web.Request, client_id: str, device_code: str) -> web.
     if device.expires_at <= now:
         return send_reply(request, replies.oauth_error("expired_token", "Device code has expired"))
     last, device.last_poll = device.last_poll, now
+    if state.device_slow_downs > 0 and device.status == "pending":
+        state.device_slow_downs -= 1
+        device.interval += 5
+        return send_reply(
+            request, replies.oauth_error("slow_down", "Client is polling too quickly")
+        )
     if last is not None and now - last < device.interval:
         return send_reply(
             request, replies.oauth_error("slow_down", "Client is polling too quickly")

@@ -55,6 +55,9 @@ class EmulatorState:
         self.logins: dict[str, LoginGrant] = {}
         # An HTTP status every token refresh answers (an auth service outage); None: none.
         self.refresh_outage: int | None = None
+        # The next N device-code polls answer slow_down (and raise that code's interval by
+        # 5 s, as RFC 8628 asks the client to): how a test sees the client honour it.
+        self.device_slow_downs = 0
         self.requests.clear()
 
     # ------------------------------------------------------------ clock and ids

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from kirogate.errors import CredentialSourceError, InvalidRequest
-from kirogate.store.credentials import validate_credential
 from kirogate.upstream.auth.kiro_cli import load_kiro_cli_db
 from kirogate.upstream.auth.sources import credential_from_object
 from kirogate.upstream.credentials import Credential, CredentialOrigin, mask_secret
@@ -227,6 +226,8 @@ def token_items(
 
 def read_item(index: int, item: object) -> ImportItem:
     """One item as a credential, or the reason (its field named, no secret shown)."""
+    from kirogate.store.credentials import validate_credential  # SQLAlchemy, when needed
+
     where = f"[{index}]"
     secrets = _item_secrets(item)
     try:

@@ -22,6 +22,7 @@ from kirogate.service.answer import Answering
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.compression import Compressor
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
+from kirogate.service.logins import Logins
 from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
 from kirogate.service.operations import Operations
 from kirogate.service.shutdown import Shutdown
@@ -99,6 +100,9 @@ class Gateway(Answering):
         self.operations.changes = self.changes
         self.operations.events = self.events
         self.changes.on("groups", self.operations.reload_groups)
+        self.operations.logins = Logins(
+            self.operations, lambda: self.settings, self.http.session_for, store=lambda: self.store
+        )
         self.build_options = build_options or KiroBuildOptions()
         aliases = settings.models.aliases
         # The model names clients may use: the built-in table plus the configured aliases.
@@ -118,6 +122,8 @@ class Gateway(Answering):
 
     async def close(self) -> None:
         self.shutdown.close()
+        if self.operations.logins is not None:
+            await self.operations.logins.close()
         await self.changes.close()
         await self.operations.operator_jobs.close()
         if self.jobs is not None:

@@ -15,18 +15,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from kirogate.errors import InvalidRequest, NotFound, StoreUnavailable
-from kirogate.store.groups import (
-    GroupRecord,
-    credential_ids,
-    description_of,
-    group_name,
-    valid_name,
-)
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from kirogate.pool.credential_pool import CredentialPool
     from kirogate.service.changes import ChangeFeed
     from kirogate.store import Store
+    from kirogate.store.groups import GroupRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +43,14 @@ class GroupKeeper(Protocol):
     async def remove_group_member(self, name: str, credential_id: int) -> GroupRecord: ...
 
 
+def _rules() -> ModuleType:
+    """The groups' record and name rules, imported when first needed: they live with the
+    store, whose SQLAlchemy a gateway without a store never loads."""
+    from kirogate.store import groups
+
+    return groups
+
+
 class MemoryGroups:
     """The groups of a gateway without a store (tests, embedding): this process only, lost
     at exit, with the store's rules (names, unknown ids: those not in the pool)."""
@@ -56,7 +60,7 @@ class MemoryGroups:
         self._groups: dict[str, GroupRecord] = {}
 
     def _get(self, name: str) -> GroupRecord:
-        group = self._groups.get(name) if valid_name(name) else None
+        group = self._groups.get(name) if _rules().valid_name(name) else None
         if group is None:
             raise NotFound(f"group {name[:80]!r} does not exist", param="name")
         return group
@@ -82,15 +86,16 @@ class MemoryGroups:
         return {name: frozenset(g.credential_ids) for name, g in self._groups.items()}
 
     async def create_group(self, name: str, description: str | None = None) -> GroupRecord:
-        name = group_name(name)
-        description = description_of(description)
+        name = _rules().group_name(name)
+        description = _rules().description_of(description)
         if name in self._groups:
             raise InvalidRequest(f"name: group {name!r} exists already", param="name")
-        group = self._groups[name] = GroupRecord(name, description, datetime.now(UTC), ())
+        group: GroupRecord = _rules().GroupRecord(name, description, datetime.now(UTC), ())
+        self._groups[name] = group
         return group
 
     async def update_group(self, name: str, *, description: str | None) -> GroupRecord:
-        description = description_of(description)
+        description = _rules().description_of(description)
         group = self._groups[name] = replace(self._get(name), description=description)
         return group
 
@@ -99,13 +104,13 @@ class MemoryGroups:
         del self._groups[name]
 
     async def set_group_members(self, name: str, ids: Iterable[int]) -> GroupRecord:
-        wanted = credential_ids(list(ids))
+        wanted = _rules().credential_ids(list(ids))
         self._get(name)
         self._check(wanted)
         return self._members(name, wanted)
 
     async def add_group_members(self, name: str, ids: Iterable[int]) -> GroupRecord:
-        wanted = credential_ids(list(ids))
+        wanted = _rules().credential_ids(list(ids))
         group = self._get(name)
         self._check(wanted)
         return self._members(name, {*group.credential_ids, *wanted})

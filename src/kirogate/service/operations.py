@@ -62,6 +62,7 @@ from kirogate.upstream.credentials import (
 from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 
 if TYPE_CHECKING:
+    from kirogate.service.logins import Logins
     from kirogate.store import ApiKeyRecord, ProxyRecord, Store
 
 # The pool's vocabulary, as the admin API and the command line see it through this door.
@@ -148,6 +149,8 @@ class Operations(
         self.events: EventBus = EventBus()
         # Long admin actions (verify) running in the background, in this process.
         self.operator_jobs = OperatorJobs()
+        # Operator-started logins (service/logins.py): a gateway's, none on the command line.
+        self.logins: Logins | None = None
 
     @classmethod
     @asynccontextmanager

@@ -233,3 +233,28 @@ credential_group_members = sa.Table(
         index=True,
     ),
 )
+
+# Logins an operator started through the admin API (service/logins.py): their status, so any
+# instance can answer for one, and, for a social login, the PKCE verifier until it is used
+# (``secret``, encrypted JSON; wiped when the login finishes). ``state_hash`` is the SHA-256
+# of the login's state, by which the browser's callback finds it. Rows go some minutes after
+# the login ends or expires.
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("provider", sa.String(32)),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("redirect_uri", sa.Text),
+    sa.Column("state_hash", sa.String(64)),
+    sa.Column("secret", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("credential_id", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("state_hash", name="uq_logins_state_hash"),
+)
+SECRET_COLUMNS["logins"] = ("secret",)

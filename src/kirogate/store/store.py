@@ -28,6 +28,7 @@ from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.groups import GroupsMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
+from kirogate.store.logins import LoginsMixin
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
@@ -101,6 +102,7 @@ class Store(
     # operator API mixins (one line each)
     GroupsMixin,
     CredentialBatchMixin,
+    LoginsMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

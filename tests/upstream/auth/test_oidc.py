@@ -269,24 +269,26 @@ async def test_poll_honours_server_interval(fake, session):
 
 
 @pytest.mark.parametrize(
-    ("error", "message"),
+    ("error", "message", "outcome"),
     [
-        ("expired_token", "expired"),
-        ("access_denied", "denied"),
-        ("invalid_client", "invalid_client"),
+        ("expired_token", "expired", "expired"),
+        ("access_denied", "denied", "denied"),
+        ("invalid_client", "invalid_client", "failed"),
     ],
 )
-async def test_poll_fatal_errors(fake, session, error, message):
+async def test_poll_fatal_errors(fake, session, error, message, outcome):
     fake.token_script = [PENDING, (400, {"error": error, "error_description": "no"})]
-    with pytest.raises(LoginFailed, match=message):
+    with pytest.raises(LoginFailed, match=message) as caught:
         await poll(fake, session, FakeTime())
+    assert caught.value.outcome == outcome
 
 
 async def test_poll_stops_at_device_code_expiry(fake, session):
     fake.token_script = [PENDING] * 10
     time = FakeTime()
-    with pytest.raises(LoginFailed, match="not approved within 3s"):
+    with pytest.raises(LoginFailed, match="not approved within 3s") as caught:
         await poll(fake, session, time, auth=authorization(expires_in=3, interval=1))
+    assert caught.value.outcome == "expired"
     assert time.sleeps == [1, 1, 1]
     assert len(fake.calls) == 3
 

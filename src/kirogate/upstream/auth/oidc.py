@@ -251,9 +251,11 @@ async def poll_device_token(
                 interval += SLOW_DOWN_STEP
                 state = "slow_down"
             elif error == "expired_token":
-                raise LoginFailed("the device code expired before the login was approved")
+                raise LoginFailed(
+                    "the device code expired before the login was approved", outcome="expired"
+                )
             elif error == "access_denied":
-                raise LoginFailed("the login was denied in the browser")
+                raise LoginFailed("the login was denied in the browser", outcome="denied")
             elif status >= 500:
                 log.warning("device login poll: %s, retrying", _describe_error(status, data, text))
                 state = "retrying"
@@ -261,14 +263,18 @@ async def poll_device_token(
                 raise LoginFailed(f"device login failed: {_describe_error(status, data, text)}")
         remaining = deadline - monotonic()
         if remaining <= 0:
-            raise LoginFailed(f"the login was not approved within {lifetime:.0f}s")
+            raise LoginFailed(
+                f"the login was not approved within {lifetime:.0f}s", outcome="expired"
+            )
         if on_pending is not None:
             result = on_pending(state, remaining)
             if inspect.isawaitable(result):
                 await result
         await sleep(min(interval, remaining))
         if deadline - monotonic() <= 0:
-            raise LoginFailed(f"the login was not approved within {lifetime:.0f}s")
+            raise LoginFailed(
+                f"the login was not approved within {lifetime:.0f}s", outcome="expired"
+            )
 
 
 def _expiry(data: dict[str, Any], now: datetime) -> datetime:

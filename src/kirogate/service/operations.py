@@ -45,6 +45,9 @@ from kirogate.pool.state import (
     with_reset,
 )
 from kirogate.pool.status import Availability, CredentialStatus
+from kirogate.service.alerts import AlertOperations
+from kirogate.service.audit import AuditOperations
+from kirogate.service.backup import BackupOperations
 from kirogate.service.changes import ChangeFeed
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
@@ -106,7 +109,7 @@ class ImportReport:
     merged: list[tuple[int, int | None]] = field(default_factory=list)  # (removed id, into id)
 
 
-class Operations:
+class Operations(AuditOperations, AlertOperations, BackupOperations):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 
     ``pool`` gives the live pool, or ``None`` for the command line's store-only door, where

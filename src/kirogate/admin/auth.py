@@ -173,7 +173,7 @@ class AdminRoute(APIRoute):
                 actor=admin_actor(request),
                 address=client_address(request),
                 method=request.method,
-                path=self.path_format,
+                path=route_template(request),
                 name=self.name,
             )
             token = ADMIN_CALL.set(call)
@@ -201,6 +201,18 @@ class AdminRoute(APIRoute):
 
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def route_template(request: Request) -> str:
+    """The request's path with each path parameter put back as ``{name}``
+    (``/api/admin/credentials/{credential_id}``), whatever prefix the routers added."""
+    segments = request.url.path.split("/")
+    for name, value in reversed(list(request.path_params.items())):
+        for index in range(len(segments) - 1, -1, -1):
+            if segments[index] == str(value):
+                segments[index] = "{" + name + "}"
+                break
+    return "/".join(segments)
 
 
 async def _record(

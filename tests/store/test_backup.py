@@ -1,0 +1,26 @@
+"""Table dumps and restores (secrets decrypted in the dump, encrypted again on restore)."""
+
+from __future__ import annotations
+
+from kirogate.store import Store
+from kirogate.store.backup import BACKUP_TABLES
+
+
+async def test_a_dump_restores_into_another_store(store: Store, open_store: object, tmp_path: object) -> None:
+    await store.add_proxy("http://p.example:1", username="u", password="pw-secret-1")
+    await store.block_ip("10.0.0.0/8", "x")
+    rows = await store.dump_table("proxies")
+    assert rows[0]["password"] == "pw-secret-1"
+    outcomes = await store.restore_table("proxies", rows, replace=False)
+    assert [o.outcome for o in outcomes] == ["skipped"]
+    outcomes = await store.restore_table("proxies", [{**rows[0], "password": "new"}], replace=False)
+    assert [o.outcome for o in outcomes] == ["updated"]
+    assert (await store.list_proxies())[0].password == "new"
+    replaced = await store.restore_table("blocked_ips", [{"ip": "192.0.2.1", "reason": None,
+                                                          "created_at": rows[0]["created_at"]}],
+                                         replace=True)  # fmt: skip
+    assert [o.outcome for o in replaced] == ["added"]
+    assert [ip for ip, _ in await store.blocked_ips()] == ["192.0.2.1"]
+    bad = await store.restore_table("blocked_ips", [{"reason": "no ip"}, "x"], replace=False)
+    assert [o.outcome for o in bad] == ["skipped", "skipped"]
+    assert set(BACKUP_TABLES) >= {"api_keys", "settings", "blocked_ips", "proxies"}

@@ -38,7 +38,9 @@ async def test_crud_with_the_url_masked(live_store: tuple[FastAPI, Gateway]) -> 
     changed = await call(app, "PATCH", f"{BASE}/{hook['id']}",
                          body={"enabled": False, "events": ["key_limit"]}, headers=key())  # fmt: skip
     assert changed.json()["enabled"] is False and changed.json()["events"] == ["key_limit"]
-    assert (await call(app, "GET", f"{BASE}/{hook['id']}", headers=key())).json()["enabled"] is False
+    assert (await call(app, "GET", f"{BASE}/{hook['id']}", headers=key())).json()[
+        "enabled"
+    ] is False
     assert (await call(app, "DELETE", f"{BASE}/{hook['id']}", headers=key())).status == 200
     assert (await call(app, "GET", f"{BASE}/{hook['id']}", headers=key())).status == 404
     # The URL is encrypted at rest, and the trail holds no token either.

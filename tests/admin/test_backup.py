@@ -84,12 +84,14 @@ async def test_a_backup_restores_on_another_machine(
     # Merging the same file again changes nothing.
     again = (await call(other_app, "POST", "/api/admin/backup", body=document,
                         headers=headers())).json()  # fmt: skip
-    assert again["added"] == 0 and again["skipped"] == len(again["items"]), [i for i in again["items"] if i["outcome"] == "updated"]
+    assert again["added"] == 0 and again["skipped"] == len(again["items"]), [
+        i for i in again["items"] if i["outcome"] == "updated"
+    ]
     assert SECRET_FREE(again)
     assert await target.store.verify_api_key(STORED_KEY) is not None
 
 
-def SECRET_FREE(report: object) -> bool:  # noqa: N802 - reads as a predicate in the asserts
+def SECRET_FREE(report: object) -> bool:
     text = str(report)
     return all(secret not in text for secret in (REFRESH, IDC_REFRESH, STORED_KEY, HOOK_TOKEN))
 

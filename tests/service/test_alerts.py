@@ -61,8 +61,8 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait(self, count: int, timeout: float = 5.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def wait(self, count: int, seconds: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + seconds
         while len(self.bodies) < count:
             assert asyncio.get_running_loop().time() < deadline, self.bodies
             await asyncio.sleep(0.02)
@@ -111,7 +111,10 @@ def test_each_format_has_its_receivers_shape() -> None:
     alert = Alert("key_limit", "4:rpm", "kirogate: key #4 reached its limit rpm")
     assert webhook_payload("slack", alert) == {"text": alert.text}
     assert webhook_payload("feishu", alert) == {"msg_type": "text", "content": {"text": alert.text}}
-    assert webhook_payload("dingtalk", alert) == {"msgtype": "text", "text": {"content": alert.text}}
+    assert webhook_payload("dingtalk", alert) == {
+        "msgtype": "text",
+        "text": {"content": alert.text},
+    }
     generic = webhook_payload("generic", alert)
     assert generic["event"] == "key_limit" and generic["target"] == "4:rpm"
 
@@ -153,7 +156,9 @@ async def test_a_receiver_refusing_in_its_body_is_a_failure(receiver: Receiver) 
 async def test_an_unreachable_receiver_fails_without_naming_the_url() -> None:
     alerter = Alerter(lambda: [], tries=1)
     try:
-        result = await alerter.deliver(hook(f"http://127.0.0.1:1/{SECRET_TOKEN}"), Alert("x", "y", "z"))
+        result = await alerter.deliver(
+            hook(f"http://127.0.0.1:1/{SECRET_TOKEN}"), Alert("x", "y", "z")
+        )
     finally:
         await alerter.close()
     assert not result.ok and SECRET_TOKEN not in json.dumps(result.to_public())

@@ -23,7 +23,9 @@ async def test_rows_are_listed_newest_first_with_filters(store: Store) -> None:
     assert [row.target for row in rows] == ["3", "2", "1"]
     assert rows[0].detail == {"disabled": True} and rows[0].at == T0 + timedelta(minutes=2)
     assert [r.target for r in await store.list_audit(AuditQuery(action="a"))] == ["3", "1"]
-    assert [r.target for r in await store.list_audit(AuditQuery(action="POST /api/admin/b"))] == ["2"]
+    assert [r.target for r in await store.list_audit(AuditQuery(action="POST /api/admin/b"))] == [
+        "2"
+    ]
     since = AuditQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=2))
     assert [r.target for r in await store.list_audit(since)] == ["2"]
     page = await store.list_audit(AuditQuery(limit=1, before=rows[0].id))

@@ -6,7 +6,9 @@ from kirogate.store import Store
 from kirogate.store.backup import BACKUP_TABLES
 
 
-async def test_a_dump_restores_into_another_store(store: Store, open_store: object, tmp_path: object) -> None:
+async def test_a_dump_restores_into_another_store(
+    store: Store, open_store: object, tmp_path: object
+) -> None:
     await store.add_proxy("http://p.example:1", username="u", password="pw-secret-1")
     await store.block_ip("10.0.0.0/8", "x")
     rows = await store.dump_table("proxies")

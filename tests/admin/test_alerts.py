@@ -89,3 +89,11 @@ async def test_bad_ids_and_authorization(live_store: tuple[FastAPI, Gateway]) ->
     assert (await call(app, "GET", f"{BASE}/99", headers=key())).status == 404
     assert (await call(app, "GET", BASE)).status == 401
     assert (await call(app, "GET", BASE, headers=key(CLIENT_KEY))).status == 401
+
+
+async def test_without_a_store_webhooks_and_backups_are_404(app: FastAPI) -> None:
+    reply = await call(app, "GET", BASE, headers=key())
+    assert reply.status == 404 and "store" in reply.json()["error"]["message"]
+    backup = await call(app, "GET", "/api/admin/backup",
+                        headers={**key(), "x-backup-passphrase": "long enough passphrase"})  # fmt: skip
+    assert backup.status == 404

@@ -56,6 +56,15 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/audit"),
+    ("GET", "/api/admin/alerts/webhooks"),
+    ("POST", "/api/admin/alerts/webhooks"),
+    ("GET", "/api/admin/alerts/webhooks/{webhook}"),
+    ("PATCH", "/api/admin/alerts/webhooks/{webhook}"),
+    ("DELETE", "/api/admin/alerts/webhooks/{webhook}"),
+    ("POST", "/api/admin/alerts/webhooks/{webhook}/test"),
+    ("GET", "/api/admin/backup"),
+    ("POST", "/api/admin/backup"),
 ]
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:

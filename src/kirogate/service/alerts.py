@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InvalidRequest, NotFound
 from kirogate.events import Event, EventBus, Subscription
 from kirogate.log import redact
 from kirogate.store.alerts import WebhookRecord
@@ -399,9 +399,8 @@ class AlertOperations:
     def _alert_store(self) -> Store:
         store: Store | None = self._store()
         if store is None:
-            from kirogate.errors import ConfigError
-
-            raise ConfigError("alerts need the store (kirogate serve keeps one)")
+            # An in-memory gateway (tests, embedding) has nowhere to keep them.
+            raise NotFound("alert webhooks need the store: run kirogate serve")
         return store
 
     async def webhooks(self) -> list[WebhookRecord]:

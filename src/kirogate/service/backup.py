@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from kirogate.errors import ConfigError, InvalidRequest, KirogateError
+from kirogate.errors import InvalidRequest, KirogateError, NotFound
 from kirogate.store.backup import BACKUP_TABLES, RowOutcome
 from kirogate.upstream.credentials import AuthMethod, Credential, CredentialOrigin
 
@@ -133,7 +133,8 @@ class BackupOperations:
     def _backup_store(self) -> Store:
         store: Store | None = self._store()
         if store is None:
-            raise ConfigError("backups need the store (kirogate serve keeps one)")
+            # An in-memory gateway (tests, embedding) has nothing stored to back up.
+            raise NotFound("backups need the store: run kirogate serve")
         return store
 
     async def export_backup(self, passphrase: str) -> dict[str, Any]:

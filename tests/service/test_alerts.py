@@ -22,6 +22,7 @@ from kirogate.service.alerts import Alert, Alerter, alert_for, check_url, webhoo
 from kirogate.settings import load_settings
 from kirogate.store.alerts import WebhookRecord
 from kirogate.upstream.credentials import AuthMethod, Credential
+from tests.store.conftest import pg_database  # noqa: F401 - a fixture
 
 SECRET_TOKEN = "hook-token-0123456789abcdef"
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -257,3 +258,36 @@ async def test_nobody_watching_costs_the_pool_nothing(tmp_path: Path) -> None:
     finally:
         await gateway.close()
     assert timedelta(minutes=10).total_seconds() == 600
+
+
+async def test_a_webhook_added_on_one_instance_alerts_from_the_other(
+    tmp_path: Path, receiver: Receiver, pg_database: str
+) -> None:
+    from tests.store.conftest import pg_url, reset_pg_schema
+
+    await reset_pg_schema(pg_database)
+    base = {"database_url": pg_url(pg_database), "redis_url": "redis://127.0.0.1:6379/10",
+            "upstream.usage_interval": 0}  # fmt: skip
+    # Two processes on one PostgreSQL and one Redis (one data dir: the same secret key).
+    one = Gateway(load_settings({}, {**base, "data_dir": tmp_path}), [], persistent=True)
+    two = Gateway(load_settings({}, {**base, "data_dir": tmp_path}), [], persistent=True)
+    await one.start()
+    await two.start()
+    try:
+        await one.operations.create_webhook(name="ops", format="generic", url=receiver.url,
+                                            events=["all_unusable"])  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while not two.events.watched:
+            assert asyncio.get_running_loop().time() < deadline, "not seen within a second"
+            await asyncio.sleep(0.05)
+        two.events.publish("pool.unusable", total=1, reason="test")
+        one.events.publish("pool.unusable", total=1, reason="test")
+        await receiver.wait(1)
+        await asyncio.sleep(0.3)
+        assert len(receiver.bodies) == 1  # the same alert, de-duplicated across instances
+    finally:
+        await two.close()
+        await one.close()
+        redis = __import__("redis.asyncio", fromlist=["Redis"]).Redis.from_url(base["redis_url"])
+        await redis.delete("kirogate:alert:all_unusable:pool")
+        await redis.aclose()

@@ -261,10 +261,11 @@ async def test_nobody_watching_costs_the_pool_nothing(tmp_path: Path) -> None:
 
 
 async def test_a_webhook_added_on_one_instance_alerts_from_the_other(
-    tmp_path: Path, receiver: Receiver, pg_database: str
+    tmp_path: Path, receiver: Receiver, request: pytest.FixtureRequest
 ) -> None:
     from tests.store.conftest import pg_url, reset_pg_schema
 
+    pg_database = request.getfixturevalue("pg_database")
     await reset_pg_schema(pg_database)
     base = {"database_url": pg_url(pg_database), "redis_url": "redis://127.0.0.1:6379/10",
             "upstream.usage_interval": 0}  # fmt: skip

@@ -265,9 +265,9 @@ async def test_a_webhook_added_on_one_instance_alerts_from_the_other(
 ) -> None:
     from tests.store.conftest import pg_url, reset_pg_schema
 
-    pg_database = request.getfixturevalue("pg_database")
-    await reset_pg_schema(pg_database)
-    base = {"database_url": pg_url(pg_database), "redis_url": "redis://127.0.0.1:6379/10",
+    database = request.getfixturevalue("pg_database")
+    await reset_pg_schema(database)
+    base = {"database_url": pg_url(database), "redis_url": "redis://127.0.0.1:6379/10",
             "upstream.usage_interval": 0}  # fmt: skip
     # Two processes on one PostgreSQL and one Redis (one data dir: the same secret key).
     one = Gateway(load_settings({}, {**base, "data_dir": tmp_path}), [], persistent=True)

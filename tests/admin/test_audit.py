@@ -77,7 +77,7 @@ async def test_filters_and_pagination(app: FastAPI) -> None:
 @pytest.mark.parametrize(
     ("query", "param"),
     [("since=yesterday", "since"), ("until=x", "until"), ("limit=0", "limit"),
-     ("limit=abc", "limit"), ("cursor=-1", "cursor"), ("target=" + "x" * 400, "target")],
+     ("limit=abc", "limit"), ("cursor=-1", "cursor"), ("target=" + "x" * 400, "target"), ("actor=a%00b", "actor")],
 )  # fmt: skip
 async def test_bad_filters_are_400_naming_the_field(app: FastAPI, query: str, param: str) -> None:
     reply = await call(app, "GET", f"/api/admin/audit?{query}", headers=key())

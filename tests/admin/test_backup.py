@@ -134,6 +134,8 @@ async def test_a_wrong_passphrase_is_400_and_changes_nothing(
 @pytest.mark.parametrize(
     ("change", "param"),
     [({"format": "zip"}, "format"), ({"version": 99}, "version"), ({"kdf": {}}, "kdf"),
+     ({"kdf": {"name": "scrypt", "salt": "AAAA", "n": 2**30, "r": 8, "p": 1}}, "kdf"),
+     ({"kdf": {"name": "scrypt", "salt": "AAAA", "n": 1000, "r": 8, "p": 1}}, "kdf"),
      ({"cipher": {"name": "rot13"}}, "cipher"), ({"data": "%%%"}, "data")],
 )  # fmt: skip
 async def test_a_malformed_file_is_400_naming_the_field(

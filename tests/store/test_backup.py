@@ -26,3 +26,20 @@ async def test_a_dump_restores_into_another_store(
     bad = await store.restore_table("blocked_ips", [{"reason": "no ip"}, "x"], replace=False)
     assert [o.outcome for o in bad] == ["skipped", "skipped"]
     assert set(BACKUP_TABLES) >= {"api_keys", "settings", "blocked_ips", "proxies"}
+
+
+async def test_a_row_of_the_wrong_shape_is_skipped_naming_the_field(store: Store) -> None:
+    rows = [
+        {"key": 5, "value": 1, "updated_at": "2026-12-07T00:00:00+00:00"},
+        {"key": "a", "value": 1, "updated_at": "yesterday"},
+        {"key": "b\x00", "value": 1, "updated_at": "2026-12-07T00:00:00+00:00"},
+        {"key": "ok", "value": {"x": 1}, "updated_at": "2026-12-07T00:00:00+00:00"},
+    ]
+    outcomes = await store.restore_table("settings", rows, replace=False)
+    assert [o.outcome for o in outcomes] == ["skipped", "skipped", "skipped", "added"]
+    assert [o.reason.split(":")[0] for o in outcomes[:3] if o.reason] == [
+        "key",
+        "updated_at",
+        "key",
+    ]
+    assert await store.all_settings() == {"ok": {"x": 1}}

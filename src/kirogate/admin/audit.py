@@ -98,6 +98,8 @@ def parse_int(
 def _text(raw: str | None, name: str) -> str | None:
     if raw is not None and len(raw) > 300:
         raise InvalidRequest(f"{name}: at most 300 characters", param=name)
+    if raw is not None and not raw.isprintable():
+        raise InvalidRequest(f"{name}: no control characters", param=name)
     return raw or None
 
 

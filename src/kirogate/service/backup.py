@@ -58,6 +58,17 @@ TABLE_TOPICS = {
 _SKIPPED_FIELDS = frozenset({"origin"})
 
 
+# A file cannot make the restore spend more than 128 * r * n = 256 MiB on scrypt.
+_MAX_LOG_N, _MAX_R, _MAX_P = 18, 8, 4
+
+
+def _sane_kdf(params: dict[str, Any]) -> bool:
+    n, r, p = params["n"], params["r"], params["p"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (n, r, p)):
+        return False
+    return bool(n & (n - 1) == 0 and 1 < n <= 2**_MAX_LOG_N and r <= _MAX_R and p <= _MAX_P)
+
+
 def check_passphrase(value: str | None) -> str:
     if value is None or len(value) < MIN_PASSPHRASE:
         raise InvalidRequest(
@@ -180,8 +191,11 @@ class BackupOperations:
         if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
             raise InvalidRequest("kdf: scrypt parameters expected", param="kdf")
         params: dict[str, Any] = {name: kdf.get(name) for name in ("n", "r", "p")}
-        if not all(isinstance(v, int) and 0 < v <= 2**20 for v in params.values()):
-            raise InvalidRequest("kdf: n, r and p must be positive integers", param="kdf")
+        if not _sane_kdf(params):
+            raise InvalidRequest(
+                f"kdf: n a power of 2 up to 2^{_MAX_LOG_N}, r up to {_MAX_R}, p up to {_MAX_P}",
+                param="kdf",
+            )
         if not isinstance(cipher, dict) or cipher.get("name") != "AES-256-GCM":
             raise InvalidRequest("cipher: AES-256-GCM expected", param="cipher")
         if not isinstance(document.get("created_at"), str) or not isinstance(

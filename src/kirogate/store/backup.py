@@ -51,9 +51,41 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+class BadField(ValueError):
+    """A row's field has the wrong type for its column (the row is skipped, named)."""
+
+
 def _column_value(column: sa.Column[Any], value: Any) -> Any:
-    if value is not None and isinstance(column.type, UTCDateTime) and isinstance(value, str):
-        return datetime.fromisoformat(value)
+    """``value`` as the column takes it; :class:`BadField` when it cannot be."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise BadField(f"{column.name}: an RFC 3339 time with a zone expected")
+        return parsed
+    if isinstance(kind, sa.JSON):
+        return value
+    expected: tuple[type, ...]
+    if isinstance(kind, sa.Boolean):
+        expected = (bool,)
+    elif isinstance(kind, sa.Integer):
+        expected = (int,)
+    elif isinstance(kind, sa.Float):
+        expected = (int, float)
+    elif isinstance(kind, sa.String):  # Text too
+        expected = (str,)
+    else:
+        return value
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        raise BadField(f"{column.name}: {expected[0].__name__} expected")
+    length = getattr(kind, "length", None)
+    if isinstance(value, str) and ("\x00" in value or (length and len(value) > length)):
+        raise BadField(f"{column.name}: too long, or holds a NUL character")
     return value
 
 
@@ -94,11 +126,16 @@ class BackupMixin(StoreBase):
                 if not isinstance(raw, dict):
                     outcomes.append(RowOutcome(name, "?", "skipped", "not an object"))
                     continue
-                values = {
-                    column.name: _column_value(column, raw[column.name])
-                    for column in table.c
-                    if column.name in raw
-                }
+                try:
+                    values = {
+                        column.name: _column_value(column, raw[column.name])
+                        for column in table.c
+                        if column.name in raw
+                    }
+                except BadField as exc:
+                    label = _key_text(raw, keys)
+                    outcomes.append(RowOutcome(name, label, "skipped", str(exc), raw.get("id")))
+                    continue
                 for column in secret:
                     if values.get(column) is not None:
                         values[column] = self._box.encrypt(values[column])

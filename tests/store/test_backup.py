@@ -43,3 +43,11 @@ async def test_a_row_of_the_wrong_shape_is_skipped_naming_the_field(store: Store
         "key",
     ]
     assert await store.all_settings() == {"ok": {"x": 1}}
+
+
+async def test_rows_a_constraint_refuses_are_skipped_and_the_rest_restored(store: Store) -> None:
+    row = {"ip": "192.0.2.1", "reason": None, "created_at": "2026-12-07T00:00:00+00:00"}
+    outcomes = await store.restore_table("blocked_ips", [row, row, {**row, "ip": "192.0.2.2"}],
+                                         replace=True)  # fmt: skip
+    assert [o.outcome for o in outcomes] == ["added", "skipped", "added"]
+    assert [ip for ip, _ in await store.blocked_ips()] == ["192.0.2.1", "192.0.2.2"]

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
 from kirogate.store.schema import SECRET_COLUMNS, UTCDateTime, metadata
 
@@ -93,6 +95,19 @@ def _key_text(row: dict[str, Any], keys: tuple[str, ...]) -> str:
     return "/".join(str(row.get(name)) for name in keys)
 
 
+_CONFLICT = "conflicts with a stored row (or another row of the file)"
+
+
+async def _guarded(conn: AsyncConnection, statement: sa.Executable) -> Any:
+    """Run ``statement`` in a savepoint; ``None`` when a constraint refuses it (the rest of
+    the restore goes on)."""
+    try:
+        async with conn.begin_nested():
+            return await conn.execute(statement)
+    except IntegrityError:
+        return None
+
+
 class BackupMixin(StoreBase):
     async def dump_table(self, name: str) -> list[dict[str, Any]]:
         """Every row of ``name`` as JSON-able values, secret columns decrypted."""
@@ -159,7 +174,10 @@ class BackupMixin(StoreBase):
                 if found is None:
                     if has_id and not replace:
                         values.pop("id", None)
-                    result = await conn.execute(sa.insert(table).values(**values))
+                    result = await _guarded(conn, sa.insert(table).values(**values))
+                    if result is None:
+                        outcomes.append(RowOutcome(name, label, "skipped", _CONFLICT, old_id))
+                        continue
                     new_id = None
                     if has_id:
                         pk = result.inserted_primary_key
@@ -185,7 +203,9 @@ class BackupMixin(StoreBase):
                                   is not None))  # fmt: skip
                 if has_id:
                     match = table.c.id == existing_id
-                await conn.execute(sa.update(table).where(match).values(**changes))
+                if await _guarded(conn, sa.update(table).where(match).values(**changes)) is None:
+                    outcomes.append(RowOutcome(name, label, "skipped", _CONFLICT, old_id))
+                    continue
                 outcomes.append(RowOutcome(name, label, "updated", None, old_id, existing_id))
             if replace and has_id and self.dialect == "postgresql":
                 # Rows inserted with their ids: the sequence must move past them.

@@ -45,10 +45,10 @@ from kirogate.pool.state import (
     with_reset,
 )
 from kirogate.pool.status import Availability, CredentialStatus
-from kirogate.service.alerts import AlertOperations
 from kirogate.service.audit import AuditOperations
 from kirogate.service.backup import BackupOperations
 from kirogate.service.changes import ChangeFeed
+from kirogate.service.webhooks import AlertOperations
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async

@@ -22,6 +22,7 @@ from tests.admin.fakes import (
     fixture_credentials,
 )
 from tests.pool.fakes import FakeTime, make_pool
+from tests.store.conftest import pg_database  # noqa: F401 - a fixture (live_store)
 
 
 @pytest.fixture
@@ -59,3 +60,28 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, Gateway, RunningE
     finally:
         await gateway.close()
         await emulator.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def live_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[FastAPI, Gateway]]:
+    """A persistent gateway (its store on SQLite, or on a fresh PostgreSQL schema), no upstream."""
+    overrides: dict[str, object] = {
+        "server.admin_key": ADMIN_KEY,
+        "server.api_keys": (CLIENT_KEY,),
+        "data_dir": tmp_path,
+        "upstream.usage_interval": 0,
+    }
+    if request.param == "postgresql":
+        from tests.store.conftest import pg_url, reset_pg_schema
+
+        database = request.getfixturevalue("pg_database")
+        await reset_pg_schema(database)
+        overrides["database_url"] = pg_url(database)
+    gateway = Gateway(load_settings({}, overrides), [], persistent=True)
+    await gateway.start()
+    try:
+        yield app_for(gateway), gateway
+    finally:
+        await gateway.close()

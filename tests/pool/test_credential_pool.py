@@ -530,3 +530,39 @@ def test_seconds_until_usable_is_zero_then_the_soonest_cooldown_then_none(
     assert pool.seconds_until_usable() == pytest.approx(40.0)
     pool.disable(1)
     assert pool.seconds_until_usable() is None
+
+
+# ---------------------------------------------------------------- state events
+
+
+async def test_transitions_are_published_and_none_left_says_so(clock: FakeTime) -> None:
+    from kirogate.errors import InvalidGrant, QuotaExhausted
+    from kirogate.events import EventBus
+
+    pool = make_pool(2, clock)
+    pool.events = bus = EventBus()
+    seen = bus.subscribe()
+    lease = await pool.acquire()
+    pool.report_failure(lease, InvalidGrant("Invalid refresh token provided"))
+    await lease.release()
+    event = await seen.get()
+    assert event.kind == "credential.state"
+    assert event.data["state"] == "disabled" and event.data["reason"] == "invalid_refresh_token"
+    lease = await pool.acquire()
+    pool.report_failure(lease, QuotaExhausted("402 MONTHLY_REQUEST_COUNT"))
+    await lease.release()
+    cooling = await seen.get()
+    assert cooling.data["state"] == "cooling" and cooling.data["reason"] == "quota_exceeded"
+    assert cooling.data["until"] is not None
+    assert (await seen.get()).kind == "pool.unusable"
+    pool.enable(lease.id if lease.id != cooling.data["id"] else event.data["id"])
+    assert (await seen.get()).data["state"] == "enabled"
+
+
+def test_nobody_watching_publishes_nothing(clock: FakeTime) -> None:
+    from kirogate.events import EventBus
+
+    pool = make_pool(1, clock)
+    pool.events = EventBus()
+    pool.disable(1, "x")  # no subscriber: no event is even built
+    assert not pool.events.watched

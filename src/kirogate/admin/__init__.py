@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kirogate.admin import credential_batch, credentials, groups, jobs, logins, pool
+from kirogate.admin import (
+    alerts,
+    audit,
+    backup,
+    credential_batch,
+    credentials,
+    groups,
+    jobs,
+    logins,
+    pool,
+)
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
 
 router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
@@ -24,6 +34,9 @@ for _nouns in (
     jobs.router,
     groups.router,
     logins.router,
+    audit.router,
+    alerts.router,
+    backup.router,
 ):
     router.include_router(_nouns)
 

@@ -10,11 +10,14 @@ shared through Redis when one is configured, so several instances add up).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -31,6 +34,13 @@ from kirogate.errors import (
     RateLimited,
 )
 from kirogate.service import Gateway
+from kirogate.service.audit import (
+    ADMIN_CALL,
+    DEFAULT_ACTOR,
+    AdminCall,
+    AuditRecord,
+    audit_detail,
+)
 from kirogate.service.operations import Operations
 
 log = logging.getLogger(__name__)
@@ -135,25 +145,101 @@ async def require_admin(request: Request) -> Gateway:
     return gateway
 
 
+def admin_actor(request: Request) -> str:
+    """Who the accepted caller is: ``admin-key``, or what an earlier check (the console's
+    session) put in ``request.state.admin_actor``."""
+    actor = getattr(request.state, "admin_actor", None)
+    return actor if isinstance(actor, str) and actor else DEFAULT_ACTOR
+
+
 class AdminRoute(APIRoute):
-    """Checks the admin key first and answers every failure in the admin envelope."""
+    """Checks the admin key first, answers every failure in the admin envelope, and records
+    every call that may change something (any method but GET/HEAD/OPTIONS) in the audit
+    trail once the key is accepted, success or refusal (see :mod:`kirogate.service.audit`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        audited = bool((self.methods or set()) - _READS)
 
         async def guarded(request: Request) -> Response:
             try:
                 await require_admin(request)
-                return await handler(request)
-            except KirogateError as exc:
+            except KirogateError as exc:  # the throttle's business, not the trail's
                 return error_response(exc, Dialect.ADMIN)
+            except Exception:
+                log.exception("unexpected error on %s %s", request.method, request.url.path)
+                return error_response(InternalError(), Dialect.ADMIN)
+            call = AdminCall(
+                actor=admin_actor(request),
+                address=client_address(request),
+                method=request.method,
+                path=route_template(request),
+                name=self.name,
+            )
+            token = ADMIN_CALL.set(call)
+            error: dict[str, Any] | None = None
+            try:
+                response = await handler(request)
+            except KirogateError as exc:
+                error = {"error": type(exc).__name__}
+                if isinstance(param := getattr(exc, "param", None), str):
+                    error["param"] = param
+                response = error_response(exc, Dialect.ADMIN)
             except ClientDisconnect:
                 raise
             except Exception:
                 log.exception("unexpected error on %s %s", request.method, request.url.path)
-                return error_response(InternalError(), Dialect.ADMIN)
+                error = {"error": "InternalError"}
+                response = error_response(InternalError(), Dialect.ADMIN)
+            finally:
+                ADMIN_CALL.reset(token)
+            if audited:
+                await _record(request, call, response.status_code, error)
+            return response
 
         return guarded
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def route_template(request: Request) -> str:
+    """The request's path with each path parameter put back as ``{name}``
+    (``/api/admin/credentials/{credential_id}``), whatever prefix the routers added."""
+    segments = request.url.path.split("/")
+    for name, value in reversed(list(request.path_params.items())):
+        for index in range(len(segments) - 1, -1, -1):
+            if segments[index] == str(value):
+                segments[index] = "{" + name + "}"
+                break
+    return "/".join(segments)
+
+
+async def _record(
+    request: Request, call: AdminCall, status: int, error: dict[str, Any] | None
+) -> None:
+    """The audit row of one call: its target (the path parameters), outcome and harmless fields."""
+    params = {key: str(value) for key, value in request.path_params.items()}
+    target = "/".join(params.values()) or None
+    body: dict[str, Any] | None = None
+    raw = getattr(request, "_body", None)  # only what the route read itself
+    if raw:
+        with contextlib.suppress(ValueError):
+            parsed = orjson.loads(raw)
+            body = parsed if isinstance(parsed, dict) else None
+    detail = audit_detail(body, dict(request.query_params))
+    detail.update(error or {})
+    record = AuditRecord(
+        at=datetime.now(UTC),
+        actor=call.actor,
+        address=call.address,
+        action=f"{call.method} {call.path}",
+        name=call.name,
+        target=target,
+        status=status,
+        detail=detail or None,
+    )
+    await gateway_of(request).operations.record_call(record)
 
 
 def operations_of(request: Request) -> Operations:

@@ -26,6 +26,8 @@ from kirogate.errors import (
     NoCredentialAvailable,
     NotFound,
 )
+from kirogate.events import EventBus
+from kirogate.log import redact
 from kirogate.pool import state as transitions
 from kirogate.pool.affinity import SessionAffinity
 from kirogate.pool.lease import Lease
@@ -79,8 +81,12 @@ class CredentialPool:
         wall: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
         quota_reset: QuotaResetHook | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings or PoolSettings()
+        # ``credential.state`` on every transition, ``pool.unusable`` when none is left
+        # (built only while someone watches: the request path pays one attribute test).
+        self.events = events
         self._state = state if state is not None else InMemoryPoolState()
         self._wall = wall
         self._rng = rng or random.Random()
@@ -422,11 +428,47 @@ class CredentialPool:
 
     def _cool(self, cid: int, until: datetime, reason: CooldownReason) -> None:
         self._state.update(cid, lambda state: transitions.with_cooldown(state, until, reason))
+        self._publish(cid, "cooling", reason.value, until=until)
 
     def _disable(self, cid: int, reason: DisableReason, detail: str | None) -> None:
         self._state.update(cid, lambda state: transitions.with_disabled(state, reason, detail))
         self._selector.forget(cid)
         log.warning("credential %s disabled (%s): %s", self._credentials[cid].label, reason, detail)
+        self._publish(cid, "disabled", reason.value, detail=detail)
+
+    def _publish(
+        self,
+        cid: int,
+        state: str,
+        reason: str | None,
+        *,
+        detail: str | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        """Tell watchers about a transition (no secret: ids, reasons, the redacted detail)."""
+        events = self.events
+        if events is None or not events.watched:
+            return
+        credential = self._credentials.get(cid)
+        events.publish(
+            "credential.state",
+            id=cid,
+            email=credential.email if credential is not None else None,
+            state=state,
+            reason=reason,
+            detail=redact(detail)[:_DETAIL_LIMIT] if detail else None,
+            until=until.isoformat() if until is not None else None,
+        )
+        if state != "enabled" and self._credentials and not self._anything_usable():
+            events.publish("pool.unusable", total=len(self._credentials),
+                           reason=self.unavailable_reason())  # fmt: skip
+
+    def _anything_usable(self) -> bool:
+        now = self._wall()
+        return any(
+            not (state := self._state.get(cid)).disabled and not state.cooling(now)
+            for cid in self._credentials
+        )
 
     def _quota_reset_at(self, credential: Credential, now: datetime) -> datetime:
         hinted = self._quota_reset(credential) if self._quota_reset is not None else None
@@ -521,6 +563,7 @@ class CredentialPool:
         self.get(credential_id)
         self._state.update(credential_id, transitions.with_enabled)
         self._limiter.notify()
+        self._publish(credential_id, "enabled", None)
 
     def disable(
         self,
@@ -546,6 +589,7 @@ class CredentialPool:
         self.check_resettable(credential_id)
         self._state.update(credential_id, transitions.with_reset)
         self._limiter.notify()
+        self._publish(credential_id, "enabled", "reset")
 
     def set_priority(self, credential_id: int, priority: int) -> None:
         """Lower number first. ``priority`` mode re-picks its current credential."""

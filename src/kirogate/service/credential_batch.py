@@ -84,14 +84,12 @@ class CredentialBatchOperations:
             self, credential_id: int, disabled: bool, *, reason: str | None = None
         ) -> Credential: ...
         async def remove(self, credential_id: int, *, confirmed: bool = False) -> Credential: ...
-
-    async def audit_event(self, action: str, *, target: str | None) -> None:
-        """Record an admin action in the audit trail.
-
-        A no-op here: the audit trail is built in parallel and the integrator wires this hook
-        to it (its own ``audit_event`` comes first in ``Operations``' bases, or replaces this).
-        """
-        return None
+        async def audit_event(
+            self,
+            action: str,
+            target: str | int | None = None,
+            detail: dict[str, Any] | None = None,
+        ) -> None: ...
 
     # ------------------------------------------------------------ import, export
 

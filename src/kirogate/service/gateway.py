@@ -18,6 +18,7 @@ from kirogate.convert.models import DEFAULT_MODELS, ModelInfo, ModelTable
 from kirogate.events import EventBus
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
+from kirogate.service.alerts import Alerter
 from kirogate.service.answer import Answering
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.compression import Compressor
@@ -73,6 +74,7 @@ class Gateway(Answering):
             on_proxy_failure=self.proxies.report_failure,
         )
         self.jobs: BackgroundJobs | None = None
+        self.alerts: Alerter | None = None  # persistent mode: the webhooks live in the store
         self.tokens = TokenManager(
             settings.upstream, self.http.session_for, write_back=self._write_back
         )
@@ -83,9 +85,9 @@ class Gateway(Answering):
             else None
         )
         self.prompt_cache = PrefixCache() if settings.cache.estimate else None
-        self.pool = CredentialPool(credentials, pool_settings or settings.pool)
         # What happened (requests ended, credential states, limits reached), for watchers.
         self.events = EventBus()
+        self.pool = CredentialPool(credentials, pool_settings or settings.pool, events=self.events)
         # Operators' changes by topic, polled from the store so every process sees them.
         self.changes = ChangeFeed(lambda: self.store)
         # The one door for operator actions (the admin API's and the console's).
@@ -128,6 +130,8 @@ class Gateway(Answering):
         await self.operations.operator_jobs.close()
         if self.jobs is not None:
             await self.jobs.close()
+        if self.alerts is not None:
+            await self.alerts.close()
         if self.database is not None:
             await self.database.close()
         await self.tokens.aclose()
@@ -174,6 +178,7 @@ class Gateway(Answering):
             self._pool_settings,
             state=cluster.state,
             quota_reset=self.operations.reset_hint,
+            events=self.events,
         )
         cluster.coordinator.database_up = lambda: not watch.away
         self.tokens.coordinator = cluster.coordinator
@@ -182,6 +187,14 @@ class Gateway(Answering):
         await cluster.start(self.pool)
         await self.operations.reload_proxies()
         await self.operations.reload_groups()
+        self.alerts = alerts = Alerter(
+            self.operations.webhooks,
+            redis=cluster.redis,
+            store=store if store.dialect != "sqlite" else None,
+        )
+        self.operations.alerter = alerts
+        self.changes.on("alerts", alerts.reload)
+        await alerts.start(self.events)
         usage_interval = settings.upstream.usage_interval
         self.jobs = BackgroundJobs(
             JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),

@@ -45,10 +45,13 @@ from kirogate.pool.state import (
     with_reset,
 )
 from kirogate.pool.status import Availability, CredentialStatus
+from kirogate.service.audit import AuditOperations
+from kirogate.service.backup import BackupOperations
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.credential_batch import CredentialBatchOperations
 from kirogate.service.groups import GroupOperations
 from kirogate.service.operator_jobs import OperatorJobs
+from kirogate.service.webhooks import AlertOperations
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
@@ -114,6 +117,9 @@ class Operations(
     # operator API mixins (one line each)
     GroupOperations,
     CredentialBatchOperations,
+    AuditOperations,
+    AlertOperations,
+    BackupOperations,
 ):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 

@@ -258,3 +258,45 @@ logins = sa.Table(
     sa.UniqueConstraint("state_hash", name="uq_logins_state_hash"),
 )
 SECRET_COLUMNS["logins"] = ("secret",)
+
+# ---- audit trail and alerts (audit helper) ----
+# Every admin call that changes something: who, from where, what, on which target, with what
+# outcome. ``detail`` holds allow-listed harmless fields only, never a secret.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(64)),
+    sa.Column("action", sa.String(300), nullable=False),  # "POST /api/admin/keys"
+    sa.Column("name", sa.String(100), nullable=False),  # the route's short name
+    sa.Column("target", sa.String(200)),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("detail", sa.JSON),
+)
+
+# Alert webhooks: the URL holds the receiver's token, so it is encrypted (SECRET_COLUMNS).
+alert_webhooks = sa.Table(
+    "alert_webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("format", sa.String(20), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),  # encrypted
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per (alert, target) sent recently: the de-duplication window shared by every
+# process on one database (Redis does it when the cluster has one).
+alert_sent = sa.Table(
+    "alert_sent",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("until", UTCDateTime, nullable=False),
+)
+
+SECRET_COLUMNS["alert_webhooks"] = ("url",)

@@ -21,7 +21,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kirogate.errors import ConfigError, InvalidRequest, SchemaTooNew, StoreUnavailable
 from kirogate.store.access import AccessMixin
+from kirogate.store.alerts import AlertsMixin
 from kirogate.store.asyncio_engine import AsyncEngine
+from kirogate.store.audit import AuditMixin
+from kirogate.store.backup import BackupMixin
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credential_batch import CredentialBatchMixin
 from kirogate.store.credentials import CredentialsMixin
@@ -103,6 +106,9 @@ class Store(
     GroupsMixin,
     CredentialBatchMixin,
     LoginsMixin,
+    AuditMixin,
+    AlertsMixin,
+    BackupMixin,  # audit trail, alert webhooks, backup
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

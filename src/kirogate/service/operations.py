@@ -59,6 +59,7 @@ from kirogate.upstream.credentials import (
 from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 
 if TYPE_CHECKING:
+    from kirogate.service.runtime_settings import RuntimeSettings
     from kirogate.store import ApiKeyRecord, ProxyRecord, Store
 
 # The pool's vocabulary, as the admin API and the command line see it through this door.
@@ -139,6 +140,8 @@ class Operations:
         # Operators' changes by topic (every process reloads what changed), and the events.
         self.changes: ChangeFeed = ChangeFeed(store)
         self.events: EventBus = EventBus()
+        # Settings changed at runtime (the gateway's; None for the command line's door).
+        self.runtime: RuntimeSettings | None = None
 
     @classmethod
     @asynccontextmanager

@@ -39,3 +39,18 @@ class SettingsMixin(StoreBase):
         async with self._reading() as conn:
             rows = await conn.execute(sa.select(table.c.key, table.c.value).order_by(table.c.key))
             return {row.key: row.value for row in rows}
+
+    async def change_settings(self, sets: dict[str, Any], deletes: tuple[str, ...] = ()) -> None:
+        """Store ``sets`` and forget ``deletes`` in one transaction: all of it, or none."""
+        now = utcnow()
+        rows = [
+            {"key": check.required_text(key, "key", MAX_KEY_LENGTH),
+             "value": check.optional_json(value, key), "updated_at": now}
+            for key, value in sets.items()
+        ]  # fmt: skip
+        gone = [check.required_text(key, "key", MAX_KEY_LENGTH) for key in deletes]
+        async with self._writing() as conn:
+            for values in rows:
+                await conn.execute(self._upsert(table, values, ["key"], ["value", "updated_at"]))
+            if gone:
+                await conn.execute(sa.delete(table).where(table.c.key.in_(gone)))

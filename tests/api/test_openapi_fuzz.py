@@ -56,6 +56,11 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/settings"),
+    ("PATCH", "/api/admin/settings"),
+    ("DELETE", "/api/admin/settings/{key}"),
+    ("GET", "/api/admin/models"),
+    ("GET", "/api/admin/models/resolve"),
 ]
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:

@@ -11,6 +11,7 @@ other process reloads the stored values and applies them within a second.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC = "settings"
+READ_TIMEOUT = 5.0  # seconds `config show` waits for the store
 _DEFAULTS = Settings()
 
 
@@ -162,3 +164,35 @@ class RuntimeSettings:
         self._values = values
         self.current = settings
         self._apply(settings)
+
+
+async def stored_runtime_values(settings: Settings) -> dict[str, Any]:
+    """The runtime values stored for ``settings``' store (``config show``), parsed; empty
+    when there is no store yet or it cannot be read (the command still shows the rest)."""
+    from kirogate.errors import KirogateError
+    from kirogate.store import Store
+
+    if not settings.database_url and not (settings.data_path / "kirogate.db").is_file():
+        return {}
+    try:
+        async with asyncio.timeout(READ_TIMEOUT):
+            store = await Store.open(
+                database_url=settings.database_url,
+                data_dir=settings.data_path,
+                secret_key=settings.secret_key,
+            )
+            try:
+                stored = await store.all_settings()
+            finally:
+                await store.close()
+    except (KirogateError, OSError, TimeoutError) as exc:
+        log.warning("runtime settings not read: %s", exc)
+        return {}
+    values: dict[str, Any] = {}
+    for key, raw in stored.items():
+        if is_runtime(key):
+            try:
+                values[key] = parse_runtime(key, raw)
+            except ValueError:
+                continue
+    return values

@@ -123,6 +123,20 @@ async def test_a_setting_changed_on_one_instance_applies_on_the_other(pair: list
 
         assert await _within(lambda: _listed(http, a)) < SEEN_WITHIN
 
+        # kiro.rs's route sets the same runtime setting: B takes A's mode too.
+        async with http.put(
+            f"{a.url}/api/admin/config/load-balancing",
+            json={"mode": "random"},
+            headers={"x-api-key": ADMIN_KEY},
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+
+        async def random_on_b() -> bool:
+            mode = await _get(http, f"{b.url}/api/admin/config/load-balancing", ADMIN_KEY)
+            return bool(mode == {"mode": "random"})
+
+        assert await _within(random_on_b) < SEEN_WITHIN
+
 
 async def _listed(http: aiohttp.ClientSession, gateway: Gateway) -> bool:
     listed = await _get(http, f"{gateway.url}/v1/models", API_KEY)

@@ -100,3 +100,23 @@ async def test_a_forced_model_is_shown_for_every_name(live: Live) -> None:
     assert reply["rules"]["forced"] == "claude-haiku-4-5"
     assert {row["upstream_id"] for row in reply["models"]} == {"claude-haiku-4.5"}
     assert {row["via"] for row in reply["models"]} == {"forced"}
+
+
+@pytest.mark.parametrize(
+    ("name", "upstream"),
+    [
+        ("amazonq-claude-sonnet-4-20250514", "claude-sonnet-4"),  # seed 000 (AIClient-2-API)
+        ("amazonq-claude-3-7-sonnet-20250219", "claude-sonnet-4.5"),
+        ("claude-4.5-opus-high", "claude-opus-4.5"),  # seed 003 (claude-api)
+        ("claude-4.5-opus-low", "claude-opus-4.5"),
+        ("claude-sonnet-3.5", "claude-sonnet-4.5"),
+        ("CLAUDE_OPUS_4_5_20251101_V1_0", "claude-opus-4.5"),  # seed 004 (kiro2api)
+        ("CLAUDE_SONNET_4_5_20250929_V1_0", "claude-sonnet-4.5"),
+        ("CLAUDE_SONNET_4_20250514_V1_0", "claude-sonnet-4"),
+        ("CLAUDE_3_7_SONNET_20250219_V1_0", "claude-sonnet-4.5"),
+    ],
+)
+async def test_the_seeds_names_are_served_end_to_end(live: Live, name: str, upstream: str) -> None:
+    reply = await live.ask(name)
+    assert reply.status_code == 200, reply.text
+    assert live.upstream_models() == [upstream]

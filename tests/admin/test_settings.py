@@ -281,3 +281,43 @@ async def test_the_announcement_is_a_setting(live: Live) -> None:
     assert reply.status_code == 200
     assert live.gateway.settings.console.announcement == "Maintenance at 22:00 UTC"
     assert (await live.settings())["console.announcement"]["value"] == "Maintenance at 22:00 UTC"
+
+
+async def test_a_mode_switch_changes_which_credential_answers(tmp_path: Path) -> None:
+    emulator = await start_emulator(EmulatorConfig(port=0))
+    tokens = [REFRESH, REFRESH.replace("settings", "second-1")]
+    for token in tokens:
+        emulator.state.register_credential(refresh_token=token, auth_method="social")
+    overrides = {
+        "upstream.url": emulator.url,
+        "upstream.usage_interval": 0,
+        "server.api_keys": (CLIENT_KEY,),
+        "server.admin_key": ADMIN_KEY,
+        "data_dir": tmp_path,
+        "pool.affinity.enabled": False,
+    }
+    credentials = [
+        Credential(AuthMethod.SOCIAL, refresh_token=token, id=index)
+        for index, token in enumerate(tokens, 1)
+    ]
+    gateway = Gateway(resolve_settings({}, overrides).settings, credentials)
+    await gateway.start()
+    app = create_app(gateway, metrics=GatewayMetrics(), environ={})
+    transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 1))
+    try:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as http:
+            live = Live(http, gateway, emulator)
+
+            async def users(count: int) -> set[str]:
+                emulator.state.requests.clear()
+                for _ in range(count):
+                    assert (await live.ask("claude-sonnet-4-6")).status_code == 200
+                entries = emulator.state.requests.entries("/generateAssistantResponse")
+                return {entry.headers["Authorization"] for entry in entries}
+
+            assert len(await users(4)) == 1  # priority: the first credential, always
+            assert (await live.patch({"pool.mode": "round_robin"})).status_code == 200
+            assert len(await users(4)) == 2
+    finally:
+        await gateway.close()
+        await emulator.close()

@@ -97,3 +97,16 @@ async def test_runtime_values_survive_a_restart_of_a_persistent_gateway(tmp_path
         assert again.settings.origins["models.forced"].kind == "runtime"
     finally:
         await again.close()
+
+
+async def test_a_proxy_password_is_stored_encrypted(store: Store) -> None:
+    import sqlalchemy as sa
+
+    runtime = layer(store, [])
+    await runtime.change({"upstream.proxy_url": "http://bob:pw-secret-991@10.0.0.1:3128"})
+    async with store.engine.connect() as conn:
+        raw = (await conn.execute(sa.text("SELECT value FROM settings"))).all()
+    assert "pw-secret-991" not in repr(raw)
+    again = layer(store, [])
+    await again.load()
+    assert again.current.upstream.proxy_url == "http://bob:pw-secret-991@10.0.0.1:3128"

@@ -120,8 +120,10 @@ class RuntimeSettings:
             raise InvalidRequest(exc.message, param=next(iter(body), None)) from None
         store = self._store()
         if store is not None:
-            sets = {key: spec_json(check_runtime_key(key).spec, v) for key, v in parsed.items()}
-            await store.change_settings(sets, tuple(resets))
+            specs = {key: check_runtime_key(key).spec for key in parsed}
+            sets = {key: spec_json(specs[key], value) for key, value in parsed.items()}
+            secret = frozenset(key for key, spec in specs.items() if spec.secret)
+            await store.change_settings(sets, tuple(resets), secret=secret)
         self._take(values, settings)
         log.info("runtime settings changed: %s", ", ".join(body) or "(none)")
         await self._changes.changed(TOPIC)

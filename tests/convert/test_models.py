@@ -321,8 +321,10 @@ def test_patterns_apply_in_order_and_thinking_follows_the_bare_name() -> None:
 
 
 def test_an_override_target_unknown_to_the_table_is_sent_as_it_is() -> None:
-    info = _rules(overrides=(("mine", "brand-new-model"),)).resolve("mine")
+    table = _rules(overrides=(("mine", "brand-new-model"),))
+    info = table.resolve("mine")
     assert (info.upstream_id, info.family) == ("brand-new-model", "custom")
+    assert table.resolve("mine-thinking").upstream_id == "brand-new-model"
 
 
 def test_a_fallback_answers_unknown_names_only() -> None:

@@ -110,3 +110,42 @@ async def test_a_proxy_password_is_stored_encrypted(store: Store) -> None:
     again = layer(store, [])
     await again.load()
     assert again.current.upstream.proxy_url == "http://bob:pw-secret-991@10.0.0.1:3128"
+
+
+async def test_a_rule_across_settings_refuses_a_change_and_skips_a_load(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kirogate.service.runtime_settings as module
+    from kirogate.errors import ConfigError
+
+    def broken(configured: Settings, values: dict[str, Any]) -> Settings:
+        raise ConfigError("these two cannot go together")
+
+    await store.set_setting("pool.mode", "random")
+    monkeypatch.setattr(module, "with_runtime", broken)
+    runtime = layer(store, [])
+    with pytest.raises(InvalidRequest, match="cannot go together") as caught:
+        await runtime.change({"pool.mode": "balanced"})
+    assert caught.value.param == "pool.mode"
+    await runtime.load()
+    assert runtime.values == {}
+
+
+async def test_config_show_reads_nothing_without_a_store(tmp_path: Path) -> None:
+    from kirogate.service.runtime_settings import stored_runtime_values
+
+    assert await stored_runtime_values(load_settings({}, {"data_dir": tmp_path})) == {}
+    away = load_settings(
+        {}, {"data_dir": tmp_path, "database_url": "postgresql://nobody@127.0.0.1:1/none"}
+    )
+    assert await stored_runtime_values(away) == {}
+
+
+async def test_config_show_reads_the_stored_values(store: Store, tmp_path: Path) -> None:
+    from kirogate.service.runtime_settings import stored_runtime_values
+
+    await store.set_setting("pool.mode", "random")
+    await store.set_setting("pool.max_attempts", "lots")  # unreadable: skipped
+    await store.set_setting("other", 1)
+    settings = load_settings({}, {"data_dir": tmp_path, "secret_key": "runtime-test-key"})
+    assert await stored_runtime_values(settings) == {"pool.mode": "random"}

@@ -90,3 +90,14 @@ def test_secrets_are_masked() -> None:
 
 def test_json_value_of_whole_sections() -> None:
     assert json_value(Settings().console) == {"announcement": None}
+
+
+def test_json_value_of_paths_and_urls_without_passthrough() -> None:
+    from pathlib import Path
+
+    assert json_value(Path("/srv/kg")) == "/srv/kg"
+    assert describe_kind(BY_KEY["upstream.url"].kind) == {
+        "allowed": BY_KEY["upstream.url"].kind.allowed,
+        "type": "url",
+    }
+    assert describe_kind(BY_KEY["server.port"].kind)["maximum"] == 65535

@@ -32,6 +32,7 @@ public list: Cursor reserves the bare name ``auto`` (it is still accepted on inp
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -294,9 +295,12 @@ class ModelTable:
             found = self._override(lowered)
         if found is not None:
             via, rule, target = found
-            if thinking and not target.lower().endswith(THINKING_SUFFIX):
-                target += THINKING_SUFFIX
-            return Resolution(self._target(target), via, rule)
+            info = self._target(target)
+            if thinking and info.thinking is None:
+                # A known target thinks as its -thinking name does; an unknown id stays as is.
+                with contextlib.suppress(NotFound):
+                    info = self._builtin(target + THINKING_SUFFIX)
+            return Resolution(info, via, rule)
         try:
             info = self._builtin(name)
         except NotFound:

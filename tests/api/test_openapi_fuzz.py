@@ -85,6 +85,11 @@ OPERATIONS = [
     ("POST", "/api/admin/alerts/webhooks/{webhook}/test"),
     ("GET", "/api/admin/backup"),
     ("POST", "/api/admin/backup"),
+    ("GET", "/api/admin/settings"),
+    ("PATCH", "/api/admin/settings"),
+    ("DELETE", "/api/admin/settings/{key}"),
+    ("GET", "/api/admin/models"),
+    ("GET", "/api/admin/models/resolve"),
 ]
 # The login callback answers a browser with HTML pages (tests/admin/test_logins.py).
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/logins/callback"}

@@ -225,3 +225,25 @@ def test_config_init_refuses_to_overwrite_without_force(cli: Cli, tmp_path: Path
     assert cli("config", "init", path, "--force").code == 0
     assert "# workers = 1" in path.read_text(encoding="utf-8")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_config_show_shows_runtime_values_with_their_origin(cli: Cli, tmp_path: Path) -> None:
+    import asyncio
+
+    from kirogate.store import Store
+
+    async def store_one() -> None:
+        store = await Store.open(database_url=None, data_dir=tmp_path, secret_key=None)
+        try:
+            await store.set_setting("pool.mode", "random")
+        finally:
+            await store.close()
+
+    asyncio.run(store_one())
+    result = cli("config", "show", "--json", "--data-dir", tmp_path, "--set", "pool.mode=balanced")
+    data = json.loads(result.out)
+    assert data["settings"]["pool.mode"] == {
+        "value": "random",
+        "origin": "runtime (admin API)",
+        "env": ["KIROGATE_POOL_MODE"],
+    }

@@ -295,3 +295,86 @@ def test_the_names_the_peers_users_type_resolve(name: str, upstream: str, thinks
 def test_an_effort_word_on_an_unknown_name_is_still_unknown() -> None:
     with pytest.raises(NotFound):
         resolve_model("gpt-4o-high")
+
+
+# ---------------------------------------------------------------- operators' rules
+
+
+def _rules(**rules: object) -> ModelTable:
+    from kirogate.settings import ModelsSettings
+
+    return ModelTable(rules=ModelsSettings(**rules))  # type: ignore[arg-type]
+
+
+def test_an_override_comes_before_the_built_in_table() -> None:
+    table = _rules(overrides=(("claude-sonnet-4-6", "claude-sonnet-4.5"),))
+    assert table.resolve("claude-sonnet-4-6").upstream_id == "claude-sonnet-4.5"
+    assert table.explain("CLAUDE-SONNET-4-6").via == "override"
+
+
+def test_patterns_apply_in_order_and_thinking_follows_the_bare_name() -> None:
+    table = _rules(overrides=(("gpt-4*", "glm-5"), ("gpt-*", "claude-haiku-4.5")))
+    assert table.resolve("gpt-4o").upstream_id == "glm-5"
+    assert table.resolve("gpt-3.5-turbo").upstream_id == "claude-haiku-4.5"
+    thinking = table.resolve("gpt-5-thinking")
+    assert (thinking.upstream_id, thinking.thinking is not None) == ("claude-haiku-4.5", True)
+
+
+def test_an_override_target_unknown_to_the_table_is_sent_as_it_is() -> None:
+    table = _rules(overrides=(("mine", "brand-new-model"),))
+    info = table.resolve("mine")
+    assert (info.upstream_id, info.family) == ("brand-new-model", "custom")
+    assert table.resolve("mine-thinking").upstream_id == "brand-new-model"
+
+
+def test_a_fallback_answers_unknown_names_only() -> None:
+    table = _rules(fallback="claude-sonnet-4.5")
+    assert table.explain("gpt-4o").via == "fallback"
+    assert table.resolve("gpt-4o").upstream_id == "claude-sonnet-4.5"
+    assert table.resolve("claude-opus-4-6").upstream_id == "claude-opus-4.6"
+
+
+def test_a_forced_model_answers_every_name() -> None:
+    table = _rules(forced="glm-5", overrides=(("x", "claude-opus-4.6"),))
+    for name in ("x", "claude-opus-4-6", "nothing-at-all"):
+        assert table.resolve(name).upstream_id == "glm-5"
+
+
+def test_hidden_names_are_not_listed_but_still_served() -> None:
+    table = _rules(hidden=("claude-opus-4-7", "minimax-*"))
+    listed = [info.public_id for info in table.list_public()]
+    assert "claude-opus-4-7" not in listed and "claude-opus-4-7-thinking" not in listed
+    assert not any(name.startswith("minimax") for name in listed)
+    assert table.resolve("claude-opus-4-7").upstream_id == "claude-opus-4.7"
+    assert "claude-opus-4-7" in table.public_names(hidden=True)
+
+
+def test_resolutions_are_cached_until_the_rules_change() -> None:
+    from kirogate.settings import ModelsSettings
+
+    table = ModelTable()
+    first = table.resolve("claude-sonnet-4-6")
+    assert table.resolve("claude-sonnet-4-6") is first
+    table.configure(ModelsSettings(forced="glm-5"))
+    assert table.resolve("claude-sonnet-4-6").upstream_id == "glm-5"
+
+
+def test_aliases_are_listed_and_explained_as_aliases() -> None:
+    table = _rules(aliases=(("team-fast", "claude-haiku-4.5"),))
+    assert table.explain("team-fast").via == "alias"
+    assert "team-fast" in [info.public_id for info in table.list_public()]
+
+
+def test_an_override_without_a_target_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        _rules(overrides=(("x", " "),))
+
+
+def test_the_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kirogate.convert.models as models
+
+    monkeypatch.setattr(models, "CACHE_SIZE", 2)
+    table = ModelTable()
+    for name in ("claude-sonnet-4-6", "claude-opus-4-6", "glm-5"):
+        table.resolve(name)
+    assert len(table._cache) == 1

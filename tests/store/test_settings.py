@@ -1,4 +1,5 @@
 import pytest
+import sqlalchemy as sa
 
 from kirogate.errors import InvalidRequest
 
@@ -49,3 +50,17 @@ async def test_delete_setting(store):
 async def test_bad_settings_are_refused(store, key, value, message):
     with pytest.raises(InvalidRequest, match=message):
         await store.set_setting(key, value)
+
+
+async def test_settings_change_together_and_secrets_are_stored_encrypted(store):
+    await store.set_setting("gone", 1)
+    url = "http://bob:proxy-pass-7788@10.0.0.1:3128"
+    await store.change_settings(
+        {"upstream.proxy_url": url, "pool.mode": "random"}, ("gone",),
+        secret=frozenset({"upstream.proxy_url"}),
+    )  # fmt: skip
+    assert await store.all_settings() == {"pool.mode": "random", "upstream.proxy_url": url}
+    assert await store.get_setting("upstream.proxy_url") == url
+    async with store.engine.connect() as conn:
+        raw = (await conn.execute(sa.text("SELECT value FROM settings"))).all()
+    assert "proxy-pass-7788" not in repr(raw)

@@ -22,7 +22,9 @@ from kirogate.admin import (
     groups,
     jobs,
     logins,
+    models,
     pool,
+    settings,
 )
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
 
@@ -37,6 +39,8 @@ for _nouns in (
     audit.router,
     alerts.router,
     backup.router,
+    settings.router,
+    models.router,
 ):
     router.include_router(_nouns)
 

@@ -1,4 +1,8 @@
-"""``/api/admin/config/load-balancing``: the pool's selection mode (kiro.rs's route)."""
+"""``/api/admin/config/load-balancing``: the pool's selection mode (kiro.rs's route).
+
+A persistent gateway keeps the mode as the runtime setting ``pool.mode`` (docs/settings.md),
+so every instance takes it and it outlives a restart.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from starlette.responses import Response
 
 from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import wrong
-from kirogate.admin.schemas import SET_LOAD_BALANCING, admin_errors
+from kirogate.admin.schemas import BODY_ERRORS, SET_LOAD_BALANCING, admin_errors
 from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
 from kirogate.service.operations import PoolMode
@@ -24,7 +28,7 @@ async def load_balancing(request: Request) -> Response:
 @router.put(
     "/config/load-balancing",
     openapi_extra=SET_LOAD_BALANCING,
-    responses=admin_errors((400, 401, 404, 413)),  # the mode lives in memory: no 503
+    responses=admin_errors(BODY_ERRORS),  # stored as the runtime setting pool.mode
 )
 async def set_load_balancing(request: Request) -> Response:
     body = await read_json_object(request)

@@ -177,8 +177,24 @@ def _rows(loaded: Any) -> list[tuple[Any, Any, str]]:
     return rows
 
 
+def with_stored_runtime(loaded: Any) -> Any:
+    """``loaded`` with the runtime values the admin API stored laid over it (origin
+    ``runtime``), as ``serve`` starts with them."""
+    import asyncio
+    from dataclasses import replace
+
+    from kirogate.service.runtime_settings import stored_runtime_values
+    from kirogate.settings.runtime import with_runtime
+
+    values = asyncio.run(stored_runtime_values(loaded.settings))
+    if not values:
+        return loaded
+    settings = with_runtime(loaded.settings, values)
+    return replace(loaded, settings=settings, origins=settings.origins)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    loaded = load(args)
+    loaded = with_stored_runtime(load(args))
     rows = _rows(loaded)
     if args.json:
         print_json(
@@ -205,7 +221,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     out.print(table)
     source = loaded.config_file or "none (using env, flags and defaults)"
     out.print(f"config file: {source}", markup=False)
-    out.print("precedence: flag > env > config file > default", markup=False)
+    out.print("precedence: runtime (admin API) > flag > env > config file > default", markup=False)
     for note in loaded.notes:
         say(WARN_MARK, note)
     return EXIT_OK

@@ -20,19 +20,28 @@ Matching rules, in order, on the lower-cased name:
    ``-low``, ``-medium``, ``-max``, ``-xhigh``) is matched without it; ``high`` and above force
    thinking, as ``-thinking`` does.
 
+Operators' rules (:class:`~kirogate.settings.ModelsSettings`, changeable at runtime) come
+before and after these: a *forced* model answers every name; an *override* (an exact name or
+an fnmatch pattern, in order) maps a name to its target before the built-in rules; a
+*fallback* answers a name nothing else knows instead of the 404; *hidden* names are left out
+of the public list and still served. Resolutions are cached per name until the rules change.
+
 Kiro's ``auto`` is reachable only as ``kiro-auto`` / ``claude-auto`` / ``auto-kiro`` in the
 public list: Cursor reserves the bare name ``auto`` (it is still accepted on input).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from typing import Literal, TypeAlias
 
 from kirogate.convert.ir import ThinkingConfig
 from kirogate.errors import ConfigError, NotFound
+from kirogate.settings.model import ModelsSettings
 
 Family: TypeAlias = Literal[
     "sonnet", "opus", "haiku", "auto", "deepseek", "glm", "minimax", "qwen", "custom"
@@ -42,6 +51,11 @@ MAX_OUTPUT_TOKENS = 64_000
 DEFAULT_CONTEXT_WINDOW = 200_000
 FORCED_THINKING_BUDGET = 20_000
 THINKING_SUFFIX = "-thinking"
+CACHE_SIZE = 4096  # resolved names kept; the cache starts over when full
+_PATTERN_CHARS = frozenset("*?[")
+
+# How a name was resolved (GET /api/admin/models).
+Via: TypeAlias = Literal["forced", "override", "pattern", "alias", "builtin", "fallback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +168,68 @@ def _forced_thinking(upstream: _Upstream) -> ThinkingConfig:
     return ThinkingConfig(mode="enabled", budget_tokens=FORCED_THINKING_BUDGET)
 
 
-class ModelTable:
-    """Aliases to upstream ids, with the public list for GET /v1/models."""
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A name's model and the rule that chose it (``rule``: the override or alias key)."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+    info: ModelInfo
+    via: Via
+    rule: str | None = None
+
+
+def is_pattern(name: str) -> bool:
+    return not _PATTERN_CHARS.isdisjoint(name)
+
+
+class ModelTable:
+    """Aliases to upstream ids, with the public list for GET /v1/models, under the
+    operator's rules (:meth:`configure`)."""
+
+    def __init__(
+        self, overrides: Mapping[str, str] | None = None, *, rules: ModelsSettings | None = None
+    ) -> None:
+        self._rules = ModelsSettings()
         self._public: dict[str, _Upstream] = {}
         self._aliases: dict[str, tuple[str, _Upstream]] = {}
+        self._exact: dict[str, str] = {}
+        self._patterns: tuple[tuple[str, str], ...] = ()
+        self._hidden: tuple[str, ...] = ()
+        self._alias_names: frozenset[str] = frozenset()
+        self._cache: dict[str, ModelInfo] = {}
+        self._load(overrides)
+        if rules is not None:
+            self.configure(rules)
+
+    @property
+    def rules(self) -> ModelsSettings:
+        return self._rules
+
+    def configure(self, rules: ModelsSettings) -> None:
+        """Take new rules (aliases, overrides, hidden, fallback, forced) for the next lookup.
+
+        Raises :class:`ConfigError` for an alias or override without a name or target.
+        """
+        exact: dict[str, str] = {}
+        patterns: list[tuple[str, str]] = []
+        for name, target in rules.overrides:
+            key = name.strip().lower()
+            if not key or not target.strip():
+                raise ConfigError(
+                    f"model override {name!r} -> {target!r}: name and target are required"
+                )
+            if is_pattern(key):
+                patterns.append((key, target.strip()))
+            else:
+                exact[key] = target.strip()
+        table = ModelTable(dict(rules.aliases))  # built aside, then taken whole
+        self._public, self._aliases = table._public, table._aliases
+        self._alias_names = frozenset(name for name, _ in rules.aliases)
+        self._exact, self._patterns = exact, tuple(patterns)
+        self._hidden = tuple(name.strip().lower() for name in rules.hidden if name.strip())
+        self._rules = rules
+        self._cache = {}
+
+    def _load(self, overrides: Mapping[str, str] | None) -> None:
         for public_id, upstream_id in (*_PUBLIC, *_PUBLIC_PLAIN):
             upstream = _BY_UPSTREAM[upstream_id]
             self._public[public_id] = upstream
@@ -203,6 +273,78 @@ class ModelTable:
 
     def resolve(self, name: str) -> ModelInfo:
         """Map a client model name to its upstream model, or raise NotFound."""
+        info = self._cache.get(name)
+        if info is None:
+            info = self.explain(name).info
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[name] = info
+        return info
+
+    def explain(self, name: str) -> Resolution:
+        """:meth:`resolve` with the rule that decided (not cached; for the admin API)."""
+        rules = self._rules
+        if rules.forced:
+            return Resolution(self._target(rules.forced), "forced", rules.forced)
+        lowered = name.strip().lower()
+        bare = lowered.removesuffix(THINKING_SUFFIX)
+        # ``x-thinking`` follows the rule for ``x``, thinking (as a built-in name does).
+        found = self._override(bare) if bare != lowered else None
+        thinking = found is not None
+        if found is None:
+            found = self._override(lowered)
+        if found is not None:
+            via, rule, target = found
+            info = self._target(target)
+            if thinking and info.thinking is None:
+                # A known target thinks as its -thinking name does; an unknown id stays as is.
+                with contextlib.suppress(NotFound):
+                    info = self._builtin(target + THINKING_SUFFIX)
+            return Resolution(info, via, rule)
+        try:
+            info = self._builtin(name)
+        except NotFound:
+            if not rules.fallback:
+                raise
+            return Resolution(self._target(rules.fallback), "fallback", rules.fallback)
+        alias = info.public_id.removesuffix(THINKING_SUFFIX)
+        if alias in self._alias_names:
+            return Resolution(info, "alias", alias)
+        return Resolution(info, "builtin")
+
+    def _override(self, lowered: str) -> tuple[Via, str, str] | None:
+        target = self._exact.get(lowered)
+        if target is not None:
+            return "override", lowered, target
+        for pattern, aim in self._patterns:
+            if fnmatchcase(lowered, pattern):
+                return "pattern", pattern, aim
+        return None
+
+    def _target(self, target: str) -> ModelInfo:
+        """The model a rule names: a known name, else an upstream id sent as it is."""
+        try:
+            return self._builtin(target)
+        except NotFound:
+            upstream = _BY_UPSTREAM.get(target) or _Upstream(
+                target, "custom", DEFAULT_CONTEXT_WINDOW
+            )
+            return ModelInfo(
+                public_id=target,
+                upstream_id=upstream.upstream_id,
+                context_window=upstream.context_window,
+                max_output=MAX_OUTPUT_TOKENS,
+                thinking=None,
+                family=upstream.family,
+            )
+
+    def is_hidden(self, public_id: str) -> bool:
+        """Whether an operator's ``hidden`` rule keeps ``public_id`` out of the list."""
+        lowered = public_id.lower()
+        bare = lowered.removesuffix(THINKING_SUFFIX)
+        return any(fnmatchcase(lowered, p) or fnmatchcase(bare, p) for p in self._hidden)
+
+    def _builtin(self, name: str) -> ModelInfo:
         key = _PREFIX.sub("", _BRACKET_TAIL.sub("", name.strip().lower()))
         thinking = key.endswith(THINKING_SUFFIX)
         if thinking:
@@ -249,13 +391,22 @@ class ModelTable:
         upstream = _BY_UPSTREAM[_FAMILY_FALLBACK[family]]
         return self._public_id(upstream), upstream
 
+    def public_names(self, *, hidden: bool = False) -> list[str]:
+        """Every public name (aliases included), and a ``-thinking`` variant of each Claude
+        one; the hidden ones only when ``hidden``."""
+        names: list[str] = []
+        for public_id, upstream in self._public.items():
+            names.append(public_id)
+            if upstream.family in ("sonnet", "opus", "haiku"):
+                names.append(public_id + THINKING_SUFFIX)
+        return names if hidden else [name for name in names if not self.is_hidden(name)]
+
     def list_public(self) -> list[ModelInfo]:
-        """Every listed model, and a ``-thinking`` variant of each Claude one."""
+        """Every listed model (not hidden), each as a request for it would resolve."""
         infos: list[ModelInfo] = []
-        for public_id in self._public:
-            infos.append(self.resolve(public_id))
-            if self._public[public_id].family in ("sonnet", "opus", "haiku"):
-                infos.append(self.resolve(public_id + THINKING_SUFFIX))
+        for name in self.public_names():
+            info = self.resolve(name)
+            infos.append(info if info.public_id == name else replace(info, public_id=name))
         return infos
 
 

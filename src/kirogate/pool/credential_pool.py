@@ -512,6 +512,16 @@ class CredentialPool:
 
     # ------------------------------------------------------------ admin operations
 
+    def apply_settings(self, settings: PoolSettings) -> None:
+        """Take new settings for the next pick (a runtime change): mode, budgets, cooldowns,
+        concurrency. Sessions already bound keep their credentials."""
+        self.settings = settings
+        self.set_mode(settings.mode)
+        self._affinity.settings = settings.affinity
+        if self._limiter.limit != settings.max_concurrency_per_credential:
+            self._limiter.limit = settings.max_concurrency_per_credential
+            self._limiter.notify()  # a raised limit frees queued requests at once
+
     def set_mode(self, mode: PoolMode | str) -> None:
         """Switch the selection mode for the next request; :class:`InvalidRequest` if unknown."""
         try:

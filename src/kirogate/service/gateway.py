@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.kiro import KiroBuildOptions
-from kirogate.convert.models import DEFAULT_MODELS, ModelInfo, ModelTable
+from kirogate.convert.models import ModelInfo, ModelTable
 from kirogate.events import EventBus
 from kirogate.pool.credential_pool import CredentialPool
 from kirogate.pool.proxies import ProxyPool
@@ -26,6 +26,7 @@ from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.logins import Logins
 from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
 from kirogate.service.operations import Operations
+from kirogate.service.runtime_settings import RuntimeSettings
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import PoolSettings, Settings
 from kirogate.upstream.auth.refresh import TokenManager
@@ -106,9 +107,15 @@ class Gateway(Answering):
             self.operations, lambda: self.settings, self.http.session_for, store=lambda: self.store
         )
         self.build_options = build_options or KiroBuildOptions()
-        aliases = settings.models.aliases
-        # The model names clients may use: the built-in table plus the configured aliases.
-        self.models = ModelTable(dict(aliases)) if aliases else DEFAULT_MODELS
+        # The model names clients may use: the built-in table under the operator's rules
+        # (aliases, overrides, hidden, fallback, forced), one object re-configured in place.
+        self.models = ModelTable(rules=settings.models)
+        # Settings changed at runtime (/api/admin/settings), laid over the configured ones.
+        self.runtime = RuntimeSettings(
+            settings, store=lambda: self.store, changes=self.changes, apply=self.apply_settings
+        )
+        self.operations.runtime = self.runtime
+        self.changes.on("settings", self.runtime.load)
         self.truncations = TruncationMemory()
         # SIGTERM: the grace period for the answers in flight, then their clean end.
         self.shutdown = Shutdown(settings.server.shutdown_grace)
@@ -116,6 +123,22 @@ class Gateway(Answering):
         self.shared_memory: SharedMemory | None = None  # the two above, kept in the store
         # Guessed ids of names newer than the table (claude-opus-5-5) that the upstream refused.
         self._unserved_models: set[str] = set()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use ``settings`` from the next request on (a runtime change): swapped in as
+        ``self.settings`` (read at use time), and handed to the parts that keep a copy."""
+        old, self.settings = self.settings, settings
+        if settings.pool != old.pool:
+            self._pool_settings = settings.pool
+            self.pool.apply_settings(settings.pool)
+        if settings.upstream != old.upstream:
+            self.http.apply_settings(settings.upstream)
+            self.client.apply_settings(settings.upstream)
+        if settings.compression != old.compression:
+            enabled = settings.compression.enabled
+            self.compressor = Compressor(settings.compression, self.summarise) if enabled else None
+        if settings.models != self.models.rules:
+            self.models.configure(settings.models)
 
     async def start(self) -> None:
         if self.persistent:
@@ -164,6 +187,8 @@ class Gateway(Answering):
             # has not seen cut off. Worth it only when other processes answer too: a SQLite
             # gateway is the only one, and knows every cut it saw.
             self.truncations.shared = shared
+        # The operator's runtime values first: the pool is built with them.
+        await self.runtime.load()
         self.database = watch = DatabaseWatch(store.ping)
         if store.dialect != "sqlite":
             # A server that can go away. SQLite is a file of this process: a failing write

@@ -66,6 +66,7 @@ from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 
 if TYPE_CHECKING:
     from kirogate.service.logins import Logins
+    from kirogate.service.runtime_settings import RuntimeSettings
     from kirogate.store import ApiKeyRecord, ProxyRecord, Store
 
 # The pool's vocabulary, as the admin API and the command line see it through this door.
@@ -157,6 +158,8 @@ class Operations(
         self.operator_jobs = OperatorJobs()
         # Operator-started logins (service/logins.py): a gateway's, none on the command line.
         self.logins: Logins | None = None
+        # Settings changed at runtime (the gateway's; None for the command line's door).
+        self.runtime: RuntimeSettings | None = None
 
     @classmethod
     @asynccontextmanager
@@ -442,9 +445,16 @@ class Operations(
         await self._notify()
 
     async def set_mode(self, mode: str) -> PoolMode:
-        """Switch the pool's selection mode for the next request (this process; not stored,
-        as the mode a gateway starts with is its setting ``pool.mode``)."""
+        """Switch the pool's selection mode for the next request. With a store, the mode is
+        also the runtime setting ``pool.mode``: kept after a restart, and every process
+        takes it; without one, it changes this process only."""
         pool = self._live()
+        if self.runtime is not None and self._store() is not None:
+            try:
+                parsed = PoolMode.parse(mode)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc), param="mode") from None
+            await self.runtime.change({"pool.mode": parsed.value})  # stored first
         pool.set_mode(mode)
         log.info("pool mode is now %s", pool.mode.value)
         return pool.mode

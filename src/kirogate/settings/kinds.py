@@ -230,6 +230,20 @@ class KeyList(Kind):
 
 
 @dataclass(frozen=True, slots=True)
+class NameList(Kind):
+    """Names (or patterns): comma-separated text or a list; an empty list is allowed."""
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        names: list[str] = []
+        for item in _items(value, ","):
+            if not isinstance(item, str):
+                raise ValueError(f"list items must be strings, got {_type_name(item)}")
+            if item.strip():
+                names.append(item.strip())
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True, slots=True)
 class AliasTable(Kind):
     """``name = target`` pairs: a TOML table, or ``a=b,c=d`` text."""
 

@@ -9,7 +9,7 @@ file is ``--config`` / ``KIROGATE_CONFIG``, else ``<data_dir>/config.toml`` when
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from kirogate.settings.model import (
     AffinitySettings,
     CacheSettings,
     CompressionSettings,
+    ConsoleSettings,
     ModelsSettings,
+    Origin,
     PoolSettings,
     ServerSettings,
     Settings,
@@ -30,17 +32,6 @@ from kirogate.settings.registry import BY_KEY, SPECS, Spec
 
 CONFIG_ENV = "KIROGATE_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where an effective value came from: ``default``, ``flag``, ``env`` or ``file``."""
-
-    kind: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return self.kind if not self.detail else f"{self.kind} {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +214,7 @@ def resolve_settings(
         else:
             origins[spec.key] = Origin("default")
     notes.extend(dict.fromkeys(env_notes))
-    settings = build_settings(values)
+    settings = replace(build_settings(values), origins=origins)
     return LoadedSettings(settings, origins, loaded.path if loaded else None, tuple(notes))
 
 
@@ -238,6 +229,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "compression": {},
         "cache": {},
         "models": {},
+        "console": {},
     }
     for key, value in values.items():
         spec = BY_KEY[key]
@@ -250,6 +242,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         compression=CompressionSettings(**sections["compression"]),
         cache=CacheSettings(**sections["cache"]),
         models=ModelsSettings(**sections["models"]),
+        console=ConsoleSettings(**sections["console"]),
         **sections[""],
     )
 

@@ -6,6 +6,7 @@ else receives them ready-made.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -95,10 +96,26 @@ class CompressionSettings:
 
 @dataclass(frozen=True, slots=True)
 class ModelsSettings:
-    """Extra model names (see docs/configuration.md, "Model aliases")."""
+    """Extra model names and the rules over them (docs/models.md)."""
 
     # alias -> target: a built-in name, an upstream model id, or any id sent upstream as it is.
     aliases: tuple[tuple[str, str], ...] = ()
+    # client name or fnmatch pattern -> target, tried before the built-in table (not listed).
+    overrides: tuple[tuple[str, str], ...] = ()
+    # names or patterns left out of GET /v1/models (still served).
+    hidden: tuple[str, ...] = ()
+    # the model an unknown name gets instead of a 404; None: unknown names are a 404.
+    fallback: str | None = None
+    # every request uses this model, whatever it asks for; None: off.
+    forced: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """What the web console shows."""
+
+    # A notice shown at the top of every console page; None: none.
+    announcement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,18 @@ class AffinitySettings:
             raise ConfigError(f"pool affinity ttl {self.ttl}: must be positive")
         if self.max_sessions < 1:
             raise ConfigError(f"pool affinity max_sessions {self.max_sessions}: must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an effective value came from: ``default``, ``flag``, ``env``, ``file`` or
+    ``runtime`` (the admin API)."""
+
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if not self.detail else f"{self.kind} {self.detail}"
 
 
 _NON_NEGATIVE_POOL_FLOATS = (
@@ -222,6 +251,12 @@ class Settings:
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # Where each configured value came from (key -> Origin, see loader.resolve_settings); filled
+    # by the loader, empty for settings built in code. Not part of the settings' identity.
+    origins: Mapping[str, Origin] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def data_path(self) -> Path:

@@ -17,6 +17,7 @@ from kirogate.settings.kinds import (
     KeyList,
     Kind,
     MachineId,
+    NameList,
     PathList,
     PathValue,
     Ratio,
@@ -71,6 +72,11 @@ _POSITIVE_SECONDS = Seconds(
 )
 _BOOL = Boolean("true or false")
 _ALIASES = AliasTable("a table of alias = target names (env: alias=target,alias=target)")
+_MODEL_RULES = AliasTable(
+    "a table of client name or pattern = target model (env: name=target,pattern*=target)"
+)
+_NAMES = NameList("a list of model names or patterns such as claude-3-* (env: comma-separated)")
+_MODEL = Kind("a model name (a public name, an alias or an upstream id)")
 _PATH = PathValue("a file or directory path")
 _PATHS = PathList("a list of file paths (env: separated by ':')")
 _KEYS = KeyList("a key, or a list of keys (env: comma-separated)")
@@ -196,7 +202,19 @@ SPECS: tuple[Spec, ...] = (
     _s("cache.estimate", _BOOL, "KIROGATE_CACHE_ESTIMATE", flag="--cache-estimate",
        help="estimate cache read/write tokens from recently seen prefixes; default: report 0"),
     # ---- models
-    _s("models.aliases", _ALIASES, "KIROGATE_MODEL_ALIASES"),
+    _s("models.aliases", _ALIASES, "KIROGATE_MODEL_ALIASES",
+       help="extra public model names, each mapped to a target model"),
+    _s("models.overrides", _MODEL_RULES, "KIROGATE_MODEL_OVERRIDES",
+       help="client names or patterns mapped to a target, before the built-in table"),
+    _s("models.hidden", _NAMES, "KIROGATE_MODEL_HIDDEN",
+       help="names or patterns left out of /v1/models (still served)"),
+    _s("models.fallback", _MODEL, "KIROGATE_MODEL_FALLBACK",
+       help="the model an unknown model name gets instead of a 404"),
+    _s("models.forced", _MODEL, "KIROGATE_MODEL_FORCED",
+       help="every request uses this model, whatever it asks for"),
+    # ---- console
+    _s("console.announcement", _TEXT, "KIROGATE_CONSOLE_ANNOUNCEMENT",
+       help="a notice shown at the top of the web console"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Spec] = {spec.key: spec for spec in SPECS}
@@ -208,4 +226,5 @@ SECTIONS: tuple[str, ...] = (
     "compression",
     "cache",
     "models",
+    "console",
 )

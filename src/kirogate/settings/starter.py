@@ -46,6 +46,11 @@ EXAMPLES: dict[str, str] = {
     "upstream.system_version": '"darwin#24.6.0"',
     "upstream.machine_id": '"' + "0" * 64 + '"',
     "upstream.proxy_url": '"http://127.0.0.1:8080"',
+    "models.overrides": '{ "gpt-4*" = "claude-sonnet-4.5" }',
+    "models.hidden": '["claude-opus-4-7"]',
+    "models.fallback": '"claude-sonnet-4.5"',
+    "models.forced": '"claude-sonnet-4.5"',
+    "console.announcement": '"Maintenance tonight at 22:00 UTC"',
 }
 # What an unset value means, where that is more than "not set".
 UNSET_MEANS: dict[str, str] = {
@@ -58,6 +63,9 @@ UNSET_MEANS: dict[str, str] = {
     "credentials_files": "none",
     "upstream.url": "the real Kiro hosts",
     "upstream.proxy_url": "no proxy",
+    "models.fallback": "an unknown model name is a 404",
+    "models.forced": "each request uses the model it asks for",
+    "console.announcement": "none",
 }
 
 

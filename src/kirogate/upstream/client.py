@@ -140,6 +140,16 @@ class KiroClient:
     def settings(self) -> UpstreamSettings:
         return self._settings
 
+    def apply_settings(self, settings: UpstreamSettings) -> None:
+        """Take new timeouts for the next call (a runtime change)."""
+        if (settings.url, settings.host_style, settings.region) != (
+            self._settings.url,
+            self._settings.host_style,
+            self._settings.region,
+        ):
+            self._endpoints.clear()
+        self._settings = settings
+
     def endpoints_for(self, credential: Credential) -> Endpoints:
         """The upstream URLs for the credential's API region."""
         key = credential.api_region

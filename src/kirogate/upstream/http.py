@@ -129,6 +129,11 @@ def _credential_key(credential: Credential) -> int:
     return credential.id if credential.id is not None else id(credential)
 
 
+def _global_proxy(settings: UpstreamSettings) -> ProxyTarget | None:
+    url = settings.proxy_url
+    return parse_proxy(url) if url and url.strip().lower() != DIRECT else None
+
+
 class HttpPool:
     """Owns the upstream ``ClientSession`` objects: one per distinct proxy, made lazily."""
 
@@ -149,11 +154,13 @@ class HttpPool:
         # Parsed per-credential proxies, so a request does not re-parse its credential's URL.
         self._targets: dict[tuple[str, str | None, str | None], ProxyTarget | None] = {}
         self._closed = False
-        self._global = (
-            parse_proxy(settings.proxy_url)
-            if settings.proxy_url and settings.proxy_url.strip().lower() != DIRECT
-            else None
-        )
+        self._global = _global_proxy(settings)
+
+    def apply_settings(self, settings: UpstreamSettings) -> None:
+        """Take a new global proxy for the next call (a runtime change); the sessions of
+        other routes stay open for the calls still using them."""
+        self._settings = settings
+        self._global = _global_proxy(settings)
 
     def proxy_for(self, credential: Credential | None) -> ProxyTarget | None:
         """The proxy a credential's calls go through: its own, else the hook's last choice,

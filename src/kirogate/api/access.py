@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from kirogate.api.addresses import AddressRateLimit, client_address
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
@@ -83,6 +84,7 @@ class AccessControl:
         self._blocked_reload: asyncio.Task[None] | None = None
         self._outage = OutageLog(log, "access control database")
         self.memory_limiter = MemoryRateLimiter()
+        self.address_limit = AddressRateLimit()
         # An operator's change of keys or addresses (here or in another process) is seen
         # at once rather than when the cache ages out.
         gateway.changes.on("keys", self.forget_keys)
@@ -102,8 +104,16 @@ class AccessControl:
     async def check(self, request: Request) -> None:
         gateway = self._gateway
         store = gateway.store
+        address = client_address(request, gateway.settings)
+        visitors = getattr(gateway, "visitors", None)
+        if visitors is not None:
+            visitors.seen(address)
         if store is not None:
-            await self._check_address(request)
+            await self._check_address(address)
+        if gateway.settings.server.ip_rate_limit > 0:
+            cluster = gateway.cluster
+            shared = cluster.rate_limiter if cluster is not None else None
+            await self.address_limit.check(address, gateway.settings, shared)
         accepted = gateway.settings.server.api_keys
         if not accepted and store is None:
             return  # no key configured anywhere: open gateway (tests, local embedding)
@@ -181,7 +191,7 @@ class AccessControl:
         finally:
             self._rechecking.discard(digest)
 
-    async def _check_address(self, request: Request) -> None:
+    async def _check_address(self, address: str) -> None:
         now = time.monotonic()
         if now - self._blocked_at >= CACHE_SECONDS and self._blocked_reload is None:
             # One reload at a time, in the background: requests meanwhile use the list in hand.
@@ -198,8 +208,7 @@ class AccessControl:
                 )
                 if not self._blocked_loaded:
                     raise StoreUnavailable("the blocked addresses could not be loaded")
-        client = request.client
-        if client is not None and self._is_blocked(client.host):
+        if self._is_blocked(address):
             raise PermissionDenied("requests from this address are blocked by the operator")
 
     def _is_blocked(self, host: str) -> bool:

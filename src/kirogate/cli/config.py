@@ -104,6 +104,8 @@ def shown_value(value: Any, secret: str | None) -> Any:
     if secret == "key":
         return [mask(v) for v in value] if isinstance(value, tuple) else mask(str(value))
     if secret == "url":
+        if isinstance(value, tuple):
+            return [redact_url(str(item)) for item in value]
         return redact_url(str(value))
     if isinstance(value, Enum):
         return value.value

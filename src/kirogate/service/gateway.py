@@ -65,7 +65,8 @@ class Gateway(Answering):
         self._sources = list(credentials)
         self._source_files = tuple(settings.credentials_files) + tuple(settings.kiro_files)
         self._pool_settings = pool_settings or settings.pool
-        self.proxies = ProxyPool()
+        # The pool's strategy is the setting proxy.strategy, read at every pick.
+        self.proxies = ProxyPool(strategy_of=lambda: self.settings.proxy.strategy)
         self.http = HttpPool(
             settings.upstream,
             proxy_for=self.proxies.proxy_for,
@@ -98,6 +99,9 @@ class Gateway(Answering):
         )
         self.operations.changes = self.changes
         self.operations.events = self.events
+        self.visitors = self.operations.visitors
+        # Every process reloads its proxy pool (and the credentials' proxies) on a change.
+        self.changes.on("proxies", self.operations.reload_proxies)
         self.build_options = build_options or KiroBuildOptions()
         aliases = settings.models.aliases
         # The model names clients may use: the built-in table plus the configured aliases.
@@ -118,6 +122,7 @@ class Gateway(Answering):
     async def close(self) -> None:
         self.shutdown.close()
         await self.changes.close()
+        await self.visitors.close()
         if self.jobs is not None:
             await self.jobs.close()
         if self.database is not None:
@@ -172,7 +177,9 @@ class Gateway(Answering):
         self.operations.changed = cluster.credentials_changed
         self.operations.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
+        await self.operations.seed_proxies(settings.proxy.pool)
         await self.operations.reload_proxies()
+        self.visitors.start()
         usage_interval = settings.upstream.usage_interval
         self.jobs = BackgroundJobs(
             JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),

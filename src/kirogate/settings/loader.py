@@ -22,6 +22,7 @@ from kirogate.settings.model import (
     CompressionSettings,
     ModelsSettings,
     PoolSettings,
+    ProxySettings,
     ServerSettings,
     Settings,
     UpstreamSettings,
@@ -238,6 +239,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "compression": {},
         "cache": {},
         "models": {},
+        "proxy": {},
     }
     for key, value in values.items():
         spec = BY_KEY[key]
@@ -250,6 +252,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         compression=CompressionSettings(**sections["compression"]),
         cache=CacheSettings(**sections["cache"]),
         models=ModelsSettings(**sections["models"]),
+        proxy=ProxySettings(**sections["proxy"]),
         **sections[""],
     )
 

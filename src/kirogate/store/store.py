@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kirogate.errors import ConfigError, InvalidRequest, SchemaTooNew, StoreUnavailable
 from kirogate.store.access import AccessMixin
+from kirogate.store.addresses import AddressesMixin
 from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
@@ -97,6 +98,7 @@ class Store(
     MemoryMixin,
     RevisionsMixin,
     # operator API mixins (one line each)
+    AddressesMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

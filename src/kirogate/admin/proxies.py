@@ -141,7 +141,9 @@ async def list_proxies(request: Request) -> Response:
     responses={**_ok(ProxyView, 201), **admin_errors(BODY_ERRORS)},
 )
 async def add_proxy(request: Request) -> Response:
-    body = _fields(await read_json_object(request), allowed=("url", "username", "password", "label"))
+    body = _fields(
+        await read_json_object(request), allowed=("url", "username", "password", "label")
+    )
     url = body.get("url")
     if not isinstance(url, str):
         raise InvalidRequest("give the proxy URL, e.g. http://host:8080", param="url")
@@ -176,9 +178,7 @@ async def edit_proxy(request: Request, proxy_id: ProxyId) -> Response:
     return json_response(await operations.proxy_view(pid))
 
 
-@router.delete(
-    "/proxies/{proxy_id}", responses={**_ok(Done), **admin_errors((400, 401, 404, 503))}
-)
+@router.delete("/proxies/{proxy_id}", responses={**_ok(Done), **admin_errors((400, 401, 404, 503))})
 async def delete_proxy(request: Request, proxy_id: ProxyId) -> Response:
     pid = _proxy_id(proxy_id)
     await operations_of(request).remove_proxy(pid)

@@ -77,9 +77,7 @@ class MemoryRateLimiter:
         self._next_purge = 0.0
         self._longest = WINDOW  # the longest window asked for: older hits can go
 
-    async def hit(
-        self, key: str, limit_per_minute: int, *, window: float = WINDOW
-    ) -> float | None:
+    async def hit(self, key: str, limit_per_minute: int, *, window: float = WINDOW) -> float | None:
         return self.hit_now(key, limit_per_minute, window=window)
 
     async def wait(
@@ -150,9 +148,7 @@ class RedisRateLimiter:
     def key(self, key: str) -> str:
         return self._prefix + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
-    async def hit(
-        self, key: str, limit_per_minute: int, *, window: float = WINDOW
-    ) -> float | None:
+    async def hit(self, key: str, limit_per_minute: int, *, window: float = WINDOW) -> float | None:
         member = f"{self._origin}:{next(self._sequence)}"
         return await self._run(key, limit_per_minute, member, window)
 
@@ -172,9 +168,7 @@ class RedisRateLimiter:
             )
         except self._errors as exc:
             self._outage.failed("counting a request", exc)
-            return self._fallback.hit_now(
-                key, limit_per_minute, record=bool(member), window=window
-            )
+            return self._fallback.hit_now(key, limit_per_minute, record=bool(member), window=window)
         self._outage.succeeded()
         wait = int(wait_ms)
         if wait < 0:

@@ -34,9 +34,7 @@ MAX_PENDING = 50_000  # distinct addresses held between flushes; more are droppe
 MAX_TTL = 10 * 365 * 86400
 
 
-def parse_expiry(
-    expires_at: Any, ttl: Any, *, now: datetime | None = None
-) -> datetime | None:
+def parse_expiry(expires_at: Any, ttl: Any, *, now: datetime | None = None) -> datetime | None:
     """The block's end from ``expires_at`` (ISO 8601, with a zone or UTC) or ``ttl`` seconds;
     ``None`` for a block until removed. :class:`InvalidRequest` names the field."""
     now = now or datetime.now(UTC)

@@ -190,7 +190,7 @@ class ProxyOperations:
         """Connect through the proxy to the upstream's data-plane host; a plain-words answer."""
         record = await self._stored().get_proxy(proxy_id)
         target = resolve_endpoints(self._upstream_settings()).data
-        result = await probe_proxy(record.connect_url(), target, timeout=PROBE_TIMEOUT)
+        result = await probe_proxy(record.connect_url(), target, limit=PROBE_TIMEOUT)
         if self._proxies is not None:
             if result.ok:
                 self._proxies.report_success(record.connect_url())

@@ -173,17 +173,14 @@ class AccessMixin(StoreBase):
     ) -> BlockRecord:
         """Block an address or network, until ``expires_at`` if given; blocking it again
         replaces the reason and the expiry."""
-        values = {
-            "ip": normalise_ip(ip),
-            "reason": check.optional_text(reason, "reason"),
-            "created_at": utcnow(),
-            "expires_at": expires_at,
-        }
+        key, now = normalise_ip(ip), utcnow()
+        text = check.optional_text(reason, "reason")
+        values = {"ip": key, "reason": text, "created_at": now, "expires_at": expires_at}
         async with self._writing() as conn:
             await conn.execute(
                 self._upsert(blocked_table, values, ["ip"], ["reason", "expires_at"])
             )
-        return BlockRecord(values["ip"], values["reason"], values["created_at"], expires_at)
+        return BlockRecord(key, text, now, expires_at)
 
     async def unblock_ip(self, ip: str) -> None:
         key = normalise_ip(ip)
@@ -196,10 +193,10 @@ class AccessMixin(StoreBase):
         """(address or network, reason) of the blocks in force (not expired), oldest first."""
         now = utcnow()
         async with self._reading() as conn:
+            active = sa.or_(blocked_table.c.expires_at.is_(None), blocked_table.c.expires_at > now)
             rows = await conn.execute(
                 sa.select(blocked_table.c.ip, blocked_table.c.reason)
-                .where(sa.or_(blocked_table.c.expires_at.is_(None),
-                              blocked_table.c.expires_at > now))  # fmt: skip
+                .where(active)
                 .order_by(blocked_table.c.created_at, blocked_table.c.ip)
             )
             return [(row.ip, row.reason) for row in rows]

@@ -23,11 +23,11 @@ Proxy URLs may carry a user and password; show them only through :func:`describe
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -159,7 +159,28 @@ def bypassed(host: str, no_proxy: str | None) -> bool:
     """Whether ``NO_PROXY`` (``no_proxy``'s value) excludes ``host`` (suffixes, ``*``, ports)."""
     if not no_proxy:
         return False
-    return bool(urllib.request.proxy_bypass_environment(host, {"no": no_proxy}))
+    name = host.strip().strip("[]").lower().rstrip(".")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:  # a CIDR network, as curl reads it
+            try:
+                if ipaddress.ip_address(name) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if entry.startswith("[") or entry.count(":") > 1:
+            entry = entry.strip("[]").split("]:")[0]  # an IPv6 address, maybe with a port
+        else:
+            entry = entry.partition(":")[0]
+        entry = entry.lstrip("*").lstrip(".").rstrip(".")
+        if entry and (name == entry or name.endswith("." + entry)):
+            return True
+    return False
 
 
 def _credential_key(credential: Credential) -> int:
@@ -281,7 +302,7 @@ class HttpPool:
         route = self._sessions.get(target)
         if route is None or route[0].closed:
             plain = target is None or target is ENV_ROUTE or target.is_socks
-            proxy = None if plain else target.url()
+            proxy = None if plain or target is None else target.url()
             route = self._sessions[target] = (self._new_session(target), proxy)
         return route
 
@@ -354,7 +375,7 @@ class ProbeResult:
     error: str | None = None
 
 
-async def probe_proxy(proxy_url: str, target: str, *, timeout: float) -> ProbeResult:
+async def probe_proxy(proxy_url: str, target: str, *, limit: float) -> ProbeResult:
     """GET ``target`` through the proxy: any HTTP answer proves the route (even a 403)."""
     try:
         proxy = parse_proxy(proxy_url)
@@ -381,13 +402,13 @@ async def probe_proxy(proxy_url: str, target: str, *, timeout: float) -> ProbeRe
     try:
         async with (
             aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False
+                connector=connector, timeout=aiohttp.ClientTimeout(total=limit), trust_env=False
             ) as session,
             session.get(target, proxy=via, allow_redirects=False) as response,
         ):
             status = response.status
     except TimeoutError:
-        return ProbeResult(False, error=f"no answer through {shown} within {timeout:g} s")
+        return ProbeResult(False, error=f"no answer through {shown} within {limit:g} s")
     except aiohttp.ClientProxyConnectionError:
         return ProbeResult(False, error=f"cannot connect to the proxy {shown}")
     except aiohttp.ClientHttpProxyError as exc:

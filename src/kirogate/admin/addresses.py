@@ -21,7 +21,7 @@ from kirogate.api.json_reply import json_response
 from kirogate.api.request_gate import read_json_object
 from kirogate.api.schemas import json_body
 from kirogate.errors import InvalidRequest
-from kirogate.service.addresses import parse_expiry
+from kirogate.service.addresses import canonical_network, parse_expiry
 
 router = APIRouter(route_class=AdminRoute, tags=["Addresses"])
 
@@ -130,9 +130,7 @@ async def block(request: Request) -> Response:
     unknown = sorted(set(body) - set(BlockBody.model_fields))
     if unknown:
         raise InvalidRequest(f"unknown field {unknown[0]!r}", param=unknown[0])
-    ip = _text(body, "ip")
-    if ip is None:
-        raise InvalidRequest("give the address or network to block as ip", param="ip")
+    ip = canonical_network(body.get("ip"))
     reason = _text(body, "reason")
     if reason is not None and len(reason) > MAX_REASON:
         raise InvalidRequest(f"reason is longer than {MAX_REASON} characters", param="reason")
@@ -165,8 +163,7 @@ async def visitors(request: Request) -> Response:
 
 
 async def _unblock(request: Request, ip: str | None) -> Response:
-    if not ip:
-        raise InvalidRequest("name the address or network to unblock (?ip=...)", param="ip")
+    ip = canonical_network(ip)
     await operations_of(request).unblock_address(ip)
     return json_response({"success": True, "message": f"{ip} unblocked"})
 

@@ -77,8 +77,10 @@ class AccessControl:
         self._gateway = gateway
         self._known: dict[str, tuple[bool, float]] = {}  # key hash -> (valid, checked at)
         self._rechecking: set[str] = set()  # key hashes being reloaded in the background
-        self._blocked: frozenset[str] = frozenset()  # single addresses, canonical text
-        self._blocked_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+        # Single addresses (canonical text) and networks, each with its expiry (epoch
+        # seconds, None: until unblocked): an expired block stops at once, before a reload.
+        self._blocked: dict[str, float | None] = {}
+        self._blocked_networks: tuple[tuple[IPv4Network | IPv6Network, float | None], ...] = ()
         self._blocked_at = -math.inf
         self._blocked_loaded = False
         self._blocked_reload: asyncio.Task[None] | None = None
@@ -88,7 +90,7 @@ class AccessControl:
         # An operator's change of keys or addresses (here or in another process) is seen
         # at once rather than when the cache ages out.
         gateway.changes.on("keys", self.forget_keys)
-        gateway.changes.on("ips", self.forget_addresses)
+        gateway.changes.on("ips", self.reload_addresses)
 
     def forget(self) -> None:
         """Drop cached answers (after keys or blocked addresses changed)."""
@@ -100,6 +102,13 @@ class AccessControl:
 
     def forget_addresses(self) -> None:
         self._blocked_at = -math.inf
+
+    async def reload_addresses(self) -> None:
+        """Load the blocked list now (a change was made): the next request applies it."""
+        if self._gateway.store is None:
+            return
+        self._blocked_at = time.monotonic()
+        await self._reload_blocked()
 
     async def check(self, request: Request) -> None:
         gateway = self._gateway
@@ -212,9 +221,11 @@ class AccessControl:
             raise PermissionDenied("requests from this address are blocked by the operator")
 
     def _is_blocked(self, host: str) -> bool:
-        """Whether ``host`` is a blocked address or inside a blocked network."""
+        """Whether ``host`` is a blocked address or inside a blocked network (not expired)."""
         if host in self._blocked:
-            return True
+            until = self._blocked[host]
+            if until is None or until > time.time():
+                return True
         if not self._blocked_networks:
             return False
         try:
@@ -223,7 +234,11 @@ class AccessControl:
             return False  # not an IP (a Unix socket's peer): no range holds it
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        return any(address in network for network in self._blocked_networks)
+        now = time.time()
+        return any(
+            address in network and (until is None or until > now)
+            for network, until in self._blocked_networks
+        )
 
     async def _reload_blocked(self) -> None:
         """Replace the blocked list; on failure keep the last good one (retried later)."""
@@ -232,17 +247,18 @@ class AccessControl:
             if store is None:
                 return
             async with asyncio.timeout(RELOAD_TIMEOUT):
-                rows = await store.blocked_ips()
+                rows = await store.blocks()
         except Exception as exc:  # any database failure: keep what we have
             self._outage.failed("reloading the blocked addresses", exc)
             if not self._blocked_loaded:
                 self._blocked_at = -math.inf  # nothing known yet: the next request tries again
         else:
             self._outage.succeeded()
-            entries = [ip for ip, _ in rows]
-            self._blocked = frozenset(ip for ip in entries if "/" not in ip)
+            entries = [(row.ip, row.expires_at.timestamp() if row.expires_at else None)
+                       for row in rows]  # fmt: skip
+            self._blocked = {ip: until for ip, until in entries if "/" not in ip}
             self._blocked_networks = tuple(
-                ip_network(ip, strict=False) for ip in entries if "/" in ip
+                (ip_network(ip, strict=False), until) for ip, until in entries if "/" in ip
             )
             self._blocked_loaded = True
         finally:

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from typing import TYPE_CHECKING, Any
 
 from kirogate.errors import InvalidRequest
@@ -32,6 +33,22 @@ PRUNE_INTERVAL = 3600.0
 VISITOR_RETENTION = timedelta(days=7)
 MAX_PENDING = 50_000  # distinct addresses held between flushes; more are dropped (counted)
 MAX_TTL = 10 * 365 * 86400
+
+
+def canonical_network(value: Any, name: str = "ip") -> str:
+    """An address or CIDR network (IPv4 or IPv6) in canonical form; a one-address network
+    is its address. :class:`InvalidRequest` names the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(
+            f"{name}: give an IP address or a CIDR network such as 10.0.0.0/8", param=name
+        )
+    try:
+        network = ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name}: {value.strip()[:80]!r} is not an IP address or a CIDR network", param=name
+        ) from None
+    return str(network.network_address) if network.num_addresses == 1 else str(network)
 
 
 def parse_expiry(expires_at: Any, ttl: Any, *, now: datetime | None = None) -> datetime | None:

@@ -198,7 +198,8 @@ class HttpPool:
         on_proxy_failure: Callable[[str], object] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        """``environ`` holds the standard proxy variables (default: the process's, read now)."""
+        """``environ`` holds the standard proxy variables (default: the process's, read now;
+        aiohttp reads the HTTP(S) ones and NO_PROXY from the process at each request)."""
         self._settings = settings
         self._choose = proxy_for
         self._on_proxy_failure = on_proxy_failure

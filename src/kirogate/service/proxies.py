@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kirogate.errors import NotFound
 from kirogate.pool.proxies import ProxyEntry, ProxyPool
 from kirogate.upstream.endpoints import resolve_endpoints
-from kirogate.upstream.http import ProbeResult, probe_proxy
+from kirogate.upstream.http import (
+    ProbeResult,
+    describe_proxy,
+    environment_proxies,
+    probe_proxy,
+)
 
 if TYPE_CHECKING:
     from kirogate.pool.credential_pool import CredentialPool
     from kirogate.service.changes import ChangeFeed
-    from kirogate.settings import UpstreamSettings
+    from kirogate.settings import Settings, UpstreamSettings
     from kirogate.store import ProxyRecord, Store
 
 log = logging.getLogger(__name__)
@@ -183,6 +189,37 @@ class ProxyOperations:
                 credential.proxy_id = proxy_id
                 if self._proxies is not None and credential.id is not None:
                     self._proxies.assign(credential.id, None)  # the row's proxy_id decides
+
+    async def credential_routes(
+        self, settings: Settings, environ: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Which proxy each stored credential's calls take (masked), by the gateway's rules:
+        its own proxy, else its assigned pool proxy, else the pool's strategy, else the
+        global proxy, else the environment's, else direct."""
+        store = self._stored()
+        proxies = {record.id: record for record in await store.list_proxies()}
+        usable = [record for record in proxies.values() if not record.disabled]
+        strategy = settings.proxy.strategy
+        if settings.upstream.proxy_url:
+            default = describe_proxy(settings.upstream.proxy_url)
+        else:
+            found = environment_proxies(environ)
+            named = found.get("https_proxy") or found.get("http_proxy") or found.get("all_proxy")
+            default = f"{describe_proxy(named)} (environment)" if named else "direct"
+        rows = []
+        for credential in await store.list_credentials():
+            own = credential.proxy_url
+            assigned = proxies.get(credential.proxy_id) if credential.proxy_id else None
+            if own:
+                route = describe_proxy(own) + ("" if own.lower() == "direct" else " (own)")
+            elif assigned is not None and not assigned.disabled:
+                route = f"proxy #{assigned.id} {describe_proxy(assigned.connect_url())} (assigned)"
+            elif usable and strategy != "assigned":
+                route = f"proxy pool: {strategy} over {len(usable)} proxy(ies)"
+            else:
+                route = default
+            rows.append({"id": credential.id, "label": credential.label, "proxy": route})
+        return rows
 
     # ------------------------------------------------------------ test
 

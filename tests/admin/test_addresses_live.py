@@ -4,6 +4,7 @@ environment carry its upstream calls unless NO_PROXY names the upstream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -121,6 +122,10 @@ async def test_an_address_blocked_through_one_instance_is_refused_by_another(
     database: str, tmp_path: Path
 ) -> None:
     await flushed_redis()
+    await asyncio.to_thread(two_instances, database, tmp_path)
+
+
+def two_instances(database: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     env = clean_env(home) | {"KIROGATE_SECRET_KEY": SECRET_KEY}

@@ -244,9 +244,7 @@ def test_config_show_says_which_proxy_each_credential_uses_masked(
         async with Operations.open(settings) as ops:
             one, _ = await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="a" * 90))
             await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="b" * 90))
-            three, _ = await ops.add(
-                Credential(AuthMethod.SOCIAL, refresh_token="c" * 90, proxy_url="direct")
-            )
+            await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="c" * 90, proxy_url="direct"))
             record = await ops.add_proxy("http://u:proxy-secret-pw@10.0.0.1:8080")
             assert one.id is not None
             await ops.assign_proxy(one.id, record.id)

@@ -56,6 +56,18 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/ips"),
+    ("POST", "/api/admin/ips"),
+    ("DELETE", "/api/admin/ips"),
+    ("DELETE", "/api/admin/ips/{ip}"),
+    ("GET", "/api/admin/ips/visitors"),
+    ("GET", "/api/admin/proxies"),
+    ("POST", "/api/admin/proxies"),
+    ("GET", "/api/admin/proxies/{proxy_id}"),
+    ("PATCH", "/api/admin/proxies/{proxy_id}"),
+    ("DELETE", "/api/admin/proxies/{proxy_id}"),
+    ("POST", "/api/admin/proxies/{proxy_id}/test"),
+    ("PUT", "/api/admin/credentials/{credential_id}/proxy"),
 ]
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:
@@ -80,7 +92,8 @@ class Served:
     async def _hold(self) -> None:
         self.closing = asyncio.Event()
         overrides = {"server.admin_key": ADMIN_KEY}
-        async with running(self.tmp_path, **overrides) as (http, _emulator):
+        # Persistent: the store-backed operations (addresses, proxies) answer as when served.
+        async with running(self.tmp_path, persistent=True, **overrides) as (http, _emulator):
             self.http = http
             self.ready.set()
             await self.closing.wait()

@@ -1,4 +1,6 @@
-"""Who may call the client routes: blocked addresses, client keys, per-key rate limits.
+"""Who may call the client routes: blocked addresses, per-address and per-key rate limits,
+client keys. The client's address is :func:`kirogate.api.addresses.client_address` (the peer,
+or what a trusted proxy's headers name); it is counted as a visitor first.
 
 Keys come from the settings (``--api-key``, compared in constant time with no I/O) and, when a
 store is configured, from its ``api_keys`` table (looked up by hash, the answer cached). Blocked

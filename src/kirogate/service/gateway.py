@@ -177,7 +177,10 @@ class Gateway(Answering):
         self.operations.changed = cluster.credentials_changed
         self.operations.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
-        await self.operations.seed_proxies(settings.proxy.pool)
+        if settings.proxy.pool:
+            # Processes starting together with the same PROXY_POOL store each proxy once.
+            async with cluster.lock.hold("proxy-pool-seed"):
+                await self.operations.seed_proxies(settings.proxy.pool)
         await self.operations.reload_proxies()
         self.visitors.start()
         usage_interval = settings.upstream.usage_interval

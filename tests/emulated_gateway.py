@@ -24,9 +24,10 @@ OTHER_KEY = "sk-client-other-key"
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp_path: Path, **settings: Any
+    tmp_path: Path, *, persistent: bool = False, **settings: Any
 ) -> AsyncIterator[tuple[httpx2.AsyncClient, RunningEmulator]]:
-    """A gateway on the emulator, with ``settings`` overrides."""
+    """A gateway on the emulator, with ``settings`` overrides (``persistent``: with its store,
+    SQLite in ``tmp_path``, as ``kirogate serve`` runs it)."""
     emulator = await start_emulator(EmulatorConfig(port=0))
     emulator.state.register_credential(refresh_token=REFRESH, auth_method="social")
     overrides = {
@@ -37,7 +38,7 @@ async def running(
         **settings,
     }
     credential = Credential(AuthMethod.SOCIAL, refresh_token=REFRESH, id=1)
-    gateway = Gateway(load_settings({}, overrides), [credential])
+    gateway = Gateway(load_settings({}, overrides), [credential], persistent=persistent)
     await gateway.start()
     app = create_app(gateway, metrics=GatewayMetrics(), environ={})
     transport = httpx2.ASGITransport(app=app, client=("127.0.0.1", 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +22,7 @@ from kirogate.errors import (
 )
 from kirogate.service.changes import ChangeFeed
 from kirogate.settings import Settings
+from kirogate.store.addresses import BlockRecord
 from kirogate.tasks import running_tasks
 
 
@@ -36,6 +38,10 @@ class FakeStore:
 
     async def blocked_ips(self) -> list[tuple[str, str | None]]:
         return self.blocked
+
+    async def blocks(self) -> list[BlockRecord]:
+        now = datetime.now(UTC)
+        return [BlockRecord(ip, reason, now, None) for ip, reason in await self.blocked_ips()]
 
 
 @dataclass

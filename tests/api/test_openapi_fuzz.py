@@ -90,6 +90,18 @@ OPERATIONS = [
     ("DELETE", "/api/admin/settings/{key}"),
     ("GET", "/api/admin/models"),
     ("GET", "/api/admin/models/resolve"),
+    ("GET", "/api/admin/ips"),
+    ("POST", "/api/admin/ips"),
+    ("DELETE", "/api/admin/ips"),
+    ("DELETE", "/api/admin/ips/{ip}"),
+    ("GET", "/api/admin/ips/visitors"),
+    ("GET", "/api/admin/proxies"),
+    ("POST", "/api/admin/proxies"),
+    ("GET", "/api/admin/proxies/{proxy_id}"),
+    ("PATCH", "/api/admin/proxies/{proxy_id}"),
+    ("DELETE", "/api/admin/proxies/{proxy_id}"),
+    ("POST", "/api/admin/proxies/{proxy_id}/test"),
+    ("PUT", "/api/admin/credentials/{credential_id}/proxy"),
 ]
 # The login callback answers a browser with HTML pages (tests/admin/test_logins.py).
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/logins/callback"}
@@ -115,7 +127,8 @@ class Served:
     async def _hold(self) -> None:
         self.closing = asyncio.Event()
         overrides = {"server.admin_key": ADMIN_KEY}
-        async with running(self.tmp_path, **overrides) as (http, _emulator):
+        # Persistent: the store-backed operations (addresses, proxies) answer as when served.
+        async with running(self.tmp_path, persistent=True, **overrides) as (http, _emulator):
             self.http = http
             self.ready.set()
             await self.closing.wait()

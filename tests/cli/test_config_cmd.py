@@ -247,3 +247,38 @@ def test_config_show_shows_runtime_values_with_their_origin(cli: Cli, tmp_path: 
         "origin": "runtime (admin API)",
         "env": ["KIROGATE_POOL_MODE"],
     }
+
+
+def test_config_show_says_which_proxy_each_credential_uses_masked(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from kirogate.service.operations import Operations
+    from kirogate.upstream.credentials import AuthMethod, Credential
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    settings = Settings(data_dir=tmp_path)
+
+    async def prepare() -> None:
+        async with Operations.open(settings) as ops:
+            one, _ = await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="a" * 90))
+            await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="b" * 90))
+            await ops.add(Credential(AuthMethod.SOCIAL, refresh_token="c" * 90, proxy_url="direct"))
+            record = await ops.add_proxy("http://u:proxy-secret-pw@10.0.0.1:8080")
+            assert one.id is not None
+            await ops.assign_proxy(one.id, record.id)
+
+    asyncio.run(prepare())
+    result = cli("config", "show", "--json", "--data-dir", tmp_path)
+    routes = {row["id"]: row["proxy"] for row in json.loads(result.out)["credential_proxies"]}
+    assert routes[1] == "proxy #1 http://***@10.0.0.1:8080 (assigned)"
+    assert routes[2] == "proxy pool: round_robin over 1 proxy(ies)"
+    assert routes[3] == "direct"
+    monkeypatch.setenv("HTTPS_PROXY", "http://corp:env-secret@proxy.corp:3128")
+    text = cli("config", "show", "--data-dir", tmp_path, "--set", "proxy.strategy=assigned")
+    assert "credential proxies" in text.out
+    assert "http://***@proxy.corp:3128 (environment)" in text.out
+    assert "proxy-secret-pw" not in text.out and "env-secret" not in text.out

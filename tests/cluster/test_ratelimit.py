@@ -147,3 +147,24 @@ async def test_redis_wait_falls_back_to_this_process_when_redis_is_down(prefix: 
         assert await limiter.wait("other", 1) is None
     finally:
         await down.aclose()
+
+
+async def test_memory_limiter_takes_another_window() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(clock=clock)
+    assert await limiter.hit("ip", 1, window=10.0) is None
+    wait = await limiter.hit("ip", 1, window=10.0)
+    assert wait == pytest.approx(10.0)
+    clock.now += 10.5
+    assert await limiter.hit("ip", 1, window=10.0) is None
+    # A window longer than a minute keeps its hits past the minute's purge.
+    assert await limiter.hit("long", 1, window=300.0) is None
+    clock.now += 120
+    assert await limiter.hit("long", 1, window=300.0) == pytest.approx(180.0)
+
+
+async def test_redis_limiter_takes_another_window(redis: Redis, prefix: str) -> None:
+    limiter = RedisRateLimiter(redis, prefix=prefix)
+    assert await limiter.hit("ip", 1, window=5.0) is None
+    wait = await limiter.hit("ip", 1, window=5.0)
+    assert wait is not None and 0 < wait <= 5.0

@@ -329,3 +329,38 @@ async def test_failed_call_through_a_pool_proxy_rests_it(
     assert f"http://***@127.0.0.1:{port}" in str(caught.value)
     assert "hunter2" not in str(caught.value) and "hunter2" not in caplog.text
     assert set(proxies.cooling()) == {1}
+
+
+# ---------------------------------------------------------------- least used, the setting
+
+
+def test_least_used_takes_the_proxy_picked_fewest_times(clock: FakeTime) -> None:
+    proxies = pool("least_used", clock)
+    picks = [proxies.proxy_for(cred(n)) for n in range(6)]
+    assert picks == [A, B, C, A, B, C]
+    assert proxies.proxy_for(cred(1, proxy_id=2)) == B  # an assignment counts as a use
+    assert [proxies.uses(pid) for pid in (1, 2, 3)] == [2, 3, 2]
+    assert proxies.proxy_for(cred(9)) == A
+    proxies.report_failure(A)
+    assert proxies.proxy_for(cred(9)) == C  # a resting proxy is skipped
+
+
+def test_the_strategy_setting_is_read_at_every_pick(clock: FakeTime) -> None:
+    setting = {"value": "round_robin"}
+    proxies = ProxyPool(entries(), clock=clock.clock, strategy_of=lambda: setting["value"])
+    assert proxies.proxy_for(cred(1)) == A
+    assert proxies.proxy_for(cred(1)) == B
+    setting["value"] = "assigned"
+    assert proxies.proxy_for(cred(1)) is None
+    assert proxies.strategy is ProxyStrategy.ASSIGNED
+    setting["value"] = "no-such-strategy"  # kept as it was, logged
+    assert proxies.proxy_for(cred(1)) is None
+    setting["value"] = "sticky"
+    first = proxies.proxy_for(cred(5))
+    assert all(proxies.proxy_for(cred(5)) == first for _ in range(3))
+
+
+def test_snapshot_counts_uses(clock: FakeTime) -> None:
+    proxies = pool("round_robin", clock)
+    proxies.proxy_for(cred(1))
+    assert {row["id"]: row["uses"] for row in proxies.snapshot()} == {1: 1, 2: 0, 3: 0}

@@ -414,3 +414,30 @@ def test_serve_takes_the_shutdown_grace_as_a_flag() -> None:
     add_serve_options(parser)
     overrides = overrides_from(parser.parse_args(["--shutdown-grace", "2.5"]), SERVE_FLAGS)
     assert load_settings({}, overrides).server.shutdown_grace == 2.5
+
+
+def test_address_and_proxy_pool_settings_parse_and_refuse_bad_values() -> None:
+    from kirogate.errors import ConfigError
+    from kirogate.settings import load_settings
+
+    environ = {
+        "KIROGATE_TRUSTED_PROXIES": "10.0.0.1/8, ::1",
+        "KIROGATE_IP_RATE_LIMIT": "30",
+        "KIROGATE_IP_RATE_WINDOW": "1m",
+        "PROXY_POOL": "http://a:1, socks5h://u:p@b:2",
+        "KIROGATE_PROXY_STRATEGY": "least-used",
+    }
+    settings = load_settings(environ, read_default_config=False)
+    assert settings.server.trusted_proxies == ("10.0.0.0/8", "::1/128")
+    assert (settings.server.ip_rate_limit, settings.server.ip_rate_window) == (30, 60.0)
+    assert settings.proxy.pool == ("http://a:1", "socks5h://u:p@b:2")
+    assert settings.proxy.strategy == "least_used"
+    assert load_settings({}, read_default_config=False).server.trusted_proxies == ()
+    for name, value in (
+        ("KIROGATE_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("PROXY_POOL", "ftp://x:1"),
+        ("KIROGATE_PROXY_STRATEGY", "fastest"),
+        ("KIROGATE_IP_RATE_WINDOW", "0"),
+    ):
+        with pytest.raises(ConfigError):
+            load_settings({name: value}, read_default_config=False)

@@ -58,3 +58,27 @@ async def test_get_and_remove(store):
 async def test_bad_proxies_are_refused(store, url, kwargs, message):
     with pytest.raises(InvalidRequest, match=message):
         await store.add_proxy(url, **kwargs)
+
+
+async def test_update_proxy_fields_and_disable(store):
+    proxy = await store.add_proxy("http://h:1", username="u", password="pw", label="a")
+    changed = await store.update_proxy(proxy.id, label="b", disabled=True)
+    assert (changed.label, changed.disabled, changed.password) == ("b", True, "pw")
+    moved = await store.update_proxy(proxy.id, url="socks5://x:y@h2:1080")
+    assert (moved.url, moved.username, moved.password) == ("socks5://h2:1080", "x", "y")
+    kept = await store.update_proxy(proxy.id, url="socks5://h3:1080", password=None)
+    assert (kept.username, kept.password) == ("x", None)
+    assert await store.get_proxy(proxy.id) == kept
+    assert kept.to_public()["disabled"] is True
+
+
+async def test_update_proxy_refuses_bad_input(store):
+    proxy = await store.add_proxy("http://h:1")
+    with pytest.raises(InvalidRequest, match="not supported"):
+        await store.update_proxy(proxy.id, url="ftp://h:1")
+    with pytest.raises(InvalidRequest, match="true or false"):
+        await store.update_proxy(proxy.id, disabled="yes")
+    with pytest.raises(InvalidRequest, match="unknown proxy field"):
+        await store.update_proxy(proxy.id, colour="red")
+    with pytest.raises(NotFound):
+        await store.update_proxy(proxy.id + 1, label="x")

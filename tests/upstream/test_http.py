@@ -288,3 +288,89 @@ async def test_unreachable_proxy_error_never_shows_the_password(
         assert "hunter2" not in str(caught.value)
         assert f"{scheme}://***@127.0.0.1:{port}" in str(caught.value)
     assert "hunter2" not in caplog.text
+
+
+# ---------------------------------------------------------------- the environment's proxies
+# Passed as ``environ=``: the process's own variables are never touched.
+
+
+def test_bypassed_reads_no_proxy_like_curl() -> None:
+    from kirogate.upstream.http import bypassed
+
+    rules = "example.com, .internal,10.0.0.0/8 ,[::1]:8080,localhost:3000"
+    assert bypassed("example.com", rules) and bypassed("api.example.com", rules)
+    assert not bypassed("notexample.com", rules)
+    assert bypassed("a.internal", rules) and bypassed("10.2.3.4", rules)
+    assert bypassed("::1", rules) and bypassed("localhost", rules)
+    assert not bypassed("11.0.0.1", rules)
+    assert bypassed("anything", "*") and not bypassed("anything", "") and not bypassed("x", None)
+
+
+def test_lower_case_variables_win_and_blank_ones_do_not_count() -> None:
+    from kirogate.upstream.http import environment_proxies
+
+    found = environment_proxies({"HTTPS_PROXY": "http://a:1", "https_proxy": "http://b:2",
+                                 "NO_PROXY": " ", "ALL_PROXY": "socks5://c:3"})  # fmt: skip
+    assert found == {"https_proxy": "http://b:2", "all_proxy": "socks5://c:3"}
+
+
+def clean_proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """Only ``values`` among the proxy variables, for this test (aiohttp reads os.environ)."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+async def test_http_proxy_from_the_environment_carries_upstream_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.loopback_proxy import loopback_proxy
+
+    async with fake_upstream() as fake:
+        fake.on("POST", "/generateAssistantResponse", stream_handler(FRAME))
+        config = settings(url=fake.url)
+        with loopback_proxy() as proxy:
+            clean_proxy_env(monkeypatch, HTTP_PROXY=proxy.url)
+            async with HttpPool(config) as pool:
+                assert pool.env_proxies == {"http_proxy": proxy.url}
+                client = KiroClient(config, pool)
+                stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
+                assert await collect(stream) == [AssistantText("via proxy")]
+            assert any("generateAssistantResponse" in seen for seen in proxy.record.passed)
+            # NO_PROXY naming the upstream's host: straight there.
+            before = len(proxy.record.passed)
+            clean_proxy_env(monkeypatch, http_proxy=proxy.url, no_proxy="127.0.0.1")
+            async with HttpPool(config) as pool:
+                client = KiroClient(config, pool)
+                stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
+                assert await collect(stream) == [AssistantText("via proxy")]
+            assert len(proxy.record.passed) == before
+            # A configured proxy (here "direct") wins over the environment.
+            clean_proxy_env(monkeypatch, HTTP_PROXY=proxy.url)
+            direct = replace(config, proxy_url="direct")
+            async with HttpPool(direct) as pool:
+                assert pool.proxy_for(None) is None
+                client = KiroClient(direct, pool)
+                stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
+                assert await collect(stream) == [AssistantText("via proxy")]
+            assert len(proxy.record.passed) == before
+
+
+async def test_all_proxy_from_the_environment_may_be_socks_and_no_proxy_bypasses_it() -> None:
+    async with fake_upstream() as fake:
+        fake.on("POST", "/generateAssistantResponse", stream_handler(FRAME))
+        config = settings(url=fake.url)
+        async with socks5_server({}) as (address, log):
+            async with HttpPool(config, environ={"ALL_PROXY": f"socks5://{address}"}) as pool:
+                client = KiroClient(config, pool)
+                stream = await client.open_stream(social(), request(), machine_id=MACHINE_ID)
+                assert await collect(stream) == [AssistantText("via proxy")]
+            assert len(log.targets) == 1
+            environ = {"ALL_PROXY": f"socks5://{address}", "NO_PROXY": "127.0.0.0/8"}
+            async with HttpPool(config, environ=environ) as pool:
+                assert pool.proxy_for(None) is None
+            bad = {"ALL_PROXY": "gopher://nowhere:1"}
+            async with HttpPool(config, environ=bad) as pool:
+                assert pool.proxy_for(None) is None  # ignored, with a warning

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from kirogate.admin import (
+    addresses,
     alerts,
     audit,
     backup,
@@ -24,6 +25,7 @@ from kirogate.admin import (
     logins,
     models,
     pool,
+    proxies,
     settings,
 )
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
@@ -41,6 +43,8 @@ for _nouns in (
     backup.router,
     settings.router,
     models.router,
+    addresses.router,
+    proxies.router,
 ):
     router.include_router(_nouns)
 

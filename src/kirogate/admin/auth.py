@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from kirogate.api.addresses import client_address as address_of
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.errors import ADMIN_PREFIX, Dialect, error_response
 from kirogate.api.request_gate import gateway_of
@@ -62,11 +63,11 @@ def configured_admin_key(gateway: Gateway) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-def client_address(request: Request) -> str:
-    """The caller's address: the socket peer, which uvicorn has already replaced with
-    ``X-Forwarded-For`` only for a trusted proxy (``FORWARDED_ALLOW_IPS``); forwarded
-    headers are never read here, so a remote client cannot pick its own counter."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, gateway: Gateway) -> str:
+    """The caller's address: the socket peer, or what a trusted proxy's forwarded headers
+    name (``server.trusted_proxies``, see :mod:`kirogate.api.addresses`), so a remote
+    client cannot pick its own counter."""
+    return address_of(request, gateway.settings)
 
 
 class SignInThrottle:
@@ -122,7 +123,7 @@ async def check_admin_key(request: Request, gateway: Gateway, expected: str) -> 
     """Whether the request carries ``expected``, counting a wrong one against its address
     (429, :class:`RateLimited`, once the address has spent its budget of wrong keys)."""
     throttle = sign_in_throttle(request, gateway)
-    address = client_address(request)
+    address = client_address(request, gateway)
     await throttle.check(address)
     presented = presented_key(request)
     if presented is not None and key_matches(presented, [expected]):
@@ -171,7 +172,7 @@ class AdminRoute(APIRoute):
                 return error_response(InternalError(), Dialect.ADMIN)
             call = AdminCall(
                 actor=admin_actor(request),
-                address=client_address(request),
+                address=client_address(request, gateway_of(request)),
                 method=request.method,
                 path=route_template(request),
                 name=self.name,

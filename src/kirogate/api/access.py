@@ -1,4 +1,6 @@
-"""Who may call the client routes: blocked addresses, client keys, per-key rate limits.
+"""Who may call the client routes: blocked addresses, per-address and per-key rate limits,
+client keys. The client's address is :func:`kirogate.api.addresses.client_address` (the peer,
+or what a trusted proxy's headers name); it is counted as a visitor first.
 
 Keys come from the settings (``--api-key``, compared in constant time with no I/O) and, when a
 store is configured, from its ``api_keys`` table (looked up by hash, the answer cached). Blocked
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from kirogate.api.addresses import AddressRateLimit, client_address
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
@@ -76,17 +79,20 @@ class AccessControl:
         self._gateway = gateway
         self._known: dict[str, tuple[bool, float]] = {}  # key hash -> (valid, checked at)
         self._rechecking: set[str] = set()  # key hashes being reloaded in the background
-        self._blocked: frozenset[str] = frozenset()  # single addresses, canonical text
-        self._blocked_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+        # Single addresses (canonical text) and networks, each with its expiry (epoch
+        # seconds, None: until unblocked): an expired block stops at once, before a reload.
+        self._blocked: dict[str, float | None] = {}
+        self._blocked_networks: tuple[tuple[IPv4Network | IPv6Network, float | None], ...] = ()
         self._blocked_at = -math.inf
         self._blocked_loaded = False
         self._blocked_reload: asyncio.Task[None] | None = None
         self._outage = OutageLog(log, "access control database")
         self.memory_limiter = MemoryRateLimiter()
+        self.address_limit = AddressRateLimit()
         # An operator's change of keys or addresses (here or in another process) is seen
         # at once rather than when the cache ages out.
         gateway.changes.on("keys", self.forget_keys)
-        gateway.changes.on("ips", self.forget_addresses)
+        gateway.changes.on("ips", self.reload_addresses)
 
     def forget(self) -> None:
         """Drop cached answers (after keys or blocked addresses changed)."""
@@ -99,11 +105,26 @@ class AccessControl:
     def forget_addresses(self) -> None:
         self._blocked_at = -math.inf
 
+    async def reload_addresses(self) -> None:
+        """Load the blocked list now (a change was made): the next request applies it."""
+        if self._gateway.store is None:
+            return
+        self._blocked_at = time.monotonic()
+        await self._reload_blocked()
+
     async def check(self, request: Request) -> None:
         gateway = self._gateway
         store = gateway.store
+        address = client_address(request, gateway.settings)
+        visitors = getattr(gateway, "visitors", None)
+        if visitors is not None:
+            visitors.seen(address)
         if store is not None:
-            await self._check_address(request)
+            await self._check_address(address)
+        if gateway.settings.server.ip_rate_limit > 0:
+            cluster = gateway.cluster
+            shared = cluster.rate_limiter if cluster is not None else None
+            await self.address_limit.check(address, gateway.settings, shared)
         accepted = gateway.settings.server.api_keys
         if not accepted and store is None:
             return  # no key configured anywhere: open gateway (tests, local embedding)
@@ -181,7 +202,7 @@ class AccessControl:
         finally:
             self._rechecking.discard(digest)
 
-    async def _check_address(self, request: Request) -> None:
+    async def _check_address(self, address: str) -> None:
         now = time.monotonic()
         if now - self._blocked_at >= CACHE_SECONDS and self._blocked_reload is None:
             # One reload at a time, in the background: requests meanwhile use the list in hand.
@@ -198,14 +219,15 @@ class AccessControl:
                 )
                 if not self._blocked_loaded:
                     raise StoreUnavailable("the blocked addresses could not be loaded")
-        client = request.client
-        if client is not None and self._is_blocked(client.host):
+        if self._is_blocked(address):
             raise PermissionDenied("requests from this address are blocked by the operator")
 
     def _is_blocked(self, host: str) -> bool:
-        """Whether ``host`` is a blocked address or inside a blocked network."""
+        """Whether ``host`` is a blocked address or inside a blocked network (not expired)."""
         if host in self._blocked:
-            return True
+            until = self._blocked[host]
+            if until is None or until > time.time():
+                return True
         if not self._blocked_networks:
             return False
         try:
@@ -214,7 +236,11 @@ class AccessControl:
             return False  # not an IP (a Unix socket's peer): no range holds it
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        return any(address in network for network in self._blocked_networks)
+        now = time.time()
+        return any(
+            address in network and (until is None or until > now)
+            for network, until in self._blocked_networks
+        )
 
     async def _reload_blocked(self) -> None:
         """Replace the blocked list; on failure keep the last good one (retried later)."""
@@ -223,17 +249,18 @@ class AccessControl:
             if store is None:
                 return
             async with asyncio.timeout(RELOAD_TIMEOUT):
-                rows = await store.blocked_ips()
+                rows = await store.blocks()
         except Exception as exc:  # any database failure: keep what we have
             self._outage.failed("reloading the blocked addresses", exc)
             if not self._blocked_loaded:
                 self._blocked_at = -math.inf  # nothing known yet: the next request tries again
         else:
             self._outage.succeeded()
-            entries = [ip for ip, _ in rows]
-            self._blocked = frozenset(ip for ip in entries if "/" not in ip)
+            entries = [(row.ip, row.expires_at.timestamp() if row.expires_at else None)
+                       for row in rows]  # fmt: skip
+            self._blocked = {ip: until for ip, until in entries if "/" not in ip}
             self._blocked_networks = tuple(
-                ip_network(ip, strict=False) for ip in entries if "/" in ip
+                (ip_network(ip, strict=False), until) for ip, until in entries if "/" in ip
             )
             self._blocked_loaded = True
         finally:

@@ -106,6 +106,8 @@ def shown_value(value: Any, secret: str | None) -> Any:
     if secret == "key":
         return [mask(v) for v in value] if isinstance(value, tuple) else mask(str(value))
     if secret == "url":
+        if isinstance(value, tuple):
+            return [redact_url(str(item)) for item in value]
         return redact_url(str(value))
     if isinstance(value, Enum):
         return value.value
@@ -193,9 +195,34 @@ def with_stored_runtime(loaded: Any) -> Any:
     return replace(loaded, settings=settings, origins=settings.origins)
 
 
+STORE_WAIT = 5.0  # seconds config show waits for the store before leaving the proxies out
+
+
+def credential_proxies(settings: Any) -> list[dict[str, Any]] | None:
+    """Which proxy each stored credential uses (masked); ``None`` when there is no store yet
+    (``config show`` never creates one) or it cannot be opened."""
+    import asyncio
+
+    from kirogate.errors import KirogateError
+    from kirogate.service.operations import Operations
+
+    if settings.database_url is None and not (settings.data_path / "kirogate.db").exists():
+        return None
+
+    async def read() -> list[dict[str, Any]]:
+        async with Operations.open(settings) as operations:
+            return await operations.credential_routes(settings, os.environ)
+
+    try:
+        return asyncio.run(asyncio.wait_for(read(), STORE_WAIT))
+    except (KirogateError, OSError, TimeoutError):
+        return None
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     loaded = with_stored_runtime(load(args))
     rows = _rows(loaded)
+    routes = credential_proxies(loaded.settings)
     if args.json:
         print_json(
             {
@@ -204,6 +231,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                     spec.key: {"value": value, "origin": str(origin), "env": list(spec.env)}
                     for spec, value, origin in rows
                 },
+                "credential_proxies": routes,
                 "notes": list(loaded.notes),
             }
         )
@@ -222,6 +250,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     source = loaded.config_file or "none (using env, flags and defaults)"
     out.print(f"config file: {source}", markup=False)
     out.print("precedence: runtime (admin API) > flag > env > config file > default", markup=False)
+    if routes:
+        proxies = Table(title="credential proxies", title_justify="left")
+        proxies.add_column("credential", no_wrap=True)
+        proxies.add_column("proxy", overflow="fold")
+        for row in routes:
+            proxies.add_row(f"#{row['id']} {row['label']}", row["proxy"])
+        out.print(proxies)
     for note in loaded.notes:
         say(WARN_MARK, note)
     return EXIT_OK

@@ -54,9 +54,13 @@ return tonumber(oldest[2]) + window - now
 class RateLimiter(Protocol):
     """``hit(key, limit)``: ``None`` if allowed (and counted), else seconds to wait."""
 
-    async def hit(self, key: str, limit_per_minute: int) -> float | None: ...
+    async def hit(
+        self, key: str, limit_per_minute: int, *, window: float = WINDOW
+    ) -> float | None: ...
 
-    async def wait(self, key: str, limit_per_minute: int) -> float | None:
+    async def wait(
+        self, key: str, limit_per_minute: int, *, window: float = WINDOW
+    ) -> float | None:
         """What :meth:`hit` would answer now, without counting a hit."""
         ...
 
@@ -71,31 +75,38 @@ class MemoryRateLimiter:
         self._max_keys = max_keys
         self._hits: dict[str, deque[float]] = {}
         self._next_purge = 0.0
+        self._longest = WINDOW  # the longest window asked for: older hits can go
 
-    async def hit(self, key: str, limit_per_minute: int) -> float | None:
-        return self.hit_now(key, limit_per_minute)
+    async def hit(self, key: str, limit_per_minute: int, *, window: float = WINDOW) -> float | None:
+        return self.hit_now(key, limit_per_minute, window=window)
 
-    async def wait(self, key: str, limit_per_minute: int) -> float | None:
-        return self.hit_now(key, limit_per_minute, record=False)
+    async def wait(
+        self, key: str, limit_per_minute: int, *, window: float = WINDOW
+    ) -> float | None:
+        return self.hit_now(key, limit_per_minute, record=False, window=window)
 
-    def hit_now(self, key: str, limit_per_minute: int, *, record: bool = True) -> float | None:
-        """The synchronous form of :meth:`hit` (of :meth:`wait` with ``record=False``)."""
+    def hit_now(
+        self, key: str, limit_per_minute: int, *, record: bool = True, window: float = WINDOW
+    ) -> float | None:
+        """The synchronous form of :meth:`hit` (of :meth:`wait` with ``record=False``);
+        ``window`` (seconds) replaces the minute for limits over another span."""
         if limit_per_minute <= 0:
             return None
         now = self._clock()
+        self._longest = max(self._longest, window)
         self._purge(now)
         hits = self._hits.get(key)
         if hits is None:
             if not record:
                 return None
             hits = self._hits[key] = deque()
-        cutoff = now - WINDOW
+        cutoff = now - window
         while hits and hits[0] <= cutoff:
             hits.popleft()
         if len(hits) >= limit_per_minute:
             # The hit that must leave the window for the count to drop below the limit.
             blocking = hits[len(hits) - limit_per_minute]
-            return max(blocking + WINDOW - now, MIN_WAIT)
+            return max(blocking + window - now, MIN_WAIT)
         if record:
             hits.append(now)
         return None
@@ -103,12 +114,12 @@ class MemoryRateLimiter:
     def _purge(self, now: float) -> None:
         if now < self._next_purge and len(self._hits) < self._max_keys:
             return
-        cutoff = now - WINDOW
+        cutoff = now - self._longest
         for key in [key for key, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
             del self._hits[key]
         while len(self._hits) >= self._max_keys:  # still full of live keys: drop the oldest
             del self._hits[next(iter(self._hits))]
-        self._next_purge = now + WINDOW
+        self._next_purge = now + self._longest
 
 
 class RedisRateLimiter:
@@ -137,22 +148,27 @@ class RedisRateLimiter:
     def key(self, key: str) -> str:
         return self._prefix + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
-    async def hit(self, key: str, limit_per_minute: int) -> float | None:
-        return await self._run(key, limit_per_minute, f"{self._origin}:{next(self._sequence)}")
+    async def hit(self, key: str, limit_per_minute: int, *, window: float = WINDOW) -> float | None:
+        member = f"{self._origin}:{next(self._sequence)}"
+        return await self._run(key, limit_per_minute, member, window)
 
-    async def wait(self, key: str, limit_per_minute: int) -> float | None:
-        return await self._run(key, limit_per_minute, "")
+    async def wait(
+        self, key: str, limit_per_minute: int, *, window: float = WINDOW
+    ) -> float | None:
+        return await self._run(key, limit_per_minute, "", window)
 
-    async def _run(self, key: str, limit_per_minute: int, member: str) -> float | None:
+    async def _run(
+        self, key: str, limit_per_minute: int, member: str, window: float = WINDOW
+    ) -> float | None:
         if limit_per_minute <= 0:
             return None
         try:
             wait_ms = await self._script(
-                keys=[self.key(key)], args=[limit_per_minute, int(WINDOW * 1000), member]
+                keys=[self.key(key)], args=[limit_per_minute, max(int(window * 1000), 1), member]
             )
         except self._errors as exc:
             self._outage.failed("counting a request", exc)
-            return self._fallback.hit_now(key, limit_per_minute, record=bool(member))
+            return self._fallback.hit_now(key, limit_per_minute, record=bool(member), window=window)
         self._outage.succeeded()
         wait = int(wait_ms)
         if wait < 0:

@@ -6,6 +6,7 @@ A :class:`ProxyPool` holds proxy entries and a strategy:
   ``proxy_id``) uses it; every other credential takes the default route;
 * ``round_robin`` - each call takes the next proxy in list order;
 * ``random`` - each call takes a uniformly random proxy;
+* ``least_used`` - each call takes the proxy picked the fewest times so far (then lowest id);
 * ``sticky`` - each credential keeps one proxy (first picked by a stable hash of its id)
   until that proxy fails, then moves to another one and keeps that.
 
@@ -44,6 +45,7 @@ class ProxyStrategy(StrEnum):
     ASSIGNED = "assigned"
     ROUND_ROBIN = "round_robin"
     RANDOM = "random"
+    LEAST_USED = "least_used"
     STICKY = "sticky"
 
     @classmethod
@@ -170,7 +172,10 @@ class ProxyPool:
         max_cooldown: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        strategy_of: Callable[[], str] | None = None,
     ) -> None:
+        """``strategy_of``, when given, is asked at every pick (a runtime setting) and wins
+        over ``strategy``; an unknown answer keeps the strategy in force (logged once)."""
         if cooldown <= 0 or max_cooldown < cooldown:
             raise InvalidRequest(
                 f"proxy cooldown {cooldown}s / max {max_cooldown}s: need 0 < cooldown <= max"
@@ -186,13 +191,29 @@ class ProxyPool:
         self._cooling: dict[int, float] = {}  # proxy id -> monotonic time it is usable again
         self._failures: dict[int, int] = {}  # proxy id -> consecutive failures
         self._cursor = -1  # round robin: the proxy id picked last
+        self._uses: dict[int, int] = {}  # proxy id -> picks (least_used, the admin view)
+        self._strategy_of = strategy_of
+        self._strategy_text: str | None = None
         self.replace(entries)
 
     # ------------------------------------------------------------ configuration
 
     @property
     def strategy(self) -> ProxyStrategy:
+        self._follow_setting()
         return self._strategy
+
+    def _follow_setting(self) -> None:
+        if self._strategy_of is None:
+            return
+        text = self._strategy_of()
+        if text == self._strategy_text:
+            return
+        self._strategy_text = text
+        try:
+            self.set_strategy(text)
+        except InvalidRequest:
+            log.warning("proxy strategy %r unknown; keeping %s", text, self._strategy)
 
     def set_strategy(self, strategy: ProxyStrategy | str) -> None:
         """Switch strategy for the next call; :class:`InvalidRequest` if unknown."""
@@ -252,6 +273,7 @@ class ProxyPool:
         return self._assigned.get(credential_id)
 
     def _forget(self, proxy_id: int) -> None:
+        self._uses.pop(proxy_id, None)
         self._cooling.pop(proxy_id, None)
         self._failures.pop(proxy_id, None)
         self._sticky = {key: pid for key, pid in self._sticky.items() if pid != proxy_id}
@@ -269,7 +291,9 @@ class ProxyPool:
             return own
         pinned = self._pinned(credential)
         if pinned is not None:
+            self._count(pinned)
             return pinned.proxy_url()
+        self._follow_setting()
         match self._strategy:
             case ProxyStrategy.ASSIGNED:
                 return None
@@ -278,9 +302,26 @@ class ProxyPool:
             case ProxyStrategy.RANDOM:
                 ready = self._ready()
                 chosen = self._rng.choice(ready) if ready else None
+            case ProxyStrategy.LEAST_USED:
+                ready = self._ready()
+                chosen = (
+                    min(ready, key=lambda entry: (self._uses.get(entry.id, 0), entry.id))
+                    if ready
+                    else None
+                )
             case ProxyStrategy.STICKY:
                 chosen = self._stuck(credential)
-        return chosen.proxy_url() if chosen is not None else None
+        if chosen is None:
+            return None
+        self._count(chosen)
+        return chosen.proxy_url()
+
+    def _count(self, entry: ProxyEntry) -> None:
+        self._uses[entry.id] = self._uses.get(entry.id, 0) + 1
+
+    def uses(self, proxy_id: int) -> int:
+        """How many calls were routed through the proxy by this process."""
+        return self._uses.get(proxy_id, 0)
 
     def _pinned(self, credential: Credential) -> ProxyEntry | None:
         proxy_id: object = None
@@ -369,6 +410,7 @@ class ProxyPool:
             public = entry.to_public()
             public["coolingFor"] = round(cooling[entry.id], 1) if entry.id in cooling else None
             public["failures"] = self._failures.get(entry.id, 0)
+            public["uses"] = self._uses.get(entry.id, 0)
             public["assignedTo"] = sorted(
                 cid for cid, pid in self._assigned.items() if pid == entry.id
             )

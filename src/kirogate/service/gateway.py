@@ -68,7 +68,8 @@ class Gateway(Answering):
         self._sources = list(credentials)
         self._source_files = settings.source_files
         self._pool_settings = pool_settings or settings.pool
-        self.proxies = ProxyPool()
+        # The pool's strategy is the setting proxy.strategy, read at every pick.
+        self.proxies = ProxyPool(strategy_of=lambda: self.settings.proxy.strategy)
         self.http = HttpPool(
             settings.upstream,
             proxy_for=self.proxies.proxy_for,
@@ -106,6 +107,9 @@ class Gateway(Answering):
         self.operations.logins = Logins(
             self.operations, lambda: self.settings, self.http.session_for, store=lambda: self.store
         )
+        self.visitors = self.operations.visitors
+        # Every process reloads its proxy pool (and the credentials' proxies) on a change.
+        self.changes.on("proxies", self.operations.reload_proxies)
         self.build_options = build_options or KiroBuildOptions()
         # The model names clients may use: the built-in table under the operator's rules
         # (aliases, overrides, hidden, fallback, forced), one object re-configured in place.
@@ -151,6 +155,7 @@ class Gateway(Answering):
             await self.operations.logins.close()
         await self.changes.close()
         await self.operations.operator_jobs.close()
+        await self.visitors.close()
         if self.jobs is not None:
             await self.jobs.close()
         if self.alerts is not None:
@@ -210,6 +215,10 @@ class Gateway(Answering):
         self.operations.changed = cluster.credentials_changed
         self.operations.file_lock = cluster.lock.hold
         await cluster.start(self.pool)
+        if settings.proxy.pool:
+            # Processes starting together with the same PROXY_POOL store each proxy once.
+            async with cluster.lock.hold("proxy-pool-seed"):
+                await self.operations.seed_proxies(settings.proxy.pool)
         await self.operations.reload_proxies()
         await self.operations.reload_groups()
         self.alerts = alerts = Alerter(
@@ -220,6 +229,7 @@ class Gateway(Answering):
         self.operations.alerter = alerts
         self.changes.on("alerts", alerts.reload)
         await alerts.start(self.events)
+        self.visitors.start()
         usage_interval = settings.upstream.usage_interval
         self.jobs = BackgroundJobs(
             JobsSettings(usage_enabled=usage_interval > 0, usage_interval=usage_interval or 600.0),

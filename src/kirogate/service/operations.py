@@ -35,7 +35,7 @@ from kirogate.errors import (
 )
 from kirogate.events import EventBus
 from kirogate.pool.credential_pool import CredentialPool
-from kirogate.pool.proxies import ProxyEntry, ProxyPool
+from kirogate.pool.proxies import ProxyPool
 from kirogate.pool.state import (
     CredentialState,
     DisableReason,
@@ -45,14 +45,16 @@ from kirogate.pool.state import (
     with_reset,
 )
 from kirogate.pool.status import Availability, CredentialStatus
+from kirogate.service.addresses import AddressOperations, VisitorLog
 from kirogate.service.audit import AuditOperations
 from kirogate.service.backup import BackupOperations
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.credential_batch import CredentialBatchOperations
 from kirogate.service.groups import GroupOperations
 from kirogate.service.operator_jobs import OperatorJobs
+from kirogate.service.proxies import ProxyOperations
 from kirogate.service.webhooks import AlertOperations
-from kirogate.settings import PoolMode, Settings
+from kirogate.settings import PoolMode, Settings, UpstreamSettings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
 from kirogate.upstream.client import KiroClient
@@ -67,7 +69,7 @@ from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 if TYPE_CHECKING:
     from kirogate.service.logins import Logins
     from kirogate.service.runtime_settings import RuntimeSettings
-    from kirogate.store import ApiKeyRecord, ProxyRecord, Store
+    from kirogate.store import ApiKeyRecord, Store
 
 # The pool's vocabulary, as the admin API and the command line see it through this door.
 __all__ = [
@@ -121,6 +123,8 @@ class Operations(
     AuditOperations,
     AlertOperations,
     BackupOperations,
+    AddressOperations,
+    ProxyOperations,
 ):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 
@@ -160,6 +164,8 @@ class Operations(
         self.logins: Logins | None = None
         # Settings changed at runtime (the gateway's; None for the command line's door).
         self.runtime: RuntimeSettings | None = None
+        # Client addresses seen, counted here and written behind to the store.
+        self.visitors = VisitorLog(store)
 
     @classmethod
     @asynccontextmanager
@@ -219,6 +225,12 @@ class Operations(
         if pool is None:
             raise ConfigError("this action needs a running gateway (use the admin API)")
         return pool
+
+    def _pool_or_none(self) -> CredentialPool | None:
+        return self._pool()
+
+    def _upstream_settings(self) -> UpstreamSettings:
+        return self._client.settings
 
     def _stored(self) -> Store:
         store = self._store()
@@ -572,54 +584,7 @@ class Operations(
         log.info("API key #%s revoked", key_id)
         await self.changes.changed("keys")
 
-    async def block_address(self, ip: str, reason: str | None = None) -> None:
-        await self._stored().block_ip(ip, reason)
-        log.info("address %s blocked", ip)
-        await self.changes.changed("ips")
-
-    async def unblock_address(self, ip: str) -> None:
-        await self._stored().unblock_ip(ip)
-        log.info("address %s unblocked", ip)
-        await self.changes.changed("ips")
-
-    async def add_proxy(
-        self,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        label: str | None = None,
-    ) -> ProxyRecord:
-        record = await self._stored().add_proxy(
-            url, username=username, password=password, label=label
-        )
-        if self._proxies is not None:
-            # Stored: the gateway's pool takes it without reading the store again (a read
-            # failing now would leave the change made but not in use).
-            kept = [entry for entry in self._proxies.entries() if entry.id != record.id]
-            entry = ProxyEntry(record.id, record.connect_url(), label=record.label)
-            self._proxies.replace([*kept, entry])
-        log.info("proxy #%s added", record.id)
-        await self.changes.changed("proxies")
-        return record
-
-    async def remove_proxy(self, proxy_id: int) -> None:
-        await self._stored().remove_proxy(proxy_id)
-        if self._proxies is not None:
-            with contextlib.suppress(NotFound):  # the pool had not taken it yet
-                self._proxies.remove(proxy_id)
-        log.info("proxy #%s removed", proxy_id)
-        await self.changes.changed("proxies")
-
-    async def reload_proxies(self) -> None:
-        """Give the gateway's proxy pool the stored proxies (no-op without a gateway)."""
-        store = self._store()
-        if self._proxies is None or store is None:
-            return
-        self._proxies.replace(
-            ProxyEntry(record.id, record.connect_url(), label=record.label)
-            for record in await store.list_proxies()
-        )
+    # Blocked addresses and visitors: service/addresses.py; proxies: service/proxies.py.
 
     async def set_setting(self, key: str, value: Any) -> None:
         await self._stored().set_setting(key, value)

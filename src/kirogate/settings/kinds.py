@@ -312,3 +312,32 @@ class MachineId(Kind):
         if _HEX64.fullmatch(raw) or _HEX32.fullmatch(raw.replace("-", "")):
             return raw
         raise ValueError(f"{raw!r} is neither 64 hex characters nor a UUID")
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkList(Kind):
+    """Addresses or CIDR networks (IPv4 or IPv6): a list, or comma-separated text; may be empty."""
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        import ipaddress
+
+        out: list[str] = []
+        for item in _items(value, ","):
+            if not isinstance(item, str):
+                raise ValueError(f"list items must be strings, got {_type_name(item)}")
+            try:
+                network = ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item.strip()!r} is not an address or a CIDR network") from None
+            out.append(str(network))
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class UrlList(Kind):
+    """URLs of :attr:`item`'s kind: a list, or comma-separated text; may be empty."""
+
+    item: Url = Url()
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        return tuple(self.item.parse(entry, text=text) for entry in _items(value, ","))

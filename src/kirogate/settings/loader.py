@@ -24,6 +24,7 @@ from kirogate.settings.model import (
     ModelsSettings,
     Origin,
     PoolSettings,
+    ProxySettings,
     ServerSettings,
     Settings,
     UpstreamSettings,
@@ -230,6 +231,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "cache": {},
         "models": {},
         "console": {},
+        "proxy": {},
     }
     for key, value in values.items():
         spec = BY_KEY[key]
@@ -243,6 +245,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         cache=CacheSettings(**sections["cache"]),
         models=ModelsSettings(**sections["models"]),
         console=ConsoleSettings(**sections["console"]),
+        proxy=ProxySettings(**sections["proxy"]),
         **sections[""],
     )
 

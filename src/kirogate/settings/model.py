@@ -43,6 +43,12 @@ class ServerSettings:
     # On SIGTERM, answers in flight get this many seconds to finish; those still open then
     # end with the dialect's error event. The whole stop stays under 30 s (systemd, compose).
     shutdown_grace: float = 20.0
+    # Requests per client address per ip_rate_window seconds (shared through Redis); 0 = off.
+    ip_rate_limit: int = 0
+    ip_rate_window: float = 60.0
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For / X-Real-IP name the client;
+    # empty: forwarded headers are never read (docs/addresses.md).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,16 @@ class UpstreamSettings:
     refresh_backoff: float = 2.0
     refresh_backoff_max: float = 300.0
     pool_connections: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """The proxy pool (docs/proxies.md): how it rotates, and proxies given at start."""
+
+    # assigned | round_robin | random | least_used | sticky; read at each pick.
+    strategy: str = "round_robin"
+    # Proxy URLs added to the stored pool at start (seed 004's PROXY_POOL).
+    pool: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +268,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
     # Where each configured value came from (key -> Origin, see loader.resolve_settings); filled
     # by the loader, empty for settings built in code. Not part of the settings' identity.
     origins: Mapping[str, Origin] = field(

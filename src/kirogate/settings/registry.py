@@ -18,12 +18,14 @@ from kirogate.settings.kinds import (
     Kind,
     MachineId,
     NameList,
+    NetworkList,
     PathList,
     PathValue,
     Ratio,
     Region,
     Seconds,
     Url,
+    UrlList,
 )
 from kirogate.settings.model import PoolMode
 
@@ -87,6 +89,15 @@ _PROXY = Url(
     PROXY_SCHEMES,
     passthrough=("direct",),
 )
+_PROXIES = UrlList(
+    "a list of proxy URLs (http, https, socks5, socks5h; env: comma-separated)",
+    Url("a proxy URL", ("http", "https", "socks5", "socks5h")),
+)
+_NETWORKS = NetworkList("a list of addresses or CIDR networks (env: comma-separated)")
+_STRATEGY = Choice(
+    "one of assigned, round_robin, random, least_used, sticky",
+    ("assigned", "round_robin", "random", "least_used", "sticky"),
+)
 _DATABASE = Url(
     "a database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB",
     DATABASE_SCHEMES,
@@ -144,6 +155,12 @@ SPECS: tuple[Spec, ...] = (
        help="close a connection that has not sent a whole request head by then; 0 = never"),
     _s("server.shutdown_grace", _SECONDS, "KIROGATE_SHUTDOWN_GRACE", flag="--shutdown-grace",
        help="on SIGTERM, seconds the answers in flight get to finish"),
+    _s("server.ip_rate_limit", _NON_NEGATIVE, "KIROGATE_IP_RATE_LIMIT",
+       help="requests per client address per server.ip_rate_window; 0 = off"),
+    _s("server.ip_rate_window", _POSITIVE_SECONDS, "KIROGATE_IP_RATE_WINDOW",
+       help="the window of server.ip_rate_limit, in seconds"),
+    _s("server.trusted_proxies", _NETWORKS, "KIROGATE_TRUSTED_PROXIES",
+       help="peers whose X-Forwarded-For / X-Real-IP are believed; default: none"),
     # ---- upstream
     _s("upstream.url", _HTTP_URL, "KIROGATE_UPSTREAM_URL", flag="--upstream-url",
        help="one base URL for every upstream call (an emulator)"),
@@ -171,6 +188,11 @@ SPECS: tuple[Spec, ...] = (
     _s("upstream.usage_interval", _SECONDS, "KIROGATE_USAGE_INTERVAL",
        help="seconds between background balance polls; 0 = off"),
     _s("upstream.pool_connections", _AT_LEAST_ONE, "KIROGATE_UPSTREAM_CONNECTIONS"),
+    # ---- proxy pool
+    _s("proxy.strategy", _STRATEGY, "KIROGATE_PROXY_STRATEGY",
+       help="how credentials without an assigned proxy rotate over the proxy pool"),
+    _s("proxy.pool", _PROXIES, "KIROGATE_PROXY_POOL", "PROXY_POOL", secret="url",
+       help="proxy URLs added to the stored pool at start"),
     # ---- pool
     _s("pool.mode", _MODE, "KIROGATE_POOL_MODE", flag="--pool-mode"),
     _s("pool.max_attempts", _AT_LEAST_ONE, "KIROGATE_POOL_MAX_ATTEMPTS",
@@ -227,4 +249,5 @@ SECTIONS: tuple[str, ...] = (
     "cache",
     "models",
     "console",
+    "proxy",
 )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kirogate.errors import InvalidRequest, NotFound
 from kirogate.store import values as check
+from kirogate.store.addresses import BlockRecord
 from kirogate.store.base import StoreBase, inserted_id, utcnow
 from kirogate.store.schema import api_keys
 from kirogate.store.schema import blocked_ips as blocked_table
@@ -167,15 +168,19 @@ class AccessMixin(StoreBase):
 
     # ---------------------------------------------------------------- blocked IPs
 
-    async def block_ip(self, ip: str, reason: str | None = None) -> None:
-        """Block an address or network; blocking it again replaces the reason."""
-        values = {
-            "ip": normalise_ip(ip),
-            "reason": check.optional_text(reason, "reason"),
-            "created_at": utcnow(),
-        }
+    async def block_ip(
+        self, ip: str, reason: str | None = None, *, expires_at: datetime | None = None
+    ) -> BlockRecord:
+        """Block an address or network, until ``expires_at`` if given; blocking it again
+        replaces the reason and the expiry."""
+        key, now = normalise_ip(ip), utcnow()
+        text = check.optional_text(reason, "reason")
+        values = {"ip": key, "reason": text, "created_at": now, "expires_at": expires_at}
         async with self._writing() as conn:
-            await conn.execute(self._upsert(blocked_table, values, ["ip"], ["reason"]))
+            await conn.execute(
+                self._upsert(blocked_table, values, ["ip"], ["reason", "expires_at"])
+            )
+        return BlockRecord(key, text, now, expires_at)
 
     async def unblock_ip(self, ip: str) -> None:
         key = normalise_ip(ip)
@@ -185,11 +190,13 @@ class AccessMixin(StoreBase):
             raise NotFound(f"{key} is not blocked")
 
     async def blocked_ips(self) -> list[tuple[str, str | None]]:
-        """(address or network, reason), oldest first."""
+        """(address or network, reason) of the blocks in force (not expired), oldest first."""
+        now = utcnow()
         async with self._reading() as conn:
+            active = sa.or_(blocked_table.c.expires_at.is_(None), blocked_table.c.expires_at > now)
             rows = await conn.execute(
-                sa.select(blocked_table.c.ip, blocked_table.c.reason).order_by(
-                    blocked_table.c.created_at, blocked_table.c.ip
-                )
+                sa.select(blocked_table.c.ip, blocked_table.c.reason)
+                .where(active)
+                .order_by(blocked_table.c.created_at, blocked_table.c.ip)
             )
             return [(row.ip, row.reason) for row in rows]

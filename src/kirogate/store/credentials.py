@@ -183,6 +183,7 @@ def credential_from_row(row: sa.Row[Any], box: SecretBox) -> Credential:
         proxy_url=box.decrypt_url(row.proxy_url),
         proxy_username=row.proxy_username,
         proxy_password=box.decrypt(row.proxy_password),
+        proxy_id=row.proxy_id,
         disabled=row.disabled_reason is not None,
         disabled_reason=row.disabled_reason,
         kiro_api_key=box.decrypt(row.kiro_api_key),

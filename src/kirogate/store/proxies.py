@@ -26,6 +26,7 @@ class ProxyRecord:
     username: str | None
     password: str | None = field(repr=False)
     label: str | None
+    disabled: bool = False
 
     def connect_url(self) -> str:
         """The URL to hand to an HTTP client, with the username and password in it."""
@@ -44,6 +45,7 @@ class ProxyRecord:
             "username": self.username,
             "password": mask_secret(self.password),
             "label": self.label,
+            "disabled": self.disabled,
         }
 
 
@@ -81,7 +83,7 @@ def parse_proxy_url(
 
 
 def _record(row: sa.Row[Any], password: str | None) -> ProxyRecord:
-    return ProxyRecord(row.id, row.url, row.username, password, row.label)
+    return ProxyRecord(row.id, row.url, row.username, password, row.label, bool(row.disabled))
 
 
 class ProxiesMixin(StoreBase):
@@ -120,6 +122,49 @@ class ProxiesMixin(StoreBase):
         if row is None:
             raise NotFound(f"proxy {proxy_id} does not exist")
         return _record(row, self._box.decrypt(row.password))
+
+    async def update_proxy(self, proxy_id: int, **changes: Any) -> ProxyRecord:
+        """Change ``url``, ``username``, ``password``, ``label`` or ``disabled``.
+
+        A new URL carrying credentials replaces both; without them the stored ones stay
+        unless ``username`` / ``password`` are given (``None`` clears one).
+        """
+        unknown = set(changes) - {"url", "username", "password", "label", "disabled"}
+        if unknown:
+            raise InvalidRequest(f"unknown proxy field {sorted(unknown)[0]!r}", param="body")
+        current = await self.get_proxy(proxy_id)
+        url, username, password = current.url, current.username, current.password
+        if "username" in changes:
+            username = check.optional_text(changes["username"], "username")
+        if "password" in changes:
+            password = check.optional_text(changes["password"], "password")
+        if "url" in changes:
+            given = parse_proxy_url(changes["url"], None, None)
+            url = given[0]
+            if given[1] is not None or given[2] is not None:
+                username, password = given[1], given[2]
+        label = current.label
+        if "label" in changes:
+            label = check.text_for(table, "label", changes["label"])
+        disabled = current.disabled
+        if "disabled" in changes:
+            if not isinstance(changes["disabled"], bool):
+                raise InvalidRequest("disabled must be true or false", param="disabled")
+            disabled = changes["disabled"]
+        values = {
+            "url": url,
+            "username": username,
+            "password": self._box.encrypt(password),
+            "label": label,
+            "disabled": disabled,
+        }
+        async with self._writing() as conn:
+            result = await conn.execute(
+                sa.update(table).where(table.c.id == proxy_id).values(**values)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"proxy {proxy_id} does not exist")
+        return ProxyRecord(proxy_id, url, username, password, label, disabled)
 
     async def remove_proxy(self, proxy_id: int) -> None:
         """Delete a proxy; credentials assigned to it lose the assignment (proxy_id cleared)."""

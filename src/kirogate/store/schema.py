@@ -51,6 +51,7 @@ proxies = sa.Table(
     sa.Column("password", sa.Text),  # encrypted
     sa.Column("label", sa.String(200)),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 credentials = sa.Table(
@@ -158,6 +159,7 @@ blocked_ips = sa.Table(
     sa.Column("ip", sa.String(64), primary_key=True),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),  # NULL: until unblocked
 )
 
 # What the gateway remembers between requests (service/memory.py), shared by every process:
@@ -300,3 +302,14 @@ alert_sent = sa.Table(
 )
 
 SECRET_COLUMNS["alert_webhooks"] = ("url",)
+
+# Client addresses seen recently (store/addresses.py): counted per process in memory and
+# added here in batches behind the requests; rows not seen for a week are pruned.
+visitors = sa.Table(
+    "visitors",
+    metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False, index=True),
+)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from kirogate.errors import ConfigError, InvalidRequest, SchemaTooNew, StoreUnavailable
 from kirogate.store.access import AccessMixin
+from kirogate.store.addresses import AddressesMixin
 from kirogate.store.alerts import AlertsMixin
 from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.audit import AuditMixin
@@ -109,6 +110,7 @@ class Store(
     AuditMixin,
     AlertsMixin,
     BackupMixin,  # audit trail, alert webhooks, backup
+    AddressesMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -316,6 +316,8 @@ class KiroClient:
     ) -> UpstreamConnectionError:
         target = self._pool.proxy_for(credential)
         route = f" via {target.describe()}" if target is not None else ""
+        # A pool proxy that cannot be reached rests; the next call takes another one.
+        self._pool.report_proxy_failure(credential)
         # The library's exception text is for the operator's log, not for the client.
         log.warning("cannot reach upstream%s: %s: %s", route, type(exc).__name__, exc)
         return UpstreamConnectionError(f"cannot reach upstream{route}")

@@ -11,16 +11,27 @@ the proxy of a credential that has none of its own: it answers a URL, ``direct``
 for the default route (the global proxy, else direct). ``on_proxy_failure`` hears the URL a
 credential's failed call went through (:meth:`HttpPool.report_proxy_failure`).
 
+With no kirogate proxy at all (none of the credential's own, the pool's or the global one),
+the standard environment variables are honoured (``HTTPS_PROXY``, ``HTTP_PROXY``,
+``ALL_PROXY``, ``NO_PROXY``, any case): HTTP(S) ones by aiohttp per request (``trust_env``,
+which applies ``NO_PROXY`` host by host); ``ALL_PROXY`` (any scheme, SOCKS too) as the route
+for every host ``NO_PROXY`` does not exclude, for the calls whose host is known up front
+(``upstream.url``) or otherwise for all. The literal ``direct`` never takes them.
+
 Proxy URLs may carry a user and password; show them only through :func:`describe_proxy`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
@@ -78,6 +89,8 @@ class ProxyTarget:
         )
 
     def describe(self) -> str:
+        if self.scheme == "env":
+            return "the environment's HTTP(S)_PROXY"
         auth = "***@" if self.username or self.password else ""
         return f"{self.scheme}://{auth}{self.host}:{self.port}"
 
@@ -125,6 +138,51 @@ def parse_proxy(
     return ProxyTarget(scheme, parsed.host, port, user or None, secret or None)
 
 
+# The default route when the environment names an HTTP(S) proxy: a direct session whose
+# requests aiohttp routes by HTTP(S)_PROXY / NO_PROXY (``trust_env``).
+ENV_ROUTE: Final = ProxyTarget("env", "environment", 0)
+
+_ENV_NAMES: Final = ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
+
+
+def environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
+    """The proxy variables set in ``environ``, by lower-case name (lower case wins, as curl)."""
+    found: dict[str, str] = {}
+    for name in _ENV_NAMES:
+        value = environ.get(name) or environ.get(name.upper())
+        if value and value.strip():
+            found[name] = value.strip()
+    return found
+
+
+def bypassed(host: str, no_proxy: str | None) -> bool:
+    """Whether ``NO_PROXY`` (``no_proxy``'s value) excludes ``host`` (suffixes, ``*``, ports)."""
+    if not no_proxy:
+        return False
+    name = host.strip().strip("[]").lower().rstrip(".")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:  # a CIDR network, as curl reads it
+            try:
+                if ipaddress.ip_address(name) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if entry.startswith("[") or entry.count(":") > 1:
+            entry = entry.strip("[]").split("]:")[0]  # an IPv6 address, maybe with a port
+        else:
+            entry = entry.partition(":")[0]
+        entry = entry.lstrip("*").lstrip(".").rstrip(".")
+        if entry and (name == entry or name.endswith("." + entry)):
+            return True
+    return False
+
+
 def _credential_key(credential: Credential) -> int:
     return credential.id if credential.id is not None else id(credential)
 
@@ -143,7 +201,10 @@ class HttpPool:
         *,
         proxy_for: ProxyChooser | None = None,
         on_proxy_failure: Callable[[str], object] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``environ`` holds the standard proxy variables (default: the process's, read now;
+        aiohttp reads the HTTP(S) ones and NO_PROXY from the process at each request)."""
         self._settings = settings
         self._choose = proxy_for
         self._on_proxy_failure = on_proxy_failure
@@ -154,13 +215,39 @@ class HttpPool:
         # Parsed per-credential proxies, so a request does not re-parse its credential's URL.
         self._targets: dict[tuple[str, str | None, str | None], ProxyTarget | None] = {}
         self._closed = False
-        self._global = _global_proxy(settings)
+        self._environ = os.environ if environ is None else environ
+        self.env_proxies: dict[str, str] = {}
+        self._global = self._global_for(settings)
+
+    def _global_for(self, settings: UpstreamSettings) -> ProxyTarget | None:
+        """The configured global proxy (``direct``: none at all), else the environment's."""
+        if settings.proxy_url:
+            return _global_proxy(settings)
+        return self._from_environment(self._environ)
 
     def apply_settings(self, settings: UpstreamSettings) -> None:
         """Take a new global proxy for the next call (a runtime change); the sessions of
         other routes stay open for the calls still using them."""
         self._settings = settings
-        self._global = _global_proxy(settings)
+        self._global = self._global_for(settings)
+
+    def _from_environment(self, environ: Mapping[str, str]) -> ProxyTarget | None:
+        """The default route the environment gives: :data:`ENV_ROUTE`, ``ALL_PROXY``'s, or none."""
+        found = self.env_proxies = environment_proxies(environ)
+        if "https_proxy" in found or "http_proxy" in found:
+            return ENV_ROUTE
+        everything = found.get("all_proxy")
+        if everything is None:
+            return None
+        base = self._settings.url
+        host = urlsplit(base).hostname if base else None
+        if host is not None and bypassed(host, found.get("no_proxy")):
+            return None
+        try:
+            return parse_proxy(everything)
+        except ConfigError as exc:
+            log.warning("ALL_PROXY ignored: %s", exc.message)
+            return None
 
     def proxy_for(self, credential: Credential | None) -> ProxyTarget | None:
         """The proxy a credential's calls go through: its own, else the hook's last choice,
@@ -227,7 +314,8 @@ class HttpPool:
         target = self._route(credential)
         route = self._sessions.get(target)
         if route is None or route[0].closed:
-            proxy = None if target is None or target.is_socks else target.url()
+            plain = target is None or target is ENV_ROUTE or target.is_socks
+            proxy = None if plain or target is None else target.url()
             route = self._sessions[target] = (self._new_session(target), proxy)
         return route
 
@@ -263,7 +351,8 @@ class HttpPool:
             connector=connector,
             timeout=timeout,
             auto_decompress=True,
-            trust_env=False,
+            # Only the environment's default route reads HTTP(S)_PROXY / NO_PROXY per request.
+            trust_env=target is ENV_ROUTE,
         )
 
     def connectors(self) -> dict[str, aiohttp.BaseConnector]:
@@ -287,3 +376,59 @@ class HttpPool:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What connecting through a proxy gave: ``ok`` with the latency, or the error in words."""
+
+    ok: bool
+    latency_ms: float | None = None
+    status: int | None = None
+    error: str | None = None
+
+
+async def probe_proxy(proxy_url: str, target: str, *, limit: float) -> ProbeResult:
+    """GET ``target`` through the proxy: any HTTP answer proves the route (even a 403)."""
+    try:
+        proxy = parse_proxy(proxy_url)
+    except ConfigError as exc:
+        return ProbeResult(False, error=exc.message)
+    connector: aiohttp.BaseConnector
+    if proxy.is_socks:
+        from aiohttp_socks import ProxyConnector, ProxyType
+
+        connector = ProxyConnector(
+            proxy_type=ProxyType.SOCKS5,
+            host=proxy.host,
+            port=proxy.port,
+            username=proxy.username,
+            password=proxy.password,
+            rdns=proxy.scheme == "socks5h",
+        )
+        via = None
+    else:
+        connector = aiohttp.TCPConnector(force_close=True)
+        via = proxy.url()
+    started = time.monotonic()
+    shown = proxy.describe()
+    try:
+        async with (
+            aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=limit), trust_env=False
+            ) as session,
+            session.get(target, proxy=via, allow_redirects=False) as response,
+        ):
+            status = response.status
+    except TimeoutError:
+        return ProbeResult(False, error=f"no answer through {shown} within {limit:g} s")
+    except aiohttp.ClientProxyConnectionError:
+        return ProbeResult(False, error=f"cannot connect to the proxy {shown}")
+    except aiohttp.ClientHttpProxyError as exc:
+        if exc.status == 407:
+            return ProbeResult(False, error=f"the proxy {shown} refused the credentials (407)")
+        return ProbeResult(False, error=f"the proxy {shown} refused the tunnel ({exc.status})")
+    except connection_errors() as exc:
+        return ProbeResult(False, error=f"through {shown}: {type(exc).__name__}: {exc}")
+    latency = (time.monotonic() - started) * 1000
+    return ProbeResult(True, latency_ms=round(latency, 1), status=status)

@@ -25,6 +25,7 @@ from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
+from kirogate.store.keys import KeysMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
@@ -97,6 +98,7 @@ class Store(
     MemoryMixin,
     RevisionsMixin,
     # operator API mixins (one line each)
+    KeysMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 
@@ -227,6 +229,7 @@ class Store(
             return
         self._closed = True
         try:
+            await self._stop_key_usage()
             await self._stop_flusher()
         finally:
             await self.engine.dispose()

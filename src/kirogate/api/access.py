@@ -268,7 +268,9 @@ class AccessControl:
             return cached[0]
         if self._database_away():
             raise StoreUnavailable("an API key not seen before cannot be checked")
-        record = await _bounded(self._load(key), LOOKUP_TIMEOUT, "checking an API key")
+        record: KeyRecord | None = await _bounded(
+            self._load(key), LOOKUP_TIMEOUT, "checking an API key"
+        )
         self._remember(digest, record)
         return record
 

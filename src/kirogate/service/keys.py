@@ -23,6 +23,7 @@ from kirogate.cluster.ratelimit import Counters, MemoryCounters
 from kirogate.errors import InvalidRequest
 from kirogate.events import EventBus
 from kirogate.service.changes import ChangeFeed
+from kirogate.store.access import display_prefix
 from kirogate.store.keys import (
     CONFIGURED_KEY_ID,
     NO_LIMITS,
@@ -47,7 +48,9 @@ __all__ = [
     "KeyOperations",
     "KeyRecord",
     "KeyUsage",
+    "ListedKey",
     "count_answer_usage",
+    "display_prefix",
     "parse_limits",
     "seconds_to_next_day",
     "seconds_to_next_month",

@@ -146,9 +146,10 @@ def check_expiry(value: Any) -> datetime | None:
             ) from None
     if not isinstance(value, datetime):
         raise InvalidRequest("expires_at: must be an ISO 8601 time or null", param="expires_at")
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=UTC)  # a time without an offset is read as UTC
-    return value.astimezone(UTC)
+    when: datetime = value
+    if when.tzinfo is None or when.utcoffset() is None:
+        when = when.replace(tzinfo=UTC)  # a time without an offset is read as UTC
+    return when.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

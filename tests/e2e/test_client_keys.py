@@ -70,12 +70,26 @@ def new_key(stack: LiveStack, **fields: Any) -> dict[str, Any]:
     return dict(body)
 
 
+_CLIENTS: list[anthropic.Anthropic | openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def claude_for(stack: LiveStack, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=stack.base_url, api_key=key, max_retries=0)
+    client = anthropic.Anthropic(base_url=stack.base_url, api_key=key, max_retries=0)
+    _CLIENTS.append(client)
+    return client
 
 
 def oai_for(stack: LiveStack, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=key, max_retries=0)
+    client = openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=key, max_retries=0)
+    _CLIENTS.append(client)
+    return client
 
 
 def ask(claude: anthropic.Anthropic, model: str = MODEL) -> anthropic.types.Message:

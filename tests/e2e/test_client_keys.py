@@ -47,9 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             yield running
 
 
-def admin(
-    stack: LiveStack, method: str, path: str, body: object | None = None
-) -> tuple[int, Any]:
+def admin(stack: LiveStack, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(
         stack.base_url + path,
         data=None if body is None else json.dumps(body).encode(),
@@ -99,9 +97,7 @@ def ask(claude: anthropic.Anthropic, model: str = MODEL) -> anthropic.types.Mess
 
 
 def chat(oai: openai.OpenAI, model: str = MODEL) -> Any:
-    return oai.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "Hello"}]
-    )
+    return oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello"}])
 
 
 def test_a_key_with_rpm_3_gets_its_fourth_request_refused_with_retry_after(
@@ -245,4 +241,3 @@ def test_the_admin_api_refuses_client_keys(stack: LiveStack) -> None:
             urllib.request.urlopen(request, timeout=10)
         with caught.value as refused:
             assert refused.code == 401
-

@@ -56,6 +56,12 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/keys"),
+    ("POST", "/api/admin/keys"),
+    ("GET", "/api/admin/keys/{key_id}"),
+    ("PATCH", "/api/admin/keys/{key_id}"),
+    ("DELETE", "/api/admin/keys/{key_id}"),
+    ("POST", "/api/admin/keys/{key_id}/regenerate"),
 ]
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:

@@ -14,6 +14,7 @@ from kirogate.errors import InvalidRequest, NotFound
 from kirogate.service.keys import (
     METER,
     KeyMeter,
+    KeyOperations,
     KeyUsage,
     count_answer_usage,
     seconds_to_next_day,
@@ -89,3 +90,15 @@ async def test_answer_usage_is_counted_for_the_caller_only() -> None:
         METER.reset(meter_token)
         CALLER.reset(caller_token)
     assert await meter.tokens(4, datetime.now(UTC)) == (10, 10)
+
+
+async def test_without_a_store_the_list_is_empty_and_changes_are_404() -> None:
+    class Bare(KeyOperations):
+        def __init__(self) -> None:
+            self._store = lambda: None
+
+    bare = Bare()
+    assert await bare.list_keys() == []
+    assert await bare.configured_key_usage() == KeyUsage()
+    with pytest.raises(NotFound, match="without one"):
+        await bare.create_key("x")

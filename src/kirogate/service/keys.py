@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kirogate.caller import CALLER
 from kirogate.cluster.ratelimit import Counters, MemoryCounters
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InvalidRequest, NotFound
 from kirogate.events import EventBus
 from kirogate.service.changes import ChangeFeed
 from kirogate.store.access import display_prefix
@@ -171,9 +171,17 @@ class KeyOperations:
     changes: ChangeFeed
     events: EventBus
 
-    if TYPE_CHECKING:
+    _store: Callable[[], Store | None]  # set by Operations
 
-        def _stored(self) -> Store: ...  # provided by Operations
+    def _keys(self) -> Store:
+        """The store; without one (an embedded gateway) the key routes answer a 404 naming it."""
+        store = self._store()
+        if store is None:
+            raise NotFound(
+                "client keys are kept in the store and this gateway runs without one; "
+                "only the configured --api-key key is in use"
+            )
+        return store
 
     async def create_key(
         self,
@@ -185,7 +193,7 @@ class KeyOperations:
     ) -> tuple[KeyRecord, str]:
         """A new client key: its record and the plaintext, shown only this once."""
         parsed = parse_limits(limits)
-        record, plaintext = await self._stored().create_client_key(
+        record, plaintext = await self._keys().create_client_key(
             name, limits=parsed, expires_at=check_expiry(expires_at), group=check_group(group)
         )
         log.info("API key %s (#%s) created", record.name, record.id)
@@ -194,18 +202,21 @@ class KeyOperations:
 
     async def list_keys(self) -> list[ListedKey]:
         """Every stored key (revoked ones too) with its usage today and this month."""
-        store = self._stored()
+        store = self._store()
+        if store is None:
+            return []
         records = await store.client_keys()
         usage = await store.key_usage()
         return [ListedKey(record, usage.get(record.id, KeyUsage())) for record in records]
 
     async def configured_key_usage(self) -> KeyUsage:
-        return (await self._stored().key_usage(key_id=CONFIGURED_KEY_ID)).get(
-            CONFIGURED_KEY_ID, KeyUsage()
-        )
+        store = self._store()
+        if store is None:
+            return KeyUsage()
+        return (await store.key_usage(key_id=CONFIGURED_KEY_ID)).get(CONFIGURED_KEY_ID, KeyUsage())
 
     async def get_key(self, key_id: int) -> ListedKey:
-        store = self._stored()
+        store = self._keys()
         record = await store.client_key(key_id)
         usage = await store.key_usage(key_id=key_id)
         return ListedKey(record, usage.get(key_id, KeyUsage()))
@@ -224,13 +235,13 @@ class KeyOperations:
                 fields[name] = value
             else:
                 raise InvalidRequest(f"{name}: not a field of a key", param=name)
-        record = await self._stored().update_client_key(key_id, **fields)
+        record = await self._keys().update_client_key(key_id, **fields)
         log.info("API key %s (#%s) changed: %s", record.name, key_id, ", ".join(sorted(fields)))
         await self.changes.changed("keys")
         return record
 
     async def revoke_key(self, key_id: int) -> None:
-        store = self._stored()
+        store = self._keys()
         await store.client_key(key_id)  # a 404 for an unknown id
         await store.revoke_api_key(key_id)
         log.info("API key #%s revoked", key_id)
@@ -238,7 +249,7 @@ class KeyOperations:
 
     async def regenerate_key(self, key_id: int) -> tuple[KeyRecord, str]:
         """A new secret for the key; the old one stops working on every process."""
-        record, plaintext = await self._stored().regenerate_client_key(key_id)
+        record, plaintext = await self._keys().regenerate_client_key(key_id)
         log.info("API key %s (#%s) regenerated", record.name, key_id)
         await self.changes.changed("keys")
         return record, plaintext

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -241,3 +243,30 @@ def test_the_admin_api_refuses_client_keys(stack: LiveStack) -> None:
             urllib.request.urlopen(request, timeout=10)
         with caught.value as refused:
             assert refused.code == 401
+
+
+def test_a_stream_the_client_abandoned_counts_its_tokens(stack: LiveStack) -> None:
+    created = new_key(stack, limits={"tokens_per_day": 1})
+    body = {
+        "model": MODEL,
+        "max_tokens": 64,
+        "stream": True,
+        "messages": [{"role": "user", "content": "[[emu:slow delay=0.5]] one two three four"}],
+    }
+    headers = {"x-api-key": created["key"], "anthropic-version": "2023-06-01"}
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", f"{stack.base_url}/v1/messages", json=body, headers=headers) as reply,
+    ):
+        assert reply.status_code == 200
+        next(reply.iter_bytes())  # the first event, then the client hangs up
+    deadline = time.monotonic() + 5
+    while True:  # counted when the gateway closed the upstream stream, written within a second
+        _, row = admin(stack, "GET", f"/api/admin/keys/{created['id']}")
+        if row["usage"]["today"]["tokens"] > 0:
+            break
+        assert time.monotonic() < deadline, "the abandoned stream's tokens were never counted"
+        time.sleep(0.1)
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        ask(claude_for(stack, created["key"]))
+    assert "tokens per day" in caught.value.message

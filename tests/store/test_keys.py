@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from kirogate.errors import InvalidRequest, NotFound
 from kirogate.store.access import hash_key
 from kirogate.store.keys import (
-    CONFIGURED_KEY_ID,
     NO_LIMITS,
     KeyLimits,
     KeyRecord,
@@ -80,41 +79,6 @@ async def test_regenerate_replaces_the_secret_and_keeps_the_rest(store):
     assert await store.find_client_key(old) is None
     assert (await store.find_client_key(new)).id == record.id
     assert [key.id for key in await store.client_keys()] == [record.id]
-
-
-async def test_usage_is_written_behind_merged_and_added_across_processes(open_store):
-    one, two = await open_store(), await open_store()
-    record, _ = await one.create_client_key("team")
-    now = datetime.now(UTC)
-    yesterday = now - timedelta(days=1)
-    one.count_key_usage(record.id, requests=1, at=now)
-    one.count_key_usage(record.id, input_tokens=10, output_tokens=5, at=now)
-    two.count_key_usage(record.id, requests=2, input_tokens=1, output_tokens=1, at=now)
-    one.count_key_usage(CONFIGURED_KEY_ID, requests=1, at=now)
-    assert await one.key_usage(now) == {}  # nothing written yet
-    await one.flush_key_usage()
-    await two.flush_key_usage()
-    two.count_key_usage(record.id, requests=1, input_tokens=100, at=yesterday)
-    await two.flush_key_usage()
-    usage = await one.key_usage(now)
-    mine = usage[record.id]
-    assert (mine.requests_today, mine.input_tokens_today, mine.output_tokens_today) == (3, 11, 6)
-    if yesterday.month == now.month:
-        assert mine.requests_month == 4 and mine.tokens_month == 117
-    assert mine.last_used_at is not None
-    assert usage[CONFIGURED_KEY_ID].requests_today == 1
-    assert set(await one.key_usage(now, key_id=record.id)) == {record.id}
-    listed = await one.client_key(record.id)
-    assert listed.last_used_at is not None
-
-
-async def test_counted_usage_is_written_at_close(open_store):
-    store = await open_store()
-    record, _ = await store.create_client_key("closing")
-    store.count_key_usage(record.id, requests=1, input_tokens=3)
-    await store.close()
-    again = await open_store()
-    assert (await again.key_usage())[record.id].input_tokens_today == 3
 
 
 @pytest.mark.parametrize(

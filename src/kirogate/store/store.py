@@ -25,6 +25,7 @@ from kirogate.store.asyncio_engine import AsyncEngine
 from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_error, enable_wal
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
+from kirogate.store.key_usage import KeyUsageMixin
 from kirogate.store.keys import KeysMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.memory import MemoryMixin
@@ -99,6 +100,7 @@ class Store(
     RevisionsMixin,
     # operator API mixins (one line each)
     KeysMixin,
+    KeyUsageMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

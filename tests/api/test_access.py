@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +13,9 @@ from starlette.requests import Request
 
 from kirogate.api import access as access_module
 from kirogate.api.access import CACHE_SECONDS, AccessControl
+from kirogate.api.middleware import ON_END
+from kirogate.caller import CALLER, Caller
+from kirogate.convert.models import ModelTable
 from kirogate.errors import (
     STORE_AWAY_MESSAGE,
     AuthenticationFailed,
@@ -20,7 +23,15 @@ from kirogate.errors import (
     RateLimited,
     StoreUnavailable,
 )
+from kirogate.events import EventBus
 from kirogate.service.changes import ChangeFeed
+from kirogate.service.keys import (
+    CONFIGURED_KEY_ID,
+    METER,
+    KeyRecord,
+    count_answer_usage,
+    parse_limits,
+)
 from kirogate.settings import Settings
 from kirogate.store.addresses import BlockRecord
 from kirogate.tasks import running_tasks
@@ -32,9 +43,22 @@ class FakeStore:
     blocked: list[tuple[str, str | None]] = field(default_factory=list)
     lookups: int = 0
 
-    async def verify_api_key(self, plaintext: str) -> Any:
+    counted: list[tuple[int, dict[str, int]]] = field(default_factory=list)
+    records: dict[str, KeyRecord] = field(default_factory=dict)
+
+    async def find_client_key(self, plaintext: str) -> Any:
         self.lookups += 1
-        return object() if plaintext in self.keys else None
+        if plaintext in self.records:
+            return self.records[plaintext]
+        if plaintext not in self.keys:
+            return None
+        return KeyRecord(len(plaintext), plaintext, plaintext[:2], datetime.now(UTC))
+
+    async def key_usage(self, now: Any = None, *, key_id: int | None = None) -> dict[int, Any]:
+        return {}
+
+    def count_key_usage(self, key_id: int, **counts: int) -> None:
+        self.counted.append((key_id, counts))
 
     async def blocked_ips(self) -> list[tuple[str, str | None]]:
         return self.blocked
@@ -51,6 +75,7 @@ class FakeGateway:
     cluster: Any = None
     database: Any = None
     changes: ChangeFeed = field(default_factory=lambda: ChangeFeed(lambda: None))
+    events: EventBus = field(default_factory=EventBus)
 
 
 def settings(keys: tuple[str, ...] = (), rpm: int = 0) -> Settings:
@@ -212,11 +237,11 @@ class FlakyStore(FakeStore):
         self.frozen = asyncio.Event()
         self.frozen.set()
 
-    async def verify_api_key(self, plaintext: str) -> Any:
+    async def find_client_key(self, plaintext: str) -> Any:
         await self.frozen.wait()
         if self.fail:
             raise StoreUnavailable("database postgresql://kg@db.internal:5432/kg: refused")
-        return await super().verify_api_key(plaintext)
+        return await super().find_client_key(plaintext)
 
     async def blocked_ips(self) -> list[tuple[str, str | None]]:
         await self.frozen.wait()
@@ -305,3 +330,121 @@ async def test_a_full_key_cache_forgets_refused_keys_before_valid_ones(
     lookups = store.lookups
     await access.check(request("stored"))  # still known: no lookup
     assert store.lookups == lookups
+
+
+# ---------------------------------------------------------------- client keys and their limits
+
+
+def keyed(**fields: Any) -> tuple[AccessControl, FakeStore, FakeGateway]:
+    limits = fields.pop("limits", None)
+    record = KeyRecord(
+        7, "alice", "kg-a…", datetime.now(UTC), limits=parse_limits(limits), **fields
+    )
+    store = FakeStore(records={"alice-key": record})
+    gateway = FakeGateway(settings(("configured",)), store)
+    return AccessControl(gateway), store, gateway  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"revoked": True}, "revoked"),
+        ({"disabled": True}, "disabled"),
+        ({"expires_at": datetime.now(UTC) - timedelta(seconds=1)}, "expired"),
+    ],
+)
+async def test_a_revoked_disabled_or_expired_key_is_401_saying_why(
+    fields: dict[str, Any], message: str
+) -> None:
+    access, _, _ = keyed(**fields)
+    with pytest.raises(AuthenticationFailed, match=message):
+        await access.check(request("alice-key"))
+
+
+async def test_an_accepted_key_is_the_caller_and_its_request_is_counted() -> None:
+    access, store, _ = keyed(group="team-a")
+    token = CALLER.set(None)
+    try:
+        await access.check(request("alice-key", client="10.1.2.3"))
+        assert CALLER.get() == Caller(7, "alice", "team-a", "10.1.2.3")
+        await access.check(request("configured"))
+        assert CALLER.get() == Caller(None, "default", None, "10.0.0.1")
+    finally:
+        CALLER.reset(token)
+    assert store.counted == [(7, {"requests": 1}), (CONFIGURED_KEY_ID, {"requests": 1})]
+
+
+async def test_rpm_refuses_with_retry_after_and_tells_the_watchers_once() -> None:
+    access, _, gateway = keyed(limits={"rpm": 2})
+    seen: list[Any] = []
+    gateway.events.listen(seen.append)
+    for _ in range(2):
+        await access.check(request("alice-key"))
+    for _ in range(2):
+        with pytest.raises(RateLimited, match="2 requests per minute") as caught:
+            await access.check(request("alice-key"))
+        assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60
+    assert [(e.kind, e.data["limit"], e.data["key_id"]) for e in seen] == [("key.limit", "rpm", 7)]
+    await access.check(request("configured"))  # the configured key is unlimited
+
+
+async def test_requests_per_day_refuses_until_midnight_utc() -> None:
+    access, _, _ = keyed(limits={"requests_per_day": 1})
+    await access.check(request("alice-key"))
+    with pytest.raises(RateLimited, match="1 requests per day") as caught:
+        await access.check(request("alice-key"))
+    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 86_400
+
+
+async def test_token_limits_refuse_once_the_counted_usage_reaches_them() -> None:
+    access, _, _ = keyed(limits={"tokens_per_day": 100, "tokens_per_month": 1000})
+    await access.check(request("alice-key"))
+    token = METER.set(access.meter)
+    caller = CALLER.set(Caller(7, "alice"))
+    try:
+        count_answer_usage(60, 50)  # a request that started under the quota ends over it
+    finally:
+        METER.reset(token)
+        CALLER.reset(caller)
+    with pytest.raises(RateLimited, match="100 tokens per day"):
+        await access.check(request("alice-key"))
+
+
+async def test_max_concurrency_holds_a_slot_until_the_response_ends() -> None:
+    access, _, _ = keyed(limits={"max_concurrency": 1})
+    first = request("alice-key")
+    await access.check(first)
+    with pytest.raises(RateLimited, match="1 requests at a time"):
+        await access.check(request("alice-key"))
+    for callback in first.scope["state"].pop(ON_END):
+        callback()
+    await settled_release()
+    await access.check(request("alice-key"))
+
+
+async def settled_release() -> None:
+    while running := [t for t in running_tasks() if t.get_name() == "kirogate key release"]:
+        await asyncio.wait(running)
+
+
+async def test_a_key_limited_to_some_models_is_403_for_others() -> None:
+    access, _, _ = keyed(limits={"models": ["claude-haiku-*", "gpt-4o"]})
+    req = request("alice-key")
+    await access.check(req)
+    table = ModelTable()
+    access.check_model(req, "claude-haiku-4-5", table.resolve("claude-haiku-4-5"))
+    with pytest.raises(PermissionDenied, match="claude-sonnet-4-6"):
+        access.check_model(req, "claude-sonnet-4-6", table.resolve("claude-sonnet-4-6"))
+    configured = request("configured")
+    await access.check(configured)
+    access.check_model(configured, "claude-sonnet-4-6", table.resolve("claude-sonnet-4-6"))
+
+
+async def test_a_stored_limit_change_is_seen_after_the_keys_topic() -> None:
+    access, store, gateway = keyed(limits={"rpm": 1})
+    await access.check(request("alice-key"))
+    with pytest.raises(RateLimited):
+        await access.check(request("alice-key"))
+    store.records["alice-key"] = KeyRecord(7, "alice", "kg-a…", datetime.now(UTC))
+    await gateway.changes.changed("keys")
+    await access.check(request("alice-key"))

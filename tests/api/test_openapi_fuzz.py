@@ -102,6 +102,12 @@ OPERATIONS = [
     ("DELETE", "/api/admin/proxies/{proxy_id}"),
     ("POST", "/api/admin/proxies/{proxy_id}/test"),
     ("PUT", "/api/admin/credentials/{credential_id}/proxy"),
+    ("GET", "/api/admin/keys"),
+    ("POST", "/api/admin/keys"),
+    ("GET", "/api/admin/keys/{key_id}"),
+    ("PATCH", "/api/admin/keys/{key_id}"),
+    ("DELETE", "/api/admin/keys/{key_id}"),
+    ("POST", "/api/admin/keys/{key_id}/regenerate"),
 ]
 # The login callback answers a browser with HTML pages (tests/admin/test_logins.py).
 PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/logins/callback"}

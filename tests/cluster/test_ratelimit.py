@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from kirogate.cluster.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from kirogate.cluster.ratelimit import (
+    MemoryCounters,
+    MemoryRateLimiter,
+    RedisCounters,
+    RedisRateLimiter,
+)
+from tests.cluster.conftest import connect_redis
 
 
 class Clock:
@@ -168,3 +176,76 @@ async def test_redis_limiter_takes_another_window(redis: Redis, prefix: str) -> 
     assert await limiter.hit("ip", 1, window=5.0) is None
     wait = await limiter.hit("ip", 1, window=5.0)
     assert wait is not None and 0 < wait <= 5.0
+
+
+# ---------------------------------------------------------------- counters (client key limits)
+
+KEYS_REDIS_URL = "redis://127.0.0.1:6379/3"  # the keys suite's own database
+
+
+@pytest.fixture
+async def keys_redis() -> AsyncIterator[tuple[Redis, str]]:
+    client = await connect_redis(KEYS_REDIS_URL)
+    prefix = f"kgkeys:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield client, prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_memory_counters_take_add_seed_and_expire() -> None:
+    now = [0.0]
+    counters = MemoryCounters(clock=lambda: now[0])
+    assert await counters.take("a", 2, 10)
+    assert await counters.take("a", 2, 10)
+    assert not await counters.take("a", 2, 10)
+    await counters.add("a", -1, 10)
+    assert await counters.take("a", 2, 10)
+    await counters.add("t", 50, 10)
+    await counters.seed("t", 40, 10)  # lower: kept
+    await counters.seed("u", 7, 10)
+    assert await counters.get(["a", "t", "u", "none"]) == [2, 50, 7, 0]
+    await counters.add("n", -5, 10)
+    assert await counters.get(["n"]) == [0]  # never below zero
+    now[0] = 100.0
+    assert await counters.get(["a", "t"]) == [0, 0]
+    assert await counters.take("a", 1, 10)  # purged and counted afresh
+
+
+async def test_redis_counters_are_shared_by_two_processes(
+    keys_redis: tuple[Redis, str],
+) -> None:
+    client, prefix = keys_redis
+    other = await connect_redis(KEYS_REDIS_URL)
+    try:
+        one, two = RedisCounters(client, prefix=prefix), RedisCounters(other, prefix=prefix)
+        assert await one.take("req", 2, 60)
+        assert await two.take("req", 2, 60)
+        assert not await one.take("req", 2, 60)
+        await one.add("tok", 30, 60)
+        await two.add("tok", 12, 60)
+        await two.seed("tok", 10, 60)
+        await one.seed("seeded", 5, 60)
+        assert await two.get(["tok", "seeded", "none"]) == [42, 5, 0]
+        assert await one.get([]) == []
+        await one.add("inflight", -1, 60)
+        assert await two.get(["inflight"]) == [0]
+        assert 0 < await client.ttl(prefix + "tok") <= 60
+    finally:
+        await other.aclose()
+
+
+async def test_redis_counters_fall_back_to_this_process_when_redis_is_down() -> None:
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    counters = RedisCounters(down, prefix="kgkeys:down:")
+    try:
+        assert await counters.take("k", 1, 60)
+        assert not await counters.take("k", 1, 60)
+        await counters.add("t", 5, 60)
+        await counters.seed("s", 3, 60)
+        assert await counters.get(["k", "t", "s"]) == [1, 5, 3]
+    finally:
+        await down.aclose()

@@ -550,3 +550,13 @@ def test_an_unknown_event_is_ignored_with_a_debug_line(caplog: pytest.LogCapture
     with caplog.at_level(logging.DEBUG, logger="kirogate.convert.stream"):
         assert make().feed(UnknownEvent("brandNewEvent", b"{}")) == []
     assert "ignoring an upstream event of unknown type 'brandNewEvent'" in caplog.text
+
+
+def test_usage_so_far_counts_an_answer_cut_short() -> None:
+    asm = make()
+    assert asm.usage_so_far == (7, 0)
+    asm.feed(AssistantText("Hello there, a few words"))
+    asm.feed(ContextUsage(1.234))
+    input_tokens, output_tokens = asm.usage_so_far
+    assert input_tokens == int(1.234 * WINDOW / 100)
+    assert output_tokens > 0

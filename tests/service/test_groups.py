@@ -59,12 +59,13 @@ async def emulated(
         {
             "upstream.url": emulator.url,
             "upstream.usage_interval": 0,
-            "server.api_keys": (CLIENT_KEY,),
             "server.admin_key": ADMIN_KEY,
             "data_dir": tmp_path,
             **overrides,
         },
     )
+    # No client key: the open gateway leaves the test's CALLER in place (an accepted key
+    # would set its own, without a group).
     credentials = [
         Credential(AuthMethod.SOCIAL, refresh_token=refresh(n), id=n) for n in range(1, count + 1)
     ]
@@ -251,10 +252,20 @@ async def test_a_group_changed_through_one_gateway_is_used_by_another_within_a_s
         await eventually(lambda: two.pool.groups() == {"team": frozenset({ids[1]})})
         seen = await call(admin_two, "GET", "/api/admin/groups/team", headers=key())
         assert seen.json()["credential_ids"] == [ids[1]]
+        # A client key bound to the group, made through one gateway, used on the other.
+        made_key = await call(admin_one, "POST", "/api/admin/keys",
+                              body={"name": "team key", "group": "team"}, headers=key())  # fmt: skip
+        assert made_key.status == 201
+        team_key = made_key.json()["key"]
         async with client(two) as http:
-            with caller_group("team"):
-                for _ in range(3):
-                    assert (await ask(http)).status_code == 200
+            for _ in range(3):
+                reply = await http.post(
+                    "/v1/messages",
+                    json={"model": MODEL, "max_tokens": 16,
+                          "messages": [{"role": "user", "content": "hi"}]},
+                    headers={"x-api-key": team_key},
+                )  # fmt: skip
+                assert reply.status_code == 200
         assert served(emulator, accounts) == [0, 3]
         deleted = await call(admin_one, "DELETE", "/api/admin/groups/team", headers=key())
         assert deleted.status == 200

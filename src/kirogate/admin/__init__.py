@@ -22,6 +22,7 @@ from kirogate.admin import (
     credentials,
     groups,
     jobs,
+    keys,
     logins,
     models,
     pool,
@@ -45,6 +46,7 @@ for _nouns in (
     models.router,
     addresses.router,
     proxies.router,
+    keys.router,
 ):
     router.include_router(_nouns)
 

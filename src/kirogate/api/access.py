@@ -21,22 +21,34 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from starlette.requests import Request
 
 from kirogate.api.addresses import AddressRateLimit, client_address
 from kirogate.api.auth import key_matches, presented_key
+from kirogate.api.middleware import ON_END
+from kirogate.caller import CALLER, DEFAULT_KEY_NAME, Caller
 from kirogate.cluster.outage import OutageLog
 from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
+from kirogate.convert.models import ModelInfo
 from kirogate.errors import (
     AuthenticationFailed,
     KirogateError,
     PermissionDenied,
     RateLimited,
     StoreUnavailable,
+)
+from kirogate.service.keys import (
+    CONFIGURED_KEY_ID,
+    METER,
+    KeyMeter,
+    KeyRecord,
+    seconds_to_next_day,
+    seconds_to_next_month,
 )
 from kirogate.tasks import spawn
 
@@ -51,6 +63,13 @@ CACHE_LIMIT = 10_000
 # time, the blocked list before its first load); background reloads give up after RELOAD_TIMEOUT.
 LOOKUP_TIMEOUT = 2.0
 RELOAD_TIMEOUT = 10.0
+CONCURRENCY_RETRY = 1.0  # the retry-after of a key with all its answers in flight
+
+
+def on_end(request: Request, callback: Callable[[], object]) -> None:
+    """Run ``callback`` when the request's response has ended, however it ended."""
+    state = request.scope.setdefault("state", {})
+    state.setdefault(ON_END, []).append(callback)
 
 
 def _digest(key: str) -> str:
@@ -77,7 +96,8 @@ class AccessControl:
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
-        self._known: dict[str, tuple[bool, float]] = {}  # key hash -> (valid, checked at)
+        # key hash -> (the stored key's record, None for no such key; checked at)
+        self._known: dict[str, tuple[KeyRecord | None, float]] = {}
         self._rechecking: set[str] = set()  # key hashes being reloaded in the background
         # Single addresses (canonical text) and networks, each with its expiry (epoch
         # seconds, None: until unblocked): an expired block stops at once, before a reload.
@@ -89,6 +109,9 @@ class AccessControl:
         self._outage = OutageLog(log, "access control database")
         self.memory_limiter = MemoryRateLimiter()
         self.address_limit = AddressRateLimit()
+        cluster = lambda: gateway.cluster.counters if gateway.cluster is not None else None  # noqa: E731
+        self.meter = KeyMeter(cluster, lambda: gateway.store)
+        self._limit_told: dict[tuple[int, str], float] = {}  # (key, limit) -> window end
         # An operator's change of keys or addresses (here or in another process) is seen
         # at once rather than when the cache ages out.
         gateway.changes.on("keys", self.forget_keys)
@@ -133,9 +156,18 @@ class AccessControl:
             raise AuthenticationFailed(
                 "missing API key: send it as the x-api-key header or as Authorization: Bearer <key>"
             )
+        record: KeyRecord | None = None
         # The configured keys need no hashing; only stored keys and rate limits use the digest.
-        if not (accepted and key_matches(key, accepted)) and not await self._stored_key_ok(key):
-            raise AuthenticationFailed("invalid API key")
+        if accepted and key_matches(key, accepted):
+            caller = Caller(None, DEFAULT_KEY_NAME, None, address)
+        else:
+            record = await self._stored_key(key)
+            if record is None:
+                raise AuthenticationFailed("invalid API key")
+            refusal = record.refusal(datetime.now(UTC))
+            if refusal is not None:
+                raise AuthenticationFailed(refusal)
+            caller = Caller(record.id, record.name, record.group, address)
         rpm = gateway.settings.server.rate_limit_rpm
         if rpm > 0:
             wait = await self._limiter().hit(_digest(key)[:32], rpm)
@@ -145,6 +177,93 @@ class AccessControl:
                     f"retry in {math.ceil(wait)} s",
                     retry_after=wait,
                 )
+        if record is not None and not record.limits.unlimited:
+            await self._enforce(request, record)
+        request.state.key_record = record
+        CALLER.set(caller)
+        METER.set(self.meter)
+        if store is not None:
+            store.count_key_usage(
+                record.id if record is not None else CONFIGURED_KEY_ID, requests=1
+            )
+
+    async def _enforce(self, request: Request, record: KeyRecord) -> None:
+        """The key's own limits: tokens, then requests per minute and per day, then the
+        answers in flight (released when the response ends, streams and hang-ups too)."""
+        limits, meter, now = record.limits, self.meter, datetime.now(UTC)
+        if limits.tokens_per_day is not None or limits.tokens_per_month is not None:
+            today, month = await meter.tokens(record.id, now)
+            if limits.tokens_per_day is not None and today >= limits.tokens_per_day:
+                self._refuse(
+                    record,
+                    "tokens_per_day",
+                    f"{limits.tokens_per_day} tokens per day (UTC)",
+                    seconds_to_next_day(now),
+                    used=today,
+                )
+            if limits.tokens_per_month is not None and month >= limits.tokens_per_month:
+                self._refuse(
+                    record,
+                    "tokens_per_month",
+                    f"{limits.tokens_per_month} tokens per month (UTC)",
+                    seconds_to_next_month(now),
+                    used=month,
+                )
+        if limits.rpm is not None:
+            wait = await self._limiter().hit(f"key:{record.id}", limits.rpm)
+            if wait is not None:
+                self._refuse(record, "rpm", f"{limits.rpm} requests per minute", wait)
+        if limits.requests_per_day is not None and not await meter.take_request(
+            record.id, limits.requests_per_day, now
+        ):
+            self._refuse(
+                record,
+                "requests_per_day",
+                f"{limits.requests_per_day} requests per day (UTC)",
+                seconds_to_next_day(now),
+            )
+        if limits.max_concurrency is not None:
+            if not await meter.acquire(record.id, limits.max_concurrency):
+                self._refuse(
+                    record,
+                    "max_concurrency",
+                    f"{limits.max_concurrency} requests at a time",
+                    CONCURRENCY_RETRY,
+                )
+            key_id = record.id
+            on_end(request, lambda: spawn(meter.release(key_id), name="kirogate key release"))
+
+    def _refuse(
+        self, record: KeyRecord, limit: str, what: str, wait: float, *, used: int | None = None
+    ) -> NoReturn:
+        """Raise the 429 (and tell the watchers, once per window)."""
+        now = time.monotonic()
+        mark = (record.id, limit)
+        if self._limit_told.get(mark, -math.inf) <= now:
+            self._limit_told[mark] = now + wait
+            if len(self._limit_told) > CACHE_LIMIT:
+                self._limit_told = {k: t for k, t in self._limit_told.items() if t > now}
+            data: dict[str, Any] = {"retry_after": math.ceil(wait)}
+            if used is not None:
+                data["used"] = used
+            self._gateway.events.publish(
+                "key.limit", key_id=record.id, key_name=record.name, limit=limit, **data
+            )
+        raise RateLimited(
+            f"this API key's limit of {what} is reached; retry in {math.ceil(wait)} s",
+            retry_after=wait,
+        )
+
+    def check_model(self, request: Request, asked: str, resolved: ModelInfo) -> None:
+        """403 when the request's key may not use the model (checked once the body named it)."""
+        record: KeyRecord | None = getattr(request.state, "key_record", None)
+        if record is None or not record.limits.models:
+            return
+        if not record.limits.allows_model(asked, resolved.public_id, resolved.upstream_id):
+            raise PermissionDenied(
+                f"this API key may not use the model {asked}; "
+                f"it may use: {', '.join(record.limits.models)}"
+            )
 
     def _limiter(self) -> RateLimiter:
         cluster = self._gateway.cluster
@@ -154,10 +273,10 @@ class AccessControl:
         watch = getattr(self._gateway, "database", None)
         return watch is not None and bool(watch.away)
 
-    async def _stored_key_ok(self, key: str) -> bool:
+    async def _stored_key(self, key: str) -> KeyRecord | None:
         store = self._gateway.store
         if store is None:
-            return False
+            return None
         digest = _digest(key)
         now = time.monotonic()
         cached = self._known.get(digest)
@@ -168,21 +287,35 @@ class AccessControl:
             return cached[0]
         if self._database_away():
             raise StoreUnavailable("an API key not seen before cannot be checked")
-        record = await _bounded(store.verify_api_key(key), LOOKUP_TIMEOUT, "checking an API key")
-        self._remember(digest, record is not None)
-        return record is not None
+        record: KeyRecord | None = await _bounded(
+            self._load(key), LOOKUP_TIMEOUT, "checking an API key"
+        )
+        self._remember(digest, record)
+        return record
 
-    def _remember(self, digest: str, valid: bool) -> None:
+    async def _load(self, key: str) -> KeyRecord | None:
+        """The key's record, with the meter raised to what the database counted for it."""
+        store = self._gateway.store
+        assert store is not None
+        record: KeyRecord | None = await store.find_client_key(key)
+        if record is not None and not record.limits.unlimited:
+            now = datetime.now(UTC)
+            usage = (await store.key_usage(now, key_id=record.id)).get(record.id)
+            if usage is not None:
+                await self.meter.seed(record.id, usage, now)
+        return record
+
+    def _remember(self, digest: str, record: KeyRecord | None) -> None:
         known = self._known
         known.pop(digest, None)  # re-inserted last: the dict's order is the age order
         if len(known) >= CACHE_LIMIT:
             # Full (a client trying many keys): forget refused keys first, then the oldest.
             # Valid keys are what the process serves from while the database is away.
-            for refused in [d for d, (ok, _) in known.items() if not ok]:
+            for refused in [d for d, (ok, _) in known.items() if ok is None]:
                 del known[refused]
             if len(known) >= CACHE_LIMIT:
                 del known[next(iter(known))]
-        known[digest] = (valid, time.monotonic())
+        known[digest] = (record, time.monotonic())
 
     async def _recheck(self, key: str, digest: str) -> None:
         """Reload one cached key's answer; on failure the cached answer stays (retried later)."""
@@ -191,14 +324,14 @@ class AccessControl:
             if store is None:
                 return
             async with asyncio.timeout(RELOAD_TIMEOUT):
-                record = await store.verify_api_key(key)
+                record = await self._load(key)
         except Exception as exc:  # any database failure: keep serving the last good answer
             self._outage.failed("rechecking an API key", exc)
             if digest in self._known:
                 self._known[digest] = (self._known[digest][0], time.monotonic())
         else:
             self._outage.succeeded()
-            self._remember(digest, record is not None)
+            self._remember(digest, record)
         finally:
             self._rechecking.discard(digest)
 

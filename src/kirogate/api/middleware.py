@@ -52,6 +52,9 @@ _EVENT_STREAM = b"text/event-stream"
 # An error envelope is small; a larger error body is not parsed for its reason.
 ERROR_BODY_LIMIT = 16 * 1024
 REASON_LIMIT = 500
+# scope["state"][ON_END]: callbacks to run once the response has ended, however it ended
+# (what a request holds until then, such as a client key's slot of its max_concurrency).
+ON_END = "kirogate_on_end"
 # C0/C1 controls and Unicode line breaks, escaped so a message cannot forge log lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -187,6 +190,8 @@ class ObservabilityMiddleware:
             error = exc
             raise
         finally:
+            for callback in scope.get("state", {}).pop(ON_END, ()):
+                callback()
             if watch is not None and write is not None:
                 watch.done(write)
             elapsed = time.perf_counter() - start

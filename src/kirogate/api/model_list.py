@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kirogate.api.json_reply import json_response
-from kirogate.api.request_gate import authorized_gateway, model_for
+from kirogate.api.request_gate import authorized_gateway, key_allows, model_for
 from kirogate.api.schemas import READ_ERRORS, AnthropicError, error_responses
 from kirogate.convert.models import ModelInfo, ModelTable, list_public_models
 from kirogate.errors import ModelNotAllowed
@@ -57,7 +57,11 @@ def _openai(info: ModelInfo) -> dict[str, object]:
 @router.get("/v1/models", openapi_extra=_VERSION_HEADER, responses=_ERRORS)
 async def list_models(request: Request) -> Response:
     gateway = await authorized_gateway(request)
-    models = [info for info in _public(request) if gateway.serves_model(info)]
+    models = [
+        info
+        for info in _public(request)
+        if gateway.serves_model(info) and key_allows(request, info)
+    ]
     if "anthropic-version" in request.headers:
         data = [_anthropic(info) for info in models]
         return json_response(

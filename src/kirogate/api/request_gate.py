@@ -16,7 +16,7 @@ from kirogate.api.access import AccessControl
 from kirogate.api.auth import presented_key
 from kirogate.convert.ir import NO_CACHE, CacheUsage, Conversation
 from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
-from kirogate.errors import InvalidRequest
+from kirogate.errors import InvalidRequest, PermissionDenied
 from kirogate.service import Gateway
 
 T = TypeVar("T")
@@ -106,10 +106,25 @@ def endpoint_path(request: Request) -> str:
 
 
 def model_for(request: Request, name: str) -> ModelInfo:
+    """The model ``name`` resolves to; a 403 when the request's client key may not use it."""
     table: ModelTable | None = getattr(request.app.state, "models", None)
-    if table is not None:
-        return table.resolve(name)
-    return resolve_model(name)
+    info = table.resolve(name) if table is not None else resolve_model(name)
+    access: AccessControl | None = getattr(request.app.state, "access", None)
+    if access is not None:
+        access.check_model(request, name, info)
+    return info
+
+
+def key_allows(request: Request, info: ModelInfo) -> bool:
+    """Whether the request's client key may use ``info`` (for listing the models)."""
+    access: AccessControl | None = getattr(request.app.state, "access", None)
+    if access is None:
+        return True
+    try:
+        access.check_model(request, info.public_id, info)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def hex_id(nbytes: int = 16) -> str:

@@ -29,7 +29,7 @@ __all__ = ["build_parser", "main"]
 
 # The module that defines each command's parser, in the order of ``kirogate --help``. A known
 # command loads only its own module: ``kirogate serve`` keeps no other command in memory.
-_MODULES = ("server", "smoke", "login", "accounts", "config")
+_MODULES = ("server", "smoke", "login", "accounts", "keys", "config")
 _COMMAND_MODULES = {
     "serve": "server",
     "status": "server",
@@ -38,6 +38,7 @@ _COMMAND_MODULES = {
     "test": "smoke",
     "login": "login",
     "accounts": "accounts",
+    "keys": "keys",
     "config": "config",
     "doctor": "config",
 }

@@ -30,7 +30,14 @@ from kirogate.cluster.locks import (
 )
 from kirogate.cluster.membership import CredentialStore, sync_membership
 from kirogate.cluster.notify import Notice, NoticeKind, Notifier, NullNotifier, RedisNotifier
-from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from kirogate.cluster.ratelimit import (
+    Counters,
+    MemoryCounters,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisCounters,
+    RedisRateLimiter,
+)
 from kirogate.cluster.redis_errors import redis_errors
 from kirogate.cluster.state import SharedPoolState, StateStore
 from kirogate.errors import ConfigError
@@ -149,15 +156,18 @@ class Cluster:
         self.lock: DistributedLock
         self.rate_limiter: RateLimiter
         self.notifier: Notifier
+        self.counters: Counters
         fallback_lock = StoreLock(store) if store.dialect == "postgresql" else LocalLock()
         if self.redis is not None:
             self.lock = RedisLock(self.redis, prefix=key_prefix + "lock:", fallback=fallback_lock)
             self.rate_limiter = RedisRateLimiter(self.redis, prefix=key_prefix + "ratelimit:")
             self.notifier = RedisNotifier(self.redis, channel=key_prefix + "notices")
+            self.counters = RedisCounters(self.redis, prefix=key_prefix + "counter:")
         else:
             self.lock = fallback_lock
             self.rate_limiter = MemoryRateLimiter()
             self.notifier = NullNotifier()
+            self.counters = MemoryCounters()
         self.coordinator = RefreshCoordinator(self.lock, store)
         self._pool: CredentialPool | None = None
         self._membership_due = False

@@ -174,3 +174,155 @@ class RedisRateLimiter:
         if wait < 0:
             return None
         return max(wait / 1000, MIN_WAIT)
+
+
+# ---------------------------------------------------------------- counters with a lifetime
+# Fixed windows (a key's requests and tokens per UTC day or month, its answers in flight):
+# counted per process, or in Redis so every process sees the same figures.
+
+_TAKE = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+_ADD = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n < 0 then redis.call('SET', KEYS[1], 0) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return n
+"""
+
+_SEED = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+"""
+
+
+class Counters(Protocol):
+    """Integer counters that expire ``ttl`` seconds after their last change."""
+
+    async def take(self, key: str, limit: int, ttl: int) -> bool:
+        """Add one if the counter is below ``limit``; whether it was added."""
+        ...
+
+    async def add(self, key: str, amount: int, ttl: int) -> None:
+        """Add ``amount`` (negative to take back; the counter never goes below 0)."""
+        ...
+
+    async def get(self, keys: list[str]) -> list[int]: ...
+
+    async def seed(self, key: str, value: int, ttl: int) -> None:
+        """Raise the counter to ``value`` if it is lower (from what the database counted)."""
+        ...
+
+
+class MemoryCounters:
+    """Per-process counters (one process, or no Redis)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._values: dict[str, tuple[int, float]] = {}  # key -> (value, expires at)
+        self._next_purge = 0.0
+
+    def _value(self, key: str, now: float) -> int:
+        entry = self._values.get(key)
+        if entry is None or entry[1] <= now:
+            return 0
+        return entry[0]
+
+    def _purge(self, now: float) -> None:
+        if now < self._next_purge:
+            return
+        for key in [key for key, (_, until) in self._values.items() if until <= now]:
+            del self._values[key]
+        self._next_purge = now + WINDOW
+
+    def take_now(self, key: str, limit: int, ttl: int) -> bool:
+        now = self._clock()
+        self._purge(now)
+        value = self._value(key, now)
+        if value >= limit:
+            return False
+        self._values[key] = (value + 1, now + ttl)
+        return True
+
+    def add_now(self, key: str, amount: int, ttl: int) -> None:
+        now = self._clock()
+        self._values[key] = (max(0, self._value(key, now) + amount), now + ttl)
+
+    def get_now(self, keys: list[str]) -> list[int]:
+        now = self._clock()
+        return [self._value(key, now) for key in keys]
+
+    def seed_now(self, key: str, value: int, ttl: int) -> None:
+        now = self._clock()
+        if self._value(key, now) < value:
+            self._values[key] = (value, now + ttl)
+
+    async def take(self, key: str, limit: int, ttl: int) -> bool:
+        return self.take_now(key, limit, ttl)
+
+    async def add(self, key: str, amount: int, ttl: int) -> None:
+        self.add_now(key, amount, ttl)
+
+    async def get(self, keys: list[str]) -> list[int]:
+        return self.get_now(keys)
+
+    async def seed(self, key: str, value: int, ttl: int) -> None:
+        self.seed_now(key, value, ttl)
+
+
+class RedisCounters:
+    """Counters in Redis, shared by every process; per process while Redis is away."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "kirogate:counter:") -> None:
+        self._errors = redis_errors()
+        self._redis = redis
+        self._prefix = prefix
+        self._take = redis.register_script(_TAKE)
+        self._add = redis.register_script(_ADD)
+        self._seed = redis.register_script(_SEED)
+        self._fallback = MemoryCounters()
+        self._outage = OutageLog(log, "Redis counters")
+
+    async def take(self, key: str, limit: int, ttl: int) -> bool:
+        try:
+            taken = await self._take(keys=[self._prefix + key], args=[limit, ttl])
+        except self._errors as exc:
+            self._outage.failed("counting", exc)
+            return self._fallback.take_now(key, limit, ttl)
+        self._outage.succeeded()
+        return bool(int(taken))
+
+    async def add(self, key: str, amount: int, ttl: int) -> None:
+        try:
+            await self._add(keys=[self._prefix + key], args=[amount, ttl])
+        except self._errors as exc:
+            self._outage.failed("counting", exc)
+            self._fallback.add_now(key, amount, ttl)
+        else:
+            self._outage.succeeded()
+
+    async def get(self, keys: list[str]) -> list[int]:
+        if not keys:
+            return []
+        try:
+            values = await self._redis.mget([self._prefix + key for key in keys])
+        except self._errors as exc:
+            self._outage.failed("reading counters", exc)
+            return self._fallback.get_now(keys)
+        self._outage.succeeded()
+        return [int(value) if value is not None else 0 for value in values]
+
+    async def seed(self, key: str, value: int, ttl: int) -> None:
+        try:
+            await self._seed(keys=[self._prefix + key], args=[value, ttl])
+        except self._errors as exc:
+            self._outage.failed("counting", exc)
+            self._fallback.seed_now(key, value, ttl)
+        else:
+            self._outage.succeeded()

@@ -188,6 +188,12 @@ class StreamAssembler:
     def done(self) -> bool:
         return self._done
 
+    @property
+    def usage_so_far(self) -> tuple[int, int]:
+        """(input, output) tokens counted so far: the usage of an answer cut short."""
+        context = self._context_tokens
+        return (self._input_estimate if context is None else context), self._output.tokens
+
     @staticmethod
     def malformed(event: MalformedEvent) -> MalformedAnswer:
         """The error for a known event that does not decode (its problem names a field and a

@@ -57,6 +57,7 @@ from kirogate.protocol.events import (
     parse_event,
 )
 from kirogate.protocol.eventstream import Message
+from kirogate.service.keys import count_answer_usage
 from kirogate.service.memory import TruncationMemory
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
@@ -142,6 +143,7 @@ class Answer:
         finally:
             await self.held.release()
             _log_answer(self)
+            _count_usage(self)
 
 
 def _log_answer(answer: Answer) -> None:
@@ -168,6 +170,16 @@ def _log_answer(answer: Answer) -> None:
             error=None if answer.error is None else answer.error.message,
         )
     )
+
+
+def _count_usage(answer: Answer) -> None:
+    """Count the answer's tokens for the client key that asked (its limits and its usage);
+    an answer cut short (a client that left) counts what the upstream produced so far."""
+    finish = answer.finish
+    if finish is not None:
+        count_answer_usage(finish.input_tokens, finish.output_tokens)
+    else:
+        count_answer_usage(*answer.assembler.usage_so_far)
 
 
 def has_images(conv: Conversation) -> bool:

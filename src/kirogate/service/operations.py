@@ -51,6 +51,7 @@ from kirogate.service.backup import BackupOperations
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.credential_batch import CredentialBatchOperations
 from kirogate.service.groups import GroupOperations
+from kirogate.service.keys import KeyOperations
 from kirogate.service.operator_jobs import OperatorJobs
 from kirogate.service.proxies import ProxyOperations
 from kirogate.service.webhooks import AlertOperations
@@ -125,6 +126,7 @@ class Operations(
     BackupOperations,
     AddressOperations,
     ProxyOperations,
+    KeyOperations,
 ):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 

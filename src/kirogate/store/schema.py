@@ -313,3 +313,23 @@ visitors = sa.Table(
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("last_seen", UTCDateTime, nullable=False, index=True),
 )
+
+# -- client keys for people and teams: limits, expiry, a switch and a credential group per key,
+# and what each key used per UTC day (written behind in batches, never on a request's path).
+api_keys.append_column(sa.Column("limits", sa.JSON))
+api_keys.append_column(sa.Column("expires_at", UTCDateTime))
+api_keys.append_column(sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()))
+api_keys.append_column(sa.Column("group", sa.String(64)))
+api_keys.append_column(sa.Column("updated_at", UTCDateTime))
+
+# key_id 0 counts the configured (``--api-key``) keys, which have no row in api_keys.
+key_usage = sa.Table(
+    "key_usage",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_used_at", UTCDateTime),
+)

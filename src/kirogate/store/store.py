@@ -31,6 +31,8 @@ from kirogate.store.credential_batch import CredentialBatchMixin
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.groups import GroupsMixin
+from kirogate.store.key_usage import KeyUsageMixin
+from kirogate.store.keys import KeysMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.logins import LoginsMixin
 from kirogate.store.memory import MemoryMixin
@@ -111,6 +113,8 @@ class Store(
     AlertsMixin,
     BackupMixin,  # audit trail, alert webhooks, backup
     AddressesMixin,
+    KeysMixin,
+    KeyUsageMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 
@@ -241,6 +245,7 @@ class Store(
             return
         self._closed = True
         try:
+            await self._stop_key_usage()
             await self._stop_flusher()
         finally:
             await self.engine.dispose()

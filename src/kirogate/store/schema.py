@@ -205,3 +205,28 @@ revisions = sa.Table(
 )
 
 # ---- operator API tables (each feature adds its own below, in its own block) ----
+
+# -- request logs (admin/logs.py): the columns the log listing and the stats filter on
+# (added to ``request_logs`` above by migration 0009_logs), and the recorded bodies, apart
+# so that listing rows stays light.
+request_logs.append_column(sa.Column("model_asked", sa.String(200)))
+request_logs.append_column(sa.Column("api_key_name", sa.String(200)))
+request_logs.append_column(sa.Column("client_address", sa.String(64)))
+request_logs.append_column(sa.Column("error_type", sa.String(100)))
+request_logs.append_column(sa.Column("streamed", sa.Boolean))
+sa.Index("ix_request_logs_status", request_logs.c.status)
+sa.Index("ix_request_logs_model", request_logs.c.model)
+sa.Index("ix_request_logs_model_asked", request_logs.c.model_asked)
+sa.Index("ix_request_logs_api_key_id", request_logs.c.api_key_id)
+sa.Index("ix_request_logs_credential_id", request_logs.c.credential_id)
+sa.Index("ix_request_logs_client_address", request_logs.c.client_address)
+sa.Index("ix_request_logs_endpoint", request_logs.c.endpoint)
+
+request_log_bodies = sa.Table(
+    "request_log_bodies",
+    metadata,
+    sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("request_body", sa.Text),
+    sa.Column("response_body", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)

@@ -29,6 +29,7 @@ from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
+from kirogate.store.logquery import LogQueryMixin
 from kirogate.store.requestlog import (
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_QUEUE_LIMIT,
@@ -97,6 +98,7 @@ class Store(
     MemoryMixin,
     RevisionsMixin,
     # operator API mixins (one line each)
+    LogQueryMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -46,6 +46,7 @@ from kirogate.pool.state import (
 )
 from kirogate.pool.status import Availability, CredentialStatus
 from kirogate.service.changes import ChangeFeed
+from kirogate.service.logs import LogOperations
 from kirogate.settings import PoolMode, Settings
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.auth.writeback import write_back_async
@@ -106,7 +107,7 @@ class ImportReport:
     merged: list[tuple[int, int | None]] = field(default_factory=list)  # (removed id, into id)
 
 
-class Operations:
+class Operations(LogOperations):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 
     ``pool`` gives the live pool, or ``None`` for the command line's store-only door, where

@@ -22,6 +22,7 @@ from kirogate.settings.model import (
     CompressionSettings,
     ModelsSettings,
     PoolSettings,
+    RequestLogSettings,
     ServerSettings,
     Settings,
     UpstreamSettings,
@@ -237,6 +238,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "pool.affinity": {},
         "compression": {},
         "cache": {},
+        "log": {},
         "models": {},
     }
     for key, value in values.items():
@@ -250,6 +252,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         compression=CompressionSettings(**sections["compression"]),
         cache=CacheSettings(**sections["cache"]),
         models=ModelsSettings(**sections["models"]),
+        log=RequestLogSettings(**sections["log"]),
         **sections[""],
     )
 

@@ -109,6 +109,18 @@ class CacheSettings:
     estimate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLogSettings:
+    """The request log (see docs/logs.md): how long rows are kept, whether bodies are."""
+
+    # Record request and response bodies (secrets and images redacted), for debugging only.
+    bodies: bool = False
+    # Each recorded body is cut to this many bytes.
+    body_limit: int = 64 * 1024
+    # Rows older than this many days are deleted in the background; 0 keeps them.
+    retention_days: int = 30
+
+
 class PoolMode(StrEnum):
     """How the pool picks a credential for a request that has no session binding."""
 
@@ -220,6 +232,7 @@ class Settings:
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
+    log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
     @property
     def data_path(self) -> Path:

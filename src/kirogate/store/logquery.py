@@ -184,7 +184,7 @@ class LogQueryMixin(StoreBase):
                     buckets[row.g]["errors_by_type"][kind] = row.n
                     total["errors_by_type"][kind] = total["errors_by_type"].get(kind, 0) + row.n
             for name, column in (("latency_ms", c.duration_ms), ("ttft_ms", c.ttft_ms)):
-                for key, values in (await self._percentiles(conn, column, group, conditions)):
+                for key, values in await self._percentiles(conn, column, group, conditions):
                     if key in buckets:
                         buckets[key][name] = values
                 for _, values in await self._percentiles(conn, column, None, conditions):

@@ -26,10 +26,10 @@ from kirogate.store.base import CONNECT_TIMEOUT, create_engine, describe_db_erro
 from kirogate.store.credentials import CredentialsMixin
 from kirogate.store.crypto import SecretBox, load_key
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
+from kirogate.store.logquery import LogQueryMixin
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
-from kirogate.store.logquery import LogQueryMixin
 from kirogate.store.requestlog import (
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_QUEUE_LIMIT,

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kirogate.admin import credentials, pool
+from kirogate.admin import credentials, logs, pool
 from kirogate.admin.auth import AUTH_MESSAGE, OFF_MESSAGE, PREFIX, AdminRoute, require_admin
 
 router = APIRouter(prefix=PREFIX, route_class=AdminRoute)
-for _nouns in (credentials.router, pool.router):
+for _nouns in (credentials.router, pool.router, logs.router):
     router.include_router(_nouns)
 
 __all__ = [

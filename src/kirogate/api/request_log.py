@@ -72,7 +72,7 @@ def log_failure(
     events = getattr(gateway, "events", None)
     if store is None and (events is None or not events.watched):
         return
-    from kirogate.store import RequestLogEntry
+    from kirogate.service.logs import RequestLogEntry
 
     caller = CALLER.get()
     address = None if caller is None else caller.address

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from kirogate.errors import ConfigError, InvalidRequest, NotFound
+from kirogate.errors import InvalidRequest, NotFound
 from kirogate.events import EventBus, Subscription
 from kirogate.store.logquery import BUCKETS, Bucket, LogFilter
+from kirogate.store.requestlog import RequestLogEntry
 
 if TYPE_CHECKING:
-    from kirogate.store import RequestLogEntry, Store
+    from kirogate.store import Store
 
 __all__ = [
     "BUCKETS",
@@ -35,6 +36,7 @@ __all__ = [
     "Bucket",
     "LogFilter",
     "LogOperations",
+    "RequestLogEntry",
     "RequestNote",
     "finished",
 ]
@@ -121,8 +123,11 @@ class LogOperations:
 
     events: EventBus
 
-    def _stored(self) -> Store:  # provided by Operations
-        raise ConfigError("this action needs the store")  # pragma: no cover
+    _store: Callable[[], Store | None]  # set by Operations
+
+    def _log_store(self) -> Store | None:
+        """The store, or ``None`` for a gateway without one (its log is empty)."""
+        return self._store()
 
     async def request_logs(
         self, where: LogFilter, *, cursor: str | None = None, limit: int = 50
@@ -131,29 +136,47 @@ class LogOperations:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit: 1 to {MAX_PAGE}", param="limit")
         before = decode_cursor(cursor) if cursor else None
-        rows = await self._stored().request_log_page(where, before_id=before, limit=limit + 1)
+        store = self._log_store()
+        if store is None:
+            return LogPage([])
+        rows = await store.request_log_page(where, before_id=before, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1].id if rows and more else None
         return LogPage(rows, encode_cursor(last) if last is not None else None)
 
     async def request_log_entry(self, log_id: int) -> RequestLogEntry:
-        entry = await self._stored().request_log(log_id)
+        store = self._log_store()
+        entry = None if store is None else await store.request_log(log_id)
         if entry is None:
             raise NotFound(f"no request log row {log_id}")
         return entry
 
     async def delete_request_logs(self, before: datetime) -> int:
         """Delete the rows older than ``before``; how many went."""
-        return await self._stored().delete_request_logs(before)
+        store = self._log_store()
+        return 0 if store is None else await store.delete_request_logs(before)
 
-    def export_request_logs(self, where: LogFilter) -> AsyncIterator[RequestLogEntry]:
-        return self._stored().iter_request_logs(where)
+    async def export_request_logs(self, where: LogFilter) -> AsyncIterator[RequestLogEntry]:
+        store = self._log_store()
+        if store is not None:
+            async for entry in store.iter_request_logs(where):
+                yield entry
 
     async def request_stats(self, where: LogFilter, bucket: Bucket) -> dict[str, Any]:
         if bucket not in BUCKETS:
             raise InvalidRequest(f"bucket: one of {', '.join(BUCKETS)}", param="bucket")
-        return await self._stored().request_log_stats(where, bucket)
+        store = self._log_store()
+        if store is None:
+            return {
+                "bucket": bucket,
+                "buckets": [],
+                "total": None,
+                "per_key": [],
+                "per_credential": [],
+                "per_model": [],
+            }
+        return await store.request_log_stats(where, bucket)
 
     def live_feed(self) -> Subscription:
         """Finished requests and credential state changes from now on (bounded: a client

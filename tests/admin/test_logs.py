@@ -44,9 +44,7 @@ MESSAGE = {
     "messages": [{"role": "user", "content": "hello"}],
 }
 LIVE_PORTS = iter(range(21400, 21500))
-PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 class Served:
@@ -369,9 +367,7 @@ async def test_delete_before_answers_how_many_went(served: Served) -> None:
 
 async def test_export_is_csv_with_the_filters(served: Served) -> None:
     await seed(served)
-    reply = await served.http.get(
-        "/api/admin/logs/export", params={"status": "429"}, headers=ADMIN
-    )
+    reply = await served.http.get("/api/admin/logs/export", params={"status": "429"}, headers=ADMIN)
     assert reply.status_code == 200
     assert reply.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(reply.text)))
@@ -419,7 +415,9 @@ async def test_stats_default_to_the_last_day(served: Served) -> None:
 async def live_server(served: Served) -> AsyncIterator[str]:
     """The app on a real socket (an SSE stream needs one), in this event loop."""
     port = next(LIVE_PORTS)
-    config = uvicorn.Config(served.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        served.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     for _ in range(200):
@@ -446,7 +444,10 @@ async def next_event(lines: AsyncIterator[str]) -> tuple[str, dict[str, Any]]:
 async def test_live_feed_sends_finished_requests_and_credential_states(served: Served) -> None:
     events = served.gateway.events
     async with live_server(served) as base, httpx2.AsyncClient(base_url=base) as http:
-        async with http.stream("GET", "/api/admin/live", headers=ADMIN) as feed:
+        feed = await http.send(
+            http.build_request("GET", "/api/admin/live", headers=ADMIN), stream=True
+        )
+        try:
             assert feed.status_code == 200
             assert feed.headers["content-type"].startswith("text/event-stream")
             lines = feed.aiter_lines()
@@ -468,11 +469,13 @@ async def test_live_feed_sends_finished_requests_and_credential_states(served: S
             events.publish("key.limit", key_id=3)  # not a kind the feed forwards
             kind, event = await asyncio.wait_for(next_event(lines), 10)
             assert kind == "credential.state" and event["data"]["state"] == "cooling"
-    for _ in range(100):  # the client went away: the subscription is closed
-        if not events.watched:
-            break
-        await asyncio.sleep(0.05)
-    assert not events.watched
+        finally:
+            await feed.aclose()  # the client goes away, the server still runs
+        for _ in range(100):
+            if not events.watched:
+                break
+            await asyncio.sleep(0.05)
+        assert not events.watched  # the feed's subscription was closed
 
 
 async def test_live_feed_beats_and_ends_at_shutdown(
@@ -480,18 +483,21 @@ async def test_live_feed_beats_and_ends_at_shutdown(
 ) -> None:
     monkeypatch.setattr(admin_logs, "HEARTBEAT", 0.2)
     monkeypatch.setattr(admin_logs, "_CHECK_EVERY", 0.05)
-    async with live_server(served) as base, httpx2.AsyncClient(base_url=base) as http:
-        async with http.stream("GET", "/api/admin/live", headers=ADMIN) as feed:
-            lines = feed.aiter_lines()
-            seen: list[str] = []
-            async with asyncio.timeout(5):
-                async for line in lines:
-                    seen.append(line)
-                    if line == ": heartbeat":
-                        break
-            served.gateway.shutdown.begin()
-            async with asyncio.timeout(5):
-                rest = [line async for line in lines]  # the stream ends
-            assert ": connected" in seen
-            assert isinstance(rest, list)
+    async with (
+        live_server(served) as base,
+        httpx2.AsyncClient(base_url=base) as http,
+        http.stream("GET", "/api/admin/live", headers=ADMIN) as feed,
+    ):
+        lines = feed.aiter_lines()
+        seen: list[str] = []
+        async with asyncio.timeout(5):
+            async for line in lines:
+                seen.append(line)
+                if line == ": heartbeat":
+                    break
+        served.gateway.shutdown.begin()
+        async with asyncio.timeout(5):
+            rest = [line async for line in lines]  # the stream ends
+        assert ": connected" in seen
+        assert isinstance(rest, list)
     assert not served.gateway.events.watched

@@ -56,8 +56,14 @@ OPERATIONS = [
     ("GET", "/api/admin/credentials/{credential_id}/balance"),
     ("GET", "/api/admin/config/load-balancing"),
     ("PUT", "/api/admin/config/load-balancing"),
+    ("GET", "/api/admin/logs"),
+    ("DELETE", "/api/admin/logs"),
+    ("GET", "/api/admin/logs/export"),
+    ("GET", "/api/admin/logs/{log_id}"),
+    ("GET", "/api/admin/stats"),
 ]
-PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics"}
+# The live feed never ends by itself (tests/admin/test_logs.py drives it).
+PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/live"}
 # Random model names and credential numbers are all 404s, and random conversations 400s:
 # often enough a real model, credential or the documented example's conversation is put in,
 # so the fuzzed options around them reach the converters, the emulator and the streams.

@@ -4,8 +4,8 @@ the database on SQLite and PostgreSQL alike.
 
 Percentiles are nearest-rank on both backends (the smallest value with at least ``p`` % of
 the values at or below it), so both give the same figures for the same rows: PostgreSQL's
-``percentile_disc``, and on SQLite (which has no percentile aggregate) the value whose
-``row_number()`` over the bucket's sorted values is ``ceil(p * n)``.
+``percentile_disc``, and on SQLite (which has no percentile aggregate) the ``ceil(p * n)``-th
+of the bucket's values sorted once into a temporary table, picked by rowid.
 """
 
 from __future__ import annotations
@@ -214,42 +214,66 @@ class LogQueryMixin(StoreBase):
     ) -> list[tuple[Any, dict[str, float | None]]]:
         """``(group, {"p50": ..., "p95": ..., "p99": ...})`` of ``column`` (nearest rank)."""
         present = [*conditions, column.is_not(None)]
-        if self.dialect != "sqlite":
-            picks = [
-                sa.func.percentile_disc(p / 100).within_group(column).label(f"p{p}")
-                for p in PERCENTILES
-            ]
-            if group is None:
-                query = sa.select(sa.literal(0).label("g"), *picks).where(*present)
-            else:
-                query = sa.select(group.label("g"), *picks).where(*present).group_by(group)
+        if self.dialect == "sqlite":
+            return await _sqlite_percentiles(conn, column, group, present)
+        picks = [
+            sa.func.percentile_disc(p / 100).within_group(column).label(f"p{p}")
+            for p in PERCENTILES
+        ]
+        if group is None:
+            query = sa.select(sa.literal(0).label("g"), *picks).where(*present)
         else:
-            partition = [] if group is None else [group]
-            ranked = (
-                sa.select(
-                    (sa.literal(0) if group is None else group).label("g"),
-                    column.label("v"),
-                    sa.func.row_number()
-                    .over(partition_by=partition or None, order_by=column)
-                    .label("rn"),
-                    sa.func.count().over(partition_by=partition or None).label("n"),
-                )
-                .where(*present)
-                .subquery()
-            )
-            picks = [
-                sa.func.max(
-                    sa.case(
-                        (ranked.c.rn == sa.func.max(1, (ranked.c.n * p + 99) // 100), ranked.c.v)
-                    )
-                ).label(f"p{p}")
-                for p in PERCENTILES
-            ]
-            query = sa.select(ranked.c.g, *picks).group_by(ranked.c.g)
+            query = sa.select(group.label("g"), *picks).where(*present).group_by(group)
         result = await conn.execute(query)
         return [
             (row.g, {f"p{p}": _ms(getattr(row, f"p{p}")) for p in PERCENTILES}) for row in result
         ]
+
+
+# SQLite's window functions cost ~8 us a row; sorting the values once into a temporary
+# table costs a third of that: its rowids are then the ranks, each bucket's values a run.
+_RANKED = sa.Table(
+    "kg_ranked_values",
+    sa.MetaData(),
+    sa.Column("g", sa.String),
+    sa.Column("v", sa.Float),
+    prefixes=["TEMPORARY"],
+)
+_PICK = ", ".join(
+    f"(SELECT v FROM kg_ranked_values WHERE rowid = b.f + max(1, (b.n * {p} + 99) / 100) - 1)"
+    f" AS p{p}"
+    for p in PERCENTILES
+)
+_PICKS = sa.text(
+    f"SELECT b.g AS g, {_PICK} FROM (SELECT g, min(rowid) AS f, count(*) AS n "
+    "FROM kg_ranked_values GROUP BY g) AS b"
+)
+
+
+async def _sqlite_percentiles(
+    conn: Any,
+    column: sa.ColumnElement[Any],
+    group: sa.ColumnElement[Any] | None,
+    present: list[sa.ColumnElement[bool]],
+) -> list[tuple[Any, dict[str, float | None]]]:
+    """Nearest-rank percentiles on SQLite: the values sorted by bucket into a temporary table
+    (rowid = rank), then the ``ceil(p * n)``-th of each bucket's run picked by rowid."""
+    key = sa.literal("all") if group is None else group
+    ordered = sa.select(key.label("g"), column.label("v")).where(*present).order_by(key, column)
+    await conn.execute(sa.text("DROP TABLE IF EXISTS temp.kg_ranked_values"))
+    await conn.execute(sa.schema.CreateTable(_RANKED))
+    try:
+        await conn.execute(sa.insert(_RANKED).from_select(["g", "v"], ordered))
+        rows = (await conn.execute(_PICKS)).all()
+    finally:
+        await conn.execute(sa.text("DROP TABLE IF EXISTS temp.kg_ranked_values"))
+    return [
+        (
+            None if group is None else row.g,
+            {f"p{p}": _ms(getattr(row, f"p{p}")) for p in PERCENTILES},
+        )
+        for row in rows
+    ]
 
 
 def _ms(value: Any) -> float | None:

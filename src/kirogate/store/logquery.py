@@ -91,17 +91,41 @@ def _bucket_start(value: Any) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _counts(group: sa.ColumnElement[Any] | None) -> list[sa.ColumnElement[Any]]:
-    c = table.c
-    columns: list[sa.ColumnElement[Any]] = [] if group is None else [group.label("g")]
+def _counts(src: sa.FromClause, grouped: bool) -> list[sa.ColumnElement[Any]]:
+    c = src.c
     return [
-        *columns,
+        *([c.g] if grouped else []),
         sa.func.count().label("requests"),
         _count_if(c.status.between(400, 499)).label("errors_4xx"),
         _count_if(c.status >= 500).label("errors_5xx"),
         _sum(c.input_tokens).label("input_tokens"),
         _sum(c.output_tokens).label("output_tokens"),
     ]
+
+
+# The columns the statistics read, with the bucket as ``g``.
+_STAT_COLUMNS = (
+    "status",
+    "error_type",
+    "input_tokens",
+    "output_tokens",
+    "duration_ms",
+    "ttft_ms",
+    "api_key_id",
+    "api_key_name",
+    "credential_id",
+    "model",
+)
+# SQLite: the range's rows copied once into a compact temporary table, which every pass of
+# the statistics then scans in order instead of looking each row up through the index on
+# ``at`` (about twice as fast on a month of a million rows).
+_STAT_ROWS = sa.Table(
+    "kg_stat_rows",
+    sa.MetaData(),
+    sa.Column("g", sa.String),
+    *(sa.Column(name, table.c[name].type) for name in _STAT_COLUMNS),
+    prefixes=["TEMPORARY"],
+)
 
 
 class LogQueryMixin(StoreBase):
@@ -163,35 +187,45 @@ class LogQueryMixin(StoreBase):
     async def request_log_stats(self, where: LogFilter, bucket: Bucket) -> dict[str, Any]:
         """Per bucket: requests, errors by class and type, tokens, latency and TTFT
         percentiles; the same overall; totals per key, credential and model."""
-        conditions = _conditions(where)
-        group = self._bucket(bucket)
-        c = table.c
+        chosen = sa.select(
+            self._bucket(bucket).label("g"), *(table.c[name] for name in _STAT_COLUMNS)
+        ).where(*_conditions(where))
         async with self._reading() as conn:
-            rows = await conn.execute(
-                sa.select(*_counts(group)).where(*conditions).group_by(group).order_by(group)
-            )
-            buckets: dict[Any, dict[str, Any]] = {row.g: _numbers(row) for row in rows}
-            total_row = (await conn.execute(sa.select(*_counts(None)).where(*conditions))).one()
-            total = _numbers(total_row)
-            types = await conn.execute(
-                sa.select(group.label("g"), c.error_type, sa.func.count().label("n"))
-                .where(*conditions, c.status >= 400)
-                .group_by(group, c.error_type)
-            )
-            for row in types:
-                if row.g in buckets:
-                    kind = row.error_type or "unknown"
-                    buckets[row.g]["errors_by_type"][kind] = row.n
-                    total["errors_by_type"][kind] = total["errors_by_type"].get(kind, 0) + row.n
-            for name, column in (("latency_ms", c.duration_ms), ("ttft_ms", c.ttft_ms)):
-                for key, values in await self._percentiles(conn, column, group, conditions):
-                    if key in buckets:
-                        buckets[key][name] = values
-                for _, values in await self._percentiles(conn, column, None, conditions):
-                    total[name] = values
-            per_key = await _totals(conn, conditions, c.api_key_id, c.api_key_name)
-            per_credential = await _totals(conn, conditions, c.credential_id)
-            per_model = await _totals(conn, conditions, c.model)
+            if self.dialect != "sqlite":
+                return await self._stats(conn, chosen.subquery("chosen"), bucket)
+            await conn.execute(sa.text("DROP TABLE IF EXISTS temp.kg_stat_rows"))
+            await conn.execute(sa.schema.CreateTable(_STAT_ROWS))
+            try:
+                names = ["g", *_STAT_COLUMNS]
+                await conn.execute(sa.insert(_STAT_ROWS).from_select(names, chosen))
+                return await self._stats(conn, _STAT_ROWS, bucket)
+            finally:
+                await conn.execute(sa.text("DROP TABLE IF EXISTS temp.kg_stat_rows"))
+
+    async def _stats(self, conn: Any, src: sa.FromClause, bucket: Bucket) -> dict[str, Any]:
+        c = src.c
+        rows = await conn.execute(sa.select(*_counts(src, True)).group_by(c.g).order_by(c.g))
+        buckets: dict[Any, dict[str, Any]] = {row.g: _numbers(row) for row in rows}
+        total = _numbers((await conn.execute(sa.select(*_counts(src, False)))).one())
+        types = await conn.execute(
+            sa.select(c.g, c.error_type, sa.func.count().label("n"))
+            .where(c.status >= 400)
+            .group_by(c.g, c.error_type)
+        )
+        for row in types:
+            if row.g in buckets:
+                kind = row.error_type or "unknown"
+                buckets[row.g]["errors_by_type"][kind] = row.n
+                total["errors_by_type"][kind] = total["errors_by_type"].get(kind, 0) + row.n
+        for name, column in (("latency_ms", c.duration_ms), ("ttft_ms", c.ttft_ms)):
+            for key, values in await self._percentiles(conn, column, c.g):
+                if key in buckets:
+                    buckets[key][name] = values
+            for _, values in await self._percentiles(conn, column, None):
+                total[name] = values
+        per_key = await _totals(conn, src, c.api_key_id, c.api_key_name)
+        per_credential = await _totals(conn, src, c.credential_id)
+        per_model = await _totals(conn, src, c.model)
         return {
             "bucket": bucket,
             "buckets": [{"start": _bucket_start(key), **value} for key, value in buckets.items()],
@@ -210,10 +244,9 @@ class LogQueryMixin(StoreBase):
         conn: Any,
         column: sa.ColumnElement[Any],
         group: sa.ColumnElement[Any] | None,
-        conditions: list[sa.ColumnElement[bool]],
     ) -> list[tuple[Any, dict[str, float | None]]]:
         """``(group, {"p50": ..., "p95": ..., "p99": ...})`` of ``column`` (nearest rank)."""
-        present = [*conditions, column.is_not(None)]
+        present: list[sa.ColumnElement[bool]] = [column.is_not(None)]
         if self.dialect == "sqlite":
             return await _sqlite_percentiles(conn, column, group, present)
         picks = [
@@ -293,10 +326,10 @@ def _numbers(row: Any) -> dict[str, Any]:
 
 
 async def _totals(
-    conn: Any, conditions: list[sa.ColumnElement[bool]], *columns: sa.ColumnElement[Any]
+    conn: Any, src: sa.FromClause, *columns: sa.ColumnElement[Any]
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """Requests, errors and tokens grouped by ``columns``, busiest first."""
-    c = table.c
+    c = src.c
     query = (
         sa.select(
             *columns,
@@ -305,7 +338,6 @@ async def _totals(
             _sum(c.input_tokens).label("input_tokens"),
             _sum(c.output_tokens).label("output_tokens"),
         )
-        .where(*conditions)
         .group_by(*columns)
         .order_by(sa.func.count().desc())
     )

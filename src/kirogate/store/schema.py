@@ -215,12 +215,8 @@ request_logs.append_column(sa.Column("client_address", sa.String(64)))
 request_logs.append_column(sa.Column("error_type", sa.String(100)))
 request_logs.append_column(sa.Column("streamed", sa.Boolean))
 sa.Index("ix_request_logs_status", request_logs.c.status)
-sa.Index("ix_request_logs_model", request_logs.c.model)
-sa.Index("ix_request_logs_model_asked", request_logs.c.model_asked)
 sa.Index("ix_request_logs_api_key_id", request_logs.c.api_key_id)
 sa.Index("ix_request_logs_credential_id", request_logs.c.credential_id)
-sa.Index("ix_request_logs_client_address", request_logs.c.client_address)
-sa.Index("ix_request_logs_endpoint", request_logs.c.endpoint)
 
 request_log_bodies = sa.Table(
     "request_log_bodies",

@@ -16,15 +16,7 @@ down_revision = "0004_revisions"
 branch_labels = None
 depends_on = None
 
-_INDEXED = (
-    "status",
-    "model",
-    "model_asked",
-    "api_key_id",
-    "credential_id",
-    "client_address",
-    "endpoint",
-)
+_INDEXED = ("status", "api_key_id", "credential_id")
 
 
 def upgrade() -> None:

@@ -155,9 +155,7 @@ async def measure(store: Store, end: datetime) -> dict[str, float]:
         ),
         "page, deep cursor": await best_of(
             "page of 50, cursor half-way, one credential",
-            lambda: store.request_log_page(
-                LogFilter(credential_id=3), before_id=500_000, limit=51
-            ),
+            lambda: store.request_log_page(LogFilter(credential_id=3), before_id=500_000, limit=51),
         ),
     }
     return results

@@ -171,6 +171,18 @@ async def test_refused_requests_get_rows_too(served: Served) -> None:
     assert (await served.rows(status="4xx")) == rows
 
 
+async def test_a_rate_limited_request_gets_its_429_row(served: Served) -> None:
+    settings = served.gateway.settings
+    served.gateway.settings = replace(settings, server=replace(settings.server, rate_limit_rpm=1))
+    assert (await served.http.post("/v1/messages", json=MESSAGE, headers=CLIENT)).is_success
+    limited = await served.http.post("/v1/messages", json=MESSAGE, headers=CLIENT)
+    assert limited.status_code == 429
+    newest, answered = await served.rows()
+    assert (newest["status"], newest["error_type"]) == (429, "rate_limit_error")
+    assert newest["key_name"] is None or newest["key_name"] == "default"
+    assert answered["status"] == 200
+
+
 async def test_a_failure_after_the_answer_adds_no_second_row(served: Served) -> None:
     assert (await served.http.post("/v1/messages", json=MESSAGE, headers=CLIENT)).is_success
     assert len(await served.rows()) == 1

@@ -41,9 +41,10 @@ _NOT_LOGGED = ("/health", "/healthz", "/ready", "/metrics", "/version")
 def note_request(request: Request) -> RequestNote:
     """The request's note (made here unless :class:`BodyRecorder` made it)."""
     note = NOTE.get()
-    if note is None:
-        client = request.scope.get("client")
-        note = RequestNote(str(client[0]) if client else None, time.monotonic())
+    scope = request.scope
+    if note is None or note.scope is not scope:
+        client = scope.get("client")
+        note = RequestNote(str(client[0]) if client else None, time.monotonic(), scope=scope)
         NOTE.set(note)
     return note
 
@@ -55,8 +56,8 @@ def log_refusal(request: Request, exc: KirogateError, status: int) -> None:
         return
     gateway: Gateway | None = getattr(request.app.state, "gateway", None)
     if gateway is not None:
-        client = request.scope.get("client")
-        log_failure(gateway, path, exc, status, peer=str(client[0]) if client else None)
+        note = note_request(request)  # this request's (a refusal may come before the gate)
+        log_failure(gateway, path, exc, status, peer=note.peer)
 
 
 def log_failure(
@@ -120,7 +121,9 @@ class BodyRecorder:
             return
         limit = settings.body_limit
         client = scope.get("client")
-        note = RequestNote(str(client[0]) if client else None, time.monotonic(), held=[])
+        note = RequestNote(
+            str(client[0]) if client else None, time.monotonic(), held=[], scope=scope
+        )
         token = NOTE.set(note)
         asked: list[bytes] = []
         answered: list[bytes] = []

@@ -59,6 +59,9 @@ class RequestNote:
     answered: bool = False  # an answer's row was made (a later error adds none)
     # With ``log.bodies`` on: the rows held until the response's bytes are known.
     held: list[RequestLogEntry] | None = None
+    # The request's ASGI scope: a note left in the context by an earlier request (one task
+    # serving several, as in-process test clients do) is not this request's.
+    scope: object = None
 
 
 NOTE: ContextVar[RequestNote | None] = ContextVar("kirogate_request_note", default=None)

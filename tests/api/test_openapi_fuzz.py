@@ -108,9 +108,23 @@ OPERATIONS = [
     ("PATCH", "/api/admin/keys/{key_id}"),
     ("DELETE", "/api/admin/keys/{key_id}"),
     ("POST", "/api/admin/keys/{key_id}/regenerate"),
+    ("GET", "/api/admin/logs"),
+    ("DELETE", "/api/admin/logs"),
+    ("GET", "/api/admin/logs/export"),
+    ("GET", "/api/admin/logs/{log_id}"),
+    ("GET", "/api/admin/stats"),
 ]
-# The login callback answers a browser with HTML pages (tests/admin/test_logins.py).
-PROBES = {"/health", "/healthz", "/version", "/ready", "/metrics", "/api/admin/logins/callback"}
+# The login callback answers a browser with HTML pages (tests/admin/test_logins.py); the
+# live feed never ends by itself (tests/admin/test_logs.py drives it).
+PROBES = {
+    "/health",
+    "/healthz",
+    "/version",
+    "/ready",
+    "/metrics",
+    "/api/admin/logins/callback",
+    "/api/admin/live",
+}
 # Random model names and credential numbers are all 404s, and random conversations 400s:
 # often enough a real model, credential or the documented example's conversation is put in,
 # so the fuzzed options around them reach the converters, the emulator and the streams.

@@ -24,6 +24,7 @@ from kirogate.admin import (
     jobs,
     keys,
     logins,
+    logs,
     models,
     pool,
     proxies,
@@ -47,6 +48,7 @@ for _nouns in (
     addresses.router,
     proxies.router,
     keys.router,
+    logs.router,
 ):
     router.include_router(_nouns)
 

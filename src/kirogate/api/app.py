@@ -27,6 +27,7 @@ from kirogate.api.direct import DirectRoutes, dialect_refusal, error_for
 from kirogate.api.errors import Dialect, dialect_for_path, error_response
 from kirogate.api.json_reply import json_response
 from kirogate.api.middleware import ObservabilityMiddleware, otel_available, telemetry_config
+from kirogate.api.request_log import BodyRecorder
 from kirogate.errors import (
     AuthenticationFailed,
     InternalError,
@@ -109,7 +110,8 @@ class ObservedFastAPI(FastAPI):
             refusal=dialect_refusal,
             shutdown=gateway.shutdown if gateway else None,
         )
-        return ObservabilityMiddleware(stack, **options)
+        recorder = BodyRecorder(stack, gateway) if gateway is not None else stack
+        return ObservabilityMiddleware(recorder, **options)
 
 
 def credential_counts(gateway: Gateway) -> dict[str, int]:

@@ -30,8 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kirogate.api.errors import dialect_for_path, error_response
+from kirogate.api.errors import Dialect, client_facing, dialect_for_path, error_response
 from kirogate.api.limits import bounded_receive, declared_length, too_large
+from kirogate.api.request_log import log_refusal
 from kirogate.errors import InternalError, KirogateError, ShuttingDown
 from kirogate.service.shutdown import CUT_MESSAGE, REFUSE_MESSAGE, Shutdown
 
@@ -47,11 +48,16 @@ def dialect_refusal(path: str, exc: KirogateError) -> Response:
 
 
 def error_for(request: Request, exc: Exception) -> Response:
-    """The client's error JSON for an exception an endpoint raised."""
-    if isinstance(exc, KirogateError):
-        return error_response(exc, dialect_for_path(request.scope["path"]))
-    log.exception("unexpected error on %s %s", request.method, request.scope["path"])
-    return error_response(InternalError(), dialect_for_path(request.scope["path"]))
+    """The client's error JSON for an exception an endpoint raised (and, for a client
+    route, its request-log row: every client route's errors pass here)."""
+    if not isinstance(exc, KirogateError):
+        log.exception("unexpected error on %s %s", request.method, request.scope["path"])
+        exc = InternalError()
+    dialect = dialect_for_path(request.scope["path"])
+    response = error_response(exc, dialect)
+    if dialect is not Dialect.ADMIN:
+        log_refusal(request, client_facing(exc), response.status_code)
+    return response
 
 
 def _takes_only_request(endpoint: Callable[..., Any]) -> bool:

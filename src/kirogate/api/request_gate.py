@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from kirogate.api.access import AccessControl
 from kirogate.api.auth import presented_key
+from kirogate.api.request_log import note_request
 from kirogate.convert.ir import NO_CACHE, CacheUsage, Conversation
 from kirogate.convert.models import ModelInfo, ModelTable, resolve_model
 from kirogate.errors import InvalidRequest, PermissionDenied
@@ -29,6 +30,7 @@ def gateway_of(request: Request) -> Gateway:
 async def authorized_gateway(request: Request) -> Gateway:
     """The gateway, once the caller passed the access checks (address, key, rate limit)."""
     gateway = gateway_of(request)
+    note_request(request)  # the peer and start time, for the request-log row
     state = request.app.state
     access: AccessControl | None = getattr(state, "access", None)
     if access is None:

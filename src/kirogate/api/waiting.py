@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
+from kirogate.api.request_log import log_failure
 from kirogate.api.streaming import (
     PING_INTERVAL,
     FinalChunk,
@@ -70,11 +71,20 @@ async def open_stream(
         return sse_body(answer, renderer_for(answer.input_estimate))
     log.info("no upstream event after %.1fs; starting the stream with pings", grace)
     renderer = renderer_for(estimate_conversation_tokens(conv))
-    return _waiting_body(opening, renderer, gateway.shutdown)
+    return _waiting_body(
+        opening, renderer, gateway.shutdown, lambda exc: _failed(gateway, endpoint, exc)
+    )
+
+
+def _failed(gateway: Gateway, endpoint: str, exc: KirogateError) -> None:
+    log_failure(gateway, endpoint, exc, exc.status)
 
 
 async def _waiting_body(
-    opening: asyncio.Future[Answer], renderer: Renderer, shutdown: Shutdown
+    opening: asyncio.Future[Answer],
+    renderer: Renderer,
+    shutdown: Shutdown,
+    failed: Callable[[KirogateError], None] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     handed_over = False
     try:
@@ -95,7 +105,10 @@ async def _waiting_body(
             answer = opening.result()
         except KirogateError as exc:
             log.warning("stream ended before its first event with %s", type(exc).__name__)
-            yield FinalChunk(renderer.error(client_error(exc)))
+            error = client_error(exc)
+            if failed is not None:
+                failed(error)  # its request-log row: no answer will make one
+            yield FinalChunk(renderer.error(error))
             return
         except Exception:
             log.exception("unexpected error while waiting for the upstream")

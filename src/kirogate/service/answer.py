@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kirogate.caller import CALLER, DEFAULT_KEY_NAME
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.ir import (
     NO_CACHE,
@@ -45,6 +46,7 @@ from kirogate.errors import (
     MalformedAnswer,
     UpstreamInvalidModel,
 )
+from kirogate.events import EventBus
 from kirogate.log import REQUEST_ID
 from kirogate.metrics import METRICS
 from kirogate.pool.credential_pool import CredentialPool
@@ -58,6 +60,7 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.eventstream import Message
 from kirogate.service.keys import count_answer_usage
+from kirogate.service.logs import NOTE, finished
 from kirogate.service.memory import TruncationMemory
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
@@ -104,6 +107,9 @@ class Answer:
     first_event_at: float = 0.0  # ... and when the upstream's first event arrived
     finish: Finish | None = None
     error: KirogateError | None = None  # set by the streamer when the stream ended in error
+    asked: str | None = None  # the model name the client asked for (for the log row)
+    streamed: bool = False  # whether the client asked for a stream
+    events: EventBus | None = field(default=None, repr=False)  # request.finished goes here
     _closed: bool = False
 
     @property
@@ -147,28 +153,47 @@ class Answer:
 
 
 def _log_answer(answer: Answer) -> None:
-    """One request-log row per answered request (queued; the store writes in batches)."""
+    """One request-log row per answered request (queued; the store writes in batches), and
+    its ``request.finished`` event for the live feed. Plain values only: this runs once per
+    request."""
     store = answer.store
-    if store is None or not answer.endpoint:
+    events = answer.events
+    if not answer.endpoint or (store is None and (events is None or not events.watched)):
         return
     from kirogate.store import RequestLogEntry
 
     now = time.monotonic()
     finish = answer.finish
-    store.log_request(
+    error = answer.error
+    caller = CALLER.get()
+    note = NOTE.get()
+    address = None if caller is None else caller.address
+    if note is not None:
+        note.answered = True
+        if address is None:
+            address = note.peer
+    finished(
+        store,
+        events,
         RequestLogEntry(
             at=datetime.now(UTC),
             request_id=REQUEST_ID.get() or "",
             endpoint=answer.endpoint,
             model=answer.model.upstream_id,
-            status=200 if answer.error is None else answer.error.status,
+            status=200 if error is None else error.status,
             credential_id=answer.credential.id,
+            api_key_id=None if caller is None else caller.key_id,
+            api_key_name=DEFAULT_KEY_NAME if caller is None else caller.key_name,
+            client_address=address,
             input_tokens=finish.input_tokens if finish else answer.input_estimate,
             output_tokens=finish.output_tokens if finish else None,
             duration_ms=round((now - answer.started) * 1000, 2),
             ttft_ms=round((answer.first_event_at - answer.started) * 1000, 2),
-            error=None if answer.error is None else answer.error.message,
-        )
+            error=None if error is None else error.message,
+            error_type=None if error is None else error.anthropic_type,
+            model_asked=answer.asked,
+            streamed=answer.streamed,
+        ),
     )
 
 
@@ -200,6 +225,7 @@ class Answering:
     client: KiroClient
     store: Store | None
     compressor: Compressor | None
+    events: EventBus
     prompt_cache: PrefixCache | None
     build_options: KiroBuildOptions
     truncations: TruncationMemory
@@ -253,6 +279,10 @@ class Answering:
     ) -> Answer:
         """Run the failover loop until one credential's stream has produced its first event."""
         started = time.monotonic()
+        if endpoint:
+            note = NOTE.get()
+            if note is not None:  # named in the log row of a failure before any answer
+                note.asked, note.sent, note.streamed = conv.model, model.upstream_id, conv.stream
         if model.fallback is not None and model.upstream_id in self._unserved_models:
             model, build = replace(model, upstream_id=model.fallback, fallback=None), None
         if build is None and self.compressor is not None and compress:
@@ -350,6 +380,9 @@ class Answering:
             endpoint=endpoint,
             started=started,
             first_event_at=time.monotonic(),
+            asked=conv.model,
+            streamed=conv.stream,
+            events=self.events,
         )
 
     async def web_search(
@@ -378,11 +411,19 @@ class Answering:
         await held.release()
         found = held.value.get("results") or []
         results = [item for item in found if isinstance(item, dict)]
-        if endpoint and self.store is not None:
+        if endpoint and (self.store is not None or self.events.watched):
             from kirogate.store import RequestLogEntry
 
             duration = round((time.monotonic() - started) * 1000, 2)
-            self.store.log_request(
+            caller = CALLER.get()
+            note = NOTE.get()
+            address = None if caller is None else caller.address
+            if note is not None:
+                note.answered = True
+                address = address or note.peer
+            finished(
+                self.store,
+                self.events,
                 RequestLogEntry(
                     at=datetime.now(UTC),
                     request_id=REQUEST_ID.get() or "",
@@ -390,12 +431,16 @@ class Answering:
                     model=model.upstream_id,
                     status=200,
                     credential_id=held.credential.id,
+                    api_key_id=None if caller is None else caller.key_id,
+                    api_key_name=DEFAULT_KEY_NAME if caller is None else caller.key_name,
+                    client_address=address,
                     input_tokens=estimate_conversation_tokens(conv),
                     output_tokens=None,
                     duration_ms=duration,
                     ttft_ms=duration,
-                    error=None,
-                )
+                    model_asked=conv.model,
+                    streamed=conv.stream,
+                ),
             )
         return results
 

@@ -185,6 +185,7 @@ class Gateway(Answering):
             secret_key=settings.secret_key,
             serve=True,
         )
+        store.log_retention_days = lambda: self.settings.log.retention_days  # read at each prune
         self.shared_memory = shared = SharedMemory(store)
         self.responses.shared = shared  # looked up only for a previous_response_id it lacks
         if store.dialect != "sqlite":

@@ -52,6 +52,7 @@ from kirogate.service.changes import ChangeFeed
 from kirogate.service.credential_batch import CredentialBatchOperations
 from kirogate.service.groups import GroupOperations
 from kirogate.service.keys import KeyOperations
+from kirogate.service.logs import LogOperations
 from kirogate.service.operator_jobs import OperatorJobs
 from kirogate.service.proxies import ProxyOperations
 from kirogate.service.webhooks import AlertOperations
@@ -127,6 +128,7 @@ class Operations(
     AddressOperations,
     ProxyOperations,
     KeyOperations,
+    LogOperations,
 ):
     """Adds, removes, enables and weighs credentials; keys, proxies, addresses, settings, mode.
 

@@ -25,6 +25,7 @@ from kirogate.settings.model import (
     Origin,
     PoolSettings,
     ProxySettings,
+    RequestLogSettings,
     ServerSettings,
     Settings,
     UpstreamSettings,
@@ -229,6 +230,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         "pool.affinity": {},
         "compression": {},
         "cache": {},
+        "log": {},
         "models": {},
         "console": {},
         "proxy": {},
@@ -246,6 +248,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         models=ModelsSettings(**sections["models"]),
         console=ConsoleSettings(**sections["console"]),
         proxy=ProxySettings(**sections["proxy"]),
+        log=RequestLogSettings(**sections["log"]),
         **sections[""],
     )
 

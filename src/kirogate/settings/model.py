@@ -142,6 +142,18 @@ class CacheSettings:
     estimate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLogSettings:
+    """The request log (see docs/logs.md): how long rows are kept, whether bodies are."""
+
+    # Record request and response bodies (secrets and images redacted), for debugging only.
+    bodies: bool = False
+    # Each recorded body is cut to this many bytes.
+    body_limit: int = 64 * 1024
+    # Rows older than this many days are deleted in the background; 0 keeps them.
+    retention_days: int = 30
+
+
 class PoolMode(StrEnum):
     """How the pool picks a credential for a request that has no session binding."""
 
@@ -269,6 +281,7 @@ class Settings:
     models: ModelsSettings = field(default_factory=ModelsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    log: RequestLogSettings = field(default_factory=RequestLogSettings)
     # Where each configured value came from (key -> Origin, see loader.resolve_settings); filled
     # by the loader, empty for settings built in code. Not part of the settings' identity.
     origins: Mapping[str, Origin] = field(

@@ -237,6 +237,13 @@ SPECS: tuple[Spec, ...] = (
     # ---- console
     _s("console.announcement", _TEXT, "KIROGATE_CONSOLE_ANNOUNCEMENT",
        help="a notice shown at the top of the web console"),
+    # ---- request log
+    _s("log.bodies", _BOOL, "KIROGATE_LOG_BODIES",
+       help="record request and response bodies in the request log (redacted, capped)"),
+    _s("log.body_limit", ByteSize("bytes, or a size such as 512k, 32MiB, 1g"),
+       "KIROGATE_LOG_BODY_LIMIT", help="each recorded body is cut to this size"),
+    _s("log.retention_days", _NON_NEGATIVE, "KIROGATE_LOG_RETENTION_DAYS",
+       help="request log rows older than this are deleted; 0 keeps them"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Spec] = {spec.key: spec for spec in SPECS}
@@ -250,4 +257,5 @@ SECTIONS: tuple[str, ...] = (
     "models",
     "console",
     "proxy",
+    "log",
 )

@@ -17,8 +17,9 @@ import math
 import operator
 import time
 from collections import deque
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kirogate.errors import InvalidRequest, KirogateError, StoreUnavailable
 from kirogate.store.asyncio_engine import AsyncConnection
 from kirogate.store.base import StoreBase
+from kirogate.store.schema import request_log_bodies as bodies_table
 from kirogate.store.schema import request_logs as table
 from kirogate.store.schema import settings as settings_table
 from kirogate.tasks import spawn
@@ -34,13 +36,22 @@ from kirogate.tasks import spawn
 log = logging.getLogger(__name__)
 
 RETENTION_SETTING = "request_log_retention"
-DEFAULT_RETENTION = 10_000
+DEFAULT_RETENTION = 10_000_000  # rows; the operator's limit is ``log.retention_days``
 DEFAULT_QUEUE_LIMIT = 10_000
 DEFAULT_FLUSH_INTERVAL = 1.0  # kill -9 loses at most this much of the log
 BATCH_SIZE = 500
 PRUNE_INTERVAL = 60.0  # seconds between retention prunes of the background writer
 MAX_RECENT = 10_000
-_LIMITS = {"request_id": 100, "endpoint": 200, "model": 200, "error": 4000}
+_LIMITS = {
+    "request_id": 100,
+    "endpoint": 200,
+    "model": 200,
+    "error": 4000,
+    "model_asked": 200,
+    "api_key_name": 200,
+    "client_address": 64,
+    "error_type": 100,
+}
 _WARN_EVERY = 60.0  # seconds between "dropped" (or "not written") warnings
 CLOSE_TIMEOUT = 10.0  # how long closing the store tries to write what is still queued
 
@@ -58,10 +69,20 @@ class RequestLogEntry:
     output_tokens: int | None = None
     duration_ms: float | None = None
     ttft_ms: float | None = None
-    error: str | None = None
+    error: str | None = None  # the error's message
+    model_asked: str | None = None  # the name the client asked for (``model`` is the one sent)
+    api_key_name: str | None = None
+    client_address: str | None = None
+    error_type: str | None = None
+    streamed: bool | None = None
+    # Recorded only with ``log.bodies`` on (already redacted and capped), in their own table.
+    request_body: str | None = field(default=None, repr=False)
+    response_body: str | None = field(default=None, repr=False)
+    id: int | None = field(default=None, compare=False)  # the row id, once read back
 
 
-_NAMES = tuple(f.name for f in fields(RequestLogEntry))
+_BODY_NAMES = ("request_body", "response_body")
+_NAMES = tuple(f.name for f in fields(RequestLogEntry) if f.name not in {*_BODY_NAMES, "id"})
 _values = operator.attrgetter(*_NAMES)
 
 
@@ -74,8 +95,18 @@ def _row(entry: RequestLogEntry) -> dict[str, Any]:
     return values
 
 
+def _has_body(entry: RequestLogEntry) -> bool:
+    return entry.request_body is not None or entry.response_body is not None
+
+
 def _entry(row: sa.Row[Any]) -> RequestLogEntry:
     return RequestLogEntry(
+        id=row.id,
+        model_asked=row.model_asked,
+        api_key_name=row.api_key_name,
+        client_address=row.client_address,
+        error_type=row.error_type,
+        streamed=row.streamed,
         at=row.at,
         request_id=row.request_id,
         endpoint=row.endpoint,
@@ -102,6 +133,9 @@ class RequestLogMixin(StoreBase):
     _log_flusher: asyncio.Task[None] | None
     _log_unpruned: int
     _log_pruned_at: float
+    # Rows older than this many days go at each prune (0: kept); the gateway sets it to read
+    # ``log.retention_days`` from its settings at use time.
+    log_retention_days: Callable[[], int]
 
     def _init_request_log(self, queue_limit: int, flush_interval: float) -> None:
         self._log_queue = deque()
@@ -114,6 +148,7 @@ class RequestLogMixin(StoreBase):
         self._log_flusher = None
         self._log_unpruned = 0  # rows written since the last prune
         self._log_pruned_at = time.monotonic()
+        self.log_retention_days = lambda: 0
 
     @property
     def request_logs_dropped(self) -> int:
@@ -158,10 +193,10 @@ class RequestLogMixin(StoreBase):
         async with self._log_flush_lock:
             while self._log_queue:
                 count = min(BATCH_SIZE, len(self._log_queue))
-                batch = [_row(self._log_queue.popleft()) for _ in range(count)]
+                batch = [self._log_queue.popleft() for _ in range(count)]
                 try:
                     async with self._writing() as conn:
-                        await conn.execute(sa.insert(table), batch)
+                        await _insert(conn, batch)
                         self._log_unpruned += count
                         if prune:
                             await self._prune(conn)
@@ -173,12 +208,12 @@ class RequestLogMixin(StoreBase):
                     self._drop(len(batch), "writing request logs failed")
                     raise
 
-    def _put_back(self, batch: list[dict[str, Any]]) -> None:
+    def _put_back(self, batch: list[RequestLogEntry]) -> None:
         """Return an unwritten batch to the front of the queue for the next attempt (the
         database is away, not refusing the rows); what no longer fits is dropped and counted."""
         room = max(0, self._log_queue_limit - len(self._log_queue))
         kept = batch[:room]
-        self._log_queue.extendleft(RequestLogEntry(**row) for row in reversed(kept))
+        self._log_queue.extendleft(reversed(kept))
         if len(kept) < len(batch):
             self._drop(len(batch) - len(kept), "the request log queue is full")
 
@@ -206,7 +241,13 @@ class RequestLogMixin(StoreBase):
         newest_dropped = (
             sa.select(table.c.id).order_by(table.c.id.desc()).limit(1).offset(keep)
         ).scalar_subquery()
+        await conn.execute(sa.delete(bodies_table).where(bodies_table.c.log_id <= newest_dropped))
         await conn.execute(sa.delete(table).where(table.c.id <= newest_dropped))
+        days = self.log_retention_days()
+        if days > 0:
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            await conn.execute(sa.delete(bodies_table).where(bodies_table.c.at < cutoff))
+            await conn.execute(sa.delete(table).where(table.c.at < cutoff))
 
     async def recent_requests(self, limit: int = 100) -> list[RequestLogEntry]:
         """The newest entries written so far, newest first."""
@@ -264,3 +305,22 @@ class RequestLogMixin(StoreBase):
                 len(self._log_queue),
                 exc or "no answer in time",
             )
+
+
+async def _insert(conn: AsyncConnection, batch: list[RequestLogEntry]) -> None:
+    """One statement for the rows; a row with recorded bodies is inserted alone, for its id."""
+    plain = [_row(entry) for entry in batch if not _has_body(entry)]
+    if plain:
+        await conn.execute(sa.insert(table), plain)
+    for entry in batch:
+        if not _has_body(entry):
+            continue
+        log_id = await conn.scalar(sa.insert(table).values(_row(entry)).returning(table.c.id))
+        await conn.execute(
+            sa.insert(bodies_table).values(
+                log_id=log_id,
+                at=entry.at,
+                request_body=entry.request_body,
+                response_body=entry.response_body,
+            )
+        )

@@ -333,3 +333,24 @@ key_usage = sa.Table(
     sa.Column("output_tokens", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("last_used_at", UTCDateTime),
 )
+
+# -- request logs (admin/logs.py): the columns the log listing and the stats filter on
+# (added to ``request_logs`` above by migration 0009_logs), and the recorded bodies, apart
+# so that listing rows stays light.
+request_logs.append_column(sa.Column("model_asked", sa.String(200)))
+request_logs.append_column(sa.Column("api_key_name", sa.String(200)))
+request_logs.append_column(sa.Column("client_address", sa.String(64)))
+request_logs.append_column(sa.Column("error_type", sa.String(100)))
+request_logs.append_column(sa.Column("streamed", sa.Boolean))
+sa.Index("ix_request_logs_status", request_logs.c.status)
+sa.Index("ix_request_logs_api_key_id", request_logs.c.api_key_id)
+sa.Index("ix_request_logs_credential_id", request_logs.c.credential_id)
+
+request_log_bodies = sa.Table(
+    "request_log_bodies",
+    metadata,
+    sa.Column("log_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("request_body", sa.Text),
+    sa.Column("response_body", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)

@@ -35,6 +35,7 @@ from kirogate.store.key_usage import KeyUsageMixin
 from kirogate.store.keys import KeysMixin
 from kirogate.store.locks import LocalLocks, ServeLock, advisory_lock
 from kirogate.store.logins import LoginsMixin
+from kirogate.store.logquery import LogQueryMixin
 from kirogate.store.memory import MemoryMixin
 from kirogate.store.migrate import upgrade
 from kirogate.store.proxies import ProxiesMixin
@@ -115,6 +116,7 @@ class Store(
     AddressesMixin,
     KeysMixin,
     KeyUsageMixin,
+    LogQueryMixin,
 ):
     """Everything kirogate persists, on SQLite (one process) or PostgreSQL (several).
 

@@ -20,7 +20,6 @@ import uvicorn
 
 from kirogate.admin import logs as admin_logs
 from kirogate.api.app import create_app
-from kirogate.caller import CALLER, Caller
 from kirogate.emulator.app import start_emulator
 from kirogate.emulator.config import EmulatorConfig
 from kirogate.metrics import GatewayMetrics
@@ -140,13 +139,15 @@ async def test_an_answer_gets_a_row_naming_key_address_model_and_tokens(served: 
 async def test_the_callers_key_and_address_are_taken_from_the_access_check(
     served: Served,
 ) -> None:
-    token = CALLER.set(Caller(7, "alice", None, "192.0.2.9"))
-    try:
-        assert (await served.http.post("/v1/messages", json=MESSAGE, headers=CLIENT)).is_success
-    finally:
-        CALLER.reset(token)
+    record, plaintext = await served.gateway.operations.create_key("alice")
+    reply = await served.http.post("/v1/messages", json=MESSAGE, headers={"x-api-key": plaintext})
+    assert reply.is_success
     (row,) = await served.rows()
-    assert (row["key_id"], row["key_name"], row["client_address"]) == (7, "alice", "192.0.2.9")
+    assert (row["key_id"], row["key_name"], row["client_address"]) == (
+        record.id,
+        "alice",
+        "10.1.2.3",
+    )
 
 
 async def test_refused_requests_get_rows_too(served: Served) -> None:

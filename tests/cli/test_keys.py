@@ -27,15 +27,20 @@ def test_list_of_no_keys_says_how_to_create_one(cli: Cli, data: Path) -> None:
     assert result.code == 0 and "kirogate keys create" in result.out
 
 
+def test_a_key_bound_to_an_unknown_group_is_refused(cli: Cli, data: Path) -> None:
+    refused = cli("keys", "create", "bob", "--group", "team-a", "--data-dir", data)
+    assert refused.code != 0 and "no credential group 'team-a'" in refused.err
+
+
 def test_create_prints_the_key_once_and_lists_its_prefix_and_limits(cli: Cli, data: Path) -> None:
     created = cli("keys", "create", "alice", "--rpm", "30", "--tokens-per-day", "1000",
-                  "--models", "claude-haiku-*, gpt-4o", "--group", "team-a",
+                  "--models", "claude-haiku-*, gpt-4o",
                   "--expires", "2099-01-01T00:00:00", "--data-dir", data)  # fmt: skip
     assert created.code == 0, created.err
     key = created.out.strip().splitlines()[-1]
     assert key.startswith("kg-")
     (row,) = rows(cli, data)
-    assert row["name"] == "alice" and row["state"] == "active" and row["group"] == "team-a"
+    assert row["name"] == "alice" and row["state"] == "active" and row["group"] is None
     assert row["limits"] == {
         "rpm": 30,
         "requests_per_day": None,

@@ -5,10 +5,10 @@ from kirogate.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 
 
 def test_head_is_the_latest_revision_shipped_in_the_package():
-    assert head_revision() == "0009_logs"
+    assert head_revision() == "0010_logs"
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0002_source_file_id.py").is_file()
-    assert (MIGRATIONS_DIR / "versions" / "0009_logs.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0010_logs.py").is_file()
     assert (MIGRATIONS_DIR / "env.py").is_file()
 
 

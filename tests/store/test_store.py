@@ -26,7 +26,7 @@ async def version_of(store):
 
 async def test_open_upgrades_an_empty_database_to_head(store):
     assert store.schema_upgraded
-    assert await version_of(store) == head_revision() == "0009_logs"
+    assert await version_of(store) == head_revision() == "0010_logs"
     async with store.engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert set(metadata.tables) <= tables
@@ -58,7 +58,7 @@ async def test_newer_schema_is_refused_with_a_clear_message(store, open_store):
         await open_store()
     message = str(caught.value)
     assert "'0042_future'" in message
-    assert "'0009_logs'" in message
+    assert "'0010_logs'" in message
     assert "Upgrade kirogate" in message
     assert isinstance(caught.value, ConfigError)
 

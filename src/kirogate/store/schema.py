@@ -335,7 +335,7 @@ key_usage = sa.Table(
 )
 
 # -- request logs (admin/logs.py): the columns the log listing and the stats filter on
-# (added to ``request_logs`` above by migration 0009_logs), and the recorded bodies, apart
+# (added to ``request_logs`` above by migration 0010_logs), and the recorded bodies, apart
 # so that listing rows stays light.
 request_logs.append_column(sa.Column("model_asked", sa.String(200)))
 request_logs.append_column(sa.Column("api_key_name", sa.String(200)))

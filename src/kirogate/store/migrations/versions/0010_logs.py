@@ -1,8 +1,8 @@
 """request logs: who asked what (key, address, model asked), error type, streamed; indexes for
 the admin API's filters; recorded bodies in their own table.
 
-Revision ID: 0009_logs
-Revises: 0005_keys
+Revision ID: 0010_logs
+Revises: 0009_keys
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_logs"
-down_revision = "0005_keys"
+revision = "0010_logs"
+down_revision = "0009_keys"
 branch_labels = None
 depends_on = None
 

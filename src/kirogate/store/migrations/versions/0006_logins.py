@@ -1,7 +1,7 @@
 """logins: operator-started logins (device and social), readable by every instance.
 
-Revision ID: 0007_logins
-Revises: 0006_groups
+Revision ID: 0006_logins
+Revises: 0005_groups
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_logins"
-down_revision = "0006_groups"
+revision = "0006_logins"
+down_revision = "0005_groups"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """audit_log, alert_webhooks, alert_sent: the audit trail and the alert webhooks.
 
-Revision ID: 0012_audit
-Revises: 0007_logins
+Revision ID: 0007_audit
+Revises: 0006_logins
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_audit"
-down_revision = "0007_logins"
+revision = "0007_audit"
+down_revision = "0006_logins"
 branch_labels = None
 depends_on = None
 

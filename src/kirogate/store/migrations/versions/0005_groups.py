@@ -1,6 +1,6 @@
 """credential groups: named subsets of credentials a client key can be bound to.
 
-Revision ID: 0006_groups
+Revision ID: 0005_groups
 Revises: 0004_revisions
 Create Date: 2026-12-07
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_groups"
+revision = "0005_groups"
 down_revision = "0004_revisions"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """keys: limits, expiry, a switch and a credential group per client key; usage per key and day.
 
-Revision ID: 0005_keys
-Revises: 0010_addresses
+Revision ID: 0009_keys
+Revises: 0008_addresses
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_keys"
-down_revision = "0010_addresses"
+revision = "0009_keys"
+down_revision = "0008_addresses"
 branch_labels = None
 depends_on = None
 

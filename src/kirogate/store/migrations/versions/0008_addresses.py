@@ -1,7 +1,7 @@
 """Client addresses: block expiry, the visitors table; proxies can be disabled.
 
-Revision ID: 0010_addresses
-Revises: 0012_audit
+Revision ID: 0008_addresses
+Revises: 0007_audit
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_addresses"
-down_revision = "0012_audit"
+revision = "0008_addresses"
+down_revision = "0007_audit"
 branch_labels = None
 depends_on = None
 

@@ -10,24 +10,19 @@ import socket
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tests.cluster.conftest import unavailable
+from tests.cluster.conftest import flushed_redis, throwaway_database
 from tests.live import REFRESH_TOKEN, clean_env, running
 from tests.loopback_proxy import loopback_proxy
 
 pytestmark = pytest.mark.timeout(300)
 
-PG = "postgresql://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/8"  # this feature's own Redis database
 API_KEY = "addrs-client-key-0123"
 ADMIN_KEY = "addrs-admin-key-0123456789"
@@ -86,27 +81,8 @@ def serve_args(port: int, emulator: str, credentials: Path, data: Path) -> list[
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    name = f"kg_addrs_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-async def flushed_redis() -> None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.flushdb()
-    except (RedisError, OSError) as exc:
-        unavailable(f"Redis at {REDIS_URL}", f"{type(exc).__name__}: {exc}")
-    finally:
-        await client.aclose()
+    async with throwaway_database("kg_addrs") as url:
+        yield url
 
 
 def emulator(stack: ExitStack, env: dict[str, str], *tokens: str) -> str:
@@ -121,7 +97,7 @@ def emulator(stack: ExitStack, env: dict[str, str], *tokens: str) -> str:
 async def test_an_address_blocked_through_one_instance_is_refused_by_another(
     database: str, tmp_path: Path
 ) -> None:
-    await flushed_redis()
+    await flushed_redis(REDIS_URL)
     await asyncio.to_thread(two_instances, database, tmp_path)
 
 

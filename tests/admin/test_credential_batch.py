@@ -8,14 +8,11 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 
@@ -38,10 +35,9 @@ from tests.admin.fakes import (
     call,
     key,
 )
-from tests.cluster.conftest import connect_redis, unavailable
+from tests.cluster.conftest import connect_redis, throwaway_database
 from tests.pool.fakes import FakeTime, make_pool
 
-PG = os.environ.get("KIROGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = "redis://127.0.0.1:6379/6"  # this module's own Redis database
 
 LiveApp = tuple[FastAPI, Gateway, RunningEmulator]
@@ -551,17 +547,8 @@ async def test_delete_failed_with_a_bad_flag_is_a_400(app: FastAPI) -> None:
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    name = f"kg_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with throwaway_database("kg") as url:
+        yield url
 
 
 async def test_an_import_through_one_instance_is_seen_by_the_other_within_a_second(

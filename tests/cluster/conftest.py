@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import NoReturn
 
+import asyncpg
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -15,6 +17,7 @@ from redis.exceptions import RedisError
 from tests.cluster.fakes import FakeStore
 
 REDIS_URL = os.environ.get("KIROGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG = os.environ.get("KIROGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
 def unavailable(what: str, reason: str) -> NoReturn:
@@ -23,6 +26,33 @@ def unavailable(what: str, reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI=true requires it")
     pytest.skip(message)
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(prefix: str = "kg") -> AsyncIterator[str]:
+    """A new PostgreSQL database on the machine's server (its SQLAlchemy URL), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def flushed_redis(url: str) -> None:
+    """Empty the Redis database at ``url`` (a suite's own number), or skip/fail without one."""
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.flushdb()
+    except (RedisError, OSError) as exc:
+        unavailable(f"Redis at {url}", f"{type(exc).__name__}: {exc}")
+    finally:
+        await client.aclose()
 
 
 async def connect_redis(url: str = REDIS_URL, **kwargs: object) -> Redis:

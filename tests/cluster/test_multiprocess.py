@@ -26,17 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tests.cluster.conftest import unavailable
+from tests.cluster.conftest import flushed_redis, throwaway_database
 from tests.live import clean_env, free_port, wait_ready
 
 pytestmark = pytest.mark.timeout(600)
 
-PG = "postgresql://postgres@127.0.0.1:5432"
 REDIS_DB = 14  # flushed by these tests; nothing else should live there
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 API_KEY = "mp-client-key"
@@ -202,27 +198,8 @@ class Deployment:
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    name = f"kg_mp_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-async def flushed_redis() -> None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.flushdb()
-    except (RedisError, OSError) as exc:
-        unavailable(f"Redis at {REDIS_URL}", f"{type(exc).__name__}: {exc}")
-    finally:
-        await client.aclose()
+    async with throwaway_database("kg_mp") as url:
+        yield url
 
 
 @contextmanager
@@ -245,7 +222,7 @@ async def deployment(
 ) -> AsyncIterator[Deployment]:
     with_redis = request.param == "postgres+redis"
     if with_redis:
-        await flushed_redis()
+        await flushed_redis(REDIS_URL)
     home = tmp_path / "home"
     home.mkdir()
     env = clean_env(home) | {"KIROGATE_SECRET_KEY": SECRET_KEY}

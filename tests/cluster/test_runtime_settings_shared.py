@@ -13,10 +13,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tests.cluster.conftest import unavailable
+from tests.cluster.conftest import flushed_redis
 from tests.cluster.test_multiprocess import Gateway, database
 from tests.live import clean_env, free_port
 
@@ -30,19 +28,9 @@ ADMIN_KEY = "rs-admin-key-0123456789"
 SEEN_WITHIN = 1.0
 
 
-async def _flush() -> None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.flushdb()
-    except (RedisError, OSError) as exc:
-        unavailable(f"Redis at {REDIS_URL}", f"{type(exc).__name__}: {exc}")
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture
 async def pair(database: str, tmp_path: Path) -> AsyncIterator[list[Gateway]]:
-    await _flush()
+    await flushed_redis(REDIS_URL)
     home = tmp_path / "home"
     home.mkdir()
     env = clean_env(home) | {"KIROGATE_SECRET_KEY": "rs-shared-secret"}

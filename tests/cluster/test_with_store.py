@@ -7,14 +7,11 @@ for two processes.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from kirogate.cluster import Cluster, SharedPoolState, StoreLock
@@ -28,25 +25,15 @@ from kirogate.store import Store
 from kirogate.upstream.auth import refresh as refresh_module
 from kirogate.upstream.auth.refresh import TokenManager, TokenUpdate
 from kirogate.upstream.credentials import AuthMethod, Credential
-from tests.cluster.conftest import eventually, unavailable
+from tests.cluster.conftest import eventually, throwaway_database
 
-PG = os.environ.get("KIROGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 SECRET = "cluster-test-secret-key"
 
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    name = f"kg_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {PG}", f"{type(exc).__name__}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with throwaway_database("kg") as url:
+        yield url
 
 
 async def open_store(url: str | None, data_dir: Path) -> Store:

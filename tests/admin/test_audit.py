@@ -122,3 +122,19 @@ async def test_a_persistent_gateway_stores_the_trail(live_store: tuple[FastAPI, 
     (row,) = await gateway.store.list_audit(AuditQuery())
     assert row.action == "PUT /api/admin/config/load-balancing"
     assert row.detail == {"mode": "balanced"}
+
+
+async def test_an_export_with_secrets_is_in_the_trail(live_store: tuple[FastAPI, Gateway]) -> None:
+    app, _gateway = live_store
+    headers = {**key(), "X-Kirogate-Confirm": "export-secrets"}
+    exported = await call(app, "GET", "/api/admin/credentials/export?secrets=true", headers=headers)
+    assert exported.status == 200
+    plain = await call(app, "GET", "/api/admin/credentials/export", headers=key())
+    assert plain.status == 200
+    trail = (await call(app, "GET", "/api/admin/audit", headers=key())).json()
+    # One record, by the running call; the export without secrets is a read, not recorded.
+    (row,) = trail["items"]
+    assert (row["action"], row["name"]) == (
+        "GET /api/admin/credentials/export",
+        "credentials.export_secrets",
+    )

@@ -38,7 +38,12 @@ async def other(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, Gateway]]:
 
 async def fill(gateway: Gateway) -> None:
     operations = gateway.operations
-    await operations.add(Credential(AuthMethod.SOCIAL, refresh_token=REFRESH, email="a@x.test"))
+    social, _ = await operations.add(
+        Credential(AuthMethod.SOCIAL, refresh_token=REFRESH, email="a@x.test")
+    )
+    await operations.create_group("team", "the team's own account")
+    assert social.id is not None
+    await operations.set_group_members("team", [social.id])
     await operations.add(Credential(AuthMethod.IDC, refresh_token=IDC_REFRESH, client_id="c",
                                     client_secret="client-secret-" + "z" * 30))  # fmt: skip
     store = gateway.store
@@ -67,7 +72,7 @@ async def test_a_backup_restores_on_another_machine(
     restored = await call(other_app, "POST", "/api/admin/backup", body=document, headers=headers())
     assert restored.status == 200, restored.text
     result = restored.json()
-    assert result["added"] == 7 and result["skipped"] == 0  # one result per item
+    assert result["added"] == 9 and result["skipped"] == 0  # one result per item
     assert {item["outcome"] for item in result["items"]} == {"added"}
     assert {item["kind"] for item in result["items"]} >= {"credentials", "api_keys", "proxies",
                                                           "blocked_ips", "settings", "alert_webhooks"}  # fmt: skip
@@ -77,6 +82,10 @@ async def test_a_backup_restores_on_another_machine(
     )
     assert target.store is not None
     assert await target.store.get_setting("log.retention_days") == 7
+    # The group and its member, by the id the credential got on this machine.
+    (member,) = (await target.operations.get_group("team")).credential_ids
+    restored_social = next(c for c in target.operations.credentials() if c.refresh_token == REFRESH)
+    assert member == restored_social.id
     assert [proxy.password for proxy in await target.store.list_proxies()] == [PROXY_SECRET]
     assert [hook.url for hook in await target.operations.webhooks()] == [
         f"https://hooks.example/{HOOK_TOKEN}"

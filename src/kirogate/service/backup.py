@@ -155,6 +155,10 @@ class BackupOperations:
         payload: dict[str, Any] = {
             "credentials": [credential_record(c) for c in await store.list_credentials()],
             "tables": {name: await store.dump_table(name) for name in BACKUP_TABLES},
+            # Each group's members by the credentials' ids in this file (mapped on restore).
+            "group_members": {
+                name: sorted(ids) for name, ids in (await store.group_memberships()).items()
+            },
         }
         counts = {"credentials": len(payload["credentials"])}
         counts.update({name: len(rows) for name, rows in payload["tables"].items()})
@@ -260,9 +264,44 @@ class BackupOperations:
             await self.changes.changed(TABLE_TOPICS.get(name, name))
         if tables.get("proxies") is not None:
             await operations.reload_proxies()
+        credential_ids: dict[int, int] = {}  # the file's id -> the id stored here
         for record in payload.get("credentials", []):
-            report.append(await self._restore_credential(record, proxy_ids))
+            outcome = await self._restore_credential(record, proxy_ids)
+            report.append(outcome)
+            old_id = record.get("id") if isinstance(record, dict) else None
+            if isinstance(old_id, int) and outcome.get("id") is not None:
+                credential_ids[old_id] = outcome["id"]
+        report += await self._restore_group_members(payload.get("group_members"), credential_ids)
         log.info("backup restored (%s): %d items", mode, len(report))
+        return report
+
+    async def _restore_group_members(
+        self, members: Any, credential_ids: dict[int, int]
+    ) -> list[dict[str, Any]]:
+        """Each group's members, by the ids their credentials got here; added to what the
+        group already holds."""
+        if not isinstance(members, dict):
+            return []
+        operations: Any = self
+        report: list[dict[str, Any]] = []
+        for name, ids in members.items():
+            if not isinstance(ids, list):
+                continue
+            mapped = {credential_ids[i] for i in ids if isinstance(i, int) and i in credential_ids}
+            try:
+                new = mapped - set((await operations.get_group(name)).credential_ids)
+                if new:
+                    await operations.add_group_members(name, sorted(new))
+            except KirogateError as exc:
+                report.append({"kind": "group_members", "key": name, "outcome": "skipped",
+                               "reason": exc.message})  # fmt: skip
+                continue
+            if new:
+                report.append({"kind": "group_members", "key": name, "outcome": "added",
+                               "ids": sorted(new)})  # fmt: skip
+            else:
+                report.append({"kind": "group_members", "key": name, "outcome": "skipped",
+                               "reason": "already its members"})  # fmt: skip
         return report
 
     async def _restore_credential(self, record: Any, proxy_ids: dict[int, int]) -> dict[str, Any]:

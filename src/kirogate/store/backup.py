@@ -26,7 +26,7 @@ BACKUP_TABLES: dict[str, tuple[str, ...]] = {
     "proxies": ("url", "username"),
     "api_keys": ("key_hash",),
     "alert_webhooks": ("name",),
-    "credential_groups": ("name",),  # the groups; their members are credential ids, not kept
+    "credential_groups": ("name",),  # members: by credential, in the service's restore
 }
 
 

@@ -21,11 +21,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kirogate.api.errors import ADMIN_PREFIX, public_message
-from kirogate.caller import CALLER
 from kirogate.errors import KirogateError
 from kirogate.log import REQUEST_ID
 from kirogate.service.bodies import recorded_body
-from kirogate.service.logs import NOTE, RequestNote, finished
+from kirogate.service.logs import NOTE, RequestNote, finished, who_asked
 
 if TYPE_CHECKING:
     from kirogate.service import Gateway
@@ -75,10 +74,7 @@ def log_failure(
         return
     from kirogate.service.logs import RequestLogEntry
 
-    caller = CALLER.get()
-    address = None if caller is None else caller.address
-    if address is None:
-        address = note.peer if note is not None else peer
+    key_id, key_name, address = who_asked(answered=False)
     finished(
         store,
         events,
@@ -88,9 +84,9 @@ def log_failure(
             endpoint=endpoint,
             model=None if note is None else note.sent,
             status=status,
-            api_key_id=None if caller is None else caller.key_id,
-            api_key_name=None if caller is None else caller.key_name,
-            client_address=address,
+            api_key_id=key_id,
+            api_key_name=key_name,
+            client_address=address or peer,
             duration_ms=None
             if note is None
             else round((time.monotonic() - note.started) * 1000, 2),

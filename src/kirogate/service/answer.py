@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kirogate.caller import CALLER, DEFAULT_KEY_NAME
+from kirogate.caller import DEFAULT_KEY_NAME
 from kirogate.convert.cache_estimate import PrefixCache
 from kirogate.convert.ir import (
     NO_CACHE,
@@ -60,7 +60,7 @@ from kirogate.protocol.events import (
 )
 from kirogate.protocol.eventstream import Message
 from kirogate.service.keys import count_answer_usage
-from kirogate.service.logs import NOTE, finished
+from kirogate.service.logs import NOTE, finished, who_asked
 from kirogate.service.memory import TruncationMemory
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
@@ -165,13 +165,7 @@ def _log_answer(answer: Answer) -> None:
     now = time.monotonic()
     finish = answer.finish
     error = answer.error
-    caller = CALLER.get()
-    note = NOTE.get()
-    address = None if caller is None else caller.address
-    if note is not None:
-        note.answered = True
-        if address is None:
-            address = note.peer
+    key_id, key_name, address = who_asked(answered=True)
     finished(
         store,
         events,
@@ -182,8 +176,8 @@ def _log_answer(answer: Answer) -> None:
             model=answer.model.upstream_id,
             status=200 if error is None else error.status,
             credential_id=answer.credential.id,
-            api_key_id=None if caller is None else caller.key_id,
-            api_key_name=DEFAULT_KEY_NAME if caller is None else caller.key_name,
+            api_key_id=key_id,
+            api_key_name=key_name or DEFAULT_KEY_NAME,
             client_address=address,
             input_tokens=finish.input_tokens if finish else answer.input_estimate,
             output_tokens=finish.output_tokens if finish else None,
@@ -415,12 +409,7 @@ class Answering:
             from kirogate.store import RequestLogEntry
 
             duration = round((time.monotonic() - started) * 1000, 2)
-            caller = CALLER.get()
-            note = NOTE.get()
-            address = None if caller is None else caller.address
-            if note is not None:
-                note.answered = True
-                address = address or note.peer
+            key_id, key_name, address = who_asked(answered=True)
             finished(
                 self.store,
                 self.events,
@@ -431,8 +420,8 @@ class Answering:
                     model=model.upstream_id,
                     status=200,
                     credential_id=held.credential.id,
-                    api_key_id=None if caller is None else caller.key_id,
-                    api_key_name=DEFAULT_KEY_NAME if caller is None else caller.key_name,
+                    api_key_id=key_id,
+                    api_key_name=key_name or DEFAULT_KEY_NAME,
                     client_address=address,
                     input_tokens=estimate_conversation_tokens(conv),
                     output_tokens=None,

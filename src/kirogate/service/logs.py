@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kirogate.caller import CALLER
 from kirogate.errors import InvalidRequest, NotFound
 from kirogate.events import EventBus, Subscription
 from kirogate.store.logquery import BUCKETS, Bucket, LogFilter
@@ -65,6 +66,22 @@ class RequestNote:
 
 
 NOTE: ContextVar[RequestNote | None] = ContextVar("kirogate_request_note", default=None)
+
+
+def who_asked(*, answered: bool) -> tuple[int | None, str | None, str | None]:
+    """The request's key id and name and the client's address, for its log row: the access
+    check's caller, else the socket peer of the request's note. ``answered`` marks the note
+    (an answer's row is made: a later error makes none)."""
+    caller, note = CALLER.get(), NOTE.get()
+    address = None if caller is None else caller.address
+    if note is not None:
+        if answered:
+            note.answered = True
+        if address is None:
+            address = note.peer
+    if caller is None:
+        return None, None, address
+    return caller.key_id, caller.key_name, address
 
 
 def finished(store: Store | None, events: EventBus | None, entry: RequestLogEntry) -> None:

@@ -249,8 +249,8 @@ async def test_proxies_are_not_taken_when_the_store_write_fails(opened: Operatio
 @pytest.mark.parametrize(
     ("action", "args"),
     [
-        ("create_api_key", ("ci",)),
-        ("revoke_api_key", (3,)),
+        ("create_key", ("ci",)),
+        ("revoke_key", (3,)),
         ("block_address", ("192.0.2.7",)),
         ("unblock_address", ("192.0.2.7",)),
         ("set_setting", ("pool.mode", "balanced")),
@@ -331,9 +331,9 @@ async def test_import_reports_added_and_already_stored(ops: Operations) -> None:
 
 async def test_api_keys_blocked_addresses_and_settings_reach_the_store(ops: Operations) -> None:
     store = ops._stored()
-    record, plaintext = await ops.create_api_key("ci")
+    record, plaintext = await ops.create_key("ci")
     assert (await store.verify_api_key(plaintext)) is not None
-    await ops.revoke_api_key(record.id)
+    await ops.revoke_key(record.id)
     assert (await store.verify_api_key(plaintext)) is None
     await ops.block_address("192.0.2.7", "scanner")
     assert await store.blocked_ips() == [("192.0.2.7", "scanner")]

@@ -71,7 +71,7 @@ from kirogate.upstream.usage import Balance, BalanceCache, parse_usage_limits
 if TYPE_CHECKING:
     from kirogate.service.logins import Logins
     from kirogate.service.runtime_settings import RuntimeSettings
-    from kirogate.store import ApiKeyRecord, Store
+    from kirogate.store import Store
 
 # The pool's vocabulary, as the admin API and the command line see it through this door.
 __all__ = [
@@ -574,21 +574,8 @@ class Operations(
 
     # ------------------------------------------------------------ keys, addresses, proxies, settings
     # Stored first, then the topic's change is recorded: every process (this one at once,
-    # the others within a second) reloads what it caches of it.
-
-    async def create_api_key(self, name: str) -> tuple[ApiKeyRecord, str]:
-        """A new client API key: its record and the plaintext, shown only this once."""
-        record, plaintext = await self._stored().create_api_key(name)
-        log.info("API key %s (#%s) created", record.name, record.id)
-        await self.changes.changed("keys")
-        return record, plaintext
-
-    async def revoke_api_key(self, key_id: int) -> None:
-        await self._stored().revoke_api_key(key_id)
-        log.info("API key #%s revoked", key_id)
-        await self.changes.changed("keys")
-
-    # Blocked addresses and visitors: service/addresses.py; proxies: service/proxies.py.
+    # the others within a second) reloads what it caches of it. Client keys: service/keys.py;
+    # blocked addresses and visitors: service/addresses.py; proxies: service/proxies.py.
 
     async def set_setting(self, key: str, value: Any) -> None:
         await self._stored().set_setting(key, value)

@@ -26,7 +26,6 @@ from kirogate.cli.command_kit import (
     OK_MARK,
     WARN_MARK,
     CliError,
-    add_config_options,
     add_json_option,
     console,
     err_console,
@@ -35,6 +34,7 @@ from kirogate.cli.command_kit import (
     print_json,
     run,
     say,
+    store_action,
 )
 from kirogate.cli.confirm import add_yes_option, confirm
 
@@ -51,11 +51,7 @@ def add_parser(commands: Any) -> None:
     actions = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
-        add_config_options(parser)
-        parser.add_argument("--database-url", metavar="URL", help="the store (default SQLite)")
-        parser.set_defaults(handler=handler)
-        return parser
+        return store_action(actions, name, help_text, handler)
 
     listing = action("list", "list the stored credentials and their state", cmd_list)
     add_json_option(listing)

@@ -83,6 +83,16 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="default ~/.kirogate")
 
 
+def store_action(actions: Any, name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+    """A subcommand that works on the store: the config options, ``--database-url``, and
+    ``handler`` to run it."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+    add_config_options(parser)
+    parser.add_argument("--database-url", metavar="URL", help="the store (default SQLite)")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def add_address_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="the gateway's address (default: from the PID file)")
     parser.add_argument("-p", "--port", type=int, help="the gateway's port")

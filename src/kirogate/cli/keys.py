@@ -16,13 +16,13 @@ from kirogate.cli.command_kit import (
     EXIT_OK,
     OK_MARK,
     WARN_MARK,
-    add_config_options,
     add_json_option,
     console,
     load,
     print_json,
     run,
     say,
+    store_action,
 )
 
 if TYPE_CHECKING:
@@ -38,11 +38,7 @@ def add_parser(commands: Any) -> None:
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
-        add_config_options(parser)
-        parser.add_argument("--database-url", metavar="URL", help="the store (default SQLite)")
-        parser.set_defaults(handler=handler)
-        return parser
+        return store_action(actions, name, help_text, handler)
 
     def limit_options(parser: argparse.ArgumentParser) -> None:
         for name in _LIMIT_FLAGS:

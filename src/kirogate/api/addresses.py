@@ -70,6 +70,13 @@ def client_address(request: Request, settings: Settings) -> str:
         forwarded = _forwarded(request, networks)
         if forwarded is not None:
             return forwarded
+    return _canonical(peer)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(peer: str) -> str:
+    """The peer's address in canonical text (cached: every request of a client repeats it,
+    and parsing an address is the costliest step of finding it)."""
     parsed = _parsed(peer)
     return str(parsed) if parsed is not None else peer
 

@@ -89,7 +89,7 @@ def test_secrets_are_masked() -> None:
 
 
 def test_json_value_of_whole_sections() -> None:
-    assert json_value(Settings().console) == {"announcement": None}
+    assert json_value(Settings().console) == {"announcement": None, "session_lifetime": 43200.0}
 
 
 def test_json_value_of_paths_and_urls_without_passthrough() -> None:

@@ -1,5 +1,8 @@
 """The admin key check, and the route class that runs it first on every admin route.
 
+The web console's session cookie (:mod:`kirogate.service.console_sessions`) is accepted in its
+place, with the session's CSRF token on every call that may change something.
+
 On only when an admin key is configured (``--admin-key`` / ``KIROGATE_ADMIN_KEY``): without one
 every admin route answers 404 saying how to turn it on. The key is sent as ``x-api-key`` or
 ``Authorization: Bearer`` and compared in constant time; client API keys are not accepted.
@@ -32,6 +35,7 @@ from kirogate.errors import (
     InternalError,
     KirogateError,
     NotFound,
+    PermissionDenied,
     RateLimited,
 )
 from kirogate.service import Gateway
@@ -42,6 +46,8 @@ from kirogate.service.audit import (
     AuditRecord,
     audit_detail,
 )
+from kirogate.service.console_sessions import COOKIE as SESSION_COOKIE
+from kirogate.service.console_sessions import CSRF_HEADER, ConsoleSession, ConsoleSessions
 from kirogate.service.operations import Operations
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,8 @@ OFF_MESSAGE = (
     "the admin API is off: start kirogate with --admin-key <key> "
     "(or set KIROGATE_ADMIN_KEY) to turn it on"
 )
+SESSION_MESSAGE = "the console session has expired or was signed out: sign in again"
+CSRF_MESSAGE = "missing or wrong CSRF token: the console sends it as x-csrf-token on every change"
 AUTH_MESSAGE = (
     "invalid or missing admin key: send the admin key (not a client API key) as the "
     "x-api-key header or as Authorization: Bearer <key>"
@@ -135,12 +143,38 @@ async def check_admin_key(request: Request, gateway: Gateway, expected: str) -> 
     return False
 
 
+async def console_session(request: Request, gateway: Gateway) -> ConsoleSession | None:
+    """The console session the request's cookie stands for, or ``None`` (no cookie, or one
+    that is forged, expired or signed out)."""
+    expected = configured_admin_key(gateway)
+    token = request.cookies.get(SESSION_COOKIE)
+    if expected is None or token is None:
+        return None
+    return await gateway.console_sessions.check(expected, token)
+
+
+def check_csrf(request: Request, session: ConsoleSession) -> None:
+    """403 unless a call that may change something carries the session's CSRF token."""
+    if request.method in _READS:
+        return
+    if not ConsoleSessions.csrf_matches(session, request.headers.get(CSRF_HEADER)):
+        raise PermissionDenied(CSRF_MESSAGE)
+
+
 async def require_admin(request: Request) -> Gateway:
-    """The gateway, once the request carries the admin key; 404 while the admin API is off."""
+    """The gateway, once the request carries the admin key or a console session (with its
+    CSRF token on calls that change something); 404 while the admin API is off."""
     gateway = gateway_of(request)
     expected = configured_admin_key(gateway)
     if expected is None:
         raise NotFound(OFF_MESSAGE)
+    if presented_key(request) is None and SESSION_COOKIE in request.cookies:
+        session = await console_session(request, gateway)
+        if session is None:
+            raise AuthenticationFailed(SESSION_MESSAGE)
+        check_csrf(request, session)
+        request.state.admin_actor = session.actor
+        return gateway
     if not await check_admin_key(request, gateway, expected):
         raise AuthenticationFailed(AUTH_MESSAGE)
     return gateway

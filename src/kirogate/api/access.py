@@ -42,6 +42,8 @@ from kirogate.errors import (
     RateLimited,
     StoreUnavailable,
 )
+from kirogate.service.console_sessions import COOKIE as CONSOLE_COOKIE
+from kirogate.service.console_sessions import CSRF_HEADER
 from kirogate.service.keys import (
     CONFIGURED_KEY_ID,
     METER,
@@ -63,6 +65,7 @@ CACHE_LIMIT = 10_000
 # time, the blocked list before its first load); background reloads give up after RELOAD_TIMEOUT.
 LOOKUP_TIMEOUT = 2.0
 RELOAD_TIMEOUT = 10.0
+CONSOLE_KEY_NAME = "console"  # the request log's key name for the console's playground
 CONCURRENCY_RETRY = 1.0  # the retry-after of a key with all its answers in flight
 
 
@@ -153,6 +156,9 @@ class AccessControl:
             return  # no key configured anywhere: open gateway (tests, local embedding)
         key = presented_key(request)
         if key is None:
+            if CONSOLE_COOKIE in request.cookies:  # the console's playground
+                await self._console_caller(request, address)
+                return
             raise AuthenticationFailed(
                 "missing API key: send it as the x-api-key header or as Authorization: Bearer <key>"
             )
@@ -186,6 +192,20 @@ class AccessControl:
             store.count_key_usage(
                 record.id if record is not None else CONFIGURED_KEY_ID, requests=1
             )
+
+    async def _console_caller(self, request: Request, address: str) -> None:
+        """Accept a signed-in console (its session cookie and CSRF token) as the caller
+        ``console``: the playground chats through the gateway without a client key."""
+        admin_key = (self._gateway.settings.server.admin_key or "").strip()
+        sessions = self._gateway.console_sessions
+        session = await sessions.check(admin_key, request.cookies.get(CONSOLE_COOKIE))
+        if not admin_key or session is None:
+            raise AuthenticationFailed("the console session has expired: sign in again")
+        if not sessions.csrf_matches(session, request.headers.get(CSRF_HEADER)):
+            raise PermissionDenied("missing or wrong CSRF token for the console's playground")
+        request.state.key_record = None
+        CALLER.set(Caller(None, CONSOLE_KEY_NAME, None, address))
+        METER.set(self.meter)
 
     async def _enforce(self, request: Request, record: KeyRecord) -> None:
         """The key's own limits: tokens, then requests per minute and per day, then the

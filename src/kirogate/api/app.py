@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from kirogate import __version__, admin
+from kirogate import __version__, admin, console
 from kirogate.admin.auth import check_admin_key
 from kirogate.api import anthropic, model_list, openai, pages, responses_api
 from kirogate.api.auth import presented_key
@@ -289,6 +289,7 @@ def create_app(
         app.include_router(module.router)
         app.direct_routes += module.router.routes  # no prefix: their paths are the real ones
     app.include_router(admin.router)
+    app.include_router(console.router)
     app.include_router(pages.router)
 
     @app.exception_handler(KirogateError)

@@ -104,7 +104,7 @@ def landing_html(base: str, root: str = "") -> str:
 <h2>More</h2>
 <ul>
 <li><a href="{r}/docs">API documentation</a> (client and admin APIs, OpenAPI)</li>
-<li><a href="{r}/admin">Console</a> <span class="muted">(coming)</span></li>
+<li><a href="{r}/admin">Console</a> (sign in with the admin key)</li>
 <li><a href="{r}/health">Health</a> and <a href="{r}/version">version</a></li>
 </ul>
 </body></html>

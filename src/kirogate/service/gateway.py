@@ -22,6 +22,7 @@ from kirogate.service.alerts import Alerter
 from kirogate.service.answer import Answering
 from kirogate.service.changes import ChangeFeed
 from kirogate.service.compression import Compressor
+from kirogate.service.console_sessions import ConsoleSessions
 from kirogate.service.jobs import BackgroundJobs, JobsSettings
 from kirogate.service.logins import Logins
 from kirogate.service.memory import ResponseMemory, SharedMemory, TruncationMemory
@@ -108,6 +109,10 @@ class Gateway(Answering):
             self.operations, lambda: self.settings, self.http.session_for, store=lambda: self.store
         )
         self.visitors = self.operations.visitors
+        # The web console's signed-in browsers (sign-out shared through the cluster's counters).
+        self.console_sessions = ConsoleSessions(
+            lambda: self.cluster.counters if self.cluster is not None else None
+        )
         # Every process reloads its proxy pool (and the credentials' proxies) on a change.
         self.changes.on("proxies", self.operations.reload_proxies)
         self.build_options = build_options or KiroBuildOptions()

@@ -132,6 +132,8 @@ class ConsoleSettings:
 
     # A notice shown at the top of every console page; None: none.
     announcement: str | None = None
+    # Seconds a console sign-in lasts before the browser must sign in again (12 hours).
+    session_lifetime: float = 12 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,6 +237,8 @@ SPECS: tuple[Spec, ...] = (
     # ---- console
     _s("console.announcement", _TEXT, "KIROGATE_CONSOLE_ANNOUNCEMENT",
        help="a notice shown at the top of the web console"),
+    _s("console.session_lifetime", _POSITIVE_SECONDS, "KIROGATE_CONSOLE_SESSION_LIFETIME",
+       help="how long a console sign-in lasts (such as 12h)"),
     # ---- request log
     _s("log.bodies", _BOOL, "KIROGATE_LOG_BODIES",
        help="record request and response bodies in the request log (redacted, capped)"),

@@ -3,7 +3,18 @@
 import { html, render, useState, useEffect, useRef, useCallback, useId } from "./preact.js";
 import { Icon } from "./icons.js";
 import { t, register, fmtNumber, fmtPercent } from "./i18n.js";
-import { ApiError } from "./api.js";
+import { ApiError, ROOT } from "./api.js";
+
+// A page's own stylesheet (static/pages/<name>.css), linked once when the page first shows.
+const linkedStyles = new Set();
+export function loadStyle(path) {
+  if (linkedStyles.has(path)) return;
+  linkedStyles.add(path);
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = `${ROOT}/admin/static/${path}`;
+  document.head.appendChild(link);
+}
 
 register({
   en: {

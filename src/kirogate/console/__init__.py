@@ -12,7 +12,8 @@ this module only serves its files and turns the admin key into a session cookie
 - ``DELETE /admin/session`` (with the CSRF token) signs out.
 
 Every console response carries a strict Content-Security-Policy (no inline script or style,
-this origin only, no framing) with nosniff and a same-origin referrer policy.
+this origin only, no framing), on top of what every response of the gateway carries
+(X-Frame-Options DENY, nosniff, ``Referrer-Policy: no-referrer``).
 """
 
 from __future__ import annotations
@@ -54,11 +55,10 @@ CSP = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# With what every response already carries (nosniff, no Referer, no framing: the app's
+# middleware adds those).
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }

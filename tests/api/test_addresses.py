@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from starlette.requests import Request
 
-from kirogate.api.addresses import AddressRateLimit, client_address
+from kirogate.api.addresses import AddressRateLimit, client_address, forwarded_https
 from kirogate.cluster.ratelimit import MemoryRateLimiter
 from kirogate.errors import RateLimited
 from kirogate.settings import Settings
@@ -78,3 +78,14 @@ async def test_a_shared_limiter_is_used_when_given() -> None:
     await AddressRateLimit().check("192.0.2.1", rules, shared)
     with pytest.raises(RateLimited):
         await AddressRateLimit().check("192.0.2.1", rules, shared)  # another process
+
+
+def test_https_is_believed_from_a_trusted_proxy_only() -> None:
+    trusted = settings(("10.0.0.0/8",))
+    assert forwarded_https(request("10.0.0.2", **{"x-forwarded-proto": "https"}), trusted)
+    assert forwarded_https(request("10.0.0.2", **{"x-forwarded-proto": "HTTPS, http"}), trusted)
+    assert not forwarded_https(request("10.0.0.2", **{"x-forwarded-proto": "http"}), trusted)
+    assert not forwarded_https(request("10.0.0.2"), trusted)
+    assert not forwarded_https(request("8.8.8.8", **{"x-forwarded-proto": "https"}), trusted)
+    assert not forwarded_https(request("10.0.0.2", **{"x-forwarded-proto": "https"}), settings())
+    assert not forwarded_https(request(None, **{"x-forwarded-proto": "https"}), trusted)

@@ -137,6 +137,16 @@ async def test_the_cookie_is_secure_over_https(tmp_path: Path) -> None:
         assert "Secure" in response.headers["set-cookie"]
 
 
+async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy(tmp_path: Path) -> None:
+    headers = {"x-forwarded-proto": "https"}
+    async for client in _client(tmp_path, **{"server.trusted_proxies": ("127.0.0.1",)}):
+        response = await client.post("/admin/session", json={"key": ADMIN_KEY}, headers=headers)
+        assert "Secure" in response.headers["set-cookie"]
+    async for client in _client(tmp_path / "untrusted"):  # anyone could send the header
+        response = await client.post("/admin/session", json={"key": ADMIN_KEY}, headers=headers)
+        assert "Secure" not in response.headers["set-cookie"]
+
+
 async def test_wrong_keys_are_refused_then_throttled(http: httpx2.AsyncClient) -> None:
     for body in ({"key": "wrong"}, {"key": "wrong"}, {"key": "wrong"}):
         response = await http.post("/admin/session", json=body)

@@ -73,6 +73,17 @@ def client_address(request: Request, settings: Settings) -> str:
     return _canonical(peer)
 
 
+def forwarded_https(request: Request, settings: Settings) -> bool:
+    """Whether a trusted proxy says the browser reached it over HTTPS
+    (``X-Forwarded-Proto: https`` from a peer in ``server.trusted_proxies``)."""
+    peer = request.client.host if request.client else None
+    networks = trusted_networks(settings.server.trusted_proxies)
+    if not peer or not networks or not _trusted(peer, networks):
+        return False
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https"
+
+
 @lru_cache(maxsize=4096)
 def _canonical(peer: str) -> str:
     """The peer's address in canonical text (cached: every request of a client repeats it,

@@ -36,6 +36,7 @@ from kirogate.admin.auth import (
     console_session,
     sign_in_throttle,
 )
+from kirogate.api.addresses import forwarded_https
 from kirogate.api.auth import key_matches
 from kirogate.api.errors import Dialect, error_response
 from kirogate.api.json_reply import json_response
@@ -84,9 +85,9 @@ def _root(request: Request) -> str:
 
 
 def _secure(request: Request) -> bool:
-    """Whether the browser reached this page over HTTPS (directly, or through a trusted proxy
-    that said so: uvicorn's proxy headers already set the scheme for those)."""
-    return request.url.scheme == "https"
+    """Whether the browser reached this page over HTTPS: directly, or through a proxy in
+    ``server.trusted_proxies`` that says so with ``X-Forwarded-Proto``."""
+    return request.url.scheme == "https" or forwarded_https(request, gateway_of(request).settings)
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:

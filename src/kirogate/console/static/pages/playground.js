@@ -25,8 +25,7 @@ register({
     "playground.dialect": "API",
     "playground.dialect.anthropic": "Anthropic",
     "playground.dialect.openai": "OpenAI",
-    "playground.dialect.hint.anthropic": "POST /v1/messages, streamed",
-    "playground.dialect.hint.openai": "POST /v1/chat/completions, streamed",
+    "playground.dialect.streamed": "streamed",
     "playground.system": "System prompt",
     "playground.system.placeholder": "You are a helpful assistant.",
     "playground.thinking": "Extended thinking",
@@ -40,7 +39,8 @@ register({
     "playground.empty.title": "Start a conversation",
     "playground.empty.text": "Your messages go through this gateway with the settings beside them, and are logged under the key name “console”.",
     "playground.message": "Message",
-    "playground.message.placeholder": "Ask something… (Enter sends, Shift+Enter starts a new line)",
+    "playground.message.placeholder": "Ask something…",
+    "playground.message.keys": "Enter sends · Shift+Enter starts a new line",
     "playground.send": "Send",
     "playground.stop": "Stop",
     "playground.you": "You",
@@ -79,8 +79,7 @@ register({
     "playground.dialect": "接口",
     "playground.dialect.anthropic": "Anthropic",
     "playground.dialect.openai": "OpenAI",
-    "playground.dialect.hint.anthropic": "POST /v1/messages，流式",
-    "playground.dialect.hint.openai": "POST /v1/chat/completions，流式",
+    "playground.dialect.streamed": "流式",
     "playground.system": "系统提示词",
     "playground.system.placeholder": "你是一个乐于助人的助手。",
     "playground.thinking": "扩展思考",
@@ -94,7 +93,8 @@ register({
     "playground.empty.title": "开始对话",
     "playground.empty.text": "你的消息会按旁边的设置经过本网关发送，并以密钥名称“console”记录在日志中。",
     "playground.message": "消息",
-    "playground.message.placeholder": "输入问题…（Enter 发送，Shift+Enter 换行）",
+    "playground.message.placeholder": "输入问题…",
+    "playground.message.keys": "Enter 发送 · Shift+Enter 换行",
     "playground.send": "发送",
     "playground.stop": "停止",
     "playground.you": "你",
@@ -512,7 +512,7 @@ export default function Playground() {
         <span class="field-label" id="playground-dialect">${t("playground.dialect")}</span>
         <${Segmented} label=${t("playground.dialect")} value=${settings.dialect} onChange=${change("dialect")}
           options=${[["anthropic", t("playground.dialect.anthropic")], ["openai", t("playground.dialect.openai")]]} />
-        <p class="hint"><code>${t("playground.dialect.hint." + settings.dialect)}</code></p>
+        <p class="hint"><code>POST ${settings.dialect === "anthropic" ? "/v1/messages" : "/v1/chat/completions"}</code> · ${t("playground.dialect.streamed")}</p>
       </div>
       <${Field} label=${t("playground.system")}>
         ${(field) => html`<${TextArea} ...${field} rows="3" value=${settings.system} placeholder=${t("playground.system.placeholder")}
@@ -547,7 +547,7 @@ export default function Playground() {
         <${ChatLog} turns=${turns} busy=${busy} onToggle=${toggle} onReply=${reply}
           canReply=${!busy && lastAnswer && lastAnswer.role === "assistant" && lastAnswer.stop === "tool_use"} />
         <form class="composer" onSubmit=${send}>
-          <${TextArea} aria-label=${t("playground.message")} rows="2" value=${draft} placeholder=${t("playground.message.placeholder")}
+          <${TextArea} aria-label=${t("playground.message")} aria-describedby="playground-keys" rows="2" value=${draft} placeholder=${t("playground.message.placeholder")}
             onInput=${(event) => setDraft(event.target.value)}
             onKeyDown=${(event) => {
               if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);
@@ -556,6 +556,7 @@ export default function Playground() {
             ? html`<${Button} variant="danger" icon="pause" onClick=${() => controller.current && controller.current.abort()}>${t("playground.stop")}<//>`
             : html`<${Button} type="submit" variant="primary" icon="send" disabled=${!draft.trim() || !model}>${t("playground.send")}<//>`}
         </form>
+        <p class="composer-keys muted small" id="playground-keys">${t("playground.message.keys")}</p>
       <//>
     </div>`;
 }

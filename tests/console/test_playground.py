@@ -91,3 +91,21 @@ def test_a_gateway_error_is_shown_in_plain_words(console: Console) -> None:
     page.get_by_label("Model", exact=True).select_option("claude-sonnet-4-6")
     _send(page, "Second try")
     assert "Echo: Second try" in _answer(page, 2).locator(".bubble-answer").inner_text()
+
+
+def test_stop_ends_a_slow_answer_and_keeps_what_came(console: Console) -> None:
+    page = console.page
+    console.open("playground")
+    _send(page, "Take your time [[emu:slow delay=0.5]]")
+    answer = page.locator(".turn-answer").first
+    answer.locator(".bubble-answer:not(.waiting)").wait_for()
+    page.get_by_role("button", name="Stop").click()
+    answer.get_by_text("Stopped before the answer ended.").wait_for()
+    assert answer.locator(".metrics").is_visible()
+    page.get_by_role("button", name="Send").wait_for()
+    # The stream this test cut short is the one request allowed to fail (aborted).
+    console.failures[:] = [
+        failure
+        for failure in console.failures
+        if not ("/v1/messages" in failure and "ERR_ABORTED" in failure)
+    ]

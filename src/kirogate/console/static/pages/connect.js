@@ -213,7 +213,7 @@ export default function Connect() {
         </div>
       <//>
       <${Card} title=${t("connect.clients")} subtitle=${t("connect.share")}>
-        <${Tabs} label=${t("connect.clients")} tabs=${CLIENTS} value=${client} onChange=${setClient} />
+        <div class="connect-tabs"><${Tabs} label=${t("connect.clients")} tabs=${CLIENTS} value=${client} onChange=${setClient} /></div>
         <div role="tabpanel" class="connect-panel" aria-label=${CLIENTS.find(([name]) => name === client)[1]}>
           <${Snippets} client=${client} base=${base} apiKey=${shownKey} model=${chosen} />
         </div>

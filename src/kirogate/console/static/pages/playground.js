@@ -142,6 +142,11 @@ function loadSettings() {
 // (kirogate.convert.thinking.EFFORT_BUDGETS), so the smallest effort covering the budget is sent.
 const EFFORTS = [["minimal", 1024], ["low", 4096], ["medium", 10240], ["high", 20000], ["xhigh", 24576], ["max", 32000]];
 
+// The budget as typed, kept within what the gateway accepts (the field may hold a half-typed number).
+function budgetOf(settings) {
+  return Math.max(1024, Math.min(32000, Math.round(Number(settings.budget)) || 4096));
+}
+
 function effortFor(budget) {
   return (EFFORTS.find(([, tokens]) => tokens >= budget) || EFFORTS[EFFORTS.length - 1]);
 }
@@ -212,7 +217,7 @@ function anthropicBody(settings, model, turns) {
         : { type: "tool_use", id: block.id, name: block.name, input: parsedInput(block.input) }));
     return { role: "assistant", content };
   });
-  const budget = Number(settings.budget) || 4096;
+  const budget = budgetOf(settings);
   const body = { model, max_tokens: settings.thinking ? budget + 8192 : 8192, stream: true, messages };
   if (settings.system.trim()) body.system = settings.system;
   if (settings.thinking) body.thinking = { type: "enabled", budget_tokens: budget };
@@ -235,7 +240,7 @@ function openaiBody(settings, model, turns) {
     }
   }
   const body = { model, stream: true, stream_options: { include_usage: true }, messages };
-  if (settings.thinking) body.reasoning_effort = effortFor(Number(settings.budget) || 4096)[0];
+  if (settings.thinking) body.reasoning_effort = effortFor(budgetOf(settings))[0];
   if (settings.tool) body.tools = [{ type: "function", function: { name: WEATHER_TOOL.name, description: WEATHER_TOOL.description, parameters: WEATHER_TOOL.schema } }];
   return body;
 }
@@ -424,9 +429,12 @@ export default function Playground() {
   useEffect(() => () => controller.current && controller.current.abort(), []);
 
   const ids = models.data || [];
-  const chosen = settings.model && (settings.model === OTHER || ids.includes(settings.model) || !models.data)
-    ? settings.model
-    : ids.find((id) => id === "claude-sonnet-4-6") || ids[0] || OTHER;
+  // The remembered model while the list loads; then the remembered one if still listed, else a default.
+  let chosen;
+  if (settings.model === OTHER) chosen = OTHER;
+  else if (!models.data) chosen = settings.model || (models.error ? OTHER : "");
+  else chosen = ids.includes(settings.model) ? settings.model : ids.find((id) => id === "claude-sonnet-4-6") || ids[0] || OTHER;
+  const modelOptions = ids.length ? ids.map((id) => [id, id]) : chosen && chosen !== OTHER ? [[chosen, chosen]] : [["", t("ui.loading")]];
   const model = chosen === OTHER ? (settings.customModel || "").trim() : chosen;
   const change = (name) => (value) => setSettings((previous) => ({ ...previous, [name]: value }));
 
@@ -502,7 +510,7 @@ export default function Playground() {
     <div class="stack">
       <${Field} label=${t("playground.model")} error=${models.error ? t("playground.model.failed", { message: plainError(models.error) }) : null}>
         ${(field) => html`<${Select} ...${field} value=${chosen} onChange=${change("model")}
-          options=${[...ids.map((id) => [id, id]), [OTHER, t("playground.model.other")]]} />`}
+          options=${[...(models.error && !ids.length ? [] : modelOptions), [OTHER, t("playground.model.other")]]} />`}
       <//>
       ${chosen === OTHER && html`<${Field} label=${t("playground.model.custom")} hint=${t("playground.model.custom_hint")}>
         ${(field) => html`<${Input} ...${field} value=${settings.customModel || ""} spellcheck="false" autocomplete="off"
@@ -525,9 +533,10 @@ export default function Playground() {
       ${settings.thinking && html`<${Field} label=${t("playground.budget")}
         hint=${settings.dialect === "anthropic"
           ? t("playground.budget.hint.anthropic")
-          : t("playground.budget.hint.openai", { effort: effortFor(Number(settings.budget) || 4096)[0], tokens: fmtNumber(effortFor(Number(settings.budget) || 4096)[1]) })}>
+          : t("playground.budget.hint.openai", { effort: effortFor(budgetOf(settings))[0], tokens: fmtNumber(effortFor(budgetOf(settings))[1]) })}>
         ${(field) => html`<${Input} ...${field} type="number" min="1024" max="32000" step="1024" value=${settings.budget}
-          onInput=${(event) => change("budget")(Math.max(1024, Math.min(32000, Number(event.target.value) || 1024)))} />`}
+          onInput=${(event) => change("budget")(event.target.value)}
+          onBlur=${() => change("budget")(budgetOf(settings))} />`}
       <//>`}
       <div>
         <div class="playground-switch">

@@ -596,8 +596,8 @@ function ChatLog({ turns, busy, onToggle, onReply, canReply }) {
 function UserTurn({ turn }) {
   if (turn.results) {
     return html`<div class="turn turn-user">
-      ${turn.results.map((result) => html`<div class="bubble bubble-user tool-card">
-        <div class="tool-head"><${Icon} name="return" size=${16} /><span>${t("playground.tool_result")}</span><code>${result.name}</code></div>
+      ${turn.results.map((result) => html`<div class="tool-card tool-result">
+        <div class="tool-head"><${Icon} name="check" size=${16} /><span>${t("playground.tool_result")}</span><code>${result.name}</code></div>
         <pre class="tool-json">${pretty(result.content)}</pre>
       </div>`)}
     </div>`;
@@ -652,7 +652,7 @@ function ToolCall({ block, onReply }) {
     <div class="tool-head"><${Icon} name="settings" size=${16} /><span>${t("playground.tool_call")}</span><code>${block.name}</code></div>
     <div class="small muted">${t("playground.tool_input")}</div>
     <pre class="tool-json">${pretty(block.input || "{}")}</pre>
-    ${onReply && html`<div><${Button} size="sm" icon="return" onClick=${onReply}>${t("playground.tool.send_sample")}<//></div>`}
+    ${onReply && html`<div><${Button} size="sm" icon="send" onClick=${onReply}>${t("playground.tool.send_sample")}<//></div>`}
   </div>`;
 }
 

@@ -7,7 +7,7 @@ from tests.live import API_KEY
 
 
 def _snippets(console: Console) -> str:
-    return console.page.get_by_role("tabpanel").inner_text()
+    return str(console.page.get_by_role("tabpanel").inner_text())
 
 
 def test_snippets_carry_the_address_and_the_pasted_key(console: Console) -> None:

@@ -61,7 +61,7 @@ def test_a_tool_call_is_shown_and_answered_with_the_sample_result(console: Conso
     page = console.page
     console.open("playground")
     page.get_by_role("switch", name="Offer a sample tool").click()
-    _send(page, "What is the weather? [[emu:tool input='{\"city\":\"Lisbon\"}']]")
+    _send(page, 'What is the weather? [[emu:tool input=\'{"city":"Lisbon"}\']]')
     answer = _answer(page, 1)
     card = answer.locator(".tool-card")
     assert "get_weather" in card.inner_text()

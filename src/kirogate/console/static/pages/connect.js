@@ -198,7 +198,10 @@ export default function Connect() {
           <div class="stack">
             <${Field} label=${t("connect.key")} hint=${t("connect.key.hint")}>
               ${(field) => html`<${Input} ...${field} value=${key} placeholder=${t("connect.key.placeholder")} spellcheck="false"
-                autocomplete="off" onInput=${(event) => setKey(event.target.value)} />`}
+                autocomplete="off" onInput=${(event) => {
+                  setKey(event.target.value);
+                  if (created && event.target.value !== created.key) setCreated(null);
+                }} />`}
             <//>
             ${keyHint}
             ${created && html`<${Note} tone="warn">${t("connect.create.once")}<//>`}

@@ -129,6 +129,8 @@ register({
 const SAVED = "kirogate.playground";
 const DEFAULTS = { model: "", dialect: "anthropic", system: "", thinking: false, budget: 4096, tool: false };
 const OTHER = "__other__";
+// The conversation outlives a visit to another page of the console (not a reload).
+let keptTurns = [];
 
 function loadSettings() {
   try {
@@ -412,7 +414,7 @@ function openaiEvents(sink) {
 
 export default function Playground() {
   const [settings, setSettings] = useState(loadSettings);
-  const [turns, setTurns] = useState([]);
+  const [turns, setTurns] = useState(keptTurns);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
   const controller = useRef(null);
@@ -441,6 +443,7 @@ export default function Playground() {
   // Streaming mutates the answer in place; the page is redrawn at most once a frame.
   function show(next) {
     turnsRef.current = next;
+    keptTurns = next;
     setTurns(next);
   }
   function redraw() {

@@ -99,7 +99,9 @@ def test_stop_ends_a_slow_answer_and_keeps_what_came(console: Console) -> None:
     _send(page, "Take your time [[emu:slow delay=0.5]]")
     answer = page.locator(".turn-answer").first
     answer.locator(".bubble-answer:not(.waiting)").wait_for()
-    page.get_by_role("button", name="Stop").click()
+    # The cut stream is reported as a failed request: wait for it, then allow it below.
+    with page.expect_event("requestfailed"):
+        page.get_by_role("button", name="Stop").click()
     answer.get_by_text("Stopped before the answer ended.").wait_for()
     assert answer.locator(".metrics").is_visible()
     page.get_by_role("button", name="Send").wait_for()

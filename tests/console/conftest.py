@@ -162,8 +162,8 @@ def watch(page: Any, console: Console) -> None:
 
     def on_failed(request: Any) -> None:
         failure = request.failure or ""
-        if "ERR_ABORTED" in failure and "/api/admin/live" in request.url:
-            return  # the live feed closed when the page moved on
+        if "ERR_ABORTED" in failure:
+            return  # cancelled by the browser (the page moved on) or by the page (stop)
         console.failures.append(f"{request.method} {request.url}: {failure}")
 
     page.on("console", on_console)

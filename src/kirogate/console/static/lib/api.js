@@ -74,6 +74,13 @@ export async function request(method, path, { body, query, headers, signal, raw 
   return text ? JSON.parse(text) : null;
 }
 
+// The model names clients may use (GET /v1/models), asked as the console: the client routes
+// take the session cookie with the CSRF token on every method, reads included.
+export async function clientModels() {
+  const body = await request("GET", "/v1/models", { headers: { "x-csrf-token": csrf || "" } });
+  return (body?.data || []).map((item) => item.id);
+}
+
 export const api = {
   get: (path, query, options) => request("GET", path, { ...options, query }),
   post: (path, body, options) => request("POST", path, { ...options, body }),

@@ -3,8 +3,8 @@
 // the API shows), so the key is pasted here or created here; it stays in this page.
 import { html, useState } from "../lib/preact.js";
 import { t, register } from "../lib/i18n.js";
-import { api, request, ROOT } from "../lib/api.js";
-import { session, navigate, href } from "../lib/router.js";
+import { api, clientModels, ROOT } from "../lib/api.js";
+import { navigate, href } from "../lib/router.js";
 import { Icon } from "../lib/icons.js";
 import {
   PageHeader, Card, Field, Input, Select, Button, Tabs, CodeBlock, CopyButton, Modal, Note,
@@ -165,7 +165,7 @@ export default function Connect() {
   const [created, setCreated] = useState(null);
   const keys = useAsync(() => api.get("/api/admin/keys").then((body) => body.keys || []), []);
   const models = useAsync(
-    () => request("GET", "/v1/models", { headers: { "x-csrf-token": session.value?.csrf || "" } }).then((body) => (body?.data || []).map((item) => item.id)),
+    () => clientModels(),
     [],
   );
   const ids = models.data || [];

@@ -3,8 +3,8 @@
 // key is needed; requests are logged under the key name "console".
 import { html, useState, useEffect, useRef } from "../lib/preact.js";
 import { t, register, fmtNumber, fmtDuration } from "../lib/i18n.js";
-import { request } from "../lib/api.js";
-import { session, navigate, href } from "../lib/router.js";
+import { request, clientModels } from "../lib/api.js";
+import { navigate, href } from "../lib/router.js";
 import { Icon } from "../lib/icons.js";
 import {
   PageHeader, Card, Field, Input, TextArea, Select, Switch, Segmented, Button, Badge, Empty,
@@ -421,7 +421,7 @@ export default function Playground() {
   const turnsRef = useRef(turns);
   const frame = useRef(0);
   const models = useAsync(
-    () => request("GET", "/v1/models", { headers: { "x-csrf-token": session.value?.csrf || "" } }).then((body) => (body?.data || []).map((item) => item.id)),
+    () => clientModels(),
     [],
   );
 

@@ -103,7 +103,7 @@ def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Con
     # Use it from the openai SDK: the row's usage moves, the logs have the request.
     client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
     assert chat(client)
-    row.get_by_text("Today: 1 requests").wait_for(timeout=15_000)
+    row.get_by_text("Today: 1 request ·").wait_for(timeout=15_000)
     number = key_id(console, "alice")
     rows = logs_of(console, number)
     assert rows and rows[0]["status"] == 200 and rows[0]["key_name"] == "alice"

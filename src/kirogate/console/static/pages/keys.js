@@ -40,7 +40,7 @@ register({
     "keys.expires": "expires {when}",
     "keys.expired_at": "expired {when}",
     "keys.today": "Today: {requests} requests · {tokens} tokens",
-    "keys.month": "This month: {requests} requests · {tokens} tokens",
+    "keys.today_one": "Today: 1 request · {tokens} tokens",
     "keys.meter.requests_per_day": "Requests today",
     "keys.meter.tokens_per_day": "Tokens today",
     "keys.meter.tokens_per_month": "Tokens this month",
@@ -91,7 +91,6 @@ register({
     "keys.form.models_hint": "Names or patterns, separated by commas (claude-sonnet-*, *haiku*). Blank: every model.",
     "keys.form.models_placeholder": "every model",
     "keys.form.no_limit": "no limit",
-    "keys.form.enabled": "Enabled",
     "keys.form.save": "Save",
     "keys.form.saved": "{name} is saved.",
     "keys.created.title": "Your new API key",
@@ -128,7 +127,7 @@ register({
     "keys.expires": "{when}过期",
     "keys.expired_at": "{when}已过期",
     "keys.today": "今日：{requests} 次请求 · {tokens} tokens",
-    "keys.month": "本月：{requests} 次请求 · {tokens} tokens",
+    "keys.today_one": "今日：1 次请求 · {tokens} tokens",
     "keys.meter.requests_per_day": "今日请求",
     "keys.meter.tokens_per_day": "今日 tokens",
     "keys.meter.tokens_per_month": "本月 tokens",
@@ -179,7 +178,6 @@ register({
     "keys.form.models_hint": "模型名或通配模式，用逗号分隔（claude-sonnet-*、*haiku*）。留空：所有模型。",
     "keys.form.models_placeholder": "所有模型",
     "keys.form.no_limit": "不限",
-    "keys.form.enabled": "启用",
     "keys.form.save": "保存",
     "keys.form.saved": "{name} 已保存。",
     "keys.created.title": "新的 API 密钥",
@@ -192,6 +190,8 @@ register({
 });
 
 const NUMBER_LIMITS = ["rpm", "requests_per_day", "tokens_per_day", "tokens_per_month", "max_concurrency"];
+// The form shows the request limits on one line and the token limits on the next.
+const FORM_ORDER = ["rpm", "requests_per_day", "max_concurrency", "tokens_per_day", "tokens_per_month"];
 // The limits the listing has a count for: [limit, usage period, counted field].
 const METERED = [
   ["requests_per_day", "today", "requests"],
@@ -337,12 +337,17 @@ function Usage({ item }) {
   if (limits.models && limits.models.length) chips.push(t("keys.chip.models", { models: limits.models.join(", ") }));
   if (!bars.length && !chips.length) chips.push(t("keys.chip.unlimited"));
   return html`<div class="keys-usage">
-    <div class="keys-today small">${t("keys.today", { requests: fmtNumber(today.requests || 0), tokens: fmtCompact(today.tokens || 0) })}</div>
-    ${bars.map(([limit, period, field]) => html`<div class="keys-meter">
-      <div class="keys-meter-label small muted">${t("keys.meter." + limit)}</div>
-      <${Meter} value=${(usage[period] && usage[period][field]) || 0} max=${limits[limit]}
-        format=${field === "tokens" ? fmtCompact : fmtNumber} label=${t("keys.meter.label", { name: item.name, what: t("keys.meter." + limit) })} />
-    </div>`)}
+    <div class="keys-today small">${t(today.requests === 1 ? "keys.today_one" : "keys.today", { requests: fmtNumber(today.requests || 0), tokens: fmtCompact(today.tokens || 0) })}</div>
+    ${bars.map(([limit, period, field]) => {
+      const used = (usage[period] && usage[period][field]) || 0;
+      const format = field === "tokens" ? fmtCompact : fmtNumber;
+      return html`<div class="keys-meter">
+        <div class="keys-meter-head"><span>${t("keys.meter." + limit)}</span>
+          <span class="keys-meter-value">${t("ui.of", { used: format(used), limit: format(limits[limit]) })}</span></div>
+        <${Meter} value=${used} max=${limits[limit]} showText=${false} format=${format}
+          label=${t("keys.meter.label", { name: item.name, what: t("keys.meter." + limit) })} />
+      </div>`;
+    })}
     ${chips.length > 0 && html`<div class="keys-chips">${chips.map((chip) => html`<span class="keys-chip">${chip}</span>`)}</div>`}
   </div>`;
 }
@@ -416,7 +421,11 @@ function KeyForm({ existing, onClose, onSaved }) {
   const [failure, setFailure] = useState(null);
   const [busy, setBusy] = useState(false);
   const groups = useAsync(() => api.get("/api/admin/groups").catch(() => ({ groups: [] })), []);
-  const set = (name) => (event) => setValues({ ...values, [name]: event.target.value });
+  // Editing a field clears what the API said about it.
+  const set = (name) => (event) => {
+    setValues({ ...values, [name]: event.target.value });
+    if (errors[name]) setErrors({ ...errors, [name]: undefined });
+  };
   const fields = ["name", "group", "expires", "models", ...NUMBER_LIMITS];
 
   async function submit(event) {
@@ -444,7 +453,7 @@ function KeyForm({ existing, onClose, onSaved }) {
   if (values.group && !groupNames.includes(values.group)) groupNames.push(values.group);
   const groupOptions = [["", t("keys.form.group_none")], ...groupNames.map((name) => [name, groups.data && !groups.data.groups.some((group) => group.name === name) ? t("keys.form.group_missing", { name }) : name])];
   const title = existing ? t("keys.form.edit_title", { name: existing.name }) : t("keys.form.create_title");
-  const number = (limit) => html`<${Field} label=${t("keys.form." + limit)} error=${errors[limit]}>
+  const number = (limit) => html`<${Field} label=${t("keys.form." + limit)} error=${errors[limit]} className=${"keys-limit-" + limit}>
     ${(ids) => html`<${Input} ...${ids} type="number" min="1" step="1" inputmode="numeric" name=${limit} placeholder=${t("keys.form.no_limit")}
       value=${values[limit]} onInput=${set(limit)} />`}
   <//>`;
@@ -456,11 +465,11 @@ function KeyForm({ existing, onClose, onSaved }) {
     <form id="keys-form" class="keys-form" onSubmit=${submit} noValidate>
       ${failure && html`<${ErrorNote} error=${failure} />`}
       <div class="grid grid-2">
-        <${Field} label=${t("keys.form.name")} hint=${t("keys.form.name_hint")} error=${errors.name}>
+        <${Field} label=${t("keys.form.name")} hint=${t("keys.form.name_hint")} error=${errors.name} className="keys-span">
           ${(ids) => html`<${Input} ...${ids} name="name" required maxLength="200" autocomplete="off" autofocus value=${values.name} onInput=${set("name")} />`}
         <//>
         <${Field} label=${t("keys.form.group")} hint=${t("keys.form.group_hint")} error=${errors.group}>
-          ${(ids) => html`<${Select} ...${ids} name="group" options=${groupOptions} value=${values.group} onChange=${(group) => setValues({ ...values, group })} />`}
+          ${(ids) => html`<${Select} ...${ids} name="group" options=${groupOptions} value=${values.group} onChange=${(group) => set("group")({ target: { value: group } })} />`}
         <//>
         <${Field} label=${t("keys.form.expires")} hint=${t("keys.form.expires_hint")} error=${errors.expires}>
           ${(ids) => html`<${Input} ...${ids} type="date" name="expires" value=${values.expires} onInput=${set("expires")} />`}
@@ -469,8 +478,8 @@ function KeyForm({ existing, onClose, onSaved }) {
       <fieldset class="keys-limits">
         <legend>${t("keys.form.limits")}</legend>
         <p class="muted small">${t("keys.form.limits_hint")}</p>
-        <div class="grid grid-3 keys-limit-grid">
-          ${NUMBER_LIMITS.map(number)}
+        <div class="keys-limit-grid">
+          ${FORM_ORDER.map(number)}
         </div>
         <${Field} label=${t("keys.form.models")} hint=${t("keys.form.models_hint")} error=${errors.models}>
           ${(ids) => html`<${Input} ...${ids} name="models" autocomplete="off" placeholder=${t("keys.form.models_placeholder")} value=${values.models} onInput=${set("models")} />`}

@@ -13,6 +13,13 @@ import pytest
 from tests.console.conftest import ADMIN_KEY, Console
 
 
+def settle(console: Console) -> None:
+    """Let the overview the sign-in landed on finish loading: leaving it half-loaded aborts its
+    module request, which the harness counts as a failed request."""
+    console.page.wait_for_selector("main h1")
+    console.page.wait_for_load_state("networkidle")
+
+
 def admin(console: Console, method: str, path: str) -> Any:
     request = urllib.request.Request(
         console.stack.base_url + path, headers={"x-api-key": ADMIN_KEY}, method=method
@@ -28,6 +35,7 @@ def ip_rate_limit(console: Console) -> Any:
 
 def test_block_a_network_and_set_the_rate_limit(console: Console) -> None:
     page = console.page
+    settle(console)
     console.open("addresses")
     page.get_by_text("Nothing is blocked").wait_for()
     console.check_accessibility()
@@ -59,6 +67,11 @@ def test_block_a_network_and_set_the_rate_limit(console: Console) -> None:
     page.get_by_text("120 per window").wait_for()
     setting = ip_rate_limit(console)
     assert setting["value"] == 120 and setting["origin"] == "runtime"
+    # A visitor, so the screenshot shows every part of the page.
+    openai.OpenAI(
+        base_url=console.stack.base_url + "/v1", api_key=console.stack.api_key, max_retries=0
+    ).models.list()
+    page.locator(".addresses-visitors tr", has_text="127.0.0.1").wait_for(timeout=20_000)
     console.check_accessibility()
     console.shoot("addresses")
     page.get_by_role("button", name="Use the configured value").click()
@@ -77,6 +90,7 @@ def test_a_visitor_is_listed_and_blocked_from_the_list(console: Console) -> None
         base_url=console.stack.base_url + "/v1", api_key=console.stack.api_key, max_retries=0
     )
     client.models.list()
+    settle(console)
     console.open("addresses")
     # The visitors writer adds counts every 2 s; the page polls every 10 s.
     visitor = page.locator(".addresses-visitors tr", has_text="127.0.0.1")
@@ -95,3 +109,7 @@ def test_a_visitor_is_listed_and_blocked_from_the_list(console: Console) -> None
     visitor.get_by_role("button", name="Unblock 127.0.0.1").click()
     page.get_by_text("127.0.0.1 is unblocked.").wait_for()
     client.models.list()
+
+    page.get_by_label("Language").first.select_option("zh-CN")
+    page.get_by_role("heading", name="最近访客").wait_for()
+    console.shoot("addresses-zh")

@@ -17,6 +17,13 @@ from tests.console.conftest import ADMIN_KEY, Console
 MODEL = "claude-sonnet-4-6"
 
 
+def settle(console: Console) -> None:
+    """Let the overview the sign-in landed on finish loading: leaving it half-loaded aborts its
+    module request, which the harness counts as a failed request."""
+    console.page.wait_for_selector("main h1")
+    console.page.wait_for_load_state("networkidle")
+
+
 def admin(console: Console, method: str, path: str, body: object | None = None) -> Any:
     """The operator API with the admin key, outside the browser."""
     request = urllib.request.Request(
@@ -31,7 +38,7 @@ def admin(console: Console, method: str, path: str, body: object | None = None) 
 
 def key_id(console: Console, name: str) -> int:
     keys = admin(console, "GET", "/api/admin/keys")["keys"]
-    return next(k["id"] for k in keys if k["name"] == name and not k["revoked"])
+    return int(next(k["id"] for k in keys if k["name"] == name and not k["revoked"]))
 
 
 def logs_of(console: Console, key: int) -> list[dict[str, Any]]:
@@ -39,7 +46,7 @@ def logs_of(console: Console, key: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
         query = urllib.parse.urlencode({"key_id": key})
-        rows = admin(console, "GET", f"/api/admin/logs?{query}")["rows"]
+        rows: list[dict[str, Any]] = admin(console, "GET", f"/api/admin/logs?{query}")["rows"]
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
@@ -62,14 +69,16 @@ def create_in_page(console: Console, name: str, fields: dict[str, str]) -> str:
     dialog.get_by_role("button", name="Create key").click()
     shown = page.get_by_role("dialog", name="Your new API key")
     shown.wait_for()
-    return shown.locator(".code-block code").inner_text().strip()
+    return str(shown.locator(".code-block code").inner_text()).strip()
 
 
 def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Console) -> None:
     page = console.page
+    settle(console)
     console.open("keys")
     page.get_by_text("No API keys yet").wait_for()
     console.check_accessibility()
+    console.shoot("keys-empty")
 
     # Create it; a refused value is shown next to its field.
     page.get_by_role("button", name="Create key").click()
@@ -136,6 +145,7 @@ def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
     credentials = admin(console, "GET", "/api/admin/credentials")["credentials"]
     ids = [credential["id"] for credential in credentials]
     admin(console, "PUT", "/api/admin/groups/team-a/credentials", {"ids": ids})
+    settle(console)
     console.open("keys")
     page.get_by_role("button", name="Create key").first.click()
     key = create_in_page(
@@ -178,6 +188,7 @@ def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
     create_in_page(console, "notebook", {})
     page.get_by_role("button", name="I have copied it").click()
     page.locator("tr", has_text="notebook").get_by_text("no limits").wait_for()
+    row.get_by_text("Today: 1 request ·").wait_for(timeout=15_000)
     console.check_accessibility()
     console.shoot("keys")
 
@@ -194,3 +205,9 @@ def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
         client.models.list()
     renewed = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=fresh, max_retries=0)
     assert chat(renewed)
+
+    # In Chinese, every string of the page is translated (the harness checks the tables).
+    page.get_by_label("Language").first.select_option("zh-CN")
+    page.get_by_role("button", name="创建密钥").wait_for()
+    page.locator("tr", has_text="ci-bot").get_by_text("启用中").wait_for()
+    console.shoot("keys-zh")

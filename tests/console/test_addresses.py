@@ -5,12 +5,28 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
 import pytest
 
 from tests.console.conftest import ADMIN_KEY, Console
+
+
+@pytest.fixture
+def sdk(console: Console) -> Iterator[Callable[[str], openai.OpenAI]]:
+    """openai SDK clients of the gateway with a given key, closed when the test ends."""
+    clients: list[openai.OpenAI] = []
+
+    def make(key: str) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def settle(console: Console) -> None:
@@ -33,7 +49,9 @@ def ip_rate_limit(console: Console) -> Any:
     return next(s for s in settings if s["key"] == "server.ip_rate_limit")
 
 
-def test_block_a_network_and_set_the_rate_limit(console: Console) -> None:
+def test_block_a_network_and_set_the_rate_limit(
+    console: Console, sdk: Callable[[str], openai.OpenAI]
+) -> None:
     page = console.page
     settle(console)
     console.open("addresses")
@@ -68,10 +86,10 @@ def test_block_a_network_and_set_the_rate_limit(console: Console) -> None:
     setting = ip_rate_limit(console)
     assert setting["value"] == 120 and setting["origin"] == "runtime"
     # A visitor, so the screenshot shows every part of the page.
-    openai.OpenAI(
-        base_url=console.stack.base_url + "/v1", api_key=console.stack.api_key, max_retries=0
-    ).models.list()
-    page.locator(".addresses-visitors tr", has_text="127.0.0.1").wait_for(timeout=20_000)
+    sdk(console.stack.api_key).models.list()
+    # The listing includes this instance's latest counts: choosing a period reloads it.
+    page.get_by_role("radio", name="Last hour").click()
+    page.locator(".addresses-visitors tr", has_text="127.0.0.1").wait_for(timeout=15_000)
     console.check_accessibility()
     console.shoot("addresses")
     page.get_by_role("button", name="Use the configured value").click()
@@ -84,17 +102,17 @@ def test_block_a_network_and_set_the_rate_limit(console: Console) -> None:
     assert admin(console, "GET", "/api/admin/ips")["blocked"] == []
 
 
-def test_a_visitor_is_listed_and_blocked_from_the_list(console: Console) -> None:
+def test_a_visitor_is_listed_and_blocked_from_the_list(
+    console: Console, sdk: Callable[[str], openai.OpenAI]
+) -> None:
     page = console.page
-    client = openai.OpenAI(
-        base_url=console.stack.base_url + "/v1", api_key=console.stack.api_key, max_retries=0
-    )
+    client = sdk(console.stack.api_key)
     client.models.list()
     settle(console)
     console.open("addresses")
-    # The visitors writer adds counts every 2 s; the page polls every 10 s.
+    # The listing includes this instance's latest counts, so the visitor shows at once.
     visitor = page.locator(".addresses-visitors tr", has_text="127.0.0.1")
-    visitor.wait_for(timeout=20_000)
+    visitor.wait_for(timeout=15_000)
 
     visitor.get_by_role("button", name="Block 127.0.0.1").click()
     dialog = page.get_by_role("dialog", name="Block 127.0.0.1")

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -15,6 +16,21 @@ import pytest
 from tests.console.conftest import ADMIN_KEY, Console
 
 MODEL = "claude-sonnet-4-6"
+
+
+@pytest.fixture
+def sdk(console: Console) -> Iterator[Callable[[str], openai.OpenAI]]:
+    """openai SDK clients of the gateway with a given key, closed when the test ends."""
+    clients: list[openai.OpenAI] = []
+
+    def make(key: str) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def settle(console: Console) -> None:
@@ -72,7 +88,9 @@ def create_in_page(console: Console, name: str, fields: dict[str, str]) -> str:
     return str(shown.locator(".code-block code").inner_text()).strip()
 
 
-def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Console) -> None:
+def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(
+    console: Console, sdk: Callable[[str], openai.OpenAI]
+) -> None:
     page = console.page
     settle(console)
     console.open("keys")
@@ -80,9 +98,16 @@ def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Con
     console.check_accessibility()
     console.shoot("keys-empty")
 
+    # The form opens and closes from the keyboard.
+    page.get_by_role("button", name="Create key").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Create an API key")
+    assert dialog.get_by_label("Name").evaluate("el => el === document.activeElement")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+
     # Create it; a refused value is shown next to its field.
     page.get_by_role("button", name="Create key").click()
-    dialog = page.get_by_role("dialog", name="Create an API key")
     dialog.get_by_label("Name").fill("alice")
     dialog.get_by_label("Requests per minute").fill("0")
     console.allow("/api/admin/keys", 400)
@@ -110,7 +135,7 @@ def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Con
     row.get_by_text("Today: 0 requests").wait_for()
 
     # Use it from the openai SDK: the row's usage moves, the logs have the request.
-    client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
+    client = sdk(key)
     assert chat(client)
     row.get_by_text("Today: 1 request ·").wait_for(timeout=15_000)
     number = key_id(console, "alice")
@@ -139,7 +164,9 @@ def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(console: Con
     page.get_by_text("No API keys yet").wait_for()
 
 
-def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
+def test_edit_disable_and_regenerate_a_key(
+    console: Console, sdk: Callable[[str], openai.OpenAI]
+) -> None:
     page = console.page
     admin(console, "POST", "/api/admin/groups", {"name": "team-a", "description": "Team A"})
     credentials = admin(console, "GET", "/api/admin/credentials")["credentials"]
@@ -154,7 +181,7 @@ def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
         {"Requests per day": "1000", "Tokens per day": "2000000", "Requests at a time": "4"},
     )
     page.get_by_role("button", name="I have copied it").click()
-    client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
+    client = sdk(key)
     assert chat(client)
 
     # Edit: a group, an expiry, a monthly token limit.
@@ -203,7 +230,7 @@ def test_edit_disable_and_regenerate_a_key(console: Console) -> None:
     shown.get_by_role("button", name="I have copied it").click()
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
-    renewed = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=fresh, max_retries=0)
+    renewed = sdk(fresh)
     assert chat(renewed)
 
     # In Chinese, every string of the page is translated (the harness checks the tables).

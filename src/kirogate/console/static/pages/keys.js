@@ -99,6 +99,7 @@ register({
     "keys.created.key": "The API key for {name}",
     "keys.created.how": "Clients send it as the x-api-key header or as Authorization: Bearer, to {base}/v1.",
     "keys.created.done": "I have copied it",
+    "keys.created.connect": "How to connect a client",
   },
   "zh-CN": {
     "keys.subtitle": "为每个人或每个应用各建一个密钥，各自有独立的限额、分组和用量。",
@@ -186,6 +187,7 @@ register({
     "keys.created.key": "{name} 的 API 密钥",
     "keys.created.how": "客户端可以通过 x-api-key 请求头或 Authorization: Bearer 发送它，地址为 {base}/v1。",
     "keys.created.done": "我已复制",
+    "keys.created.connect": "如何接入客户端",
   },
 });
 
@@ -495,7 +497,8 @@ function KeyForm({ existing, onClose, onSaved }) {
 function ShownKey({ shown, onClose }) {
   const title = shown && (shown.regenerated ? t("keys.regenerated.title", { name: shown.name }) : t("keys.created.title"));
   return html`<${Modal} open=${Boolean(shown)} title=${title || ""} onClose=${onClose}
-    footer=${html`<${Button} variant="primary" icon="check" onClick=${onClose}>${t("keys.created.done")}<//>`}>
+    footer=${html`<${Button} variant="ghost" onClick=${() => { onClose(); navigate("connect"); }}>${t("keys.created.connect")}<//>
+      <${Button} variant="primary" icon="check" onClick=${onClose}>${t("keys.created.done")}<//>`}>
     ${shown && html`<div class="keys-shown">
       <${Note} tone="warn">${t("keys.created.warning")}<//>
       <p class="keys-shown-name"><strong>${shown.name}</strong></p>

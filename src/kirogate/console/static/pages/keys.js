@@ -1,7 +1,7 @@
 // API keys: one client key per person or app, each with its own limits, group, expiry and usage.
 // A client of /api/admin/keys and /api/admin/groups (docs/keys.md, docs/groups.md).
 import { html, useState } from "../lib/preact.js";
-import { api } from "../lib/api.js";
+import { api, ROOT } from "../lib/api.js";
 import { t, register, fmtNumber, fmtCompact, fmtDate, fmtRelative } from "../lib/i18n.js";
 import { navigate, href } from "../lib/router.js";
 import {
@@ -503,7 +503,7 @@ function ShownKey({ shown, onClose }) {
       <${Note} tone="warn">${t("keys.created.warning")}<//>
       <p class="keys-shown-name"><strong>${shown.name}</strong></p>
       <${CodeBlock} text=${shown.key} label=${t("keys.created.key", { name: shown.name })} />
-      <p class="muted small">${t("keys.created.how", { base: window.location.origin })}</p>
+      <p class="muted small">${t("keys.created.how", { base: window.location.origin + ROOT })}</p>
     </div>`}
   <//>`;
 }

@@ -70,13 +70,10 @@ register({
     "logs.empty.filtered_text": "Widen the time range or clear a filter.",
     "logs.none": "none",
     "logs.credential_n": "#{id}",
-    "logs.tokens_value": "{input} in · {output} out",
     "logs.detail.title": "Request details",
-    "logs.detail.outcome": "Outcome",
     "logs.detail.timing": "Timing",
     "logs.detail.tokens": "Tokens",
     "logs.detail.route": "Who and where",
-    "logs.detail.finished": "Finished",
     "logs.detail.duration": "Duration",
     "logs.detail.ttft": "Time to first token",
     "logs.detail.upstream": "After the first token",
@@ -92,7 +89,6 @@ register({
     "logs.detail.model_sent": "Sent upstream as",
     "logs.detail.endpoint": "Endpoint",
     "logs.detail.error": "Error",
-    "logs.detail.error_type": "Kind",
     "logs.detail.bodies": "Bodies",
     "logs.detail.request_body": "Request",
     "logs.detail.response_body": "Response",
@@ -192,13 +188,10 @@ register({
     "logs.empty.filtered_text": "请扩大时间范围或清除某个筛选条件。",
     "logs.none": "无",
     "logs.credential_n": "#{id}",
-    "logs.tokens_value": "输入 {input} · 输出 {output}",
     "logs.detail.title": "请求详情",
-    "logs.detail.outcome": "结果",
     "logs.detail.timing": "耗时",
     "logs.detail.tokens": "Token",
     "logs.detail.route": "来源与去向",
-    "logs.detail.finished": "完成于",
     "logs.detail.duration": "总耗时",
     "logs.detail.ttft": "首 Token 时间",
     "logs.detail.upstream": "首 Token 之后",
@@ -214,7 +207,6 @@ register({
     "logs.detail.model_sent": "发往上游的模型",
     "logs.detail.endpoint": "端点",
     "logs.detail.error": "错误",
-    "logs.detail.error_type": "类型",
     "logs.detail.bodies": "请求体与响应体",
     "logs.detail.request_body": "请求",
     "logs.detail.response_body": "响应",
@@ -534,6 +526,8 @@ function mergeRows(previous, stored) {
 function Filters({ filters, onChange }) {
   const [keys, setKeys] = useState([]);
   const [credentials, setCredentials] = useState([]);
+  // On a phone the filters fold away behind a button (always shown on wider screens).
+  const [shown, setShown] = useState(false);
   useEffect(() => {
     // The pickers' choices; the filters still work (as plain values) if either list fails.
     api.get("/api/admin/keys").then((answer) => setKeys(answer.keys || []), () => setKeys([]));
@@ -559,8 +553,14 @@ function Filters({ filters, onChange }) {
   if (filters.endpoint && !ENDPOINTS.includes(filters.endpoint)) endpointOptions.push([filters.endpoint, filters.endpoint]);
   const rangeOptions = [["", t("logs.range.any")], ...Object.keys(RANGES).map((range) => [range, t(`logs.range.${range}`)]), ["custom", t("logs.range.custom")]];
 
-  return html`<section class="card logs-filters" aria-label=${t("logs.filters")}>
-    <div class="logs-filter-grid">
+  const active = FILTER_NAMES.filter((name) => filters[name] && name !== "since" && name !== "until").length;
+  return html`<section class=${"card logs-filters" + (shown ? " open" : "")} aria-label=${t("logs.filters")}>
+    <button type="button" class="btn btn-secondary logs-filter-toggle" aria-expanded=${shown ? "true" : "false"}
+      aria-controls="logs-filter-grid" onClick=${() => setShown(!shown)}>
+      <${Icon} name="filter" size=${16} /><span>${t("logs.filters")}</span>
+      ${active > 0 && html`<span class="badge badge-info">${active}</span>`}
+    </button>
+    <div class="logs-filter-grid" id="logs-filter-grid">
       <${Field} label=${t("logs.f.range")}>${(ids) => html`<${Select} ...${ids} options=${rangeOptions} value=${filters.range}
         onChange=${(range) => onChange({ range })} />`}<//>
       ${filters.range === "custom" && html`
@@ -624,7 +624,7 @@ function LogTable({ rows, fresh, onOpen, selected, empty }) {
       <thead><tr>
         <th scope="col">${t("logs.col.time")}</th>
         <th scope="col">${t("logs.col.status")}</th>
-        <th scope="col">${t("logs.col.endpoint")}</th>
+        <th scope="col" class="logs-mid">${t("logs.col.endpoint")}</th>
         <th scope="col">${t("logs.col.model")}</th>
         <th scope="col" class="logs-wide">${t("logs.col.key")}</th>
         <th scope="col" class="logs-wide">${t("logs.col.credential")}</th>
@@ -652,7 +652,7 @@ function LogRow({ row, onOpen, isFresh, isSelected }) {
       }}><${When} at=${row.at} /><span class="sr-only"> · ${t("logs.open")}</span></button>
     </td>
     <td class="nowrap"><${StatusBadge} status=${row.status} /> <span class="logs-status-words">${row.status >= 400 ? statusText(row.status) : ""}</span></td>
-    <td class="mono small nowrap">${row.endpoint}</td>
+    <td class="mono small nowrap logs-mid">${row.endpoint}</td>
     <td class="logs-model truncate" title=${row.model_sent && row.model_sent !== row.model ? `${row.model} → ${row.model_sent}` : row.model}>${row.model || html`<span class="muted">–</span>`}</td>
     <td class="logs-wide truncate">${key ?? html`<span class="muted">–</span>`}</td>
     <td class="logs-wide nowrap">${row.credential_id != null ? t("logs.credential_n", { id: row.credential_id }) : html`<span class="muted">–</span>`}</td>
@@ -705,10 +705,18 @@ function Detail({ row, rows, onClose }) {
   return html`<${Modal} open=${true} wide title=${t("logs.detail.title")} onClose=${onClose}>
     <div class="logs-detail">
       <div class="logs-detail-head">
-        <${StatusBadge} status=${shown.status} />
-        <strong>${statusText(shown.status)}</strong>
-        <span class="mono small">${shown.endpoint}</span>
-        <span class="muted small"><${When} at=${shown.at} /></span>
+        <div class="logs-detail-line">
+          <${StatusBadge} status=${shown.status} />
+          <strong>${statusText(shown.status)}</strong>
+          <span class="muted">·</span>
+          <time class="muted" datetime=${shown.at}>${fmtDate(shown.at, true)} (${fmtRelative(shown.at)})</time>
+        </div>
+        <div class="logs-detail-line">
+          <span class="mono small logs-chip" title=${t("logs.detail.endpoint")}>${shown.endpoint}</span>
+          ${shown.model && html`<span class="logs-chip" title=${t("logs.detail.model")}>${shown.model}</span>`}
+          ${shown.model_sent && shown.model_sent !== shown.model && html`<span class="muted" aria-hidden="true">→</span>
+            <span class="logs-chip" title=${t("logs.detail.model_sent")}><span class="sr-only">${t("logs.detail.model_sent")}: </span>${shown.model_sent}</span>`}
+        </div>
       </div>
       ${shown.id === undefined && html`<${Note}>${t("logs.detail.pending")}<//>`}
       ${detail.error && html`<${ErrorNote} error=${detail.error} />`}
@@ -721,7 +729,6 @@ function Detail({ row, rows, onClose }) {
       </div>`}
       <div class="logs-facts-grid">
         <${FactCard} title=${t("logs.detail.timing")} facts=${[
-          [t("logs.detail.finished"), fmtDate(shown.at, true)],
           [t("logs.detail.duration"), fmtDuration(shown.latency_ms)],
           [t("logs.detail.ttft"), fmtDuration(shown.ttft_ms)],
           [t("logs.detail.upstream"), shown.latency_ms != null && shown.ttft_ms != null ? fmtDuration(Math.max(0, shown.latency_ms - shown.ttft_ms)) : "–"],
@@ -731,8 +738,6 @@ function Detail({ row, rows, onClose }) {
           [t("logs.detail.input"), fmtNumber(shown.input_tokens)],
           [t("logs.detail.output"), fmtNumber(shown.output_tokens)],
           [t("logs.detail.total"), shown.input_tokens == null && shown.output_tokens == null ? "–" : fmtNumber((shown.input_tokens || 0) + (shown.output_tokens || 0))],
-          [t("logs.detail.model"), shown.model || "–"],
-          [t("logs.detail.model_sent"), shown.model_sent || "–"],
         ]} />
         <${FactCard} title=${t("logs.detail.route")} facts=${[
           [t("logs.detail.key"), keyText(shown)

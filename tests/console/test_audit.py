@@ -39,7 +39,10 @@ def changes(console_stack: LiveStack) -> None:
     assert admin(console_stack, "POST", "/api/admin/groups", {"name": "team-a"}) == 201
     assert admin(console_stack, "PATCH", "/api/admin/groups/team-a", {"description": "A"}) == 200
     assert admin(console_stack, "POST", "/api/admin/groups", {"name": "team-a"}) == 400
-    assert admin(console_stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": False}) == 200
+    assert (
+        admin(console_stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": False})
+        == 200
+    )
 
 
 def entry(console: Console, action: str) -> Any:
@@ -47,7 +50,6 @@ def entry(console: Console, action: str) -> Any:
 
 
 def test_changes_are_listed_with_who_what_and_result(console: Console, changes: None) -> None:
-    page = console.page
     console.open("audit")
     created = entry(console, "create_group")
     created.first.wait_for()
@@ -69,9 +71,7 @@ def test_changes_are_listed_with_who_what_and_result(console: Console, changes: 
     console.shoot("audit")
 
 
-def test_filters_narrow_the_trail_and_stay_in_the_address(
-    console: Console, changes: None
-) -> None:
+def test_filters_narrow_the_trail_and_stay_in_the_address(console: Console, changes: None) -> None:
     page = console.page
     console.open("audit")
     entry(console, "console.sign_in").first.wait_for()
@@ -83,8 +83,8 @@ def test_filters_narrow_the_trail_and_stay_in_the_address(
     page.get_by_role("button", name="Clear filters").click()
     page.get_by_label("Who").select_option("admin-key")
     page.wait_for_url(re.compile(r"actor=admin-key"))
+    entry(console, "console.sign_in").first.wait_for(state="detached")
     entry(console, "update_group").wait_for()
-    assert entry(console, "console.sign_in").count() == 0
 
     # Linked to directly, with a target.
     page.goto(console.url("audit") + "?target=team-a")
@@ -95,3 +95,9 @@ def test_filters_narrow_the_trail_and_stay_in_the_address(
     page.goto(console.url("audit") + "?action=delete_group")
     page.get_by_text("No entry matches these filters").wait_for()
     console.check_accessibility()
+
+    # In Chinese: the actions in words too.
+    page.goto(console.url("audit"))
+    page.get_by_label("Language").first.select_option("zh-CN")
+    entry(console, "console.sign_in").first.get_by_text("登录了控制台").wait_for()
+    assert "创建了分组" in entry(console, "create_group").first.inner_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -46,8 +47,6 @@ def ask(stack: LiveStack, model: str = MODEL, text: str = "hello") -> tuple[int,
 
 def logged(stack: LiveStack, request_id: str) -> None:
     """Wait until the background writer has stored the request (it flushes every second)."""
-    import time
-
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         request = urllib.request.Request(

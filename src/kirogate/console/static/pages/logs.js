@@ -61,6 +61,7 @@ register({
     "logs.open": "details",
     "logs.more": "Show older requests",
     "logs.end": "That is every matching request.",
+    "logs.trimmed": "The newest {count} are kept while live; refresh to page through older ones.",
     "logs.shown": "{count} requests shown",
     "logs.writing": "being written…",
     "logs.empty.title": "No requests yet",
@@ -179,6 +180,7 @@ register({
     "logs.open": "详情",
     "logs.more": "显示更早的请求",
     "logs.end": "所有匹配的请求都已显示。",
+    "logs.trimmed": "实时模式下只保留最新的 {count} 条；刷新后可继续向前翻页。",
     "logs.shown": "已显示 {count} 个请求",
     "logs.writing": "正在写入…",
     "logs.empty.title": "还没有请求",
@@ -369,7 +371,7 @@ function keyText(row) {
 export default function LogsPage({ query }) {
   const filters = useMemo(() => readFilters(query), [query.toString()]);
   const filterKey = JSON.stringify(filters);
-  const [state, setState] = useState({ rows: [], cursor: null, loading: true, error: null, more: false });
+  const [state, setState] = useState({ rows: [], cursor: null, loading: true, error: null, more: false, trimmed: false });
   const [fresh, setFresh] = useState(() => new Set());
   const [liveOn, setLiveOn] = useState(true);
   // Set at the click itself: an event already on its way is dropped once paused.
@@ -387,7 +389,7 @@ export default function LogsPage({ query }) {
     try {
       const page = await api.get("/api/admin/logs", { ...apiQuery(filters), limit: PAGE_SIZE });
       if (mine !== generation.current) return;
-      setState({ rows: page.rows, cursor: page.next_cursor, loading: false, error: null, more: false });
+      setState({ rows: page.rows, cursor: page.next_cursor, loading: false, error: null, more: false, trimmed: false });
       setFresh(new Set());
     } catch (error) {
       if (mine === generation.current) setState((previous) => ({ ...previous, loading: false, error }));
@@ -451,7 +453,7 @@ export default function LogsPage({ query }) {
           <span class="muted small">${t("logs.shown", { count: fmtNumber(state.rows.length) })}</span>
           ${state.cursor
             ? html`<${Button} size="sm" busy=${state.more} onClick=${loadMore}>${t("logs.more")}<//>`
-            : html`<span class="muted small">${t("logs.end")}</span>`}
+            : html`<span class="muted small">${t(state.trimmed ? "logs.trimmed" : "logs.end", { count: fmtNumber(MAX_LIVE_ROWS) })}</span>`}
         </div>`}`}
     <//>
     <${Detail} row=${open} rows=${state.rows} onClose=${() => setOpen(null)} />
@@ -481,12 +483,6 @@ function useLive(liveOn, liveRef, filters, filterKey, generation, setState, setF
         pending = merged.filter((row) => row.id === undefined).length;
         return { ...previous, rows: merged };
       });
-      setFresh((previous) => {
-        const next = new Set(previous);
-        const stored = new Set(page.rows.map((row) => row.request_id));
-        for (const id of stored) if (next.has("r:" + id)) next.add(id);
-        return next;
-      });
       // The writer flushes every second: look again a little later for rows not there yet.
       if (pending && ++tries < 4) timer = setTimeout(settle, 1500);
     }
@@ -497,13 +493,19 @@ function useLive(liveOn, liveRef, filters, filterKey, generation, setState, setF
       if (typeof row.at === "number") row.at = new Date(row.at * 1000).toISOString();
       if (!passes(filters, row)) return;
       setState((previous) => {
-        if (previous.rows.some((known) => known.request_id === row.request_id)) return previous;
-        return { ...previous, rows: [row, ...previous.rows].slice(0, MAX_LIVE_ROWS) };
+        if (previous.rows.some((known) => known.id === undefined && known.request_id === row.request_id)) return previous;
+        const rows = [row, ...previous.rows];
+        // A page left open on a busy gateway keeps the newest rows only; paging on from a cut
+        // list would skip rows, so older ones are then reached through a refresh.
+        if (rows.length <= MAX_LIVE_ROWS) return { ...previous, rows };
+        return { ...previous, rows: rows.slice(0, MAX_LIVE_ROWS), cursor: null, trimmed: true };
       });
-      setFresh((previous) => new Set(previous).add("r:" + row.request_id).add(row.request_id));
-      tries = 0;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(settle, 1200);
+      setFresh((previous) => new Set(previous).add(row.request_id));
+      // Throttled, not debounced: under steady traffic the stored rows still follow.
+      if (!timer) {
+        tries = 0;
+        timer = setTimeout(settle, 1200);
+      }
     });
     return () => {
       close();
@@ -611,6 +613,8 @@ function EmptyLogs({ filtered, onClear }) {
 
 // ---- the table
 
+// A stored row by its id; a live row not stored yet by its request id (a client may send its
+// own x-request-id, so that alone does not tell stored rows apart).
 function rowId(row) {
   return row.id !== undefined ? row.id : "r:" + row.request_id;
 }
@@ -668,7 +672,7 @@ function LogRow({ row, onOpen, isFresh, isSelected }) {
 
 function Detail({ row, rows, onClose }) {
   // A row that came from the live feed gets its stored twin (with an id) when that arrives.
-  const current = row && row.id === undefined ? rows.find((item) => item.request_id === row.request_id) || row : row;
+  const current = row && row.id === undefined ? rows.find((item) => item.request_id === row.request_id && item.id !== undefined) || row : row;
   const id = current ? current.id : undefined;
   const [detail, setDetail] = useState({ data: null, error: null, loading: false });
   const [bodiesOn, setBodiesOn] = useState(null);

@@ -60,6 +60,7 @@ def test_changes_are_listed_with_who_what_and_result(console: Console, changes: 
     assert "Done" in done.inner_text()
     assert "team-a" in done.locator(".audit-detail").inner_text()  # a key/value list, no JSON
     assert "Refused" in refused.inner_text() and "400" in refused.inner_text()
+    assert "Invalid input" in refused.locator(".audit-detail").inner_text()
     assert "Group team-a" in entry(console, "update_group").inner_text()
     switched = entry(console, "set_disabled").inner_text()
     assert "Enabled a credential" in switched and "Credential #1" in switched

@@ -71,6 +71,20 @@ const DETAIL = {
   added: ["Added", "已添加"], duplicates: ["Duplicates", "重复"], failed: ["Failed", "失败"],
 };
 
+// A refusal's error, named by its class in the record: said in words.
+const ERRORS = {
+  InvalidRequest: ["Invalid input", "输入无效"],
+  NotFound: ["Not found", "未找到"],
+  PermissionDenied: ["Not allowed", "不允许"],
+  RateLimited: ["Too many requests", "请求过多"],
+  RequestTooLarge: ["Too large", "内容过大"],
+  BodyTooLarge: ["Too large", "内容过大"],
+  StoreUnavailable: ["Database unavailable", "数据库不可用"],
+  StoreLockTimeout: ["Database busy", "数据库繁忙"],
+  LoginFailed: ["Login failed", "登录失败"],
+  InternalError: ["Internal error", "内部错误"],
+};
+
 // The path parameter a target stands for, by the name in the route's template.
 const TARGETS = {
   credential_id: ["Credential #{target}", "凭证 #{target}"],
@@ -96,12 +110,14 @@ function table(source, prefix) {
 const actionStrings = table(ACTIONS, "audit.a");
 const detailStrings = table(DETAIL, "audit.d");
 const targetStrings = table(TARGETS, "audit.t");
+const errorStrings = table(ERRORS, "audit.e");
 
 register({
   en: {
     ...actionStrings.en,
     ...detailStrings.en,
     ...targetStrings.en,
+    ...errorStrings.en,
     "audit.disabled_on": "Disabled a credential",
     "audit.disabled_off": "Enabled a credential",
     "audit.subtitle": "Every change made through the admin API or this console: who, what, when and from where.",
@@ -148,6 +164,7 @@ register({
     ...actionStrings.zh,
     ...detailStrings.zh,
     ...targetStrings.zh,
+    ...errorStrings.zh,
     "audit.disabled_on": "停用了凭证",
     "audit.disabled_off": "启用了凭证",
     "audit.subtitle": "通过管理 API 或本控制台所做的每一项变更：谁、做了什么、何时、从哪里。",
@@ -399,7 +416,8 @@ function AuditRow({ item }) {
       ${target && html`<div class="audit-target-narrow muted small">${target}</div>`}
       ${detail.length > 0 && html`<dl class="audit-detail">
         ${detail.map(([key, value]) => html`<div class=${key === "error" ? "audit-detail-error" : ""}>
-          <dt>${key in DETAIL ? t(`audit.d.${key}`) : key}</dt><dd>${detailValue(value)}</dd>
+          <dt>${key in DETAIL ? t(`audit.d.${key}`) : key}</dt>
+          <dd>${key === "error" && value in ERRORS ? t(`audit.e.${value}`) : detailValue(value)}</dd>
         </div>`)}
       </dl>`}
     </td>

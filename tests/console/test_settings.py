@@ -61,6 +61,12 @@ def open_settings(console: Console, tab: str) -> None:
     console.page.wait_for_selector("[role=tab][aria-selected=true]")
 
 
+def shoot(console: Console, name: str) -> None:
+    """Screenshots without the notices of what the test just did on top of the page."""
+    console.page.evaluate("document.querySelectorAll('.toast button').forEach(b => b.click())")
+    console.shoot(name)
+
+
 def origin(console: Console, key: str) -> str:
     """The origin badge's visible words (its screen-reader prefix left out)."""
     return str(row(console, key).locator(".settings-origin .badge").evaluate("b => b.lastChild.textContent"))
@@ -107,7 +113,7 @@ def test_change_settings_and_see_them_after_a_restart(console: Console, console_
     open_section(console, "Console")
     assert row(console, "console.announcement").get_by_label("Announcement", exact=True).input_value() == text
     console.check_accessibility()
-    console.shoot("settings")
+    shoot(console, "settings")
 
 
 def test_a_bad_value_is_shown_under_its_field(console: Console) -> None:
@@ -139,7 +145,7 @@ def test_a_bad_value_is_shown_under_its_field(console: Console) -> None:
     page.get_by_role("button", name="Resolve").click()
     page.get_by_text("team-fast → claude-haiku-4.5").wait_for()
     console.check_accessibility()
-    console.shoot("settings-models")
+    shoot(console, "settings-models")
 
 
 def test_reset_returns_the_configured_value(console: Console) -> None:
@@ -158,6 +164,7 @@ def test_reset_returns_the_configured_value(console: Console) -> None:
     keep.locator(".badge", has_text="Command line").wait_for()
     assert keep.get_by_label("Turns kept verbatim", exact=True).input_value() == "4"
     assert keep.get_by_role("button", name=re.compile("^Reset")).count() == 0
+    shoot(console, "settings-compression")
     # A switch: turned on, saved, reset to its default.
     switch = row(console, "compression.enabled").get_by_role("switch", name="Context compression")
     switch.click()
@@ -210,7 +217,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.get_by_role("switch", name="Enable webhook ops").click()
     page.get_by_text("ops is off.").wait_for()
     console.check_accessibility()
-    console.shoot("settings-alerts")
+    shoot(console, "settings-alerts")
     page.get_by_role("button", name="Delete webhook ops").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("No webhooks yet").wait_for()
@@ -245,7 +252,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.get_by_text("Members of team-a saved.").wait_for()
     page.locator("#settings-panel table").get_by_text("#1").wait_for()
     console.check_accessibility()
-    console.shoot("settings-groups")
+    shoot(console, "settings-groups")
     page.get_by_role("button", name="Delete group team-a").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("No credential groups yet").wait_for()
@@ -258,3 +265,4 @@ def test_the_page_in_chinese(console: Console) -> None:
     page.wait_for_selector("#settings-panel h2:text-is('号池')")
     row(console, "pool.queue_timeout").get_by_text("所有凭证都忙时").wait_for()
     console.check_accessibility()
+    shoot(console, "settings-zh")

@@ -66,6 +66,16 @@ const CHOICES = {
   sticky: ["Sticky", "固定"],
 };
 
+// Examples in empty fields (values, so the same in every language).
+const PLACEHOLDERS = {
+  "models.aliases": "team-fast = claude-haiku-4.5",
+  "models.overrides": "gpt-4* = claude-sonnet-4.5",
+  "models.hidden": "claude-opus-4-7\nminimax-*",
+  "models.fallback": "claude-sonnet-4.5",
+  "models.forced": "claude-sonnet-4.5",
+  "upstream.proxy_url": "socks5://10.0.0.5:1080",
+};
+
 const EVENTS = ["credential_disabled", "quota_exhausted", "refresh_failing", "all_unusable", "key_limit"];
 
 const en = {
@@ -556,6 +566,20 @@ const rowsOf = (rows, group) => rows.filter((row) => row.group === group);
 function SectionNav({ runtime, value, onChange, dirty }) {
   const all = [...runtime, ...RESOURCES];
   const refs = useRef({});
+  const list = useRef(null);
+  // On a phone the list scrolls sideways: bring the chosen section into view (not the page).
+  useEffect(() => {
+    const reveal = () => {
+      const nav = list.current;
+      const tab = refs.current[value];
+      if (!nav || !tab || nav.scrollWidth <= nav.clientWidth) return;
+      const left = tab.offsetLeft - nav.offsetLeft;
+      if (left < nav.scrollLeft || left + tab.offsetWidth > nav.scrollLeft + nav.clientWidth) nav.scrollLeft = left - 16;
+    };
+    reveal();
+    window.addEventListener("resize", reveal);
+    return () => window.removeEventListener("resize", reveal);
+  }, [value]);
   function onKey(event) {
     const index = all.indexOf(value);
     const moves = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 };
@@ -575,7 +599,7 @@ function SectionNav({ runtime, value, onChange, dirty }) {
     <span>${sectionTitle(name)}</span>
     ${dirty.has(name) && html`<span class="settings-dot" title=${t("settings.unsaved_dot")}><span class="sr-only">${t("settings.unsaved_dot")}</span></span>`}
   </button>`;
-  return html`<div class="settings-nav" role="tablist" aria-orientation="vertical" aria-label=${t("settings.nav")}>
+  return html`<div class="settings-nav" role="tablist" ref=${list} aria-orientation="vertical" aria-label=${t("settings.nav")}>
     <div class="settings-nav-label" aria-hidden="true">${t("settings.nav.runtime")}</div>
     ${runtime.map(item)}
     <div class="settings-nav-label" aria-hidden="true">${t("settings.nav.resources")}</div>
@@ -611,7 +635,7 @@ function Control({ row, ids, draft, onDraft, readOnly }) {
     case "table":
     case "list":
       return html`<${TextArea} ...${ids} class="input textarea mono" rows="4" spellcheck="false" value=${draft}
-        onInput=${set} readOnly=${readOnly} placeholder=${row.type === "table" ? "team-fast = claude-haiku-4-5" : "claude-opus-4-7\nminimax-*"} />`;
+        onInput=${set} readOnly=${readOnly} placeholder=${PLACEHOLDERS[row.key] || ""} />`;
     case "integer":
       return html`<div class="settings-number"><${Input} ...${ids} type="number" inputmode="numeric" step="1"
         min=${row.minimum} max=${row.maximum} value=${draft} onInput=${set} readOnly=${readOnly} /></div>`;
@@ -628,7 +652,7 @@ function Control({ row, ids, draft, onDraft, readOnly }) {
       }
       return html`<${Input} ...${ids} type="text" spellcheck="false" value=${draft} onInput=${set} readOnly=${readOnly}
         inputmode=${["number", "bytes"].includes(row.type) ? "decimal" : undefined}
-        placeholder=${row.type === "url" ? "socks5://10.0.0.5:1080" : undefined} />`;
+        placeholder=${PLACEHOLDERS[row.key]} />`;
   }
 }
 
@@ -664,7 +688,7 @@ function SettingRow({ row, draft, dirty, error, onDraft, onReset }) {
       </div>
       <div class="settings-row-foot">
         <span class="small muted">${t("settings.default_is", { value: shown(row, row.default) })}</span>
-        ${row.origin === "runtime" && !readOnly && html`<${Button} size="sm" variant="ghost" icon="return"
+        ${row.origin === "runtime" && !readOnly && html`<${Button} size="sm" variant="ghost" icon="refresh"
           aria-label=${t("settings.reset_label", { key: row.key })} onClick=${onReset}>${t("settings.reset")}<//>`}
       </div>
       ${row.key === "console.announcement" && String(draft).trim() && html`<div class="settings-preview" aria-label=${t("settings.preview")} role="note">
@@ -778,11 +802,12 @@ function ModelResolver() {
   return html`<${Card} title=${t("settings.resolve.title")} className="settings-resolver"
     subtitle=${models.length ? t("settings.models.count", { count: fmtNumber(models.length), hidden: fmtNumber(models.filter((model) => model.hidden).length) }) : null}>
     <form class="toolbar" onSubmit=${resolve}>
-      <${Field} label=${t("settings.resolve.label")} hint=${t("settings.resolve.hint")} className="settings-grow">
+      <${Field} label=${t("settings.resolve.label")} className="settings-grow">
         ${(ids) => html`<${Input} ...${ids} value=${name} placeholder="gpt-4o" spellcheck="false" onInput=${(event) => setName(event.target.value)} />`}
       <//>
       <${Button} type="submit" icon="search" busy=${busy}>${t("settings.resolve.submit")}<//>
     </form>
+    <p class="small muted">${t("settings.resolve.hint")}</p>
     <div aria-live="polite">
       ${found && html`<div class="settings-resolved">
         <span class="mono">${t("settings.resolve.result", { name: found.name, target: found.upstream_id })}</span>

@@ -69,7 +69,13 @@ def shoot(console: Console, name: str) -> None:
 
 def origin(console: Console, key: str) -> str:
     """The origin badge's visible words (its screen-reader prefix left out)."""
-    return str(row(console, key).locator(".settings-origin .badge").evaluate("b => b.lastChild.textContent"))
+    badge = row(console, key).locator(".settings-origin .badge")
+    return str(badge.evaluate("b => b.lastChild.textContent"))
+
+
+def control(console: Console, key: str, label: str) -> Any:
+    """The field of setting ``key``, found by its label (exactly: a reset button names the key)."""
+    return row(console, key).get_by_label(label, exact=True)
 
 
 def open_section(console: Console, name: str) -> None:
@@ -87,7 +93,7 @@ def test_change_settings_and_see_them_after_a_restart(console: Console, console_
     attempts = row(console, "pool.max_attempts")
     assert origin(console, "pool.max_attempts") == "Default"
     attempts.get_by_label("Attempts per request", exact=True).fill("5")
-    row(console, "pool.mode").get_by_label("Pool mode", exact=True).select_option("round_robin")
+    control(console, "pool.mode", "Pool mode").select_option("round_robin")
     page.get_by_text("2 unsaved change(s)").wait_for()
     assert page.get_by_role("tab", name=re.compile("Console")).count() == 1
     page.get_by_role("button", name="Save changes").click()
@@ -96,7 +102,7 @@ def test_change_settings_and_see_them_after_a_restart(console: Console, console_
     # The announcement, with its preview; the shell's banner shows it at once.
     open_section(console, "Console")
     text = "Maintenance tonight at 22:00 UTC"
-    row(console, "console.announcement").get_by_label("Announcement", exact=True).fill(text)
+    control(console, "console.announcement", "Announcement").fill(text)
     page.get_by_role("note", name="Preview").get_by_text(text).wait_for()
     page.get_by_role("button", name="Save changes").click()
     page.get_by_text("Saved: console.announcement").wait_for()
@@ -108,10 +114,10 @@ def test_change_settings_and_see_them_after_a_restart(console: Console, console_
     attempts = row(console, "pool.max_attempts")
     assert attempts.get_by_label("Attempts per request", exact=True).input_value() == "5"
     assert origin(console, "pool.max_attempts") == "Set here"
-    assert row(console, "pool.mode").get_by_label("Pool mode", exact=True).input_value() == "round_robin"
+    assert control(console, "pool.mode", "Pool mode").input_value() == "round_robin"
     page.locator(".announcement").get_by_text(text).wait_for()
     open_section(console, "Console")
-    assert row(console, "console.announcement").get_by_label("Announcement", exact=True).input_value() == text
+    assert control(console, "console.announcement", "Announcement").input_value() == text
     console.check_accessibility()
     shoot(console, "settings")
 
@@ -125,7 +131,10 @@ def test_a_bad_value_is_shown_under_its_field(console: Console) -> None:
     field.get_by_label("Compress above (tokens)", exact=True).fill("-3")
     page.get_by_role("button", name="Save changes").click()
     field.locator(".error-text").get_by_text("-3 is too small").wait_for()
-    assert field.get_by_label("Compress above (tokens)", exact=True).get_attribute("aria-invalid") == "true"
+    assert (
+        field.get_by_label("Compress above (tokens)", exact=True).get_attribute("aria-invalid")
+        == "true"
+    )
     # Nothing was saved; typing again clears the message, and Discard drops the edit.
     field.get_by_label("Compress above (tokens)", exact=True).fill("50000")
     assert field.locator(".error-text").count() == 0
@@ -183,7 +192,7 @@ def test_sections_are_keyboard_tabs_and_unsaved_edits_are_marked(console: Consol
     page = console.page
     open_settings(console, "upstream")
     page.wait_for_selector("#settings-panel h2:text-is('Upstream')")
-    row(console, "upstream.first_token_timeout").get_by_label("First token timeout", exact=True).fill("5m")
+    control(console, "upstream.first_token_timeout", "First token timeout").fill("5m")
     row(console, "upstream.first_token_timeout").get_by_text("= 5 min").wait_for()
     page.get_by_role("tab", name=re.compile("^Upstream")).focus()
     page.keyboard.press("ArrowDown")
@@ -193,7 +202,10 @@ def test_sections_are_keyboard_tabs_and_unsaved_edits_are_marked(console: Consol
     upstream = page.get_by_role("tab", name=re.compile("^Upstream"))
     assert "unsaved changes" in upstream.inner_text()
     upstream.click()
-    assert row(console, "upstream.first_token_timeout").get_by_label("First token timeout", exact=True).input_value() == "5m"
+    assert (
+        control(console, "upstream.first_token_timeout", "First token timeout").input_value()
+        == "5m"
+    )
     console.check_accessibility()
 
 

@@ -137,6 +137,7 @@ const en = {
   "settings.empty_resets": "Leave it empty to go back to the configured value.",
   "settings.announcement_hint": "Shown at the top of every console page for everyone signed in. Leave it empty to remove it.",
   "settings.preview": "Preview",
+  "settings.example": "e.g. {value}",
   "settings.on": "On",
   "settings.off": "Off",
   "settings.duration": "= {text}",
@@ -313,6 +314,7 @@ const zh = {
   "settings.empty_resets": "留空即恢复为配置的值。",
   "settings.announcement_hint": "显示在每个控制台页面的顶部，所有登录的人都能看到。留空即移除。",
   "settings.preview": "预览",
+  "settings.example": "例如 {value}",
   "settings.on": "开",
   "settings.off": "关",
   "settings.duration": "= {text}",
@@ -652,7 +654,7 @@ function Control({ row, ids, draft, onDraft, readOnly }) {
       }
       return html`<${Input} ...${ids} type="text" spellcheck="false" value=${draft} onInput=${set} readOnly=${readOnly}
         inputmode=${["number", "bytes"].includes(row.type) ? "decimal" : undefined}
-        placeholder=${PLACEHOLDERS[row.key]} />`;
+        placeholder=${row.key in PLACEHOLDERS ? t("settings.example", { value: PLACEHOLDERS[row.key] }) : undefined} />`;
   }
 }
 

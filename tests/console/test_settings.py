@@ -246,6 +246,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.get_by_role("button", name="Test proxy office").click()
     page.get_by_text("office did not reach the upstream").wait_for()
     console.check_accessibility()
+    shoot(console, "settings-proxies")
     page.get_by_role("button", name="Delete proxy office").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("No proxies yet").wait_for()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -286,14 +287,28 @@ def test_empty_pool_says_how_to_add_one(console: Console) -> None:
     assert dialog.get_by_role("tab", name="Paste JSON").get_attribute("aria-selected") == "true"
 
 
-def test_the_page_with_credentials(console: Console) -> None:
+def test_the_page_with_credentials_filters_by_state_and_group(console: Console) -> None:
     stack, page = console.stack, console.page
-    seed(stack, "alice@example.com", "bob@example.com", "carol@example.com")
+    ids = seed(stack, "alice@example.com", "bob@example.com", "carol@example.com")
+    seed(stack, "dead@example.com", tag="revoked")
+    admin(stack, "POST", "/groups", {"name": "team-a", "description": "Team A"})
+    admin(stack, "PUT", "/groups/team-a/credentials", {"ids": ids[:2]})
+    job = admin(stack, "POST", "/credentials/verify", {"all": True})
+    deadline = time.monotonic() + 15
+    while admin(stack, "GET", f"/jobs/{job['jobId']}")["status"] != "done":
+        assert time.monotonic() < deadline, "the verify job did not finish"
+        time.sleep(0.1)
     console.open("credentials")
-    page.get_by_role("main").get_by_text("carol@example.com", exact=True).wait_for()
+    main = page.get_by_role("main")
+    main.get_by_text("carol@example.com", exact=True).wait_for()
     page.get_by_label("State").select_option("disabled")
-    page.get_by_role("main").get_by_text("carol@example.com", exact=True).wait_for(state="detached")
+    main.get_by_text("carol@example.com", exact=True).wait_for(state="detached")
+    main.get_by_text("dead@example.com", exact=True).wait_for()
     page.get_by_label("State").select_option("")
-    page.get_by_role("main").get_by_text("carol@example.com", exact=True).wait_for()
+    page.get_by_label("Group").select_option("team-a")
+    main.get_by_text("carol@example.com", exact=True).wait_for(state="detached")
+    main.get_by_text("bob@example.com", exact=True).wait_for()
+    page.get_by_label("Group").select_option("")
+    main.get_by_text("carol@example.com", exact=True).wait_for()
     console.check_accessibility()
     console.shoot("credentials")

@@ -42,6 +42,7 @@ register({
     "credentials.col.state": "State",
     "credentials.col.method": "Method",
     "credentials.col.region": "Region",
+    "credentials.col.method_region": "Method · region",
     "credentials.col.priority": "Priority",
     "credentials.col.balance": "Balance",
     "credentials.col.expiry": "Token expires",
@@ -149,6 +150,7 @@ register({
     "credentials.col.state": "状态",
     "credentials.col.method": "登录方式",
     "credentials.col.region": "区域",
+    "credentials.col.method_region": "登录方式 · 区域",
     "credentials.col.priority": "优先级",
     "credentials.col.balance": "余额",
     "credentials.col.expiry": "令牌到期",
@@ -340,8 +342,12 @@ function CredentialTable({ rows, selected, onSelect, onSelectAll, onToggle, onMa
     },
     { key: "account", label: t("credentials.col.account"), render: (row) => html`<${Account} row=${row} />` },
     { key: "state", label: t("credentials.col.state"), render: (row) => html`<${StateBadge} row=${row} />` },
-    { key: "method", label: t("credentials.col.method"), className: "nowrap", render: methodOf },
-    { key: "region", label: t("credentials.col.region"), className: "nowrap", render: regionOf },
+    {
+      key: "method",
+      label: t("credentials.col.method_region"),
+      className: "nowrap",
+      render: (row) => html`<div class="cred-method"><span>${methodOf(row)}</span><span class="muted small">${regionOf(row)}</span></div>`,
+    },
     { key: "priority", label: t("credentials.col.priority"), align: "right", render: (row) => fmtNumber(row.priority) },
     { key: "balance", label: t("credentials.col.balance"), render: (row) => html`<${Balance} row=${row} />` },
     { key: "expiry", label: t("credentials.col.expiry"), className: "nowrap", render: (row) => html`<${Expiry} row=${row} />` },
@@ -375,8 +381,8 @@ function CredentialCards({ rows, selected, onSelect, onToggle, onManage }) {
         <div><dt>${t("credentials.col.priority")}</dt><dd>${fmtNumber(row.priority)}</dd></div>
         <div><dt>${t("credentials.col.expiry")}</dt><dd><${Expiry} row=${row} /></dd></div>
       </dl>
-      <${Balance} row=${row} />
-      ${row.lastError && html`<${LastError} row=${row} />`}
+      <div class="cred-card-wide"><span class="cred-fact-label">${t("credentials.col.balance")}</span><${Balance} row=${row} /></div>
+      ${row.lastError && html`<div class="cred-card-wide"><span class="cred-fact-label">${t("credentials.col.error")}</span><${LastError} row=${row} /></div>`}
       <${Button} size="sm" onClick=${() => onManage(row.id)} aria-label=${t("credentials.manage_for", { name: nameOf(row) })}>${t("credentials.manage")}<//>
     </li>`)}
   </ul>`;

@@ -2,9 +2,9 @@
 // credential), and the export, downloaded as a file (with secrets only after a confirmation).
 import { html, useState, useEffect } from "../lib/preact.js";
 import { api } from "../lib/api.js";
-import { t, register, fmtNumber, fmtDuration } from "../lib/i18n.js";
+import { t, register, fmtNumber, fmtPercent, fmtDuration } from "../lib/i18n.js";
 import { Icon } from "../lib/icons.js";
-import { Modal, Meter, Badge, Button, Table, ErrorNote, Spinner, confirmAction, toast } from "../lib/ui.js";
+import { Modal, Badge, Button, Table, ErrorNote, Spinner, confirmAction, toast } from "../lib/ui.js";
 
 register({
   en: {
@@ -109,6 +109,17 @@ function useVerifyJob(target, onDone) {
   return { job, error };
 }
 
+// A progress bar in the accent colour (the shared Meter turns red as it fills: it is for quotas).
+function Progress({ value, max, label }) {
+  const ratio = max ? Math.min(1, value / max) : 0;
+  return html`<div class="cred-progress">
+    <div class="meter-track" role="progressbar" aria-label=${label} aria-valuemin="0" aria-valuemax=${max} aria-valuenow=${value}>
+      <div class="meter-fill cred-progress-fill" style=${{ width: `${Math.round(ratio * 1000) / 10}%` }}></div>
+    </div>
+    <div class="meter-text"><span>${t("ui.of", { used: fmtNumber(value), limit: fmtNumber(max) })}</span><span class="muted">${fmtPercent(ratio, 0)}</span></div>
+  </div>`;
+}
+
 function VerifyResult({ item }) {
   if (!item.ok) return html`<span class="cred-reason">${item.error}</span>`;
   const balance = item.balance;
@@ -127,7 +138,7 @@ export function VerifyDialog({ target, nameOf, onClose, onDone }) {
     <${ErrorNote} error=${error} />
     ${!job && !error && html`<div class="cred-waiting"><${Spinner} /><span>${t("credentials.verify.starting")}</span></div>`}
     ${job && html`<div class="stack cred-verify">
-      <${Meter} value=${job.done} max=${job.total} label=${t("credentials.verify.progress")} />
+      <${Progress} value=${job.done} max=${job.total} label=${t("credentials.verify.progress")} />
       <p role="status" class="cred-verify-status">${done
         ? t("credentials.verify.finished", { total: fmtNumber(job.total), time: elapsed, ok: fmtNumber(ok), bad: fmtNumber(job.results.length - ok) })
         : t("credentials.verify.running", { done: fmtNumber(job.done), total: fmtNumber(job.total) })}</p>

@@ -17,7 +17,13 @@ loadStyle("pages/credentials.css");
 register({
   en: {
     "credentials.subtitle": "The Kiro accounts the gateway serves requests with.",
-    "credentials.summary": "{total} credentials · {available} available · mode {mode}",
+    "credentials.summary": "{total} in the pool · {available} available · {mode}",
+    "credentials.summary_filtered": "{total} matching · {available} available · {mode}",
+    "credentials.mode.priority": "priority mode",
+    "credentials.mode.balanced": "balanced mode",
+    "credentials.mode.round_robin": "round-robin mode",
+    "credentials.mode.random": "random mode",
+    "credentials.mode.weighted": "weighted mode",
     "credentials.add": "Add credentials",
     "credentials.verify_all": "Verify all",
     "credentials.export": "Export",
@@ -125,7 +131,13 @@ register({
   },
   "zh-CN": {
     "credentials.subtitle": "网关用来处理请求的 Kiro 账号。",
-    "credentials.summary": "共 {total} 个凭证 · {available} 个可用 · 模式 {mode}",
+    "credentials.summary": "池中共 {total} 个 · {available} 个可用 · {mode}",
+    "credentials.summary_filtered": "匹配 {total} 个 · {available} 个可用 · {mode}",
+    "credentials.mode.priority": "优先级模式",
+    "credentials.mode.balanced": "均衡模式",
+    "credentials.mode.round_robin": "轮询模式",
+    "credentials.mode.random": "随机模式",
+    "credentials.mode.weighted": "加权模式",
     "credentials.add": "添加凭证",
     "credentials.verify_all": "全部验证",
     "credentials.export": "导出",
@@ -569,7 +581,11 @@ export default function CredentialsPage({ query }) {
   }
 
   const subtitle = data
-    ? t("credentials.summary", { total: fmtNumber(data.total), available: fmtNumber(data.available), mode: data.mode })
+    ? t(filtered ? "credentials.summary_filtered" : "credentials.summary", {
+      total: fmtNumber(data.total),
+      available: fmtNumber(data.available),
+      mode: known("mode", data.mode) || data.mode,
+    })
     : t("credentials.subtitle");
   const empty = filtered
     ? html`<${Empty} icon="search" title=${t("credentials.nomatch.title")}
@@ -584,11 +600,11 @@ export default function CredentialsPage({ query }) {
       <${Button} icon="download" onClick=${() => setExporting(true)} disabled=${!data || data.total === 0}>${t("credentials.export")}<//>
       <${Button} variant="primary" icon="plus" onClick=${() => setAdding("device")}>${t("credentials.add")}<//>`} />
     <${Card}>
-      <div class="spread cred-toolbar">
+      ${(filtered || (data && data.total > 0)) && html`<div class="spread cred-toolbar">
         <${Filters} search=${search} setSearch=${setSearch} state=${state} setState=${setState} group=${group} setGroup=${setGroup}
           groups=${(groups.data && groups.data.groups) || []} />
-        <${Button} variant="ghost" size="sm" icon="trash" onClick=${deleteFailed} disabled=${!data || data.total === 0}>${t("credentials.delete_failed")}<//>
-      </div>
+        <${Button} variant="ghost" size="sm" icon="trash" onClick=${deleteFailed}>${t("credentials.delete_failed")}<//>
+      </div>`}
       ${selected.size > 0 && html`<div class="cred-bulk" role="region" aria-label=${t("credentials.selected", { count: fmtNumber(selected.size) })}>
         <strong>${t("credentials.selected", { count: fmtNumber(selected.size) })}</strong>
         <${Button} size="sm" icon="check" onClick=${() => setVerifying({ ids: [...selected] })}>${t("credentials.verify_selected")}<//>

@@ -144,6 +144,15 @@ def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> 
     # Results name the tokens by their ends only.
     assert tokens[0] not in dialog.inner_text()
     assert f"1. {tokens[0][:4]}…{tokens[0][-4:]}" in results.inner_text()
+
+    # A file is sent as it is: here a text file of tokens, one a line.
+    dialog.get_by_role("tab", name="Upload a file").click()
+    dialog.get_by_label("File to import").set_input_files(
+        files=[{"name": "tokens.txt", "mimeType": "text/plain", "buffer": token("file").encode()}]
+    )
+    dialog.get_by_text("tokens.txt").wait_for()
+    dialog.get_by_role("button", name="Import the file").click()
+    dialog.get_by_role("region", name="Import results").get_by_text("1 added").wait_for()
     page.keyboard.press("Escape")
     page.get_by_role("main").get_by_text("json@example.com", exact=True).wait_for()
 
@@ -263,6 +272,8 @@ def test_social_login_is_finished_with_the_pasted_address(console: Console) -> N
     field.fill("kiro://kiro.kiroAgent/authenticate-success?code=x&state=not-this-login")
     dialog.get_by_role("button", name="Finish login").click()
     dialog.locator(".error-text").wait_for()
+    console.check_accessibility()
+    console.shoot("credentials-social")
     field.fill(landed)
     dialog.get_by_role("button", name="Finish login").click()
     dialog.get_by_text("Signed in: credential #").wait_for(timeout=15000)

@@ -37,6 +37,7 @@ register({
     "credentials.device.step2": "2. Approve the access request. This page follows the login by itself.",
     "credentials.login.waiting": "Waiting for the sign-in…",
     "credentials.login.expires": "The code expires in {time}.",
+    "credentials.login.expires_social": "The login expires in {time}.",
     "credentials.login.stop": "Stop waiting",
     "credentials.login.again": "Start again",
     "credentials.login.another": "Add another",
@@ -122,6 +123,7 @@ register({
     "credentials.device.step2": "2. 批准访问请求。本页面会自动跟踪登录进度。",
     "credentials.login.waiting": "正在等待登录…",
     "credentials.login.expires": "代码将在 {time} 后过期。",
+    "credentials.login.expires_social": "本次登录将在 {time} 后过期。",
     "credentials.login.stop": "停止等待",
     "credentials.login.again": "重新开始",
     "credentials.login.another": "继续添加",
@@ -253,13 +255,13 @@ function LoginDone({ status, onAgain, onClose }) {
 }
 
 // A pending login's live line: a spinner, what it waits for, when the code expires.
-function Waiting({ deadline, onStop }) {
+function Waiting({ deadline, onStop, expiresKey = "credentials.login.expires" }) {
   const left = useCountdown(deadline);
   return html`<div class="cred-waiting">
     <${Spinner} />
     <div>
       <div role="status" class="cred-waiting-text">${t("credentials.login.waiting")}</div>
-      <div class="muted small">${t("credentials.login.expires", { time: left })}</div>
+      <div class="muted small">${t(expiresKey, { time: left })}</div>
     </div>
     <${Button} variant="ghost" size="sm" onClick=${onStop}>${t("credentials.login.stop")}<//>
   </div>`;
@@ -416,7 +418,7 @@ function SocialLogin({ onAdded, onClose }) {
         <//>
         <div class="row"><${Button} type="submit" variant="primary" icon="check" busy=${busy}>${t("credentials.social.finish")}<//></div>
       </form>`}
-      <${Waiting} deadline=${login.deadline} onStop=${reset} />
+      <${Waiting} deadline=${login.deadline} onStop=${reset} expiresKey="credentials.login.expires_social" />
     </div>`;
   }
   return html`<form class="stack" onSubmit=${start}>

@@ -105,7 +105,9 @@ def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console)
 def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> None:
     stack, page = console.stack, console.page
     existing = token("dup")
-    admin(stack, "POST", "/credentials/import", [{"refreshToken": existing, "authMethod": "social"}])
+    admin(
+        stack, "POST", "/credentials/import", [{"refreshToken": existing, "authMethod": "social"}]
+    )
     console.open("credentials")
     dialog = open_add(console, "Paste JSON")
     box = dialog.get_by_label("Credentials as JSON")
@@ -115,7 +117,11 @@ def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> 
     box.fill(
         json.dumps(
             [
-                {"refreshToken": token("json"), "authMethod": "social", "email": "json@example.com"},
+                {
+                    "refreshToken": token("json"),
+                    "authMethod": "social",
+                    "email": "json@example.com",
+                },
                 {"refreshToken": existing, "authMethod": "social"},
                 {"authMethod": "social"},
             ]

@@ -308,13 +308,15 @@ function Balance({ row }) {
 }
 
 function Account({ row }) {
+  const name = nameOf(row);
+  // The id is said once: under the name, unless the id is the name.
+  const parts = [name !== `#${row.id}` && `#${row.id}`, row.subscriptionTitle].filter(Boolean);
   return html`<div class="cred-account">
-    <span class="cred-name">${nameOf(row)}</span>
-    <span class="muted small cred-sub">
-      #${row.id}
-      ${row.subscriptionTitle && html` · ${row.subscriptionTitle}`}
-      ${row.isCurrent && html` · <${Badge} tone="info">${t("credentials.current")}<//>`}
-    </span>
+    <span class="cred-name">${name}</span>
+    ${(parts.length > 0 || row.isCurrent) && html`<span class="muted small cred-sub">
+      ${parts.join(" · ")}
+      ${row.isCurrent && html`<${Badge} tone="info">${t("credentials.current")}<//>`}
+    </span>`}
   </div>`;
 }
 

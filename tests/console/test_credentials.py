@@ -132,7 +132,7 @@ def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> 
     results.get_by_text("1 added").wait_for()
     results.get_by_text("1 already in the pool").wait_for()
     results.get_by_text("1 not usable").wait_for()
-    assert results.locator("tbody tr").count() == 3
+    assert results.get_by_role("listitem").count() == 3
     results.get_by_text("[2].refreshToken").wait_for()
     console.check_accessibility()
     console.shoot("credentials-add")
@@ -177,9 +177,9 @@ def test_batch_verify_shows_progress_and_a_result_per_credential(console: Consol
     dialog.get_by_role("progressbar", name="Progress").wait_for()
     dialog.get_by_text("Checked 3 in").wait_for(timeout=15000)
     dialog.get_by_text("2 working, 1 failed").first.wait_for()
-    rows = dialog.locator("tbody tr")
+    rows = dialog.get_by_role("listitem")
     assert rows.count() == 3
-    failed = dialog.locator("tbody tr", has_text="verify-bad@example.com")
+    failed = rows.filter(has_text="verify-bad@example.com")
     assert "Failed" in failed.inner_text()
     assert rows.filter(has_text="Working").count() == len(good)
     assert dialog.get_by_role("progressbar").get_attribute("aria-valuenow") == "3"

@@ -8,7 +8,7 @@ import { t, register, fmtNumber, fmtBytes } from "../lib/i18n.js";
 import { Icon } from "../lib/icons.js";
 import {
   Modal, Tabs, Field, Input, TextArea, Select, Segmented, Switch, Button, CopyButton,
-  Badge, Spinner, ErrorNote, Note, Table, toast, plainError,
+  Badge, Spinner, ErrorNote, Note, toast, plainError,
 } from "../lib/ui.js";
 
 register({
@@ -89,9 +89,6 @@ register({
     "credentials.results.duplicates": "{count} already in the pool",
     "credentials.results.invalid": "{count} not usable",
     "credentials.results.table": "One result per item",
-    "credentials.results.item": "Item",
-    "credentials.results.result": "Result",
-    "credentials.results.detail": "Details",
     "credentials.results.status.added": "Added",
     "credentials.results.status.duplicate": "Duplicate",
     "credentials.results.status.invalid": "Invalid",
@@ -175,9 +172,6 @@ register({
     "credentials.results.duplicates": "{count} 个已在池中",
     "credentials.results.invalid": "{count} 个不可用",
     "credentials.results.table": "逐条结果",
-    "credentials.results.item": "条目",
-    "credentials.results.result": "结果",
-    "credentials.results.detail": "详情",
     "credentials.results.status.added": "已添加",
     "credentials.results.status.duplicate": "重复",
     "credentials.results.status.invalid": "无效",
@@ -438,6 +432,18 @@ function SocialLogin({ onAdded, onClose }) {
   </form>`;
 }
 
+// One line per item of a batch: what it is, how it went (a badge) and the details, stacked so
+// it reads as well at a phone's width as on a desktop.
+export function ResultList({ label, items }) {
+  return html`<ul class="cred-result-list" aria-label=${label}>
+    ${items.map((item) => html`<li key=${item.key}>
+      <span class="cred-result-title">${item.title}</span>
+      <${Badge} tone=${item.tone}>${item.status}<//>
+      <span class=${"cred-result-detail" + (item.bad ? " cred-reason" : "")}>${item.detail}</span>
+    </li>`)}
+  </ul>`;
+}
+
 // One result per imported item: what happened, and to which credential.
 export function ImportResults({ result, describe }) {
   const tone = { added: "ok", duplicate: "info", invalid: "bad" };
@@ -448,16 +454,15 @@ export function ImportResults({ result, describe }) {
       ${result.duplicates > 0 && html`<${Badge} tone="info">${t("credentials.results.duplicates", { count: fmtNumber(result.duplicates) })}<//>`}
       ${result.invalid > 0 && html`<${Badge} tone="bad">${t("credentials.results.invalid", { count: fmtNumber(result.invalid) })}<//>`}
     </div>
-    <${Table} rowKey=${(row) => row.index} rows=${result.results} caption=${t("credentials.results.table")} columns=${[
-      { key: "index", label: t("credentials.results.item"), render: (row) => html`<span class="nowrap">${describe ? describe(row.index) : `#${row.index + 1}`}</span>` },
-      { key: "status", label: t("credentials.results.result"), render: (row) => html`<${Badge} tone=${tone[row.status]}>${t("credentials.results.status." + row.status)}<//>` },
-      {
-        key: "detail",
-        label: t("credentials.results.detail"),
-        render: (row) => row.status === "invalid" ? html`<span class="cred-reason">${row.reason}</span>`
-          : html`<span>${t("credentials.results.credential", { id: row.id })}${row.email ? html` · <span class="muted">${row.email}</span>` : ""}</span>`,
-      },
-    ]} />
+    <${ResultList} label=${t("credentials.results.table")} items=${result.results.map((row) => ({
+      key: row.index,
+      title: describe ? describe(row.index) : `#${row.index + 1}`,
+      tone: tone[row.status],
+      status: t("credentials.results.status." + row.status),
+      bad: row.status === "invalid",
+      detail: row.status === "invalid" ? row.reason
+        : html`${t("credentials.results.credential", { id: row.id })}${row.email ? html` · <span class="muted">${row.email}</span>` : ""}`,
+    }))} />
   </section>`;
 }
 

@@ -4,7 +4,8 @@ import { html, useState, useEffect } from "../lib/preact.js";
 import { api } from "../lib/api.js";
 import { t, register, fmtNumber, fmtPercent, fmtDuration } from "../lib/i18n.js";
 import { Icon } from "../lib/icons.js";
-import { Modal, Badge, Button, Table, ErrorNote, Spinner, confirmAction, toast } from "../lib/ui.js";
+import { ResultList } from "./credentials-add.js";
+import { Modal, Button, ErrorNote, Spinner, confirmAction, toast } from "../lib/ui.js";
 
 register({
   en: {
@@ -14,9 +15,7 @@ register({
     "credentials.verify.progress": "Progress",
     "credentials.verify.running": "Checked {done} of {total}…",
     "credentials.verify.finished": "Checked {total} in {time}: {ok} working, {bad} failed.",
-    "credentials.verify.credential": "Credential",
-    "credentials.verify.result": "Result",
-    "credentials.verify.detail": "Details",
+    "credentials.verify.results": "One result per credential",
     "credentials.verify.ok": "Working",
     "credentials.verify.bad": "Failed",
     "credentials.verify.left": "{remaining} of {limit} left",
@@ -43,9 +42,7 @@ register({
     "credentials.verify.progress": "进度",
     "credentials.verify.running": "已检查 {done} / {total}…",
     "credentials.verify.finished": "{time} 内检查了 {total} 个：{ok} 个正常，{bad} 个失败。",
-    "credentials.verify.credential": "凭证",
-    "credentials.verify.result": "结果",
-    "credentials.verify.detail": "详情",
+    "credentials.verify.results": "逐个凭证的结果",
     "credentials.verify.ok": "正常",
     "credentials.verify.bad": "失败",
     "credentials.verify.left": "剩余 {remaining} / {limit}",
@@ -121,7 +118,7 @@ function Progress({ value, max, label }) {
 }
 
 function VerifyResult({ item }) {
-  if (!item.ok) return html`<span class="cred-reason">${item.error}</span>`;
+  if (!item.ok) return item.error;
   const balance = item.balance;
   if (!balance || balance.usageLimit === undefined) return html`<span class="muted">${t("credentials.verify.no_balance")}</span>`;
   return html`<span>${t("credentials.verify.left", { remaining: fmtNumber(balance.remaining, 1), limit: fmtNumber(balance.usageLimit, 1) })}</span>`;
@@ -142,11 +139,14 @@ export function VerifyDialog({ target, nameOf, onClose, onDone }) {
       <p role="status" class="cred-verify-status">${done
         ? t("credentials.verify.finished", { total: fmtNumber(job.total), time: elapsed, ok: fmtNumber(ok), bad: fmtNumber(job.results.length - ok) })
         : t("credentials.verify.running", { done: fmtNumber(job.done), total: fmtNumber(job.total) })}</p>
-      ${job.results.length > 0 && html`<${Table} caption=${t("credentials.verify.title")} rows=${job.results} columns=${[
-        { key: "id", label: t("credentials.verify.credential"), render: (item) => html`<span>${nameOf(item.id)} <span class="muted small">#${item.id}</span></span>` },
-        { key: "ok", label: t("credentials.verify.result"), render: (item) => html`<${Badge} tone=${item.ok ? "ok" : "bad"}>${t(item.ok ? "credentials.verify.ok" : "credentials.verify.bad")}<//>` },
-        { key: "detail", label: t("credentials.verify.detail"), render: (item) => html`<${VerifyResult} item=${item} />` },
-      ]} />`}
+      ${job.results.length > 0 && html`<${ResultList} label=${t("credentials.verify.results")} items=${job.results.map((item) => ({
+        key: item.id,
+        title: html`${nameOf(item.id)} <span class="muted small">#${item.id}</span>`,
+        tone: item.ok ? "ok" : "bad",
+        status: t(item.ok ? "credentials.verify.ok" : "credentials.verify.bad"),
+        bad: !item.ok,
+        detail: html`<${VerifyResult} item=${item} />`,
+      }))} />`}
     </div>`}
   <//>`;
 }

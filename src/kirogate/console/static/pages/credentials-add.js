@@ -434,8 +434,8 @@ function SocialLogin({ onAdded, onClose }) {
 
 // One line per item of a batch: what it is, how it went (a badge) and the details, stacked so
 // it reads as well at a phone's width as on a desktop.
-export function ResultList({ label, items }) {
-  return html`<ul class="cred-result-list" aria-label=${label}>
+export function ResultList({ label, items, wide }) {
+  return html`<ul class=${"cred-result-list" + (wide ? " wide" : "")} aria-label=${label}>
     ${items.map((item) => html`<li key=${item.key}>
       <span class="cred-result-title">${item.title}</span>
       <${Badge} tone=${item.tone}>${item.status}<//>

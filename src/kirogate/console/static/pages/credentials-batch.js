@@ -139,7 +139,7 @@ export function VerifyDialog({ target, nameOf, onClose, onDone }) {
       <p role="status" class="cred-verify-status">${done
         ? t("credentials.verify.finished", { total: fmtNumber(job.total), time: elapsed, ok: fmtNumber(ok), bad: fmtNumber(job.results.length - ok) })
         : t("credentials.verify.running", { done: fmtNumber(job.done), total: fmtNumber(job.total) })}</p>
-      ${job.results.length > 0 && html`<${ResultList} label=${t("credentials.verify.results")} items=${job.results.map((item) => ({
+      ${job.results.length > 0 && html`<${ResultList} wide label=${t("credentials.verify.results")} items=${job.results.map((item) => ({
         key: item.id,
         title: html`${nameOf(item.id)} <span class="muted small">#${item.id}</span>`,
         tone: item.ok ? "ok" : "bad",

@@ -1,7 +1,7 @@
 """Browser tests of the console: Playwright driving Debian's Chromium against a live gateway.
 
 - ``console_stack`` (per module): an emulator and ``kirogate serve`` with an admin key;
-- ``browser`` (per session): ``/usr/bin/chromium`` (``KIROGATE_CHROMIUM`` to point elsewhere),
+- ``browser`` (per module): ``/usr/bin/chromium`` (``KIROGATE_CHROMIUM`` to point elsewhere),
   never a downloaded build; the module is skipped when neither is installed outside CI;
 - ``console`` (per test): a fresh page watched for console errors and failed requests (any is
   a failure unless the test allowed it with ``console.allow(path, status)``), signed in;
@@ -46,8 +46,10 @@ def _needs_browser() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module: Playwright's synchronous driver holds an event loop while it
+    runs, which would break every asyncio test collected after it if it lived for the session."""
     _needs_browser()
     with playwright_api.sync_playwright() as driver:
         chromium = driver.chromium.launch(

@@ -1,0 +1,182 @@
+"""The overview page in a real browser: figures, charts and top tables from real requests, the
+live feed updating without a reload, the range picker, the empty states, Chinese."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.console.conftest import ADMIN_KEY, DESKTOP, Console, watch
+from tests.live import LiveStack, live_stack
+
+MODEL = "claude-sonnet-4.5"
+OTHER_MODEL = "claude-haiku-4.5"
+READY = "main .ov[data-ready='true']"
+
+
+def ask(stack: LiveStack, model: str = MODEL, text: str = "Hello") -> dict[str, Any]:
+    """One Anthropic Messages request through the gateway with the stack's client key."""
+    body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+    request = urllib.request.Request(
+        f"{stack.base_url}/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "x-api-key": stack.api_key},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def admin(stack: LiveStack, method: str, path: str, body: object | None = None) -> Any:
+    request = urllib.request.Request(
+        f"{stack.base_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json", "x-api-key": ADMIN_KEY},
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def traffic(console_stack: LiveStack) -> LiveStack:
+    """A few requests already answered, and the credential's balance fetched once."""
+    for n in range(3):
+        ask(console_stack, text=f"hello {n}")
+    admin(console_stack, "GET", "/api/admin/credentials/1/balance")
+    wait_for_rows(console_stack, 3)
+    return console_stack
+
+
+def wait_for_rows(stack: LiveStack, count: int) -> None:
+    """Until the request log holds ``count`` rows (they are written within about a second)."""
+    deadline = time.monotonic() + 10
+    while len(admin(stack, "GET", f"/api/admin/logs?limit={count}")["rows"]) < count:
+        assert time.monotonic() < deadline, "the request log rows were not written"
+        time.sleep(0.1)
+
+
+def open_overview(console: Console) -> None:
+    """The overview as signing in left it (it is the page the console opens on)."""
+    console.page.wait_for_selector(READY)
+    # Every chart drawn (uPlot is loaded lazily).
+    console.page.wait_for_function(
+        "() => !document.querySelector('.ov .chart-box:not([data-drawn])')"
+    )
+
+
+def test_figures_charts_and_top_tables_come_from_real_requests(
+    console: Console, traffic: LiveStack
+) -> None:
+    open_overview(console)
+    page = console.page
+    tiles = page.locator(".ov-tiles")
+    tiles.get_by_text("Requests").wait_for()
+    assert page.locator(".ov-tiles .stat").count() == 5
+    assert page.locator(".ov .chart-box canvas").count() == 3
+    models = page.get_by_role("region", name="Top models")
+    models.get_by_text(MODEL).wait_for()
+    keys = page.get_by_role("region", name="Top keys")
+    keys.get_by_text("default (--api-key)").wait_for()
+    # The charts speak their figures.
+    label = page.locator(".chart-box").first.get_attribute("aria-label") or ""
+    assert label.startswith("Requests: Requests ")
+    pool = page.locator("section", has=page.get_by_role("heading", name="Pool health"))
+    pool.get_by_text("Every credential is usable.").wait_for()
+    balances = page.get_by_role("region", name="Credential balances")
+    assert balances.get_by_role("progressbar").count() == 1
+    console.check_accessibility()
+    console.shoot("overview")
+
+
+def test_a_request_shows_up_in_the_feed_and_the_figures_without_reloading(
+    console: Console, traffic: LiveStack
+) -> None:
+    open_overview(console)
+    page = console.page
+    feed = page.get_by_role("region", name="The latest requests")
+    feed.wait_for()
+    page.evaluate("window.__same_document = true")
+    ask(traffic, model=OTHER_MODEL, text="while you watch")
+    feed.get_by_text(OTHER_MODEL).first.wait_for()
+    # The stats follow (debounced until the row is written).
+    page.get_by_role("region", name="Top models").get_by_text(OTHER_MODEL).wait_for(timeout=15000)
+    assert page.evaluate("window.__same_document") is True
+
+
+def test_the_range_picker_redraws_for_a_week_and_is_kept_in_the_address(
+    console: Console, traffic: LiveStack
+) -> None:
+    open_overview(console)
+    page = console.page
+    picker = page.get_by_role("radiogroup", name="Time range")
+    picker.get_by_role("radio", name="7d").click()
+    page.wait_for_url("**/admin?range=7d")
+    page.get_by_text("in the last 7 days").wait_for()
+    page.get_by_text("Requests and failed requests per hour").wait_for()
+    picker.get_by_role("radio", name="7d").press("ArrowRight")
+    page.wait_for_url("**/admin?range=30d")
+    page.get_by_text("Requests and failed requests per day").wait_for()
+    assert picker.get_by_role("radio", name="30d").get_attribute("aria-checked") == "true"
+    page.reload()
+    page.wait_for_selector(READY)
+    assert picker.get_by_role("radio", name="30d").get_attribute("aria-checked") == "true"
+
+
+def test_the_overview_in_chinese(console: Console, traffic: LiveStack) -> None:
+    open_overview(console)
+    page = console.page
+    page.get_by_label("Language").first.select_option("zh-CN")
+    page.get_by_role("heading", name="凭证池状态").wait_for()
+    page.get_by_role("heading", name="模型排行").wait_for()
+    page.get_by_role("radio", name="24 小时").wait_for()
+    page.get_by_text("（最近 24 小时）").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('.ov .chart-box:not([data-drawn])')")
+    console.check_accessibility()
+    console.shoot("overview-zh")
+
+
+# ---- a gateway whose only credential was deleted, and no traffic
+
+
+@pytest.fixture(scope="module")
+def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    with live_stack(
+        tmp_path_factory.mktemp("console-empty"), serve_args=["--admin-key", ADMIN_KEY]
+    ) as stack:
+        admin(stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": True})
+        admin(stack, "DELETE", "/api/admin/credentials/1")
+        yield stack
+
+
+@pytest.fixture
+def empty_console(browser: Any, empty_stack: LiveStack) -> Iterator[Console]:
+    context = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
+    page = context.new_page()
+    console = Console(page, empty_stack)
+    watch(page, console)
+    try:
+        console.sign_in()
+        yield console
+        console.assert_clean()
+    finally:
+        context.close()
+
+
+def test_no_credentials_and_no_traffic_say_what_to_do(empty_console: Console) -> None:
+    console = empty_console
+    page = console.page
+    page.wait_for_selector(READY)
+    page.get_by_text("No credentials yet").wait_for()
+    page.get_by_text("No requests in the last 24 hours").wait_for()
+    page.get_by_text("Waiting for requests…").wait_for()
+    console.check_accessibility()
+    console.shoot("overview-empty")
+    page.get_by_role("button", name="Add a credential").click()
+    page.wait_for_selector("main h1:text-is('Credentials')")
+    assert page.url.endswith("/admin/credentials")

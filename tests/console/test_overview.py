@@ -117,7 +117,7 @@ def test_the_range_picker_redraws_for_a_week_and_is_kept_in_the_address(
     picker = page.get_by_role("radiogroup", name="Time range")
     picker.get_by_role("radio", name="7d").click()
     page.wait_for_url("**/admin?range=7d")
-    page.get_by_text("in the last 7 days").wait_for()
+    page.get_by_text("in the last 7 days", exact=True).wait_for()
     page.get_by_text("Requests and failed requests per hour").wait_for()
     picker.get_by_role("radio", name="7d").press("ArrowRight")
     page.wait_for_url("**/admin?range=30d")
@@ -149,9 +149,19 @@ def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]
     with live_stack(
         tmp_path_factory.mktemp("console-empty"), serve_args=["--admin-key", ADMIN_KEY]
     ) as stack:
-        admin(stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": True})
-        admin(stack, "DELETE", "/api/admin/credentials/1")
         yield stack
+
+
+def set_pool(stack: LiveStack, *, empty: bool) -> None:
+    """No credential at all, or one (added through the admin API)."""
+    listed = admin(stack, "GET", "/api/admin/credentials")["credentials"]
+    if empty:
+        for row in listed:
+            admin(stack, "POST", f"/api/admin/credentials/{row['id']}/disabled", {"disabled": True})
+            admin(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
+    elif not listed:
+        token = "aorAAAAAGoverview" + "q" * 120
+        admin(stack, "POST", "/api/admin/credentials", {"refreshToken": token, "authMethod": "social"})
 
 
 @pytest.fixture
@@ -161,22 +171,38 @@ def empty_console(browser: Any, empty_stack: LiveStack) -> Iterator[Console]:
     console = Console(page, empty_stack)
     watch(page, console)
     try:
-        console.sign_in()
         yield console
         console.assert_clean()
     finally:
         context.close()
 
 
-def test_no_credentials_and_no_traffic_say_what_to_do(empty_console: Console) -> None:
+def test_no_credentials_says_where_to_add_one(empty_console: Console) -> None:
+    set_pool(empty_console.stack, empty=True)
     console = empty_console
+    console.sign_in()
     page = console.page
     page.wait_for_selector(READY)
     page.get_by_text("No credentials yet").wait_for()
-    page.get_by_text("No requests in the last 24 hours").wait_for()
     page.get_by_text("Waiting for requests…").wait_for()
+    assert page.locator(".ov-tiles").get_by_text("0 of 0").is_visible()
     console.check_accessibility()
     console.shoot("overview-empty")
     page.get_by_role("button", name="Add a credential").click()
     page.wait_for_selector("main h1:text-is('Credentials')")
     assert page.url.endswith("/admin/credentials")
+
+
+def test_no_traffic_says_how_to_connect_a_client(empty_console: Console) -> None:
+    set_pool(empty_console.stack, empty=False)
+    console = empty_console
+    console.sign_in()
+    page = console.page
+    page.wait_for_selector(READY)
+    page.get_by_text("No requests in the last 24 hours").wait_for()
+    page.get_by_role("heading", name="Pool health").wait_for()
+    page.get_by_text("No balance fetched yet").wait_for()
+    console.check_accessibility()
+    console.shoot("overview-no-traffic")
+    page.get_by_role("button", name="Connect a client").click()
+    page.wait_for_selector("main h1:text-is('Connect a client')")

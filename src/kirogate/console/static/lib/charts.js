@@ -144,7 +144,8 @@ function options({ width, height, series, format, span, withTime }) {
           stroke: color,
           width: 2,
           dash: item.dash ? [5, 4] : undefined,
-          points: { show: false },
+          // A lone figure between empty buckets is a dot, not an invisible line.
+          points: { show: isolated, size: 6, fill: color },
           spanGaps: false,
           fill: item.fill
             ? (u) => {
@@ -159,6 +160,16 @@ function options({ width, height, series, format, span, withTime }) {
     ],
     plugins: [tooltipPlugin(series, format, withTime)],
   };
+}
+
+// Whether a series has figures with no neighbour in the visible window (they need a dot).
+function isolated(u, index, first, last) {
+  const values = u.data[index];
+  for (let i = first; i <= last; i++) {
+    const here = values[i] !== null && values[i] !== undefined;
+    if (here && (values[i - 1] === null || values[i - 1] === undefined) && (values[i + 1] === null || values[i + 1] === undefined)) return true;
+  }
+  return false;
 }
 
 // A spoken summary: each series' total (or peak) over the range.

@@ -49,7 +49,7 @@ register({
     "overview.chart.tokens": "Tokens",
     "overview.chart.tokens_sub": "Input and output tokens per {bucket}",
     "overview.chart.latency": "Latency",
-    "overview.chart.latency_sub": "Percentiles per {bucket}, whole request and time to first token",
+    "overview.chart.latency_sub": "Per {bucket}: p50, p95 and time to first token",
     "overview.bucket.minute": "minute",
     "overview.bucket.hour": "hour",
     "overview.bucket.day": "day",
@@ -115,6 +115,7 @@ register({
     "overview.balance.usage_of": "Usage of credential {name}",
     "overview.balance.reset": "Resets",
     "overview.balance.unknown": "not fetched yet",
+    "overview.balance.resets_in": "resets {when}",
     "overview.balance.refresh": "Fetch balances",
     "overview.balance.refreshed": "Balances updated.",
     "overview.balance.partly": "{failed} of {total} balances could not be fetched: {message}",
@@ -170,7 +171,7 @@ register({
     "overview.chart.tokens": "Token",
     "overview.chart.tokens_sub": "每{bucket}的输入与输出 Token",
     "overview.chart.latency": "延迟",
-    "overview.chart.latency_sub": "每{bucket}的分位数：完整请求耗时与首字时间",
+    "overview.chart.latency_sub": "每{bucket}的 p50、p95 与首字时间",
     "overview.bucket.minute": "分钟",
     "overview.bucket.hour": "小时",
     "overview.bucket.day": "天",
@@ -236,6 +237,7 @@ register({
     "overview.balance.usage_of": "凭证 {name} 的用量",
     "overview.balance.reset": "重置时间",
     "overview.balance.unknown": "尚未获取",
+    "overview.balance.resets_in": "{when}重置",
     "overview.balance.refresh": "获取余额",
     "overview.balance.refreshed": "余额已更新。",
     "overview.balance.partly": "{total} 个余额中有 {failed} 个获取失败：{message}",
@@ -472,20 +474,23 @@ function RangePicker({ value, onChange }) {
 }
 
 function Tiles({ total, pool, range }) {
-  const requests = total ? total.requests : 0;
-  const failed = failures(total);
+  // No figures yet (loading, or no log store): dashes, not zeros that look like facts.
+  const known = (read) => (total ? read(total) : null);
+  const requests = known((figures) => figures.requests);
+  const failed = known(failures);
   const rate = requests ? failed / requests : null;
   const rows = pool ? pool.credentials : [];
   const counts = countHealth(rows);
   const poolTone = !rows.length ? undefined : counts.usable === 0 ? "bad" : counts.usable < rows.length ? "warn" : "ok";
+  const errorTone = rate === null ? undefined : rate > 0.05 ? "bad" : rate > 0.01 ? "warn" : undefined;
   return html`<div class="ov-tiles">
     <${Stat} label=${t("overview.tile.requests")} value=${fmtCompact(requests)} hint=${t("overview.range.in." + range)} />
-    <${Stat} label=${t("overview.tile.errors")} value=${fmtPercent(rate, 1)} tone=${rate === null ? undefined : rate > 0.05 ? "bad" : rate > 0.01 ? "warn" : undefined}
-      hint=${t("overview.tile.errors_hint", { count: fmtNumber(failed), c4: fmtNumber(total ? total.errors["4xx"] : 0), c5: fmtNumber(total ? total.errors["5xx"] : 0) })} />
-    <${Stat} label=${t("overview.tile.tokens")} value=${fmtCompact(total ? total.input_tokens + total.output_tokens : 0)}
-      hint=${t("overview.tile.tokens_hint", { input: fmtCompact(total ? total.input_tokens : 0), output: fmtCompact(total ? total.output_tokens : 0) })} />
-    <${Stat} label=${t("overview.tile.latency")} value=${fmtDuration(total && total.latency_ms.p50)}
-      hint=${t("overview.tile.latency_hint", { p95: fmtDuration(total && total.latency_ms.p95), ttft: fmtDuration(total && total.ttft_ms.p50) })} />
+    <${Stat} label=${t("overview.tile.errors")} value=${fmtPercent(rate, 1)} tone=${errorTone}
+      hint=${t("overview.tile.errors_hint", { count: fmtNumber(failed), c4: fmtNumber(known((f) => f.errors["4xx"])), c5: fmtNumber(known((f) => f.errors["5xx"])) })} />
+    <${Stat} label=${t("overview.tile.tokens")} value=${fmtCompact(known((f) => f.input_tokens + f.output_tokens))}
+      hint=${t("overview.tile.tokens_hint", { input: fmtCompact(known((f) => f.input_tokens)), output: fmtCompact(known((f) => f.output_tokens)) })} />
+    <${Stat} label=${t("overview.tile.latency")} value=${fmtDuration(known((f) => f.latency_ms.p50))}
+      hint=${t("overview.tile.latency_hint", { p95: fmtDuration(known((f) => f.latency_ms.p95)), ttft: fmtDuration(known((f) => f.ttft_ms.p50)) })} />
     <${Stat} label=${t("overview.tile.pool")} tone=${poolTone}
       value=${pool ? t("overview.tile.pool_value", { usable: fmtNumber(counts.usable), total: fmtNumber(rows.length) }) : "–"}
       hint=${t("overview.tile.pool_hint", { cooling: fmtNumber(counts.cooling + counts.exhausted), disabled: fmtNumber(counts.disabled) })} />
@@ -563,10 +568,6 @@ function ShareRow({ label, value, max, text, tone = "accent", mono }) {
   </div>`;
 }
 
-function ChartCard({ title, subtitle, children, className }) {
-  return html`<${Card} title=${title} subtitle=${subtitle} className=${className}>${children}<//>`;
-}
-
 function Charts({ stats, range }) {
   const series = useMemo(() => timeline(stats, range), [stats, range]);
   const bucket = t("overview.bucket." + RANGES[range].bucket);
@@ -579,36 +580,34 @@ function Charts({ stats, range }) {
     { label: t("overview.series.input"), values: series.input, color: 2, fill: true },
     { label: t("overview.series.output"), values: series.output, color: 5, fill: true },
   ], [series, lang()]);
-  return html`<div class="ov-charts">
-    <${ChartCard} title=${t("overview.chart.requests")} subtitle=${t("overview.chart.requests_sub", { bucket })}>
-      <${TimeChart} label=${t("overview.chart.requests")} x=${series.x} series=${requestSeries} format=${fmtCompact} withTime=${withTime} />
-    <//>
-    <${ChartCard} title=${t("overview.chart.tokens")} subtitle=${t("overview.chart.tokens_sub", { bucket })}>
-      <${TimeChart} label=${t("overview.chart.tokens")} x=${series.x} series=${tokenSeries} format=${fmtCompact} withTime=${withTime} />
-    <//>
-  </div>`;
-}
-
-function LatencyCard({ stats, range }) {
-  const series = useMemo(() => timeline(stats, range), [stats, range]);
-  const bucket = t("overview.bucket." + RANGES[range].bucket);
   const latencySeries = useMemo(() => [
     { label: t("overview.series.p50"), values: series.p50, color: 1 },
     { label: t("overview.series.p95"), values: series.p95, color: 3, dash: true },
     { label: t("overview.series.ttft"), values: series.ttft, color: 2 },
   ], [series, lang()]);
-  const total = stats.total;
+  return html`<div class="ov-charts">
+    <${Card} title=${t("overview.chart.requests")} subtitle=${t("overview.chart.requests_sub", { bucket })}>
+      <${TimeChart} label=${t("overview.chart.requests")} x=${series.x} series=${requestSeries} format=${fmtCompact} withTime=${withTime} />
+    <//>
+    <${Card} title=${t("overview.chart.tokens")} subtitle=${t("overview.chart.tokens_sub", { bucket })}>
+      <${TimeChart} label=${t("overview.chart.tokens")} x=${series.x} series=${tokenSeries} format=${fmtCompact} withTime=${withTime} />
+    <//>
+    <${Card} title=${t("overview.chart.latency")} subtitle=${t("overview.chart.latency_sub", { bucket })}>
+      <${TimeChart} label=${t("overview.chart.latency")} x=${series.x} series=${latencySeries} format=${fmtDuration} summarize="max" withTime=${withTime} />
+    <//>
+  </div>`;
+}
+
+function Percentiles({ total }) {
   const rows = [
     { id: "latency", what: t("overview.percentiles.latency"), ...total.latency_ms },
     { id: "ttft", what: t("overview.percentiles.ttft"), ...total.ttft_ms },
   ];
-  return html`<${Card} title=${t("overview.chart.latency")} subtitle=${t("overview.chart.latency_sub", { bucket })} className="ov-latency">
-    <${TimeChart} label=${t("overview.chart.latency")} x=${series.x} series=${latencySeries} format=${fmtDuration} summarize="max" height=${170}
-      withTime=${RANGES[range].bucket !== "day"} />
+  return html`<${Card} title=${t("overview.percentiles")} subtitle=${t("overview.percentiles.caption")} className="ov-latency">
     <${Table} caption=${t("overview.percentiles.caption")} rows=${rows}
       columns=${[
         { key: "what", label: t("overview.percentiles.what") },
-        ...["p50", "p95", "p99"].map((p) => ({ key: p, label: p, align: "right", render: (row) => fmtDuration(row[p]) })),
+        ...["p50", "p95", "p99"].map((p) => ({ key: p, label: p, align: "right", render: (row) => html`<span class=${p === "p50" ? "ov-strong" : ""}>${fmtDuration(row[p])}</span>` })),
       ]} />
   <//>`;
 }
@@ -625,8 +624,8 @@ function TopTable({ title, rows, name, label, total, range }) {
           render: (row) => html`<div class="ov-share" title=${t("overview.top.share", { share: fmtPercent(total ? row.requests / total : 0, 1) })}>
             <span class="ov-share-track" aria-hidden="true"><span class="ov-share-fill" style=${{ width: `${most ? Math.max(2, (row.requests / most) * 100) : 0}%` }}></span></span>
             <span>${fmtNumber(row.requests)}</span></div>` },
-        { key: "errors", label: t("overview.top.errors"), align: "right", render: (row) => row.errors ? html`<span class="ov-bad">${fmtNumber(row.errors)}</span>` : "0" },
-        { key: "tokens", label: t("overview.top.tokens"), align: "right", render: (row) => fmtCompact(row.input_tokens + row.output_tokens) },
+        { key: "errors", label: t("overview.top.errors"), align: "right", className: "ov-wide-only", render: (row) => row.errors ? html`<span class="ov-bad">${fmtNumber(row.errors)}</span>` : "0" },
+        { key: "tokens", label: t("overview.top.tokens"), align: "right", className: "ov-wide-only", render: (row) => fmtCompact(row.input_tokens + row.output_tokens) },
       ]} />
   <//>`;
 }
@@ -657,11 +656,12 @@ function Balances({ pool, onRefreshed }) {
           columns=${[
             { key: "name", label: t("overview.balance.credential"), render: (row) => html`<div class="ov-cred">
               <span class="ov-name">#${row.id} ${credentialName(row) !== `#${row.id}` ? credentialName(row) : ""}</span>
-              <span class="muted small">${row.balance?.subscriptionTitle || row.subscriptionTitle || ""}</span></div>` },
+              <span class="muted small">${row.balance?.subscriptionTitle || row.subscriptionTitle || ""}</span>
+              ${row.balance && row.balance.nextResetAt ? html`<span class="muted small ov-phone-only">${t("overview.balance.resets_in", { when: fmtRelative(row.balance.nextResetAt) })}</span>` : null}</div>` },
             { key: "usage", label: t("overview.balance.usage"), className: "ov-usage-cell", render: (row) => row.balance
               ? html`<${Meter} value=${row.balance.currentUsage} max=${row.balance.usageLimit} label=${t("overview.balance.usage_of", { name: credentialName(row) })} format=${(n) => fmtNumber(n, 1)} />`
               : html`<span class="muted small">${t("overview.balance.unknown")}</span>` },
-            { key: "reset", label: t("overview.balance.reset"), className: "nowrap", render: (row) => row.balance && row.balance.nextResetAt
+            { key: "reset", label: t("overview.balance.reset"), className: "nowrap ov-wide-only", render: (row) => row.balance && row.balance.nextResetAt
               ? html`<div class="ov-cred"><span>${fmtDate(row.balance.nextResetAt).replace(/,? \d\d:\d\d.*$/, "")}</span><span class="muted small">${fmtRelative(row.balance.nextResetAt)}</span></div>`
               : "–" },
           ]} />`}
@@ -698,9 +698,9 @@ function Feed({ feed }) {
         { key: "at", label: t("overview.feed.time"), className: "nowrap mono-num", render: (row) => html`<time datetime=${typeof row.at === "number" ? new Date(row.at * 1000).toISOString() : row.at}>${fmtClock(row.at)}</time>` },
         { key: "status", label: t("overview.feed.status"), render: (row) => html`<${Badge} tone=${statusTone(row.status)}>${row.status}<//>` },
         { key: "model", label: t("overview.feed.model"), className: "truncate", render: (row) => row.model || "–" },
-        { key: "key", label: t("overview.feed.key"), className: "truncate", render: keyName },
+        { key: "key", label: t("overview.feed.key"), className: "truncate ov-wide-only", render: keyName },
         { key: "latency", label: t("overview.feed.latency"), align: "right", render: (row) => fmtDuration(row.latency_ms) },
-        { key: "tokens", label: t("overview.feed.tokens"), align: "right", className: "nowrap",
+        { key: "tokens", label: t("overview.feed.tokens"), align: "right", className: "nowrap ov-wide-only",
           render: (row) => t("overview.feed.tokens_value", { input: fmtCompact(row.input_tokens), output: fmtCompact(row.output_tokens) }) },
       ]} />
   <//>`;
@@ -737,18 +737,20 @@ export default function Overview({ query }) {
   const noCredentials = pool.data && pool.data.total === 0;
   return html`<div class="ov" data-ready=${ready ? "true" : undefined} aria-busy=${ready ? undefined : "true"}>
     <${PageHeader} title=${t("nav.overview")} subtitle=${t("overview.subtitle")}
-      actions=${html`${stats.loading && ready ? html`<span class="muted small ov-updating" role="status">${t("overview.updating")}</span>` : null}
+      actions=${html`${stats.loading && figures ? html`<span class="muted small ov-updating" role="status">${t("overview.updating")}</span>` : null}
         <${RangePicker} value=${range} onChange=${pick} />`} />
     ${noCredentials && html`<${NoCredentials} />`}
     ${pool.error && html`<${ErrorNote} error=${pool.error} retry=${reloadPool} />`}
     ${stats.error && html`<${ErrorNote} error=${stats.error} retry=${reloadStats} />`}
-    ${!ready ? html`<${Loading} />` : html`
+    ${!pool.data && !pool.error ? html`<${Loading} />` : html`
       <${Tiles} total=${total} pool=${pool.data} range=${range} />
-      ${figures && (traffic ? html`<${Charts} stats=${figures} range=${range} />` : html`<${NoTraffic} range=${range} />`)}
+      ${!figures ? !stats.error && html`<div class="card ov-pending"><${Loading} /></div>`
+        : traffic ? html`<${Charts} stats=${figures} range=${range} />`
+        : !noCredentials && html`<${NoTraffic} range=${range} />`}
       <div class="ov-grid">
         ${pool.data && !noCredentials && html`<${PoolHealth} pool=${pool.data} />`}
         ${traffic && html`<${ErrorsCard} total=${total} range=${range} />`}
-        ${traffic && html`<${LatencyCard} stats=${figures} range=${range} />`}
+        ${traffic && html`<${Percentiles} total=${total} />`}
       </div>
       ${traffic && html`<div class="ov-pair">
         <${TopTable} title=${t("overview.top.keys")} rows=${figures.per_key} name=${keyName} label=${t("overview.top.key")} total=${total.requests} range=${range} />

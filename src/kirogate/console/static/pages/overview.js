@@ -2,16 +2,13 @@
 // models, each credential's balance and a live feed of requests. Everything comes from the
 // operator API (credentials, stats, logs) and stays current from /api/admin/live.
 import { html, useState, useEffect, useRef, useMemo, useCallback } from "../lib/preact.js";
-import { api, live } from "../lib/api.js";
+import { api, live, ROOT } from "../lib/api.js";
 import { t, register, lang, fmtNumber, fmtCompact, fmtPercent, fmtDate, fmtRelative, fmtDuration } from "../lib/i18n.js";
 import { navigate } from "../lib/router.js";
 import { Icon } from "../lib/icons.js";
 import { PageHeader, Card, Stat, Badge, Meter, Table, Empty, Button, Segmented, ErrorNote, Loading, useInterval, loadStyle, toast, plainError } from "../lib/ui.js";
-import { TimeChart, loadCharts } from "../lib/charts.js";
 
 loadStyle("pages/overview.css");
-// The chart library is fetched while the figures are asked for, not after.
-loadCharts().catch(() => {});
 
 register({
   en: {
@@ -275,6 +272,54 @@ const BALANCE_ROWS = 8;
 const ATTENTION_ROWS = 5;
 const USABLE = new Set(["ready", "busy"]);
 
+// The first figures are asked for as soon as this module runs (the charts' code and uPlot
+// load meanwhile): a page's first render and effects would come a round trip later.
+let early = prefetch();
+
+function prefetch() {
+  const asked = new URLSearchParams(window.location.search).get("range");
+  const range = asked in RANGES ? asked : DEFAULT_RANGE;
+  const settle = (promise) => promise.then((data) => ({ data }), (error) => ({ error }));
+  return {
+    at: Date.now(),
+    range,
+    pool: settle(api.get("/api/admin/credentials")),
+    stats: settle(statsFor(range)),
+    feed: settle(api.get("/api/admin/logs", { limit: FEED_SEED })),
+  };
+}
+
+// What was fetched early, once, if still fresh (a later visit asks again).
+function takeEarly(part, range) {
+  if (!early || Date.now() - early.at > 5000 || (range && early.range !== range) || !early[part]) return null;
+  const promise = early[part];
+  early[part] = null;
+  return promise;
+}
+
+function statsFor(range) {
+  const { seconds, bucket } = RANGES[range];
+  return api.get("/api/admin/stats", { since: new Date(Date.now() - seconds * 1000).toISOString(), bucket });
+}
+
+const charts = import("../lib/charts.js");
+charts.then((module) => module.loadCharts()).catch(() => {});
+// uPlot is asked for now too, not once charts.js has run (its <script> then finds it cached).
+const preload = document.createElement("link");
+preload.rel = "preload";
+preload.as = "script";
+preload.href = `${ROOT}/admin/static/vendor/uPlot.iife.min.js`;
+document.head.appendChild(preload);
+
+// The chart, once its module is in (by the time figures arrive it always is).
+function Chart(props) {
+  const [module, setModule] = useState(null);
+  useEffect(() => {
+    charts.then(setModule, () => {});
+  }, []);
+  return module ? html`<${module.TimeChart} ...${props} />` : html`<div class="chart-box" style=${{ height: "200px" }}></div>`;
+}
+
 // ---- figures
 
 // The bucket starts of the whole range (the stats leave empty buckets out; the chart needs them).
@@ -368,8 +413,10 @@ function useOverview(range) {
   const poolTimer = useRef(null);
 
   const loadPool = useCallback(async () => {
+    const first = takeEarly("pool");
     try {
-      setPool({ data: await api.get("/api/admin/credentials"), error: null });
+      const data = first ? await unwrap(first) : await api.get("/api/admin/credentials");
+      setPool({ data, error: null });
     } catch (error) {
       setPool((previous) => ({ ...previous, error }));
     }
@@ -377,12 +424,11 @@ function useOverview(range) {
 
   const loadStats = useCallback(async () => {
     const asked = rangeNow.current;
-    const { seconds, bucket } = RANGES[asked];
+    const first = takeEarly("stats", asked);
     const started = performance.now();
     setStats((previous) => ({ ...previous, loading: true }));
     try {
-      const since = new Date(Date.now() - seconds * 1000).toISOString();
-      const data = await api.get("/api/admin/stats", { since, bucket });
+      const data = first ? await unwrap(first) : await statsFor(asked);
       schedule.current.cost = performance.now() - started;
       if (asked === rangeNow.current) setStats({ data, error: null, loading: false, range: asked });
     } catch (error) {
@@ -391,8 +437,9 @@ function useOverview(range) {
   }, []);
 
   const loadFeed = useCallback(async () => {
+    const first = takeEarly("feed");
     try {
-      const page = await api.get("/api/admin/logs", { limit: FEED_SEED });
+      const page = first ? await unwrap(first) : await api.get("/api/admin/logs", { limit: FEED_SEED });
       setFeed((previous) => ({ rows: merge(previous.rows, page.rows.map(feedRow)), error: null, loaded: true }));
     } catch (error) {
       setFeed((previous) => ({ ...previous, error, loaded: true }));
@@ -451,6 +498,12 @@ function useOverview(range) {
 
   const ready = (pool.data || pool.error) && (stats.data || stats.error) && feed.loaded;
   return { pool, stats, feed, ready, reloadPool: loadPool, reloadStats: loadStats, reloadFeed: loadFeed };
+}
+
+async function unwrap(settled) {
+  const { data, error } = await settled;
+  if (error) throw error;
+  return data;
 }
 
 // Newest first, each request once, at most FEED_SIZE.
@@ -587,13 +640,13 @@ function Charts({ stats, range }) {
   ], [series, lang()]);
   return html`<div class="ov-charts">
     <${Card} title=${t("overview.chart.requests")} subtitle=${t("overview.chart.requests_sub", { bucket })}>
-      <${TimeChart} label=${t("overview.chart.requests")} x=${series.x} series=${requestSeries} format=${fmtCompact} withTime=${withTime} />
+      <${Chart} label=${t("overview.chart.requests")} x=${series.x} series=${requestSeries} format=${fmtCompact} withTime=${withTime} />
     <//>
     <${Card} title=${t("overview.chart.tokens")} subtitle=${t("overview.chart.tokens_sub", { bucket })}>
-      <${TimeChart} label=${t("overview.chart.tokens")} x=${series.x} series=${tokenSeries} format=${fmtCompact} withTime=${withTime} />
+      <${Chart} label=${t("overview.chart.tokens")} x=${series.x} series=${tokenSeries} format=${fmtCompact} withTime=${withTime} />
     <//>
     <${Card} title=${t("overview.chart.latency")} subtitle=${t("overview.chart.latency_sub", { bucket })}>
-      <${TimeChart} label=${t("overview.chart.latency")} x=${series.x} series=${latencySeries} format=${fmtDuration} summarize="max" withTime=${withTime} />
+      <${Chart} label=${t("overview.chart.latency")} x=${series.x} series=${latencySeries} format=${fmtDuration} summarize="max" withTime=${withTime} />
     <//>
   </div>`;
 }

@@ -19,7 +19,7 @@ OTHER_MODEL = "claude-haiku-4.5"
 READY = "main .ov[data-ready='true']"
 
 
-def ask(stack: LiveStack, model: str = MODEL, text: str = "Hello") -> dict[str, Any]:
+def ask(stack: LiveStack, model: str = MODEL, text: str = "Hello") -> Any:
     """One Anthropic Messages request through the gateway with the stack's client key."""
     body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
     request = urllib.request.Request(
@@ -117,7 +117,7 @@ def test_the_range_picker_redraws_for_a_week_and_is_kept_in_the_address(
     picker = page.get_by_role("radiogroup", name="Time range")
     picker.get_by_role("radio", name="7d").click()
     page.wait_for_url("**/admin?range=7d")
-    page.get_by_text("in the last 7 days", exact=True).wait_for()
+    page.get_by_text("last 7 days", exact=True).wait_for()
     page.get_by_text("Requests and failed requests per hour").wait_for()
     picker.get_by_role("radio", name="7d").press("ArrowRight")
     page.wait_for_url("**/admin?range=30d")
@@ -135,7 +135,7 @@ def test_the_overview_in_chinese(console: Console, traffic: LiveStack) -> None:
     page.get_by_role("heading", name="凭证池状态").wait_for()
     page.get_by_role("heading", name="模型排行").wait_for()
     page.get_by_role("radio", name="24 小时").wait_for()
-    page.get_by_text("（最近 24 小时）").first.wait_for()
+    page.get_by_text("最近 24 小时", exact=True).wait_for()
     page.wait_for_function("() => !document.querySelector('.ov .chart-box:not([data-drawn])')")
     console.check_accessibility()
     console.shoot("overview-zh")
@@ -161,7 +161,9 @@ def set_pool(stack: LiveStack, *, empty: bool) -> None:
             admin(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
     elif not listed:
         token = "aorAAAAAGoverview" + "q" * 120
-        admin(stack, "POST", "/api/admin/credentials", {"refreshToken": token, "authMethod": "social"})
+        admin(
+            stack, "POST", "/api/admin/credentials", {"refreshToken": token, "authMethod": "social"}
+        )
 
 
 @pytest.fixture
@@ -204,5 +206,18 @@ def test_no_traffic_says_how_to_connect_a_client(empty_console: Console) -> None
     page.get_by_text("No balance fetched yet").wait_for()
     console.check_accessibility()
     console.shoot("overview-no-traffic")
+    # The balance, asked of the upstream on demand.
+    page.get_by_role("button", name="Fetch balances").click()
+    page.get_by_text("Balances updated.").wait_for()
+    page.get_by_role("progressbar").wait_for()
+    # A credential's state changes: the pool's health follows without a reload.
+    cid = admin(console.stack, "GET", "/api/admin/credentials")["credentials"][0]["id"]
+    admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": True})
+    try:
+        page.get_by_text("disabled by an operator").wait_for()
+        assert page.locator(".ov-tiles").get_by_text("0 of 1").is_visible()
+    finally:
+        admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": False})
+    page.get_by_text("Every credential is usable.").wait_for()
     page.get_by_role("button", name="Connect a client").click()
     page.wait_for_selector("main h1:text-is('Connect a client')")

@@ -18,6 +18,10 @@ register({
     "overview.range.24h": "24h",
     "overview.range.7d": "7d",
     "overview.range.30d": "30d",
+    "overview.range.hint.1h": "last hour",
+    "overview.range.hint.24h": "last 24 hours",
+    "overview.range.hint.7d": "last 7 days",
+    "overview.range.hint.30d": "last 30 days",
     "overview.range.in.1h": "in the last hour",
     "overview.range.in.24h": "in the last 24 hours",
     "overview.range.in.7d": "in the last 7 days",
@@ -65,6 +69,11 @@ register({
     "overview.pool.title": "Pool health",
     "overview.pool.subtitle": "{total} credentials · mode {mode}",
     "overview.pool.bar": "Credential states: {summary}",
+    "overview.mode.priority": "priority",
+    "overview.mode.balanced": "balanced",
+    "overview.mode.round_robin": "round robin",
+    "overview.mode.random": "random",
+    "overview.mode.weighted": "weighted",
     "overview.pool.usable": "Usable",
     "overview.pool.cooling": "Cooling down",
     "overview.pool.exhausted": "Quota used up",
@@ -140,6 +149,10 @@ register({
     "overview.range.24h": "24 小时",
     "overview.range.7d": "7 天",
     "overview.range.30d": "30 天",
+    "overview.range.hint.1h": "最近 1 小时",
+    "overview.range.hint.24h": "最近 24 小时",
+    "overview.range.hint.7d": "最近 7 天",
+    "overview.range.hint.30d": "最近 30 天",
     "overview.range.in.1h": "（最近 1 小时）",
     "overview.range.in.24h": "（最近 24 小时）",
     "overview.range.in.7d": "（最近 7 天）",
@@ -187,6 +200,11 @@ register({
     "overview.pool.title": "凭证池状态",
     "overview.pool.subtitle": "共 {total} 个凭证 · 模式 {mode}",
     "overview.pool.bar": "凭证状态：{summary}",
+    "overview.mode.priority": "优先级",
+    "overview.mode.balanced": "均衡",
+    "overview.mode.round_robin": "轮询",
+    "overview.mode.random": "随机",
+    "overview.mode.weighted": "加权",
     "overview.pool.usable": "可用",
     "overview.pool.cooling": "冷却中",
     "overview.pool.exhausted": "额度已用完",
@@ -271,6 +289,8 @@ const TOP_ROWS = 6;
 const BALANCE_ROWS = 8;
 const ATTENTION_ROWS = 5;
 const USABLE = new Set(["ready", "busy"]);
+const MODES = ["priority", "balanced", "round_robin", "random", "weighted"];
+const REASONS = ["throttled", "quota_exceeded", "suspended", "refresh_failed", "manual", "too_many_failures", "too_many_refresh_failures", "invalid_refresh_token", "invalid_config"];
 
 // The first figures are asked for as soon as this module runs (the charts' code and uPlot
 // load meanwhile): a page's first render and effects would come a round trip later.
@@ -363,10 +383,8 @@ function credentialName(row) {
 
 function reasonText(row) {
   const reason = row.disabledReason || row.cooldownReason;
-  const key = `overview.reason.${reason}`;
-  return reason && ["throttled", "quota_exceeded", "suspended", "refresh_failed", "manual", "too_many_failures", "too_many_refresh_failures", "invalid_refresh_token", "invalid_config"].includes(reason)
-    ? t(key)
-    : reason || t("overview.reason.unknown");
+  if (!reason) return t("overview.reason.unknown");
+  return REASONS.includes(reason) ? t(`overview.reason.${reason}`) : reason;
 }
 
 function keyName(row) {
@@ -447,7 +465,7 @@ function useOverview(range) {
   }, []);
 
   // Stats again after requests finished: not before their rows are written (within about a
-  // second), and never more often than a few times what the last answer cost the database.
+  // second), and never more often than ten times what the last answer cost the database.
   const statsSoon = useCallback(() => {
     const plan = schedule.current;
     if (plan.timer) {
@@ -461,7 +479,7 @@ function useOverview(range) {
       plan.fetching = false;
       plan.timer = null;
       if (plan.dirty) statsSoon();
-    }, Math.max(1500, plan.cost * 4));
+    }, Math.max(1500, plan.cost * 10));
   }, [loadStats]);
 
   const poolSoon = useCallback(() => {
@@ -537,7 +555,7 @@ function Tiles({ total, pool, range }) {
   const poolTone = !rows.length ? undefined : counts.usable === 0 ? "bad" : counts.usable < rows.length ? "warn" : "ok";
   const errorTone = rate === null ? undefined : rate > 0.05 ? "bad" : rate > 0.01 ? "warn" : undefined;
   return html`<div class="ov-tiles">
-    <${Stat} label=${t("overview.tile.requests")} value=${fmtCompact(requests)} hint=${t("overview.range.in." + range)} />
+    <${Stat} label=${t("overview.tile.requests")} value=${fmtCompact(requests)} hint=${t("overview.range.hint." + range)} />
     <${Stat} label=${t("overview.tile.errors")} value=${fmtPercent(rate, 1)} tone=${errorTone}
       hint=${t("overview.tile.errors_hint", { count: fmtNumber(failed), c4: fmtNumber(known((f) => f.errors["4xx"])), c5: fmtNumber(known((f) => f.errors["5xx"])) })} />
     <${Stat} label=${t("overview.tile.tokens")} value=${fmtCompact(known((f) => f.input_tokens + f.output_tokens))}
@@ -568,7 +586,7 @@ function PoolHealth({ pool }) {
   const counts = countHealth(rows);
   const summary = HEALTH.map(([name]) => `${t("overview.pool." + name)} ${counts[name]}`).join(", ");
   const attention = rows.filter((row) => health(row) !== "usable");
-  return html`<${Card} title=${t("overview.pool.title")} subtitle=${t("overview.pool.subtitle", { total: fmtNumber(rows.length), mode: pool.mode })}
+  return html`<${Card} title=${t("overview.pool.title")} subtitle=${t("overview.pool.subtitle", { total: fmtNumber(rows.length), mode: MODES.includes(pool.mode) ? t("overview.mode." + pool.mode) : pool.mode })}
     actions=${html`<${Button} size="sm" variant="ghost" icon="chevron" onClick=${() => navigate("credentials")}>${t("overview.pool.manage")}<//>`}>
     <div class="ov-health-bar" role="img" aria-label=${t("overview.pool.bar", { summary })}>
       ${HEALTH.map(([name, tone]) => counts[name] ? html`<span class=${"ov-health-seg tone-" + tone} style=${{ flexGrow: counts[name] }}></span>` : null)}

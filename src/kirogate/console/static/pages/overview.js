@@ -68,6 +68,7 @@ register({
     "overview.percentiles.ttft": "Time to first token",
     "overview.pool.title": "Pool health",
     "overview.pool.subtitle": "{total} credentials · mode {mode}",
+    "overview.pool.subtitle_one": "1 credential · mode {mode}",
     "overview.pool.bar": "Credential states: {summary}",
     "overview.mode.priority": "priority",
     "overview.mode.balanced": "balanced",
@@ -199,6 +200,7 @@ register({
     "overview.percentiles.ttft": "首字时间",
     "overview.pool.title": "凭证池状态",
     "overview.pool.subtitle": "共 {total} 个凭证 · 模式 {mode}",
+    "overview.pool.subtitle_one": "共 1 个凭证 · 模式 {mode}",
     "overview.pool.bar": "凭证状态：{summary}",
     "overview.mode.priority": "优先级",
     "overview.mode.balanced": "均衡",
@@ -586,7 +588,7 @@ function PoolHealth({ pool }) {
   const counts = countHealth(rows);
   const summary = HEALTH.map(([name]) => `${t("overview.pool." + name)} ${counts[name]}`).join(", ");
   const attention = rows.filter((row) => health(row) !== "usable");
-  return html`<${Card} title=${t("overview.pool.title")} subtitle=${t("overview.pool.subtitle", { total: fmtNumber(rows.length), mode: MODES.includes(pool.mode) ? t("overview.mode." + pool.mode) : pool.mode })}
+  return html`<${Card} title=${t("overview.pool.title")} subtitle=${t(rows.length === 1 ? "overview.pool.subtitle_one" : "overview.pool.subtitle", { total: fmtNumber(rows.length), mode: MODES.includes(pool.mode) ? t("overview.mode." + pool.mode) : pool.mode })}
     actions=${html`<${Button} size="sm" variant="ghost" icon="chevron" onClick=${() => navigate("credentials")}>${t("overview.pool.manage")}<//>`}>
     <div class="ov-health-bar" role="img" aria-label=${t("overview.pool.bar", { summary })}>
       ${HEALTH.map(([name, tone]) => counts[name] ? html`<span class=${"ov-health-seg tone-" + tone} style=${{ flexGrow: counts[name] }}></span>` : null)}
@@ -808,7 +810,7 @@ export default function Overview({ query }) {
   const noCredentials = pool.data && pool.data.total === 0;
   return html`<div class="ov" data-ready=${ready ? "true" : undefined} aria-busy=${ready ? undefined : "true"}>
     <${PageHeader} title=${t("nav.overview")} subtitle=${t("overview.subtitle")}
-      actions=${html`${stats.loading && figures ? html`<span class="muted small ov-updating" role="status">${t("overview.updating")}</span>` : null}
+      actions=${html`${stats.loading && figures ? html`<span class="muted small ov-updating" aria-hidden="true">${t("overview.updating")}</span>` : null}
         <${RangePicker} value=${range} onChange=${pick} />`} />
     ${noCredentials && html`<${NoCredentials} />`}
     ${pool.error && html`<${ErrorNote} error=${pool.error} retry=${reloadPool} />`}
@@ -817,12 +819,15 @@ export default function Overview({ query }) {
       <${Tiles} total=${total} pool=${pool.data} range=${range} />
       ${!figures ? !stats.error && html`<div class="card ov-pending"><${Loading} /></div>`
         : traffic ? html`<${Charts} stats=${figures} range=${range} />`
-        : !noCredentials && html`<${NoTraffic} range=${range} />`}
-      <div class="ov-grid">
+        : !noCredentials && html`<div class="ov-quiet">
+            <${NoTraffic} range=${range} />
+            ${pool.data && html`<${PoolHealth} pool=${pool.data} />`}
+          </div>`}
+      ${(traffic || (!figures && !noCredentials)) && html`<div class="ov-grid">
         ${pool.data && !noCredentials && html`<${PoolHealth} pool=${pool.data} />`}
         ${traffic && html`<${ErrorsCard} total=${total} range=${range} />`}
         ${traffic && html`<${Percentiles} total=${total} />`}
-      </div>
+      </div>`}
       ${traffic && html`<div class="ov-pair">
         <${TopTable} title=${t("overview.top.keys")} rows=${figures.per_key} name=${keyName} label=${t("overview.top.key")} total=${total.requests} range=${range} />
         <${TopTable} title=${t("overview.top.models")} rows=${figures.per_model} name=${(row) => row.model || t("overview.top.unknown_model")}

@@ -241,7 +241,9 @@ def waterfall(browser: Any, base: str, state: Any) -> None:
         print(f"  {start:7.0f} -> {end:7.0f}  {name[:90]}")
 
 
-def measure(browser: Any, base: str, state: Any, runs: int, ranges: list[str]) -> None:
+def measure(
+    browser: Any, base: str, state: Any, runs: int, ranges: list[str], shoot: Path | None
+) -> None:
     print(f"navigation -> overview (median of {runs}, ms): 'shown' = tiles, pool, balances and")
     print("feed on screen; 'drawn' = data-ready and every chart drawn (the stats answered too)")
     print(
@@ -259,6 +261,9 @@ def measure(browser: Any, base: str, state: Any, runs: int, ranges: list[str]) -
             value = drawn_after(page, url)
             if n:
                 cold.append(value)
+            elif shoot is not None:
+                shoot.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shoot / f"overview-bench-{name}.png"), full_page=True)
             if n == runs:
                 warm = [drawn_after(page, url, reload=True) for _ in range(runs)]
             context.close()
@@ -275,6 +280,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--credentials", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--shoot", type=Path, help="a folder for a screenshot of each range")
     parser.add_argument("--ranges", default=",".join(RANGES), help="of 24h,1h,7d,30d")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -313,7 +319,7 @@ def main() -> None:
         state = sign_in(browser, base)
         transfer(browser, base, state)
         waterfall(browser, base, state)
-        measure(browser, base, state, args.runs, args.ranges.split(","))
+        measure(browser, base, state, args.runs, args.ranges.split(","), args.shoot)
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(
             f"load average at the end: {load} ({os.cpu_count()} CPUs): compare runs at a like load"

@@ -86,6 +86,15 @@ def test_figures_charts_and_top_tables_come_from_real_requests(
     # The charts speak their figures.
     label = page.locator(".chart-box").first.get_attribute("aria-label") or ""
     assert label.startswith("Requests: Requests ")
+    # Hovering the newest bucket shows its figures.
+    over = page.locator(".chart-box .u-over").first
+    box = over.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    tip = page.locator(".chart-tip").first
+    tip.wait_for()
+    assert "Requests" in tip.inner_text()
+    page.mouse.move(0, 0)
     pool = page.locator("section", has=page.get_by_role("heading", name="Pool health"))
     pool.get_by_text("Every credential is usable.").wait_for()
     balances = page.get_by_role("region", name="Credential balances")

@@ -209,7 +209,7 @@ export function TimeChart({ label, x, series, format = fmtCompact, height = 200,
     return () => {
       alive = false;
     };
-  }, [theme, shape, height, lang(), span > 86400 * 2, withTime]);
+  }, [theme, shape, height, lang(), span > 86400, withTime]);
 
   // New figures for the same series: only the data changes.
   useEffect(() => {

@@ -3,7 +3,7 @@
 // operator API (credentials, stats, logs) and stays current from /api/admin/live.
 import { html, useState, useEffect, useRef, useMemo, useCallback } from "../lib/preact.js";
 import { api, live, ROOT } from "../lib/api.js";
-import { t, register, lang, fmtNumber, fmtCompact, fmtPercent, fmtDate, fmtRelative, fmtDuration } from "../lib/i18n.js";
+import { t, register, lang, fmtNumber, fmtCompact, fmtPercent, fmtRelative, fmtDuration } from "../lib/i18n.js";
 import { navigate } from "../lib/router.js";
 import { Icon } from "../lib/icons.js";
 import { PageHeader, Card, Stat, Badge, Meter, Table, Empty, Button, Segmented, ErrorNote, Loading, useInterval, loadStyle, toast, plainError } from "../lib/ui.js";
@@ -401,6 +401,10 @@ function statusTone(status) {
   return "ok";
 }
 
+function fmtDay(seconds) {
+  return new Intl.DateTimeFormat(lang(), { year: "numeric", month: "short", day: "numeric" }).format(new Date(seconds * 1000));
+}
+
 function fmtClock(value) {
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(date.getTime())) return "–";
@@ -735,7 +739,7 @@ function Balances({ pool, onRefreshed }) {
               ? html`<${Meter} value=${row.balance.currentUsage} max=${row.balance.usageLimit} label=${t("overview.balance.usage_of", { name: credentialName(row) })} format=${(n) => fmtNumber(n, 1)} />`
               : html`<span class="muted small">${t("overview.balance.unknown")}</span>` },
             { key: "reset", label: t("overview.balance.reset"), className: "nowrap ov-wide-only", render: (row) => row.balance && row.balance.nextResetAt
-              ? html`<div class="ov-cred"><span>${fmtDate(row.balance.nextResetAt).replace(/,? \d\d:\d\d.*$/, "")}</span><span class="muted small">${fmtRelative(row.balance.nextResetAt)}</span></div>`
+              ? html`<div class="ov-cred"><span>${fmtDay(row.balance.nextResetAt)}</span><span class="muted small">${fmtRelative(row.balance.nextResetAt)}</span></div>`
               : "–" },
           ]} />`}
   <//>`;

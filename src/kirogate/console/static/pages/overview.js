@@ -6,7 +6,7 @@ import { api, live, ROOT } from "../lib/api.js";
 import { t, register, lang, fmtNumber, fmtCompact, fmtPercent, fmtRelative, fmtDuration } from "../lib/i18n.js";
 import { navigate } from "../lib/router.js";
 import { Icon } from "../lib/icons.js";
-import { PageHeader, Card, Stat, Badge, Meter, Table, Empty, Button, Segmented, ErrorNote, Loading, useInterval, loadStyle, toast, plainError } from "../lib/ui.js";
+import { PageHeader, Card, Stat, Badge, Meter, Table, Empty, Button, Segmented, ErrorNote, Loading, Note, useInterval, loadStyle, toast, plainError } from "../lib/ui.js";
 
 loadStyle("pages/overview.css");
 
@@ -45,6 +45,7 @@ register({
     "overview.no_traffic.text": "Point a client at the gateway with a client key; its requests show up here as they finish.",
     "overview.no_traffic.connect": "Connect a client",
     "overview.no_traffic.playground": "Try the playground",
+    "overview.no_store": "This gateway runs without a database, so it keeps no request log: the charts and totals need one. The live feed below still shows requests as they finish.",
     "overview.chart.requests": "Requests",
     "overview.chart.requests_sub": "Requests and failed requests per {bucket}",
     "overview.chart.tokens": "Tokens",
@@ -177,6 +178,7 @@ register({
     "overview.no_traffic.text": "用客户端密钥把客户端接入网关，请求完成后会立即显示在这里。",
     "overview.no_traffic.connect": "接入客户端",
     "overview.no_traffic.playground": "打开调试台",
+    "overview.no_store": "此网关未使用数据库，因此不保存请求日志，图表和汇总数据都依赖它。下方的实时请求仍会在请求完成时显示。",
     "overview.chart.requests": "请求",
     "overview.chart.requests_sub": "每{bucket}的请求数与失败数",
     "overview.chart.tokens": "Token",
@@ -821,13 +823,14 @@ export default function Overview({ query }) {
     ${stats.error && html`<${ErrorNote} error=${stats.error} retry=${reloadStats} />`}
     ${!pool.data && !pool.error ? html`<${Loading} />` : html`
       <${Tiles} total=${total} pool=${pool.data} range=${range} />
+      ${figures && total === null && html`<${Note}>${t("overview.no_store")}<//>`}
       ${!figures ? !stats.error && html`<div class="card ov-pending"><${Loading} /></div>`
         : traffic ? html`<${Charts} stats=${figures} range=${range} />`
-        : !noCredentials && html`<div class="ov-quiet">
+        : !noCredentials && total !== null && html`<div class="ov-quiet">
             <${NoTraffic} range=${range} />
             ${pool.data && html`<${PoolHealth} pool=${pool.data} />`}
           </div>`}
-      ${(traffic || (!figures && !noCredentials)) && html`<div class="ov-grid">
+      ${(traffic || (!noCredentials && (!figures || total === null))) && html`<div class="ov-grid">
         ${pool.data && !noCredentials && html`<${PoolHealth} pool=${pool.data} />`}
         ${traffic && html`<${ErrorsCard} total=${total} range=${range} />`}
         ${traffic && html`<${Percentiles} total=${total} />`}

@@ -1,7 +1,8 @@
 // Time-series charts on the vendored uPlot: loaded the first time a chart is shown (a
 // <script> and its sheet, both same-origin), coloured from the theme's --chart-N variables,
 // redrawn when the theme changes and when the chart's box is resized. Each chart is an image
-// to assistive technology (role="img" with a spoken summary) with its figures in a hidden table.
+// to assistive technology (role="img" with a spoken summary) with its figures in a hidden table
+// (inside a hidden box: a table is never smaller than its rows, so it cannot be the box).
 import { html, useEffect, useRef, useState } from "./preact.js";
 import { ROOT } from "./api.js";
 import { loadStyle } from "./ui.js";
@@ -239,12 +240,12 @@ export function TimeChart({ label, x, series, format = fmtCompact, height = 200,
     <figcaption class="chart-legend">
       ${series.map((item) => html`<span class="chart-legend-item"><span class=${"legend-dot chart-dot-" + (item.color || 1)} aria-hidden="true"></span>${item.label}</span>`)}
     </figcaption>
-    <table class="sr-only">
+    <div class="sr-only"><table>
       <caption>${label}</caption>
       <thead><tr><th scope="col">${t("charts.time")}</th>${series.map((item) => html`<th scope="col">${item.label}</th>`)}</tr></thead>
       <tbody>
         ${x.map((at, index) => html`<tr><th scope="row">${fmtChartTime(at, withTime)}</th>${series.map((item) => html`<td>${item.values[index] === null || item.values[index] === undefined ? "–" : format(item.values[index])}</td>`)}</tr>`)}
       </tbody>
-    </table>
+    </table></div>
   </figure>`;
 }

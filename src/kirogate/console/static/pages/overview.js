@@ -30,11 +30,11 @@ register({
     "overview.updating": "Updating…",
     "overview.tile.requests": "Requests",
     "overview.tile.errors": "Error rate",
-    "overview.tile.errors_hint": "{count} failed · 4xx {c4} · 5xx {c5}",
+    "overview.tile.errors_hint": "4xx {c4} · 5xx {c5}",
     "overview.tile.tokens": "Tokens",
     "overview.tile.tokens_hint": "{input} in · {output} out",
     "overview.tile.latency": "Latency p50",
-    "overview.tile.latency_hint": "p95 {p95} · TTFT p50 {ttft}",
+    "overview.tile.latency_hint": "p95 {p95} · TTFT {ttft}",
     "overview.tile.pool": "Usable credentials",
     "overview.tile.pool_value": "{usable} of {total}",
     "overview.tile.pool_hint": "{cooling} resting · {disabled} disabled",
@@ -163,11 +163,11 @@ register({
     "overview.updating": "更新中…",
     "overview.tile.requests": "请求数",
     "overview.tile.errors": "错误率",
-    "overview.tile.errors_hint": "失败 {count} · 4xx {c4} · 5xx {c5}",
+    "overview.tile.errors_hint": "4xx {c4} · 5xx {c5}",
     "overview.tile.tokens": "Token 用量",
     "overview.tile.tokens_hint": "输入 {input} · 输出 {output}",
     "overview.tile.latency": "延迟 p50",
-    "overview.tile.latency_hint": "p95 {p95} · 首字 p50 {ttft}",
+    "overview.tile.latency_hint": "p95 {p95} · 首字 {ttft}",
     "overview.tile.pool": "可用凭证",
     "overview.tile.pool_value": "{usable} / {total}",
     "overview.tile.pool_hint": "冷却中 {cooling} · 已停用 {disabled}",
@@ -565,7 +565,7 @@ function Tiles({ total, pool, range }) {
   return html`<div class="ov-tiles">
     <${Stat} label=${t("overview.tile.requests")} value=${fmtCompact(requests)} hint=${t("overview.range.hint." + range)} />
     <${Stat} label=${t("overview.tile.errors")} value=${fmtPercent(rate, 1)} tone=${errorTone}
-      hint=${t("overview.tile.errors_hint", { count: fmtNumber(failed), c4: fmtNumber(known((f) => f.errors["4xx"])), c5: fmtNumber(known((f) => f.errors["5xx"])) })} />
+      hint=${t("overview.tile.errors_hint", { c4: fmtNumber(known((f) => f.errors["4xx"])), c5: fmtNumber(known((f) => f.errors["5xx"])) })} />
     <${Stat} label=${t("overview.tile.tokens")} value=${fmtCompact(known((f) => f.input_tokens + f.output_tokens))}
       hint=${t("overview.tile.tokens_hint", { input: fmtCompact(known((f) => f.input_tokens)), output: fmtCompact(known((f) => f.output_tokens)) })} />
     <${Stat} label=${t("overview.tile.latency")} value=${fmtDuration(known((f) => f.latency_ms.p50))}

@@ -161,18 +161,18 @@ def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]
         yield stack
 
 
-def set_pool(stack: LiveStack, *, empty: bool) -> None:
-    """No credential at all, or one (added through the admin API)."""
+def set_pool(stack: LiveStack, *, empty: bool, count: int = 1) -> None:
+    """No credential at all, or at least ``count`` (added through the admin API)."""
     listed = admin(stack, "GET", "/api/admin/credentials")["credentials"]
     if empty:
         for row in listed:
             admin(stack, "POST", f"/api/admin/credentials/{row['id']}/disabled", {"disabled": True})
             admin(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
-    elif not listed:
-        token = "aorAAAAAGoverview" + "q" * 120
-        admin(
-            stack, "POST", "/api/admin/credentials", {"refreshToken": token, "authMethod": "social"}
-        )
+        return
+    for n in range(len(listed), count):
+        token = f"aorAAAAAGoverview{n:03d}" + "q" * 120
+        body = {"refreshToken": token, "authMethod": "social"}
+        admin(stack, "POST", "/api/admin/credentials", body)
 
 
 @pytest.fixture
@@ -224,9 +224,27 @@ def test_no_traffic_says_how_to_connect_a_client(empty_console: Console) -> None
     admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": True})
     try:
         page.get_by_text("disabled by an operator").wait_for()
-        assert page.locator(".ov-tiles").get_by_text("0 of 1").is_visible()
+        total = len(admin(console.stack, "GET", "/api/admin/credentials")["credentials"])
+        assert page.locator(".ov-tiles").get_by_text(f"{total - 1} of {total}").is_visible()
     finally:
         admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": False})
     page.get_by_text("Every credential is usable.").wait_for()
     page.get_by_role("button", name="Connect a client").click()
     page.wait_for_selector("main h1:text-is('Connect a client')")
+
+
+def test_many_balances_show_the_fullest_first_and_expand(empty_console: Console) -> None:
+    set_pool(empty_console.stack, empty=False, count=10)
+    for row in admin(empty_console.stack, "GET", "/api/admin/credentials")["credentials"]:
+        admin(empty_console.stack, "GET", f"/api/admin/credentials/{row['id']}/balance")
+    console = empty_console
+    console.sign_in()
+    page = console.page
+    page.wait_for_selector(READY)
+    balances = page.get_by_role("region", name="Credential balances")
+    page.get_by_text("Showing 8 of 10, fullest first").wait_for()
+    assert balances.get_by_role("progressbar").count() == 8
+    page.get_by_role("button", name="Show all 10").click()
+    page.get_by_text("All 10, fullest first").wait_for()
+    assert balances.get_by_role("progressbar").count() == 10
+    console.check_accessibility()

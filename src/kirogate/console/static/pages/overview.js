@@ -117,6 +117,7 @@ register({
     "overview.top.none": "Nothing {range}.",
     "overview.balance.title": "Credential balances",
     "overview.balance.subtitle": "Showing {shown} of {total}, fullest first",
+    "overview.balance.subtitle_all": "All {total}, fullest first",
     "overview.balance.credential": "Credential",
     "overview.balance.plan": "Plan",
     "overview.balance.usage": "Used this period",
@@ -130,6 +131,8 @@ register({
     "overview.balance.none_title": "No balance fetched yet",
     "overview.balance.none_text": "Balances are fetched in the background; fetch them now to see each credential's usage and its reset date.",
     "overview.balance.all": "All credentials",
+    "overview.balance.every": "Show all {total}",
+    "overview.balance.fewer": "Show the fullest only",
     "overview.feed.title": "Live requests",
     "overview.feed.subtitle": "The latest {count}, newest first",
     "overview.feed.waiting": "Waiting for requests…",
@@ -250,6 +253,7 @@ register({
     "overview.top.none": "暂无数据{range}。",
     "overview.balance.title": "凭证余额",
     "overview.balance.subtitle": "显示 {total} 个中的 {shown} 个，用量最高的在前",
+    "overview.balance.subtitle_all": "全部 {total} 个，用量最高的在前",
     "overview.balance.credential": "凭证",
     "overview.balance.plan": "套餐",
     "overview.balance.usage": "本期用量",
@@ -263,6 +267,8 @@ register({
     "overview.balance.none_title": "尚未获取余额",
     "overview.balance.none_text": "余额会在后台定期获取；现在获取即可查看每个凭证的用量和重置日期。",
     "overview.balance.all": "全部凭证",
+    "overview.balance.every": "显示全部 {total} 个",
+    "overview.balance.fewer": "只显示用量最高的",
     "overview.feed.title": "实时请求",
     "overview.feed.subtitle": "最近 {count} 个，最新的在前",
     "overview.feed.waiting": "等待请求…",
@@ -724,10 +730,11 @@ function Balances({ pool, onRefreshed }) {
     if (failures.length) toast(t("overview.balance.partly", { failed: failures.length, total: rows.length, message: plainError(failures[0]) }), "bad");
     else toast(t("overview.balance.refreshed"));
   }
-  const shown = rows.slice(0, BALANCE_ROWS);
+  const [expanded, setExpanded] = useState(false);
+  const shown = expanded ? rows : rows.slice(0, BALANCE_ROWS);
   const action = html`<${Button} size="sm" icon="refresh" busy=${busy} onClick=${refresh}>${t("overview.balance.refresh")}<//>`;
   return html`<${Card} title=${t("overview.balance.title")} className="ov-balances"
-    subtitle=${t("overview.balance.subtitle", { shown: fmtNumber(shown.length), total: fmtNumber(rows.length) })}
+    subtitle=${t(shown.length === rows.length ? "overview.balance.subtitle_all" : "overview.balance.subtitle", { shown: fmtNumber(shown.length), total: fmtNumber(rows.length) })}
     actions=${html`${known ? action : null}<${Button} size="sm" variant="ghost" onClick=${() => navigate("credentials")}>${t("overview.balance.all")}<//>`}>
     ${known === 0
       ? html`<${Empty} icon="credentials" title=${t("overview.balance.none_title")} text=${t("overview.balance.none_text")} action=${action} />`
@@ -743,7 +750,11 @@ function Balances({ pool, onRefreshed }) {
             { key: "reset", label: t("overview.balance.reset"), className: "nowrap ov-wide-only", render: (row) => row.balance && row.balance.nextResetAt
               ? html`<div class="ov-cred"><span>${fmtDay(row.balance.nextResetAt)}</span><span class="muted small">${fmtRelative(row.balance.nextResetAt)}</span></div>`
               : "–" },
-          ]} />`}
+          ]} />
+        ${rows.length > BALANCE_ROWS && html`<div class="ov-expand">
+          <${Button} size="sm" variant="ghost" aria-expanded=${expanded ? "true" : "false"} onClick=${() => setExpanded(!expanded)}>
+            ${expanded ? t("overview.balance.fewer") : t("overview.balance.every", { total: fmtNumber(rows.length) })}<//>
+        </div>`}`}
   <//>`;
 }
 

@@ -281,6 +281,9 @@ async def test_the_announcement_is_a_setting(live: Live) -> None:
     assert reply.status_code == 200
     assert live.gateway.settings.console.announcement == "Maintenance at 22:00 UTC"
     assert (await live.settings())["console.announcement"]["value"] == "Maintenance at 22:00 UTC"
+    # Blank takes it down (even one the config file sets): the console shows none.
+    assert (await live.patch({"console.announcement": "  "})).status_code == 200
+    assert live.gateway.settings.console.announcement == ""
 
 
 async def test_a_mode_switch_changes_which_credential_answers(tmp_path: Path) -> None:

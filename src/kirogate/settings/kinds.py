@@ -58,6 +58,16 @@ class Kind:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice(Kind):
+    """Text that may be blank: blank means no notice (an announcement taken down)."""
+
+    def parse(self, value: object, *, text: bool) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"expected {self.allowed}, got {_type_name(value)}")
+        return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
 class Integer(Kind):
     minimum: int | None = None
     maximum: int | None = None

@@ -19,6 +19,7 @@ from kirogate.settings.kinds import (
     MachineId,
     NameList,
     NetworkList,
+    Notice,
     PathList,
     PathValue,
     Ratio,
@@ -235,8 +236,8 @@ SPECS: tuple[Spec, ...] = (
     _s("models.forced", _MODEL, "KIROGATE_MODEL_FORCED",
        help="every request uses this model, whatever it asks for"),
     # ---- console
-    _s("console.announcement", _TEXT, "KIROGATE_CONSOLE_ANNOUNCEMENT",
-       help="a notice shown at the top of the web console"),
+    _s("console.announcement", Notice("text; blank for none"), "KIROGATE_CONSOLE_ANNOUNCEMENT",
+       help="a notice shown at the top of the web console (blank: none)"),
     _s("console.session_lifetime", _POSITIVE_SECONDS, "KIROGATE_CONSOLE_SESSION_LIFETIME",
        help="how long a console sign-in lasts (such as 12h)"),
     # ---- request log

@@ -522,7 +522,8 @@ function seconds(text) {
 }
 
 // The field's text as the JSON the API takes, or { error } for a line it cannot read.
-// Empty text sends null: the key goes back to its configured value (the API refuses "").
+// Empty text sends null: the key goes back to its configured value (the API refuses ""),
+// except the announcement, where blank takes the notice down even if the config file sets one.
 function fromDraft(row, draft) {
   if (row.type === "boolean") return { value: draft };
   const text = String(draft);
@@ -540,7 +541,7 @@ function fromDraft(row, draft) {
     return { value: table };
   }
   const trimmed = text.trim();
-  if (!trimmed) return { value: null };
+  if (!trimmed) return { value: row.key === "console.announcement" ? "" : null };
   if (["integer", "number", "seconds", "bytes"].includes(row.type) && NUMERIC.test(trimmed)) return { value: Number(trimmed) };
   return { value: trimmed };
 }

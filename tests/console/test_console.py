@@ -68,6 +68,15 @@ async def test_the_page_is_served_with_strict_security_headers(http: httpx2.Asyn
     assert (await http.get("/admin/nope")).status_code == 404
 
 
+async def test_every_file_the_page_names_is_served(http: httpx2.AsyncClient) -> None:
+    page = (await http.get("/admin")).text
+    names = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(names) >= 10
+    for name in names:
+        assert name.startswith("/admin/static/"), name
+        assert (await http.get(name)).status_code == 200, name
+
+
 def test_the_page_has_no_inline_script_or_style_and_escapes_its_root() -> None:
     page = index_html('/x"><script>alert(1)</script>')
     assert "<script>alert" not in page

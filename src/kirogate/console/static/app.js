@@ -88,6 +88,15 @@ const NAV = [
 ];
 const PAGE_NAMES = NAV.flatMap(([, items]) => items.map(([name]) => name));
 
+// Fetch (without running) the page the address names while the session is being checked.
+const firstPage = current().page;
+if (PAGE_NAMES.includes(firstPage)) {
+  const link = document.createElement("link");
+  link.rel = "modulepreload";
+  link.href = `${BASE}/static/pages/${firstPage}.js`;
+  document.head.appendChild(link);
+}
+
 // ---- theme: follows the system until the operator picks one
 
 const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");

@@ -89,9 +89,14 @@ export const api = {
   del: (path, options) => request("DELETE", path, options),
 };
 
-// /api/admin/live: server-sent events of this instance. Returns a function that closes it.
-export function live(onEvent) {
+// /api/admin/live: server-sent events of this instance; onStatus(true | false) says whether
+// the feed is connected (the browser reconnects by itself). Returns a function that closes it.
+export function live(onEvent, onStatus) {
   const source = new EventSource(url("/api/admin/live"));
+  if (onStatus) {
+    source.addEventListener("open", () => onStatus(true));
+    source.addEventListener("error", () => onStatus(false));
+  }
   const kinds = ["request.finished", "credential.state", "pool.unusable", "key.limit", "login.finished"];
   for (const kind of kinds) {
     source.addEventListener(kind, (event) => {

@@ -265,10 +265,21 @@ export function Segmented({ options, value, onChange, label }) {
   </div>`;
 }
 
+// Tabs: Tab reaches the chosen one, arrow keys (and Home/End) move between them.
 export function Tabs({ tabs, value, onChange, label }) {
-  return html`<div class="tabs" role="tablist" aria-label=${label}>
+  function onKeyDown(event) {
+    const index = tabs.findIndex(([item]) => item === value);
+    const moves = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = tabs[(moves[event.key] + tabs.length) % tabs.length][0];
+    onChange(next);
+    const list = event.currentTarget;
+    requestAnimationFrame(() => list.querySelector('[aria-selected="true"]')?.focus());
+  }
+  return html`<div class="tabs" role="tablist" aria-label=${label} onKeyDown=${onKeyDown}>
     ${tabs.map(([tabValue, text]) => html`<button type="button" role="tab" aria-selected=${tabValue === value ? "true" : "false"}
-      class=${tabValue === value ? "active" : ""} onClick=${() => onChange(tabValue)}>${text}</button>`)}
+      tabindex=${tabValue === value ? 0 : -1} class=${tabValue === value ? "active" : ""} onClick=${() => onChange(tabValue)}>${text}</button>`)}
   </div>`;
 }
 

@@ -27,6 +27,7 @@ register({
     "overview.range.in.7d": "in the last 7 days",
     "overview.range.in.30d": "in the last 30 days",
     "overview.live": "Live",
+    "overview.reconnecting": "Reconnecting…",
     "overview.updating": "Updating…",
     "overview.tile.requests": "Requests",
     "overview.tile.errors": "Error rate",
@@ -163,6 +164,7 @@ register({
     "overview.range.in.7d": "（最近 7 天）",
     "overview.range.in.30d": "（最近 30 天）",
     "overview.live": "实时",
+    "overview.reconnecting": "正在重新连接…",
     "overview.updating": "更新中…",
     "overview.tile.requests": "请求数",
     "overview.tile.errors": "错误率",
@@ -440,6 +442,7 @@ function useOverview(range) {
   const [pool, setPool] = useState({ data: null, error: null });
   const [stats, setStats] = useState({ data: null, error: null, loading: true, range });
   const [feed, setFeed] = useState({ rows: [], error: null, loaded: false });
+  const [connected, setConnected] = useState(true);
   const rangeNow = useRef(range);
   const schedule = useRef({ timer: null, fetching: false, dirty: false, cost: 0 });
   const poolTimer = useRef(null);
@@ -511,7 +514,7 @@ function useOverview(range) {
       } else if (kind === "credential.state") {
         poolSoon();
       }
-    });
+    }, setConnected);
     return () => {
       close();
       clearTimeout(schedule.current.timer);
@@ -529,7 +532,7 @@ function useOverview(range) {
   useInterval(statsSoon, 60000);
 
   const ready = (pool.data || pool.error) && (stats.data || stats.error) && feed.loaded;
-  return { pool, stats, feed, ready, reloadPool: loadPool, reloadStats: loadStats, reloadFeed: loadFeed };
+  return { pool, stats, feed, connected, ready, reloadPool: loadPool, reloadStats: loadStats, reloadFeed: loadFeed };
 }
 
 async function unwrap(settled) {
@@ -776,10 +779,10 @@ async function fetchBalances(ids) {
   return failures;
 }
 
-function Feed({ feed }) {
+function Feed({ feed, connected }) {
   return html`<${Card} title=${t("overview.feed.title")} className="ov-feed"
     subtitle=${t("overview.feed.subtitle", { count: fmtNumber(FEED_SIZE) })}
-    actions=${html`<span class="ov-live" aria-hidden="true"><span class="ov-live-dot"></span>${t("overview.live")}</span>
+    actions=${html`<span class=${connected ? "ov-live" : "ov-live ov-live-off"} role="status"><span class="ov-live-dot" aria-hidden="true"></span>${t(connected ? "overview.live" : "overview.reconnecting")}</span>
       <${Button} size="sm" variant="ghost" onClick=${() => navigate("logs")}>${t("overview.feed.all")}<//>`}>
     ${feed.error && html`<${ErrorNote} error=${feed.error} />`}
     <${Table} caption=${t("overview.feed.caption")} rows=${feed.rows} rowKey=${(row) => row.key}
@@ -816,7 +819,7 @@ function NoTraffic({ range }) {
 export default function Overview({ query }) {
   const asked = query && query.get("range");
   const [range, setRange] = useState(asked in RANGES ? asked : DEFAULT_RANGE);
-  const { pool, stats, feed, ready, reloadPool, reloadStats } = useOverview(range);
+  const { pool, stats, feed, connected, ready, reloadPool, reloadStats } = useOverview(range);
   function pick(next) {
     setRange(next);
     navigate("overview", next === DEFAULT_RANGE ? undefined : { range: next }, { replace: true });
@@ -852,7 +855,7 @@ export default function Overview({ query }) {
           label=${t("overview.top.model")} total=${total.requests} range=${range} />
       </div>`}
       ${pool.data && !noCredentials && html`<${Balances} pool=${pool.data} onRefreshed=${reloadPool} />`}
-      <${Feed} feed=${feed} />
+      <${Feed} feed=${feed} connected=${connected} />
     `}
   </div>`;
 }

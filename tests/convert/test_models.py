@@ -236,6 +236,13 @@ def test_overrides_may_target_another_alias() -> None:
     assert resolve_model("fast", table=table).upstream_id == "claude-haiku-4.5"
 
 
+def test_overrides_may_target_a_public_name_a_client_could_ask_for() -> None:
+    table = ModelTable.from_overrides({"team-fast": "claude-haiku-4-5", "big": "claude-opus-4.6"})
+    fast = resolve_model("team-fast", table=table)
+    assert (fast.upstream_id, fast.family) == ("claude-haiku-4.5", "haiku")
+    assert resolve_model("big", table=table).upstream_id == "claude-opus-4.6"
+
+
 def test_overrides_may_target_an_unknown_upstream_id() -> None:
     info = resolve_model("x", table=ModelTable.from_overrides({"x": "kimi-k3"}))
     assert (info.upstream_id, info.family, info.context_window) == ("kimi-k3", "custom", 200_000)

@@ -257,7 +257,9 @@ class ModelTable:
             raise ConfigError(
                 f"model override {alias!r} -> {target!r}: alias and target are required"
             )
-        known = self._aliases.get(target.strip().lower())
+        lowered = target.strip().lower()
+        # A public name (``claude-haiku-4-5``) maps as a client asking for it would.
+        known = self._aliases.get(lowered) or self._match_pattern(lowered)
         if known is not None:
             upstream = known[1]
         else:

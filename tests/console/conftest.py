@@ -8,18 +8,27 @@
 - ``console.check_accessibility()`` runs axe-core (from ``tests/clients/node_modules``) and
   fails on any serious or critical violation;
 - ``console.shoot(name)`` writes light and dark screenshots at desktop and phone width to
-  ``console-screenshots/`` (``KIROGATE_SCREENSHOTS`` to write elsewhere; not committed).
+  ``console-screenshots/`` (``KIROGATE_SCREENSHOTS`` to write elsewhere; not committed);
+- ``watched_console(browser, stack)``: the same watched page for another module's own stack;
+- ``admin_api(stack, ...)`` calls the operator API with the admin key and ``ask(stack, ...)``
+  sends one /v1/messages request with the client key, outside the browser (seeding, checking);
+- ``sdk`` (per test): openai SDK clients of the gateway with a given key.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import openai
 import pytest
 
 from tests.live import LiveStack, live_stack
@@ -36,6 +45,7 @@ PHONE = {"width": 390, "height": 844}
 # Chromium's own words for a response with an error status: the request is judged by its
 # status in `failures`, not twice.
 _RESOURCE_ERROR = re.compile(r"Failed to load resource: the server responded with a status of")
+MODEL = "claude-sonnet-4-6"
 
 
 def _needs_browser() -> None:
@@ -174,14 +184,19 @@ def watch(page: Any, console: Console) -> None:
     page.on("requestfailed", on_failed)
 
 
-@pytest.fixture
-def anonymous_console(browser: Any, console_stack: LiveStack) -> Iterator[Console]:
-    """A watched page, not signed in (English, light theme, desktop size)."""
+@contextmanager
+def watched_console(
+    browser: Any, stack: LiveStack, *, signed_in: bool = False
+) -> Iterator[Console]:
+    """A watched page of ``stack`` (English, light theme, desktop size), signed in if asked;
+    clean (no console error or failed request) when the block ends without an error."""
     context = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
     page = context.new_page()
-    console = Console(page, console_stack)
+    console = Console(page, stack)
     watch(page, console)
     try:
+        if signed_in:
+            console.sign_in()
         yield console
         console.assert_clean()
     finally:
@@ -189,7 +204,89 @@ def anonymous_console(browser: Any, console_stack: LiveStack) -> Iterator[Consol
 
 
 @pytest.fixture
+def anonymous_console(browser: Any, console_stack: LiveStack) -> Iterator[Console]:
+    """A watched page, not signed in (English, light theme, desktop size)."""
+    with watched_console(browser, console_stack) as console:
+        yield console
+
+
+@pytest.fixture
 def console(anonymous_console: Console) -> Console:
     """A watched page, signed in with the admin key."""
     anonymous_console.sign_in()
     return anonymous_console
+
+
+@pytest.fixture
+def sdk(console: Console) -> Iterator[Callable[[str], openai.OpenAI]]:
+    """openai SDK clients of the gateway with a given key, closed when the test ends."""
+    clients: list[openai.OpenAI] = []
+
+    def make(key: str) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def admin_api(
+    stack: LiveStack,
+    method: str,
+    path: str,
+    body: object | None = None,
+    *,
+    expect: int | None = None,
+) -> Any:
+    """One call of the operator API (``path`` from the root: ``/api/admin/...``) with the admin
+    key, outside the browser: its answer's JSON (None for an empty answer). An error status
+    raises ``urllib.error.HTTPError``, unless ``expect`` names the status the call must get
+    (a refusal included)."""
+    request = urllib.request.Request(
+        stack.base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json", "x-api-key": ADMIN_KEY},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = int(response.status), response.read()
+    except urllib.error.HTTPError as refused:
+        if expect is None:
+            raise
+        with refused:
+            status, raw = int(refused.code), refused.read()
+    if expect is not None:
+        assert status == expect, f"{method} {path} answered {status}, not {expect}: {raw!r}"
+    return json.loads(raw) if raw else None
+
+
+class Answer(NamedTuple):
+    status: int
+    request_id: str  # its x-request-id
+
+
+def ask(stack: LiveStack, model: str = MODEL, text: str = "hello") -> Answer:
+    """One Anthropic Messages request through the gateway with the stack's client key; an error
+    status is answered, not raised."""
+    body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": text}]}
+    request = urllib.request.Request(
+        stack.base_url + "/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={
+            "content-type": "application/json",
+            "x-api-key": stack.api_key,
+            "anthropic-version": "2023-06-01",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+            return Answer(response.status, response.headers.get("x-request-id", ""))
+    except urllib.error.HTTPError as refused:
+        with refused:
+            refused.read()
+            return Answer(refused.code, refused.headers.get("x-request-id", ""))

@@ -3,42 +3,17 @@ limit, see a visitor and block it from the visitors list."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import openai
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, Console
-
-
-@pytest.fixture
-def sdk(console: Console) -> Iterator[Callable[[str], openai.OpenAI]]:
-    """openai SDK clients of the gateway with a given key, closed when the test ends."""
-    clients: list[openai.OpenAI] = []
-
-    def make(key: str) -> openai.OpenAI:
-        client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def admin(console: Console, method: str, path: str) -> Any:
-    request = urllib.request.Request(
-        console.stack.base_url + path, headers={"x-api-key": ADMIN_KEY}, method=method
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
+from tests.console.conftest import Console, admin_api
 
 
 def ip_rate_limit(console: Console) -> Any:
-    settings = admin(console, "GET", "/api/admin/settings")["settings"]
+    settings = admin_api(console.stack, "GET", "/api/admin/settings")["settings"]
     return next(s for s in settings if s["key"] == "server.ip_rate_limit")
 
 
@@ -64,7 +39,7 @@ def test_block_a_network_and_set_the_rate_limit(
     row = page.locator("tr", has_text="203.0.113.0/24")
     row.get_by_text("scraper").wait_for()
     row.get_by_text("in 24 hours").wait_for()
-    blocked = admin(console, "GET", "/api/admin/ips")["blocked"]
+    blocked = admin_api(console.stack, "GET", "/api/admin/ips")["blocked"]
     assert [b["ip"] for b in blocked] == ["203.0.113.0/24"] and blocked[0]["expires_at"]
 
     # The per-address rate limit: saved as a runtime setting, then back to the configured one.
@@ -91,7 +66,7 @@ def test_block_a_network_and_set_the_rate_limit(
     row.get_by_role("button", name="Unblock 203.0.113.0/24").click()
     page.get_by_text("203.0.113.0/24 is unblocked.").wait_for()
     page.get_by_text("Nothing is blocked").wait_for()
-    assert admin(console, "GET", "/api/admin/ips")["blocked"] == []
+    assert admin_api(console.stack, "GET", "/api/admin/ips")["blocked"] == []
 
 
 def test_a_visitor_is_listed_and_blocked_from_the_list(

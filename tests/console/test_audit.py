@@ -4,45 +4,23 @@ address."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, Console
+from tests.console.conftest import Console, admin_api
 from tests.live import LiveStack
-
-
-def admin(stack: LiveStack, method: str, path: str, body: object | None = None) -> int:
-    request = urllib.request.Request(
-        stack.base_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", "x-api-key": ADMIN_KEY},
-        method=method,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            exc.read()
-            return int(exc.code)
 
 
 @pytest.fixture(scope="module")
 def changes(console_stack: LiveStack) -> None:
     """A group created and changed, a refused second creation, a credential switched on."""
-    assert admin(console_stack, "POST", "/api/admin/groups", {"name": "team-a"}) == 201
-    assert admin(console_stack, "PATCH", "/api/admin/groups/team-a", {"description": "A"}) == 200
-    assert admin(console_stack, "POST", "/api/admin/groups", {"name": "team-a"}) == 400
-    assert (
-        admin(console_stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": False})
-        == 200
-    )
+    stack = console_stack
+    admin_api(stack, "POST", "/api/admin/groups", {"name": "team-a"}, expect=201)
+    admin_api(stack, "PATCH", "/api/admin/groups/team-a", {"description": "A"}, expect=200)
+    admin_api(stack, "POST", "/api/admin/groups", {"name": "team-a"}, expect=400)
+    admin_api(stack, "POST", "/api/admin/credentials/1/disabled", {"disabled": False}, expect=200)
 
 
 def entry(console: Console, action: str) -> Any:

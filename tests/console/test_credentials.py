@@ -16,22 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.console.conftest import ADMIN_KEY, Console
+from tests.console.conftest import Console, admin_api
 from tests.live import LiveStack
-
-
-def admin(stack: LiveStack, method: str, path: str, body: object | None = None) -> Any:
-    """One admin API call with the admin key (seeding and checking, not the page under test)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"{stack.base_url}/api/admin{path}",
-        data=data,
-        method=method,
-        headers={"x-api-key": ADMIN_KEY, "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
 
 
 def token(tag: str = "") -> str:
@@ -44,14 +30,14 @@ def seed(stack: LiveStack, *emails: str, tag: str = "") -> list[int]:
     items = [
         {"refreshToken": token(tag), "authMethod": "social", "email": email} for email in emails
     ]
-    answer = admin(stack, "POST", "/credentials/import", items)
+    answer = admin_api(stack, "POST", "/api/admin/credentials/import", items)
     return [result["id"] for result in answer["results"]]
 
 
 def delete_all(stack: LiveStack) -> None:
-    for row in admin(stack, "GET", "/credentials")["credentials"]:
-        admin(stack, "POST", f"/credentials/{row['id']}/disabled", {"disabled": True})
-        admin(stack, "DELETE", f"/credentials/{row['id']}")
+    for row in admin_api(stack, "GET", "/api/admin/credentials")["credentials"]:
+        admin_api(stack, "POST", f"/api/admin/credentials/{row['id']}/disabled", {"disabled": True})
+        admin_api(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
 
 
 def open_add(console: Console, tab: str | None = None) -> Any:
@@ -68,7 +54,7 @@ def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console)
     """The issue's own test: a Builder ID device login, approved through the emulator's
     verification address, and the new credential on the page (then the overview loads)."""
     stack, page = console.stack, console.page
-    before = admin(stack, "GET", "/credentials")["total"]
+    before = admin_api(stack, "GET", "/api/admin/credentials")["total"]
     console.open("credentials")
     dialog = open_add(console)
     dialog.get_by_role("button", name="Start login").click()
@@ -92,7 +78,11 @@ def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console)
     page.get_by_text(f"Credential #{new_id} added").wait_for()
     dialog.get_by_role("button", name="Done").click()
 
-    row = next(r for r in admin(stack, "GET", "/credentials")["credentials"] if r["id"] == new_id)
+    row = next(
+        r
+        for r in admin_api(stack, "GET", "/api/admin/credentials")["credentials"]
+        if r["id"] == new_id
+    )
     assert row["authMethod"] == "idc" and row["email"]
     page.get_by_role("main").get_by_text(row["email"], exact=True).wait_for()
     page.get_by_text(f"{before + 1} in the pool").wait_for()
@@ -105,8 +95,11 @@ def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console)
 def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> None:
     stack, page = console.stack, console.page
     existing = token("dup")
-    admin(
-        stack, "POST", "/credentials/import", [{"refreshToken": existing, "authMethod": "social"}]
+    admin_api(
+        stack,
+        "POST",
+        "/api/admin/credentials/import",
+        [{"refreshToken": existing, "authMethod": "social"}],
     )
     console.open("credentials")
     dialog = open_add(console, "Paste JSON")
@@ -189,7 +182,10 @@ def test_batch_verify_shows_progress_and_a_result_per_credential(console: Consol
     row = page.get_by_role("row").filter(has_text="verify-bad@example.com")
     row.get_by_text("Disabled").wait_for()
     row.get_by_text("the refresh token was rejected").wait_for()
-    assert admin(stack, "GET", "/credentials?q=verify-bad")["credentials"][0]["id"] == bad[0]
+    assert (
+        admin_api(stack, "GET", "/api/admin/credentials?q=verify-bad")["credentials"][0]["id"]
+        == bad[0]
+    )
 
 
 def test_disable_enable_priority_and_delete_with_confirmation(console: Console) -> None:
@@ -218,12 +214,18 @@ def test_disable_enable_priority_and_delete_with_confirmation(console: Console) 
     dialog.get_by_role("button", name="Delete").click()
     confirm = page.get_by_role("dialog", name="Delete toggle@example.com?")
     confirm.get_by_role("button", name="Cancel").click()
-    assert any(r["id"] == credential for r in admin(stack, "GET", "/credentials")["credentials"])
+    assert any(
+        r["id"] == credential
+        for r in admin_api(stack, "GET", "/api/admin/credentials")["credentials"]
+    )
     dialog.get_by_role("button", name="Delete").click()
     confirm.get_by_role("button", name="Delete credential").click()
     page.get_by_text("toggle@example.com deleted").wait_for()
     page.get_by_text("No credential matches these filters").wait_for()
-    assert all(r["id"] != credential for r in admin(stack, "GET", "/credentials")["credentials"])
+    assert all(
+        r["id"] != credential
+        for r in admin_api(stack, "GET", "/api/admin/credentials")["credentials"]
+    )
 
 
 def test_export_downloads_a_file_and_secrets_only_after_confirming(console: Console) -> None:
@@ -308,11 +310,11 @@ def test_the_page_with_credentials_filters_by_state_and_group(console: Console) 
     stack, page = console.stack, console.page
     ids = seed(stack, "alice@example.com", "bob@example.com", "carol@example.com")
     seed(stack, "dead@example.com", tag="revoked")
-    admin(stack, "POST", "/groups", {"name": "team-a", "description": "Team A"})
-    admin(stack, "PUT", "/groups/team-a/credentials", {"ids": ids[:2]})
-    job = admin(stack, "POST", "/credentials/verify", {"all": True})
+    admin_api(stack, "POST", "/api/admin/groups", {"name": "team-a", "description": "Team A"})
+    admin_api(stack, "PUT", "/api/admin/groups/team-a/credentials", {"ids": ids[:2]})
+    job = admin_api(stack, "POST", "/api/admin/credentials/verify", {"all": True})
     deadline = time.monotonic() + 15
-    while admin(stack, "GET", f"/jobs/{job['jobId']}")["status"] != "done":
+    while admin_api(stack, "GET", f"/api/admin/jobs/{job['jobId']}")["status"] != "done":
         assert time.monotonic() < deadline, "the verify job did not finish"
         time.sleep(0.1)
     console.open("credentials")

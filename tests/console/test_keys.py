@@ -3,50 +3,19 @@ see its usage and logs, hit its limit, revoke it; edit, disable and regenerate."
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import openai
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, Console
-
-MODEL = "claude-sonnet-4-6"
-
-
-@pytest.fixture
-def sdk(console: Console) -> Iterator[Callable[[str], openai.OpenAI]]:
-    """openai SDK clients of the gateway with a given key, closed when the test ends."""
-    clients: list[openai.OpenAI] = []
-
-    def make(key: str) -> openai.OpenAI:
-        client = openai.OpenAI(base_url=console.stack.base_url + "/v1", api_key=key, max_retries=0)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def admin(console: Console, method: str, path: str, body: object | None = None) -> Any:
-    """The operator API with the admin key, outside the browser."""
-    request = urllib.request.Request(
-        console.stack.base_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"x-api-key": ADMIN_KEY, "content-type": "application/json"},
-        method=method,
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
+from tests.console.conftest import MODEL, Console, admin_api
 
 
 def key_id(console: Console, name: str) -> int:
-    keys = admin(console, "GET", "/api/admin/keys")["keys"]
+    keys = admin_api(console.stack, "GET", "/api/admin/keys")["keys"]
     return int(next(k["id"] for k in keys if k["name"] == name and not k["revoked"]))
 
 
@@ -55,7 +24,9 @@ def logs_of(console: Console, key: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
         query = urllib.parse.urlencode({"key_id": key})
-        rows: list[dict[str, Any]] = admin(console, "GET", f"/api/admin/logs?{query}")["rows"]
+        rows: list[dict[str, Any]] = admin_api(console.stack, "GET", f"/api/admin/logs?{query}")[
+            "rows"
+        ]
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
@@ -160,10 +131,12 @@ def test_edit_disable_and_regenerate_a_key(
     console: Console, sdk: Callable[[str], openai.OpenAI]
 ) -> None:
     page = console.page
-    admin(console, "POST", "/api/admin/groups", {"name": "team-a", "description": "Team A"})
-    credentials = admin(console, "GET", "/api/admin/credentials")["credentials"]
+    admin_api(
+        console.stack, "POST", "/api/admin/groups", {"name": "team-a", "description": "Team A"}
+    )
+    credentials = admin_api(console.stack, "GET", "/api/admin/credentials")["credentials"]
     ids = [credential["id"] for credential in credentials]
-    admin(console, "PUT", "/api/admin/groups/team-a/credentials", {"ids": ids})
+    admin_api(console.stack, "PUT", "/api/admin/groups/team-a/credentials", {"ids": ids})
     console.open("keys")
     page.get_by_role("button", name="Create key").first.click()
     key = create_in_page(
@@ -185,7 +158,7 @@ def test_edit_disable_and_regenerate_a_key(
     dialog.get_by_label("Tokens per month").fill("50000000")
     dialog.get_by_role("button", name="Save").click()
     page.get_by_text("ci-bot is saved.").wait_for()
-    saved = admin(console, "GET", f"/api/admin/keys/{key_id(console, 'ci-bot')}")
+    saved = admin_api(console.stack, "GET", f"/api/admin/keys/{key_id(console, 'ci-bot')}")
     assert saved["group"] == "team-a"
     assert saved["expires_at"].startswith("2031-01-31T23:59:59")
     assert saved["limits"]["tokens_per_month"] == 50_000_000

@@ -4,56 +4,32 @@ and the CSV export."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, DESKTOP, Console, watch
+from tests.console.conftest import (
+    ADMIN_KEY,
+    MODEL,
+    Console,
+    admin_api,
+    ask,
+    watched_console,
+)
 from tests.live import LiveStack, live_stack
 
-MODEL = "claude-sonnet-4-6"
 UNKNOWN_MODEL = "no-such-model-at-all"
-
-
-def ask(stack: LiveStack, model: str = MODEL, text: str = "hello") -> tuple[int, str]:
-    """One /v1/messages request with the stack's client key: (status, x-request-id)."""
-    body = {"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": text}]}
-    request = urllib.request.Request(
-        stack.base_url + "/v1/messages",
-        data=json.dumps(body).encode(),
-        headers={
-            "content-type": "application/json",
-            "x-api-key": stack.api_key,
-            "anthropic-version": "2023-06-01",
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-            return response.status, response.headers.get("x-request-id", "")
-    except urllib.error.HTTPError as exc:
-        with exc:
-            exc.read()
-            return exc.code, exc.headers.get("x-request-id", "")
 
 
 def logged(stack: LiveStack, request_id: str) -> None:
     """Wait until the background writer has stored the request (it flushes every second)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        request = urllib.request.Request(
-            stack.base_url + "/api/admin/logs?limit=50", headers={"x-api-key": ADMIN_KEY}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            rows = json.loads(response.read())["rows"]
+        rows = admin_api(stack, "GET", "/api/admin/logs?limit=50")["rows"]
         if any(row["request_id"] == request_id for row in rows):
             return
         time.sleep(0.2)
@@ -63,13 +39,13 @@ def logged(stack: LiveStack, request_id: str) -> None:
 @pytest.fixture(scope="module")
 def traffic(console_stack: LiveStack) -> dict[str, str]:
     """Two answered requests and one refused (an unknown model), stored in the log."""
-    ok_status, ok_id = ask(console_stack)
-    assert ok_status == 200
+    ok = ask(console_stack)
+    assert ok.status == 200
     ask(console_stack, text="again")
-    bad_status, bad_id = ask(console_stack, model=UNKNOWN_MODEL)
-    assert bad_status >= 400
-    logged(console_stack, bad_id)
-    return {"ok": ok_id, "bad": bad_id, "bad_status": str(bad_status)}
+    bad = ask(console_stack, model=UNKNOWN_MODEL)
+    assert bad.status >= 400
+    logged(console_stack, bad.request_id)
+    return {"ok": ok.request_id, "bad": bad.request_id, "bad_status": str(bad.status)}
 
 
 def row(console: Console, request_id: str) -> Any:
@@ -148,7 +124,7 @@ def test_new_requests_appear_live(console: Console, console_stack: LiveStack) ->
     # Paused: a new request is not added until the page is refreshed.
     page.get_by_role("switch", name="Live").click()
     page.locator(".logs-live-dot:not(.on)").wait_for()
-    status, paused_id = ask(console_stack, text="paused one")
+    paused_id = ask(console_stack, text="paused one").request_id
     logged(console_stack, paused_id)
     assert row(console, paused_id).count() == 0
     page.get_by_role("button", name="Refresh").click()
@@ -184,19 +160,8 @@ def bodies_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack
 
 @pytest.fixture
 def bodies_console(browser: Any, bodies_stack: LiveStack) -> Iterator[Console]:
-    context = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
-    page = context.new_page()
-    console = Console(page, bodies_stack)
-    watch(page, console)
-    try:
-        console.sign_in()
-        # The overview finishes loading before the test moves on (else its script is aborted).
-        page.wait_for_selector("main h1")
-        page.wait_for_load_state("networkidle")
+    with watched_console(browser, bodies_stack, signed_in=True) as console:
         yield console
-        console.assert_clean()
-    finally:
-        context.close()
 
 
 def test_the_detail_shows_the_bodies_when_they_are_recorded(

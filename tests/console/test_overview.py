@@ -3,15 +3,13 @@ live feed updating without a reload, the range picker, the empty states, Chinese
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, DESKTOP, Console, watch
+from tests.console.conftest import ADMIN_KEY, Console, admin_api, ask, watched_console
 from tests.live import LiveStack, live_stack
 
 MODEL = "claude-sonnet-4.5"
@@ -19,36 +17,12 @@ OTHER_MODEL = "claude-haiku-4.5"
 READY = "main .ov[data-ready='true']"
 
 
-def ask(stack: LiveStack, model: str = MODEL, text: str = "Hello") -> Any:
-    """One Anthropic Messages request through the gateway with the stack's client key."""
-    body = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
-    request = urllib.request.Request(
-        f"{stack.base_url}/v1/messages",
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", "x-api-key": stack.api_key},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def admin(stack: LiveStack, method: str, path: str, body: object | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{stack.base_url}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", "x-api-key": ADMIN_KEY},
-        method=method,
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
-
-
 @pytest.fixture(scope="module")
 def traffic(console_stack: LiveStack) -> LiveStack:
     """A few requests already answered, and the credential's balance fetched once."""
     for n in range(3):
-        ask(console_stack, text=f"hello {n}")
-    admin(console_stack, "GET", "/api/admin/credentials/1/balance")
+        assert ask(console_stack, MODEL, f"hello {n}").status == 200
+    admin_api(console_stack, "GET", "/api/admin/credentials/1/balance")
     wait_for_rows(console_stack, 3)
     return console_stack
 
@@ -56,7 +30,7 @@ def traffic(console_stack: LiveStack) -> LiveStack:
 def wait_for_rows(stack: LiveStack, count: int) -> None:
     """Until the request log holds ``count`` rows (they are written within about a second)."""
     deadline = time.monotonic() + 10
-    while len(admin(stack, "GET", f"/api/admin/logs?limit={count}")["rows"]) < count:
+    while len(admin_api(stack, "GET", f"/api/admin/logs?limit={count}")["rows"]) < count:
         assert time.monotonic() < deadline, "the request log rows were not written"
         time.sleep(0.1)
 
@@ -111,7 +85,7 @@ def test_a_request_shows_up_in_the_feed_and_the_figures_without_reloading(
     feed = page.get_by_role("region", name="The latest requests")
     feed.wait_for()
     page.evaluate("window.__same_document = true")
-    ask(traffic, model=OTHER_MODEL, text="while you watch")
+    assert ask(traffic, OTHER_MODEL, "while you watch").status == 200
     feed.get_by_text(OTHER_MODEL).first.wait_for()
     # The stats follow (debounced until the row is written).
     page.get_by_role("region", name="Top models").get_by_text(OTHER_MODEL).wait_for(timeout=15000)
@@ -163,37 +137,38 @@ def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]
 
 def set_pool(stack: LiveStack, *, empty: bool, count: int = 1) -> None:
     """No credential at all, or at least ``count`` (added through the admin API)."""
-    listed = admin(stack, "GET", "/api/admin/credentials")["credentials"]
+    listed = admin_api(stack, "GET", "/api/admin/credentials")["credentials"]
     if empty:
         for row in listed:
-            admin(stack, "POST", f"/api/admin/credentials/{row['id']}/disabled", {"disabled": True})
-            admin(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
+            admin_api(
+                stack, "POST", f"/api/admin/credentials/{row['id']}/disabled", {"disabled": True}
+            )
+            admin_api(stack, "DELETE", f"/api/admin/credentials/{row['id']}")
         return
     for n in range(len(listed), count):
         token = f"aorAAAAAGoverview{n:03d}" + "q" * 120
         body = {"refreshToken": token, "authMethod": "social"}
-        admin(stack, "POST", "/api/admin/credentials", body)
+        admin_api(stack, "POST", "/api/admin/credentials", body)
 
 
 @pytest.fixture
 def empty_console(browser: Any, empty_stack: LiveStack) -> Iterator[Console]:
-    context = browser.new_context(viewport=DESKTOP, locale="en-US", color_scheme="light")
-    page = context.new_page()
-    console = Console(page, empty_stack)
-    watch(page, console)
-    try:
+    """A watched page of that gateway, not signed in (each test sets the pool first)."""
+    with watched_console(browser, empty_stack) as console:
         yield console
-        console.assert_clean()
-    finally:
-        context.close()
+
+
+def sign_in_to_the_overview(console: Console) -> Any:
+    """Sign in (the console opens on the overview) and wait until the overview has drawn."""
+    console.sign_in()
+    console.page.wait_for_selector(READY)
+    return console.page
 
 
 def test_no_credentials_says_where_to_add_one(empty_console: Console) -> None:
-    set_pool(empty_console.stack, empty=True)
     console = empty_console
-    console.sign_in()
-    page = console.page
-    page.wait_for_selector(READY)
+    set_pool(console.stack, empty=True)
+    page = sign_in_to_the_overview(console)
     page.get_by_text("No credentials yet").wait_for()
     page.get_by_text("Waiting for requests…").wait_for()
     assert page.locator(".ov-tiles").get_by_text("0 of 0").is_visible()
@@ -205,11 +180,9 @@ def test_no_credentials_says_where_to_add_one(empty_console: Console) -> None:
 
 
 def test_no_traffic_says_how_to_connect_a_client(empty_console: Console) -> None:
-    set_pool(empty_console.stack, empty=False)
     console = empty_console
-    console.sign_in()
-    page = console.page
-    page.wait_for_selector(READY)
+    set_pool(console.stack, empty=False)
+    page = sign_in_to_the_overview(console)
     page.get_by_text("No requests in the last 24 hours").wait_for()
     page.get_by_role("heading", name="Pool health").wait_for()
     page.get_by_text("No balance fetched yet").wait_for()
@@ -220,27 +193,27 @@ def test_no_traffic_says_how_to_connect_a_client(empty_console: Console) -> None
     page.get_by_text("Balances updated.").wait_for()
     page.get_by_role("progressbar").wait_for()
     # A credential's state changes: the pool's health follows without a reload.
-    cid = admin(console.stack, "GET", "/api/admin/credentials")["credentials"][0]["id"]
-    admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": True})
+    cid = admin_api(console.stack, "GET", "/api/admin/credentials")["credentials"][0]["id"]
+    admin_api(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": True})
     try:
         page.get_by_text("disabled by an operator").wait_for()
-        total = len(admin(console.stack, "GET", "/api/admin/credentials")["credentials"])
+        total = len(admin_api(console.stack, "GET", "/api/admin/credentials")["credentials"])
         assert page.locator(".ov-tiles").get_by_text(f"{total - 1} of {total}").is_visible()
     finally:
-        admin(console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": False})
+        admin_api(
+            console.stack, "POST", f"/api/admin/credentials/{cid}/disabled", {"disabled": False}
+        )
     page.get_by_text("Every credential is usable.").wait_for()
     page.get_by_role("button", name="Connect a client").click()
     page.wait_for_selector("main h1:text-is('Connect a client')")
 
 
 def test_many_balances_show_the_fullest_first_and_expand(empty_console: Console) -> None:
-    set_pool(empty_console.stack, empty=False, count=10)
-    for row in admin(empty_console.stack, "GET", "/api/admin/credentials")["credentials"]:
-        admin(empty_console.stack, "GET", f"/api/admin/credentials/{row['id']}/balance")
     console = empty_console
-    console.sign_in()
-    page = console.page
-    page.wait_for_selector(READY)
+    set_pool(console.stack, empty=False, count=10)
+    for row in admin_api(console.stack, "GET", "/api/admin/credentials")["credentials"]:
+        admin_api(console.stack, "GET", f"/api/admin/credentials/{row['id']}/balance")
+    page = sign_in_to_the_overview(console)
     balances = page.get_by_role("region", name="Credential balances")
     page.get_by_text("Showing 8 of 10, fullest first").wait_for()
     assert balances.get_by_role("progressbar").count() == 8

@@ -85,6 +85,13 @@ def open_section(console: Console, name: str) -> None:
     console.page.wait_for_selector("#settings-panel h2")
 
 
+def delete(console: Console, button: str, empty: str) -> None:
+    """Delete one item of a list with its button, confirm, and see the list empty."""
+    console.page.get_by_role("button", name=button).click()
+    console.page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    console.page.get_by_text(empty).wait_for()
+
+
 def test_change_settings_and_see_them_after_a_restart(console: Console, console_stack: Any) -> None:
     page = console.page
     open_settings(console, "pool")
@@ -230,9 +237,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.get_by_text("ops is off.").wait_for()
     console.check_accessibility()
     shoot(console, "settings-alerts")
-    page.get_by_role("button", name="Delete webhook ops").click()
-    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-    page.get_by_text("No webhooks yet").wait_for()
+    delete(console, "Delete webhook ops", "No webhooks yet")
 
     open_section(console, "Proxies")
     page.get_by_role("heading", name="Rotation").wait_for()
@@ -247,9 +252,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.get_by_text("office did not reach the upstream").wait_for()
     console.check_accessibility()
     shoot(console, "settings-proxies")
-    page.get_by_role("button", name="Delete proxy office").click()
-    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-    page.get_by_text("No proxies yet").wait_for()
+    delete(console, "Delete proxy office", "No proxies yet")
 
     open_section(console, "Credential groups")
     page.get_by_role("button", name="Add group").click()
@@ -266,9 +269,7 @@ def test_alerts_proxies_and_groups(console: Console) -> None:
     page.locator("#settings-panel table").get_by_text("#1").wait_for()
     console.check_accessibility()
     shoot(console, "settings-groups")
-    page.get_by_role("button", name="Delete group team-a").click()
-    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-    page.get_by_text("No credential groups yet").wait_for()
+    delete(console, "Delete group team-a", "No credential groups yet")
 
 
 def test_the_page_in_chinese(console: Console) -> None:

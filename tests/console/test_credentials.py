@@ -9,12 +9,15 @@ module) without depending on their order.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import expect
 
 from tests.console.conftest import Console, admin_api
 from tests.live import LiveStack
@@ -52,7 +55,7 @@ def open_add(console: Console, tab: str | None = None) -> Any:
 
 def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console) -> None:
     """The issue's own test: a Builder ID device login, approved through the emulator's
-    verification address, and the new credential on the page (then the overview loads)."""
+    verification address, and the new credential on the page and on the overview."""
     stack, page = console.stack, console.page
     before = admin_api(stack, "GET", "/api/admin/credentials")["total"]
     console.open("credentials")
@@ -87,9 +90,10 @@ def test_device_login_adds_a_credential_that_shows_on_the_page(console: Console)
     page.get_by_role("main").get_by_text(row["email"], exact=True).wait_for()
     page.get_by_text(f"{before + 1} in the pool").wait_for()
 
-    # The overview is another page; it is only asked to load here.
+    # And on the overview: the pool's tile counts it.
     console.open("")
-    page.wait_for_selector("main h1")
+    tile = page.locator(".stat", has_text="Usable credentials").locator(".stat-value")
+    expect(tile).to_have_text(re.compile(rf" of {before + 1}$"))
 
 
 def test_paste_json_and_token_list_imports_answer_per_item(console: Console) -> None:

@@ -109,6 +109,9 @@ def test_a_key_with_an_rpm_limit_is_used_logged_limited_and_revoked(
     row.get_by_role("link", name="Logs of alice").click()
     page.wait_for_selector("main h1:text-is('Logs')")
     assert f"/admin/logs?key_id={number}" in page.url
+    logged = page.locator(f"tr[data-request-id='{rows[0]['request_id']}']")
+    logged.get_by_text("200").wait_for()
+    assert page.locator("tr[data-request-id]").count() == 1  # only alice's request
     page.go_back()
     page.wait_for_selector("main h1:text-is('API keys')")
 

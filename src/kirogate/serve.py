@@ -229,6 +229,8 @@ def print_banner(
         lines.append("    admin key: the one you configured (--admin-key / KIROGATE_ADMIN_KEY)")
     else:
         lines.append("  Admin API: off (turn it on with --admin-key or KIROGATE_ADMIN_KEY)")
+    if server.admin and server.admin_key:
+        lines.append(f"  Console: {base}/admin (sign in with the admin key)")
     if settings.upstream.url:
         lines += ["", f"{style.bold('Upstream:')} {settings.upstream.url} (override)"]
     now = datetime.now(UTC)

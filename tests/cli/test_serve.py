@@ -179,6 +179,7 @@ def test_banner_lists_credentials_admin_api_and_key(
     assert "listening on 0.0.0.0:9000" in out
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:9000" in out
     assert "Admin API: http://127.0.0.1:9000/api/admin/credentials" in out
+    assert "Console: http://127.0.0.1:9000/admin (sign in with the admin key)" in out
     assert "a@example.com [social] ready" in out
     assert "kg-x…xxxx" in out and "kg-" + "x" * 30 not in out
 
@@ -239,7 +240,8 @@ def test_banner_shows_a_new_admin_key_once_then_says_where_it_is(
     assert "admin key: the one you configured" in out and admin_key not in out
     off = Settings(server=ServerSettings(api_keys=("k",), admin=False))
     print_banner(off, DiscoveryResult(), "", False, tmp_path / "api_key")
-    assert "Admin API: off (--no-admin)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Admin API: off (--no-admin)" in out and "Console:" not in out
 
 
 def test_serve_generates_an_admin_key_once_and_no_admin_turns_it_off(tmp_path: Path) -> None:

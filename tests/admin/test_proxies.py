@@ -59,6 +59,8 @@ async def test_bad_proxies_are_a_400_naming_the_field(
 
 async def test_crud_never_shows_the_credentials_whole(stored: Live) -> None:
     app = stored[0]
+    empty = (await call(app, "GET", "/api/admin/proxies", headers=key())).json()
+    assert empty == {"total": 0, "strategy": "round_robin", "proxies": []}
     created = await add(app, url=f"socks5://proxyuser:{SECRET}@10.0.0.5:1080", label="office")
     assert created.status == 201
     body = created.json()

@@ -18,7 +18,7 @@ from kirogate.admin.auth import AdminRoute, operations_of
 from kirogate.admin.fields import parse_credential_id
 from kirogate.admin.schemas import BODY_ERRORS, CredentialId, admin_errors
 from kirogate.api.json_reply import json_response
-from kirogate.api.request_gate import read_json_object
+from kirogate.api.request_gate import gateway_of, read_json_object
 from kirogate.api.schemas import json_body
 from kirogate.errors import InvalidRequest, NotFound
 
@@ -128,7 +128,8 @@ def _fields(body: dict[str, Any], *, allowed: tuple[str, ...]) -> dict[str, Any]
 @router.get("/proxies", responses={**_ok(ProxyList), **admin_errors((401, 404, 503))})
 async def list_proxies(request: Request) -> Response:
     views = await operations_of(request).proxy_views()
-    strategy = views[0]["strategy"] if views else None
+    # With no proxy stored yet, the strategy the first one will be used by.
+    strategy = views[0]["strategy"] if views else str(gateway_of(request).settings.proxy.strategy)
     return json_response({"total": len(views), "strategy": strategy, "proxies": views})
 
 

@@ -28,7 +28,8 @@ REQUEST_GUARD = 8.0
 POLL_GUARD = 30.0
 # Long enough for the access checks' 5 s reload to have run (and failed) during the outage.
 OUTAGE_TRAFFIC_SECONDS = 7.0
-DB_DETAILS = (PG_USER, PG_DATABASE, str(PG_PORT), "asyncpg", "psycopg", "127.0.0.1:")
+# The port as an address would show it: bare, its digits can turn up in a random message id.
+DB_DETAILS = (PG_USER, PG_DATABASE, f":{PG_PORT}", "asyncpg", "psycopg", "127.0.0.1:")
 
 
 async def _add_stored_key(url: str, data_dir: Path) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sqlite3
 import statistics
 import sys
@@ -47,7 +46,7 @@ if __package__ in (None, ""):
 
 from tests.live import clean_env, free_port, running  # noqa: E402
 
-from bench.stats import COLUMNS, MODELS  # noqa: E402
+from bench.stats import COLUMNS, iter_rows  # noqa: E402
 
 ADMIN_KEY = "bench-console-admin-key-0123456789"
 CLIENT_KEY = "bench-client-key"
@@ -76,35 +75,10 @@ def credentials_file(path: Path, count: int) -> None:
 
 
 def rows(count: int, credentials: int, end: datetime) -> Any:
-    """The log rows, oldest first, as SQLite takes them (naive UTC text timestamps)."""
-    rng = random.Random(7)
-    start = end - timedelta(days=DAYS)
-    span = (end - start).total_seconds()
-    for n in range(count):
-        at = start + timedelta(seconds=span * n / count)
-        roll = rng.random()
-        status = 200 if roll < 0.95 else (429 if roll < 0.98 else 502)
-        key = rng.randrange(20)
-        latency = rng.lognormvariate(7, 0.8)
-        yield (
-            at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
-            f"req-{n}",
-            "/v1/messages" if n % 4 else "/v1/chat/completions",
-            MODELS[n % len(MODELS)],
-            MODELS[n % len(MODELS)],
-            status,
-            rng.randrange(credentials) + 1,
-            key or None,
-            f"key-{key}" if key else "default",
-            f"10.0.{key}.{n % 50}",
-            rng.randrange(100, 20_000),
-            rng.randrange(10, 2_000) if status == 200 else None,
-            round(latency, 2),
-            round(latency * rng.random(), 2),
-            None if status == 200 else "upstream trouble",
-            None if status == 200 else ("rate_limit_error" if status == 429 else "api_error"),
-            bool(n % 3),
-        )
+    """bench/stats.py's log rows, as SQLite takes them (naive UTC text timestamps)."""
+    for row in iter_rows(count, end, credentials):
+        at = row[0].replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        yield (at, *row[1:])
 
 
 def seed(data: Path, count: int, credentials: int) -> None:

@@ -22,7 +22,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,39 +57,41 @@ COLUMNS = (
 )
 
 
-def make_rows(count: int, end: datetime) -> list[tuple[Any, ...]]:
+def iter_rows(count: int, end: datetime, credentials: int = 10) -> Iterator[tuple[Any, ...]]:
+    """``count`` log rows over the ``DAYS`` before ``end``, oldest first (~5 % errors,
+    20 keys, 5 models, ``credentials`` credentials), the same rows for the same arguments."""
     rng = random.Random(7)
     start = end - timedelta(days=DAYS)
     span = (end - start).total_seconds()
-    rows = []
     for n in range(count):
         at = start + timedelta(seconds=span * n / count)
         roll = rng.random()
         status = 200 if roll < 0.95 else (429 if roll < 0.98 else 502)
         key = rng.randrange(20)
         latency = rng.lognormvariate(7, 0.8)
-        rows.append(
-            (
-                at,
-                f"req-{n}",
-                "/v1/messages" if n % 4 else "/v1/chat/completions",
-                MODELS[n % len(MODELS)],
-                MODELS[n % len(MODELS)],
-                status,
-                rng.randrange(10) + 1,
-                key or None,
-                f"key-{key}" if key else "default",
-                f"10.0.{key}.{n % 50}",
-                rng.randrange(100, 20_000),
-                rng.randrange(10, 2_000) if status == 200 else None,
-                round(latency, 2),
-                round(latency * rng.random(), 2),
-                None if status == 200 else "upstream trouble",
-                None if status == 200 else ("rate_limit_error" if status == 429 else "api_error"),
-                bool(n % 3),
-            )
+        yield (
+            at,
+            f"req-{n}",
+            "/v1/messages" if n % 4 else "/v1/chat/completions",
+            MODELS[n % len(MODELS)],
+            MODELS[n % len(MODELS)],
+            status,
+            rng.randrange(credentials) + 1,
+            key or None,
+            f"key-{key}" if key else "default",
+            f"10.0.{key}.{n % 50}",
+            rng.randrange(100, 20_000),
+            rng.randrange(10, 2_000) if status == 200 else None,
+            round(latency, 2),
+            round(latency * rng.random(), 2),
+            None if status == 200 else "upstream trouble",
+            None if status == 200 else ("rate_limit_error" if status == 429 else "api_error"),
+            bool(n % 3),
         )
-    return rows
+
+
+def make_rows(count: int, end: datetime) -> list[tuple[Any, ...]]:
+    return list(iter_rows(count, end))
 
 
 def fill_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:

@@ -251,7 +251,7 @@ class AccessControl:
                     CONCURRENCY_RETRY,
                 )
             key_id = record.id
-            on_end(request, lambda: spawn(meter.release(key_id), name="kirogate key release"))
+            on_end(request, lambda: meter.release_soon(key_id))
 
     def _refuse(
         self, record: KeyRecord, limit: str, what: str, wait: float, *, used: int | None = None

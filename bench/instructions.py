@@ -3,6 +3,7 @@
     python bench/instructions.py [--cases text:anthropic:streamed,...] [--small 10] [--large 60]
     python bench/instructions.py --live [--setting single|paced|burst]
                                  [--target anthropic|openai|relay] [--requests N] [--src DIR]
+                                 [--operator] [--idle SECONDS] [--callgrind-out PATH]
 
 Per chunk (the default): each workload of ``bench/micro.py --work`` runs twice under
 ``valgrind --tool=callgrind`` (``--small`` and ``--large`` requests of 200 chunks); the
@@ -49,6 +50,7 @@ from bench.stack import (  # noqa: E402
     GatewayOptions,
     _emulator_args,
     _serve_args,
+    operator_setup,
     recorded_request,
     warm_up,
 )
@@ -103,9 +105,9 @@ def _callgrind_control(pid: int, *options: str) -> None:
     subprocess.run(["callgrind_control", *options, str(pid)], check=True, capture_output=True)
 
 
-def _dumped_total(out: Path, timeout: float = 60) -> int:
-    """The instruction total of callgrind's first dump (``<out>.1``), once it is written."""
-    dump = out.with_name(out.name + ".1")
+def _dumped_total(out: Path, number: int = 1, timeout: float = 60) -> int:
+    """The instruction total of callgrind's dump ``<out>.<number>``, once it is written."""
+    dump = out.with_name(f"{out.name}.{number}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if dump.exists():
@@ -130,10 +132,21 @@ def _load(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 
 def live(
-    setting: str, target: str, requests: int, src: str | None = None, keep: str | None = None
+    setting: str,
+    target: str,
+    requests: int,
+    src: str | None = None,
+    keep: str | None = None,
+    operator: bool = False,
+    idle: float = 0.0,
 ) -> dict[str, Any]:
     """Instructions per streamed request of a live gateway (or the relay) under callgrind;
-    with ``keep``, callgrind's dump of the measured requests is copied to that path."""
+    with ``keep``, callgrind's dump of the measured requests is copied to that path; with
+    ``operator``, the gateway answers with issue #16's operator features on (a stored key with
+    limits, an IP block and the per-address rate limit, see ``bench/stack.py``). With ``idle``
+    the process is also counted for that many seconds with no request (before the requests):
+    its background timers' instructions per second, to split a run's total into the timers'
+    share (their rate times the run's wall time, stretched by valgrind) and the rest."""
     valgrind = _valgrind()
     with tempfile.TemporaryDirectory(prefix="kirogate-instr-") as name:
         tmp = Path(name)
@@ -182,12 +195,16 @@ def live(
                 env = env | {"UPSTREAM": emulator_url, "PORT": str(port)}
                 ready = url
             else:
-                args = _serve_args(port, creds, emulator_url, tmp / "data", GatewayOptions())
+                options = GatewayOptions(operator=operator)
+                args = _serve_args(port, creds, emulator_url, tmp / "data", options)
                 command = [*callgrind, "-m", "kirogate", *args]
                 ready = f"{url}/health"
             measured = exits.enter_context(
                 procs.running_command(command, ready, env, tmp / "measured.log")
             )
+            api_key = API_KEY
+            if operator and target != "relay":
+                api_key = operator_setup(url)
             spec: dict[str, Any] = {
                 "target": "direct" if target == "relay" else target,
                 "urls": [url],
@@ -195,38 +212,68 @@ def live(
                 "requests": WARM_UP_REQUESTS,
                 "time_limit": 600,
                 "expected_text": expected_text(setting),
-                "api_key": API_KEY,
+                "api_key": api_key,
                 "direct_headers": headers,
                 "direct_body": body,
             }
             warm = _load(spec, tmp)  # token refresh, profile, connections, lazy imports
             if warm["ok"] != WARM_UP_REQUESTS:
                 raise RuntimeError(f"warm-up failed: {warm}")
+            idle_total = 0
+            if idle > 0:
+                _callgrind_control(measured.pid, "-i", "on")
+                time.sleep(idle)
+                _callgrind_control(measured.pid, "-i", "off")
+                _callgrind_control(measured.pid, "-d")
+                idle_total = _dumped_total(out)  # a dump zeroes the counters
             _callgrind_control(measured.pid, "-i", "on")
+            started = time.monotonic()
             result = _load(spec | {"requests": requests}, tmp)
+            elapsed = time.monotonic() - started
             _callgrind_control(measured.pid, "-i", "off")
             _callgrind_control(measured.pid, "-d")
-            total = _dumped_total(out)
+            dump = 2 if idle > 0 else 1
+            total = _dumped_total(out, dump)
             if keep:
-                shutil.copyfile(out.with_name(out.name + ".1"), keep)
+                shutil.copyfile(out.with_name(f"{out.name}.{dump}"), keep)
     bad = result["errors"] + result["invalid"] + result["mismatched"]
     return {
         "setting": setting,
         "target": target,
+        "operator": operator,
         "requests": result["ok"],
         "bad": bad,
         "instructions": total,
         "per_request": round(total / max(result["ok"], 1)),
+        "seconds": round(elapsed, 2),
+        "idle_per_second": round(idle_total / idle) if idle > 0 else None,
     }
 
 
 def main_live(args: argparse.Namespace) -> None:
-    row = live(args.setting, args.target, args.requests, args.src, args.callgrind_out)
+    row = live(
+        args.setting,
+        args.target,
+        args.requests,
+        args.src,
+        args.callgrind_out,
+        args.operator,
+        args.idle,
+    )
+    label = " operator" if args.operator else ""
     print(
-        f"{args.setting} {args.target}: {row['per_request']:,} instructions per request "
+        f"{args.setting} {args.target}{label}: {row['per_request']:,} instructions per request "
         f"({row['requests']} ok, {row['bad']} bad)",
         flush=True,
     )
+    if row["idle_per_second"] is not None:
+        timers = row["idle_per_second"] * row["seconds"] / max(row["requests"], 1)
+        print(
+            f"  idle: {row['idle_per_second']:,} instructions per second; the run took "
+            f"{row['seconds']} s, so ~{timers:,.0f} per request are the timers' and "
+            f"~{row['per_request'] - timers:,.0f} the requests' own",
+            flush=True,
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
     if row["bad"]:
@@ -242,6 +289,18 @@ def main() -> None:
     parser.add_argument("--target", default="anthropic", choices=LIVE_TARGETS, help="--live")
     parser.add_argument("--requests", type=int, default=100, help="--live: measured requests")
     parser.add_argument("--src", help="--live: source tree to put first on PYTHONPATH")
+    parser.add_argument(
+        "--operator",
+        action="store_true",
+        help="--live: a stored key with limits, an IP block, the per-address rate limit",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="--live: first count the idle process that long (its timers' cost per second)",
+    )
     parser.add_argument(
         "--callgrind-out", metavar="PATH", help="--live: keep the dump (for callgrind_annotate)"
     )

@@ -1,7 +1,7 @@
 """Profile the gateway under benchmark load with py-spy (``pip install py-spy``).
 
     python bench/profile.py [--setting paced] [--target anthropic] [--concurrency 16]
-                            [--requests 400] [--rate 500] [--out DIR] [--native]
+                            [--requests 400] [--rate 500] [--out DIR] [--native] [--operator]
 
 Starts the same emulator + gateway stack as ``bench/run.py``, attaches ``py-spy record``
 to the gateway for one load cell, and writes ``DIR/profile.txt`` (collapsed stacks, for
@@ -64,7 +64,8 @@ def profile_with_cprofile(args: argparse.Namespace) -> int:
     python_args = ("-c", _CPROFILE_BOOT, str(out))
     with tempfile.TemporaryDirectory(prefix="kirogate-profile-") as name:
         tmp = Path(name)
-        with stack(args.setting, tmp, GatewayOptions(python_args=python_args)) as st:
+        options = GatewayOptions(python_args=python_args, operator=args.operator)
+        with stack(args.setting, tmp, options) as st:
             st.gateways[0].send_signal(signal.SIGUSR1)  # start profiling now
             time.sleep(0.2)
             cell = run.run_cell(st, args.target, args.concurrency, args.requests, 300, tmp)
@@ -117,6 +118,11 @@ def main() -> int:
         action="store_true",
         help="run the gateway under cProfile (CPU timer) instead: exact call counts per request",
     )
+    parser.add_argument(
+        "--operator",
+        action="store_true",
+        help="a stored key with limits, an IP block, the per-address rate limit (bench/stack.py)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-profile"))
     parser.add_argument("--top", type=int, default=40, help="rows of the cProfile table")
     parser.add_argument(
@@ -134,7 +140,7 @@ def main() -> int:
         return profile_with_cprofile(args)
     with tempfile.TemporaryDirectory(prefix="kirogate-profile-") as name:
         tmp = Path(name)
-        with stack(args.setting, tmp) as st:
+        with stack(args.setting, tmp, GatewayOptions(operator=args.operator)) as st:
             pid = st.gateways[0].pid
             cmd = [py_spy, "record", "-p", str(pid), "-r", str(args.rate), "-f", "raw"]
             cmd += ["-o", str(args.out / "profile.txt")]

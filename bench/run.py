@@ -75,7 +75,7 @@ def run_cell(
         "requests": requests,
         "time_limit": time_limit,
         "expected_text": expected_text(st.setting),
-        "api_key": API_KEY,
+        "api_key": st.api_key,
         "direct_headers": st.direct_headers,
         "direct_body": st.direct_body,
     }

@@ -28,6 +28,20 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # one chunk: the fixed per-request cost (not part of the default run)
     "single": {"first_event_delay": 0.0, "event_delay": 0.0, "count": 1, "size": 20},
 }
+# Issue #16's "every operator feature switched on": with these settings and after
+# ``operator_setup`` the gateway answers with a stored key whose limits are checked on every
+# request, an IP block rule and the per-address rate limit in force (the request log, the
+# visitor count and the metrics are always on). The limits are far above what a run uses.
+OPERATOR_SERVE_ARGS = ("--set", "server.ip_rate_limit=1000000")
+OPERATOR_LIMITS = {
+    "rpm": 1_000_000,
+    "requests_per_day": 10_000_000,
+    "tokens_per_day": 10_000_000_000,
+    "tokens_per_month": 100_000_000_000,
+    "models": ["claude-*"],
+    "max_concurrency": 10_000,
+}
+OPERATOR_BLOCK = "203.0.113.0/24"  # TEST-NET-3: never the bench's own 127.0.0.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,8 @@ class GatewayOptions:
     # concurrent streams; 0 keeps the default.
     upstream_connections: int = 0
     python_args: tuple[str, ...] = field(default=())  # e.g. a profiler wrapping the gateway
+    # Issue #16's operator features (OPERATOR_SERVE_ARGS, then ``operator_setup``).
+    operator: bool = False
 
 
 @dataclass
@@ -56,6 +72,7 @@ class Stack:
     direct_body: Any
     relay: subprocess.Popen[bytes] | None = None  # bench/relay.py, when asked for
     relay_url: str = ""
+    api_key: str = API_KEY  # the stored key of ``operator_setup`` with GatewayOptions.operator
 
     def gateway_rss_mb(self) -> float:
         return sum(procs.rss_mb(p.pid) for p in self.gateways)
@@ -69,7 +86,22 @@ def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
         return bytes(response.read())
 
 
-def warm_up(urls: list[str], rounds: int = 5) -> None:
+def operator_setup(url: str) -> str:
+    """Through the admin API of the gateway at ``url``: create a stored key with every kind of
+    limit and block a network (not the bench's address); the stored key is returned."""
+    headers = {"x-api-key": ADMIN_KEY, "content-type": "application/json"}
+    created = json.loads(
+        _post(
+            f"{url}/api/admin/keys",
+            {"name": "bench-operator", "limits": OPERATOR_LIMITS},
+            headers,
+        )
+    )
+    _post(f"{url}/api/admin/ips", {"ip": OPERATOR_BLOCK, "reason": "bench"}, headers)
+    return str(created["key"])
+
+
+def warm_up(urls: list[str], rounds: int = 5, api_key: str = API_KEY) -> None:
     """A few requests through every gateway: token refresh, profile, connections, imports."""
     body = {
         "model": MODEL,
@@ -77,7 +109,7 @@ def warm_up(urls: list[str], rounds: int = 5) -> None:
         "stream": True,
         "messages": [{"role": "user", "content": "warm up"}],
     }
-    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    headers = {"x-api-key": api_key, "content-type": "application/json"}
     for url in urls:
         for _ in range(rounds):
             _post(f"{url}/v1/messages", body, headers)
@@ -121,6 +153,8 @@ def _serve_args(
         args += ["--database-url", options.database_url, "--workers", str(options.workers)]
     if options.redis_url:
         args += ["--redis-url", options.redis_url]
+    if options.operator:
+        args += OPERATOR_SERVE_ARGS
     return args
 
 
@@ -193,9 +227,11 @@ def stack(
                 )
             )
             urls.append(url)
-        warm_up(urls, rounds=5 * (options.workers if options.database_url else 1))
+        api_key = operator_setup(urls[0]) if options.operator else API_KEY
+        warm_up(urls, rounds=5 * (options.workers if options.database_url else 1), api_key=api_key)
         headers, body = recorded_request(emulator_url)
         st = Stack(setting, emulator, emulator_url, gateways, urls, headers, body)
+        st.api_key = api_key
         if relay:
             port = procs.free_port()
             st.relay_url = f"http://127.0.0.1:{port}"

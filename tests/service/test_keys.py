@@ -81,6 +81,29 @@ async def test_the_meter_counts_requests_tokens_and_answers_in_flight() -> None:
     assert await meter.acquire(1, 1)
 
 
+async def test_a_slot_in_flight_is_released_at_once_in_memory() -> None:
+    meter = KeyMeter(lambda: None, lambda: None)
+    assert await meter.acquire(1, 1)
+    meter.release_soon(1)  # no task to wait for: the slot is free on return
+    assert await meter.acquire(1, 1)
+
+
+async def test_the_counters_are_named_by_each_utc_day_and_month() -> None:
+    meter = KeyMeter(lambda: None, lambda: None)
+    last = datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert KeyMeter._names(3, last) == (
+        "key:3:req:20261231",
+        "key:3:tok:20261231",
+        "key:3:tokm:202612",
+    )
+    assert KeyMeter._names(3, datetime(2027, 1, 1, tzinfo=UTC))[1:] == (
+        "key:3:tok:20270101",
+        "key:3:tokm:202701",
+    )
+    assert await meter.take_request(3, 1, last)
+    assert await meter.take_request(3, 1, datetime(2027, 1, 1, tzinfo=UTC))  # a new day
+
+
 async def test_answer_usage_is_counted_for_the_caller_only() -> None:
     meter = KeyMeter(lambda: None, lambda: None)
     count_answer_usage(10, 10)  # no caller: nothing to count

@@ -17,13 +17,21 @@ the database watch says the database is away (a plain 503 at once).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_network,
+)
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from starlette.requests import Request
@@ -92,6 +100,19 @@ async def _bounded(call: Awaitable[Any], seconds: float, what: str) -> Any:
         raise
     except Exception as exc:  # a database failure the store did not translate
         raise StoreUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_address(host: str) -> IPv4Address | IPv6Address | None:
+    """``host`` as an address to match against the blocked networks (an IPv4-mapped IPv6
+    address as its IPv4 one), None when it is not an IP; parsed once per address seen."""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 class AccessControl:
@@ -251,7 +272,7 @@ class AccessControl:
                     CONCURRENCY_RETRY,
                 )
             key_id = record.id
-            on_end(request, lambda: spawn(meter.release(key_id), name="kirogate key release"))
+            on_end(request, lambda: meter.release_soon(key_id))
 
     def _refuse(
         self, record: KeyRecord, limit: str, what: str, wait: float, *, used: int | None = None
@@ -383,12 +404,9 @@ class AccessControl:
                 return True
         if not self._blocked_networks:
             return False
-        try:
-            address = ip_address(host)
-        except ValueError:
+        address = _parsed_address(host)
+        if address is None:
             return False  # not an IP (a Unix socket's peer): no range holds it
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
         now = time.time()
         return any(
             address in network and (until is None or until > now)

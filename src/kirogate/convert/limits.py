@@ -44,6 +44,8 @@ def deep_path(value: Any, limit: int, named: int = 6) -> str | None:
     """Where ``value`` nests more than ``limit`` levels deep, or None: the path of the first
     such container, cut to ``named`` steps without a trailing index (``messages[0].content``,
     a field the client wrote, not hundreds of steps into its value). Iterative."""
+    if not json_depth_exceeds(value, limit):
+        return None  # the usual answer, found without carrying a path for every container
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, steps = stack.pop()

@@ -203,11 +203,37 @@ def watched_console(
         context.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so a fixture can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def keep_evidence(console: Console, name: str) -> None:
+    """After a failed test: the page as it was (a screenshot, its HTML) in the screenshots
+    folder, and what the watcher saw, printed into the test's report."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    stem = SCREENSHOTS / f"FAILED-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
+    try:
+        console.page.screenshot(path=str(stem.with_suffix(".png")), full_page=True)
+        stem.with_suffix(".html").write_text(console.page.content(), encoding="utf-8")
+    except Exception as exc:  # the page may be gone; the report still says what was seen
+        print(f"no screenshot: {exc}")
+    print(f"page: {console.page.url}\nerrors: {console.errors}\nfailures: {console.failures}")
+
+
 @pytest.fixture
-def anonymous_console(browser: Any, console_stack: LiveStack) -> Iterator[Console]:
+def anonymous_console(
+    request: pytest.FixtureRequest, browser: Any, console_stack: LiveStack
+) -> Iterator[Console]:
     """A watched page, not signed in (English, light theme, desktop size)."""
     with watched_console(browser, console_stack) as console:
         yield console
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            keep_evidence(console, request.node.name)
 
 
 @pytest.fixture

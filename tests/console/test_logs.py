@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.console.conftest import (
     ADMIN_KEY,
@@ -112,7 +113,7 @@ def test_a_request_detail_shows_timing_tokens_and_the_error(
 def test_new_requests_appear_live(console: Console, console_stack: LiveStack) -> None:
     page = console.page
     console.open("logs")
-    page.locator(".logs-live-dot.on").wait_for()
+    expect(page.get_by_role("switch", name="Live")).to_have_attribute("aria-checked", "true")
     status, request_id = ask(console_stack, text="live one")
     assert status == 200
     fresh = row(console, request_id)
@@ -123,7 +124,7 @@ def test_new_requests_appear_live(console: Console, console_stack: LiveStack) ->
 
     # Paused: a new request is not added until the page is refreshed.
     page.get_by_role("switch", name="Live").click()
-    page.locator(".logs-live-dot:not(.on)").wait_for()
+    expect(page.get_by_role("switch", name="Live")).to_have_attribute("aria-checked", "false")
     paused_id = ask(console_stack, text="paused one").request_id
     logged(console_stack, paused_id)
     assert row(console, paused_id).count() == 0

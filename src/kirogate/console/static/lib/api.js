@@ -43,6 +43,17 @@ export function errorMessage(body, status) {
   return `HTTP ${status}`;
 }
 
+// Whether the session still holds: a 401 from one admin call is not always a signed-out
+// browser, and sending the operator back to the sign-in page would lose what they were doing.
+async function stillSignedIn() {
+  try {
+    const response = await fetch(url("/admin/session"), { headers: { accept: "application/json" }, credentials: "same-origin" });
+    return response.ok && (await response.json()).signed_in === true;
+  } catch {
+    return false;
+  }
+}
+
 export async function request(method, path, { body, query, headers, signal, raw } = {}) {
   const sent = { accept: "application/json", ...(headers || {}) };
   let payload = body;
@@ -59,7 +70,7 @@ export async function request(method, path, { body, query, headers, signal, raw 
     throw new ApiError(0, "network", "network", null);
   }
   if (raw && response.ok) return response;
-  if (response.status === 401 && path.startsWith("/api/admin")) onSignedOut();
+  if (response.status === 401 && path.startsWith("/api/admin") && !(await stillSignedIn())) onSignedOut();
   if (!response.ok) {
     let parsed = null;
     try {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import ADMIN_KEY, Console
+from tests.console.conftest import ADMIN_KEY, SHELL_HEADING, Console
 from tests.live import LiveStack, live_stack
 
 # A runtime setting given on the command line: its origin shows, and a runtime value replaces it.
@@ -55,7 +55,7 @@ def row(console: Console, key: str) -> Any:
 def open_settings(console: Console, tab: str) -> None:
     """The settings page at one section, once the page signing in landed on has drawn (else its
     module's load would be cut off and counted as a failed request)."""
-    console.page.wait_for_selector("main h1")
+    console.page.wait_for_selector(SHELL_HEADING)
     console.page.wait_for_load_state("networkidle")
     console.open(f"settings?tab={tab}")
     console.page.wait_for_selector("[role=tab][aria-selected=true]")

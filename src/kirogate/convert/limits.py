@@ -46,15 +46,12 @@ def deep_path(value: Any, limit: int, named: int = 6) -> str | None:
     a field the client wrote, not hundreds of steps into its value). Iterative."""
     if not json_depth_exceeds(value, limit):
         return None  # the usual answer, found without carrying a path for every container
+    # Past this point a container is too deep, and the walk below (the same order as
+    # json_depth_exceeds', over containers only) reaches it before the stack runs out.
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
-    while stack:
+    while True:
         item, depth, steps = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.items()
-        elif isinstance(item, list | tuple):
-            children = enumerate(item)
-        else:
-            continue
+        children: Any = item.items() if isinstance(item, dict) else enumerate(item)
         if depth > limit:
             kept = list(steps[:named])
             while kept and isinstance(kept[-1], int):
@@ -68,7 +65,6 @@ def deep_path(value: Any, limit: int, named: int = 6) -> str | None:
             for key, child in children
             if isinstance(child, dict | list)
         )
-    return None
 
 
 def check_depth(value: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kirogate.cluster.ratelimit import MemoryCounters
+from kirogate.errors import AuthenticationFailed, PermissionDenied
 from kirogate.service.console_sessions import ConsoleSessions
 
 KEY = "admin-key-for-sessions"
@@ -67,3 +70,15 @@ async def test_sign_out_without_a_cluster_holds_in_this_process() -> None:
     token, session = sessions.issue(KEY)
     await sessions.end(session)
     assert await sessions.check(KEY, token) is None
+
+
+async def test_accept_answers_401_without_a_session_and_403_without_its_csrf_token() -> None:
+    sessions = ConsoleSessions(lambda: None)
+    token, session = sessions.issue(KEY)
+    assert await sessions.accept(KEY, token, None, changes=False) == session
+    assert await sessions.accept(KEY, token, session.csrf, changes=True) == session
+    with pytest.raises(PermissionDenied, match="CSRF"):
+        await sessions.accept(KEY, token, "wrong", changes=True)
+    for admin_key, presented in ((KEY, None), (KEY, "junk"), ("", token), (None, token)):
+        with pytest.raises(AuthenticationFailed, match="sign in again"):
+            await sessions.accept(admin_key, presented, session.csrf, changes=False)

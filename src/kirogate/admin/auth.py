@@ -47,7 +47,12 @@ from kirogate.service.audit import (
     audit_detail,
 )
 from kirogate.service.console_sessions import COOKIE as SESSION_COOKIE
-from kirogate.service.console_sessions import CSRF_HEADER, ConsoleSession, ConsoleSessions
+from kirogate.service.console_sessions import (
+    CSRF_HEADER,
+    CSRF_MISSING,
+    ConsoleSession,
+    ConsoleSessions,
+)
 from kirogate.service.operations import Operations
 
 log = logging.getLogger(__name__)
@@ -57,8 +62,6 @@ OFF_MESSAGE = (
     "the admin API is off: start kirogate with --admin-key <key> "
     "(or set KIROGATE_ADMIN_KEY) to turn it on"
 )
-SESSION_MESSAGE = "the console session has expired or was signed out: sign in again"
-CSRF_MESSAGE = "missing or wrong CSRF token: the console sends it as x-csrf-token on every change"
 AUTH_MESSAGE = (
     "invalid or missing admin key: send the admin key (not a client API key) as the "
     "x-api-key header or as Authorization: Bearer <key>"
@@ -158,7 +161,7 @@ def check_csrf(request: Request, session: ConsoleSession) -> None:
     if request.method in _READS:
         return
     if not ConsoleSessions.csrf_matches(session, request.headers.get(CSRF_HEADER)):
-        raise PermissionDenied(CSRF_MESSAGE)
+        raise PermissionDenied(CSRF_MISSING)
 
 
 async def require_admin(request: Request) -> Gateway:
@@ -169,10 +172,12 @@ async def require_admin(request: Request) -> Gateway:
     if expected is None:
         raise NotFound(OFF_MESSAGE)
     if presented_key(request) is None and SESSION_COOKIE in request.cookies:
-        session = await console_session(request, gateway)
-        if session is None:
-            raise AuthenticationFailed(SESSION_MESSAGE)
-        check_csrf(request, session)
+        session = await gateway.console_sessions.accept(
+            expected,
+            request.cookies.get(SESSION_COOKIE),
+            request.headers.get(CSRF_HEADER),
+            changes=request.method not in _READS,
+        )
         request.state.admin_actor = session.actor
         return gateway
     if not await check_admin_key(request, gateway, expected):

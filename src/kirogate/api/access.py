@@ -17,26 +17,18 @@ the database watch says the database is away (a plain 503 at once).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from ipaddress import (
-    IPv4Address,
-    IPv4Network,
-    IPv6Address,
-    IPv6Network,
-    ip_address,
-    ip_network,
-)
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from starlette.requests import Request
 
-from kirogate.api.addresses import AddressRateLimit, client_address
+from kirogate.api.addresses import AddressRateLimit, client_address, parsed_address
 from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.middleware import ON_END
 from kirogate.caller import CALLER, DEFAULT_KEY_NAME, Caller
@@ -100,19 +92,6 @@ async def _bounded(call: Awaitable[Any], seconds: float, what: str) -> Any:
         raise
     except Exception as exc:  # a database failure the store did not translate
         raise StoreUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed_address(host: str) -> IPv4Address | IPv6Address | None:
-    """``host`` as an address to match against the blocked networks (an IPv4-mapped IPv6
-    address as its IPv4 one), None when it is not an IP; parsed once per address seen."""
-    try:
-        address = ip_address(host)
-    except ValueError:
-        return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 class AccessControl:
@@ -218,12 +197,12 @@ class AccessControl:
         """Accept a signed-in console (its session cookie and CSRF token) as the caller
         ``console``: the playground chats through the gateway without a client key."""
         admin_key = (self._gateway.settings.server.admin_key or "").strip()
-        sessions = self._gateway.console_sessions
-        session = await sessions.check(admin_key, request.cookies.get(CONSOLE_COOKIE))
-        if not admin_key or session is None:
-            raise AuthenticationFailed("the console session has expired: sign in again")
-        if not sessions.csrf_matches(session, request.headers.get(CSRF_HEADER)):
-            raise PermissionDenied("missing or wrong CSRF token for the console's playground")
+        await self._gateway.console_sessions.accept(
+            admin_key,
+            request.cookies.get(CONSOLE_COOKIE),
+            request.headers.get(CSRF_HEADER),
+            changes=True,  # every client route answers with the operator's credentials
+        )
         request.state.key_record = None
         CALLER.set(Caller(None, CONSOLE_KEY_NAME, None, address))
         METER.set(self.meter)
@@ -404,7 +383,7 @@ class AccessControl:
                 return True
         if not self._blocked_networks:
             return False
-        address = _parsed_address(host)
+        address = parsed_address(host)
         if address is None:
             return False  # not an IP (a Unix socket's peer): no range holds it
         now = time.time()

@@ -32,6 +32,13 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ip_network(entry, strict=False) for entry in entries)
 
 
+@lru_cache(maxsize=4096)
+def parsed_address(text: str) -> IPv4Address | IPv6Address | None:
+    """``text`` as an address (an IPv4-mapped IPv6 one as its IPv4 address), None when it is
+    not an IP; cached, as every request of a client repeats it."""
+    return _parsed(text)
+
+
 def _parsed(text: str) -> IPv4Address | IPv6Address | None:
     try:
         address = ip_address(text.strip().strip("[]"))

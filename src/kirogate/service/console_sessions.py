@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kirogate.cluster.ratelimit import Counters, MemoryCounters
+from kirogate.errors import AuthenticationFailed, PermissionDenied
 
 COOKIE = "kirogate_console"
 CSRF_HEADER = "x-csrf-token"
@@ -31,6 +32,8 @@ _VERSION = "v1"
 _SECRET_LABEL = b"kirogate console session v1"
 _ENDED = "console-ended:"
 _PAYLOAD = struct.Struct(">16sQ")  # session id, expiry (epoch seconds)
+SESSION_ENDED = "the console session has expired or was signed out: sign in again"
+CSRF_MISSING = "missing or wrong CSRF token: the console sends it as x-csrf-token on every change"
 
 
 def _b64(data: bytes) -> str:
@@ -111,6 +114,18 @@ class ConsoleSessions:
         session = ConsoleSession(_b64(session_id), expires, self._csrf(admin_key, session_id))
         if await self._is_ended(session.id):
             return None
+        return session
+
+    async def accept(
+        self, admin_key: str | None, token: str | None, csrf: str | None, *, changes: bool
+    ) -> ConsoleSession:
+        """The session a request's cookie stands for, with its CSRF token when the request
+        may change something: 401 (:class:`AuthenticationFailed`) or 403 otherwise."""
+        session = await self.check(admin_key, token) if admin_key else None
+        if session is None:
+            raise AuthenticationFailed(SESSION_ENDED)
+        if changes and not self.csrf_matches(session, csrf):
+            raise PermissionDenied(CSRF_MISSING)
         return session
 
     @staticmethod

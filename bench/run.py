@@ -26,7 +26,7 @@ divided by the level, is the memory per open stream. No pool warm-up precedes th
 the upstream connections they open are part of what an open stream costs.
 
 ``--round3`` is issue #16's whole run: direct, relay, Anthropic and OpenAI at c=1,16,128
-(paced and burst) and c=1000 (slow), plain and with TLS (~10 min on 2 cores).
+(paced and burst) and c=1000 (slow), plain and with TLS (14.5 min on 2 busy shared cores).
 Default request counts: 400 a cell, 100 at c=1 (paced c=1 takes 0.25 s a request).
 ``--soak MINUTES`` instead runs paced load for that long and samples the RSS.
 Method and results: ``docs/performance.md``.

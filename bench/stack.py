@@ -156,7 +156,11 @@ def _replayable(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in skip}
 
 
-def _emulator_args(pacing: dict[str, Any], port: int, tls: TlsFiles | None = None) -> list[str]:
+def _emulator_args(
+    setting: str, port: int, tls: TlsFiles | None = None, pacing: dict[str, Any] | None = None
+) -> list[str]:
+    """``kirogate emulator`` paced for ``setting`` (or ``pacing``), serving HTTPS with ``tls``."""
+    pacing = pacing or SETTINGS[setting]
     served = [] if tls is None else ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
     return [
         "emulator",
@@ -249,7 +253,7 @@ def stack(
             options = dataclasses.replace(options, database_url=url)
         emulator = exits.enter_context(
             procs.running(
-                _emulator_args(paced, int(emulator_url.rsplit(":", 1)[1]), tls),
+                _emulator_args(setting, int(emulator_url.rsplit(":", 1)[1]), tls, paced),
                 f"{emulator_url}/_emulator/stats",
                 env,
                 base / "emulator.log",

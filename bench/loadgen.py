@@ -11,7 +11,11 @@ counters right before the load starts), runs, and prints one JSON result line::
 Spec fields: ``target`` (``anthropic``, ``openai`` or ``direct``), ``urls`` (base URLs,
 used round-robin: several gateway processes), ``concurrency``, ``requests``, ``time_limit``
 (seconds), ``expected_text``, ``api_key`` and, for ``direct``, ``direct_headers`` and
-``direct_body`` (a recorded Kiro request, sent to ``/generateAssistantResponse``).
+``direct_body`` (a recorded Kiro request, sent to ``/generateAssistantResponse``), and
+``signal_open``: print ``open N`` the first time all ``concurrency`` streams are open at once
+(their first text arrived, their end not yet), so the caller can read the tested process's
+memory with every stream open. The result's ``max_open`` is the most streams open at once.
+An ``https://`` URL is trusted through ``SSL_CERT_FILE``, as the gateway trusts it.
 
 Every response is validated (see :mod:`bench.sse_check`) and its reassembled text compared
 with what the emulator sent: ``invalid`` counts grammar violations, ``mismatched`` lost,
@@ -99,6 +103,16 @@ class Tally:
     ttft_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
+    open: int = 0
+    max_open: int = 0
+    open_target: int = 0  # print "open N" when ``open`` first reaches it (0: never)
+
+    def opened(self) -> None:
+        self.open += 1
+        if self.open > self.max_open:
+            self.max_open = self.open
+            if self.max_open == self.open_target:
+                print(f"open {self.open}", flush=True)
 
     def note(self, message: str) -> None:
         if len(self.samples) < MAX_SAMPLES and message not in self.samples:
@@ -125,6 +139,7 @@ async def one_request(
             async for chunk in response.content.iter_any():
                 if checker.feed(chunk) and first is None:
                     first = time.perf_counter()
+                    tally.opened()
             checker.finish()
     except InvalidStream as exc:
         tally.invalid += 1
@@ -134,6 +149,9 @@ async def one_request(
         tally.errors += 1
         tally.note(f"{type(exc).__name__}: {exc}")
         return
+    finally:
+        if first is not None:
+            tally.open -= 1
     done = time.perf_counter()
     if checker.text != spec["expected_text"]:
         tally.mismatched += 1
@@ -151,7 +169,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     calls = [request_for(spec, base) for base in spec["urls"]]
     concurrency = int(spec["concurrency"])
     total = int(spec["requests"])
-    tally = Tally()
+    tally = Tally(open_target=concurrency if spec.get("signal_open") else 0)
     counter = itertools.count()
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
@@ -195,6 +213,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "ttft_ms": percentiles(tally.ttft_ms),
         "total_ms": percentiles(tally.total_ms),
         "loadgen_cpu_ms_per_req": round(cpu * 1000 / max(finished, 1), 3),
+        "max_open": tally.max_open,
         "samples": tally.samples,
     }
 

@@ -5,13 +5,17 @@ its live descendants (uvicorn workers), in milliseconds; the kernel counts in cl
 (usually 10 ms), so a cell must run long enough for the per-request figure to be precise.
 Peak memory is ``VmHWM`` of ``/proc/<pid>/status``, summed over the same processes; writing
 ``5`` to ``/proc/<pid>/clear_refs`` resets it, so each cell reports its own peak.
+:func:`raise_open_files` lifts the soft limit on open files to the hard one: 1,000 streams
+hold two sockets each in the gateway, and the processes started afterwards inherit it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,6 +42,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def raise_open_files() -> int:
+    """Soft ``RLIMIT_NOFILE`` up to the hard limit (inherited by children); the new soft one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -133,14 +150,26 @@ def reset_peak_rss(pid: int) -> bool:
     return done
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def trusting(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A client context trusting ``ca_file`` (the emulator's throwaway certificate), or None."""
+    return None if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+
+
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 60,
+    ca_file: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
+    context = trusting(ca_file)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"process exited ({proc.returncode}) before {url} answered:\n{tail}")
         try:
-            with urllib.request.urlopen(url, timeout=1.0):
+            with urllib.request.urlopen(url, timeout=1.0, context=context):
                 return
         except urllib.error.HTTPError:
             return
@@ -156,25 +185,31 @@ def running(
     env: dict[str, str],
     log: Path,
     python_args: Sequence[str] = (),
+    ca_file: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``python [PYTHON_ARGS] -m kirogate ARGS`` with output to ``log``; stopped (SIGTERM,
     so a profiler wrapping it writes its output) when the block ends."""
     command = [sys.executable, *python_args, "-m", "kirogate", *args]
-    with running_command(command, ready_url, env, log) as proc:
+    with running_command(command, ready_url, env, log, ca_file) as proc:
         yield proc
 
 
 @contextlib.contextmanager
 def running_command(
-    command: Sequence[str], ready_url: str, env: dict[str, str], log: Path
+    command: Sequence[str],
+    ready_url: str,
+    env: dict[str, str],
+    log: Path,
+    ca_file: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Any command, ready once ``ready_url`` answers (any HTTP status)."""
+    """Any command, ready once ``ready_url`` answers (any HTTP status; an ``https://`` one
+    trusting ``ca_file``)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             list(command), env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         try:
-            wait_ready(ready_url, proc, log)
+            wait_ready(ready_url, proc, log, ca_file=ca_file)
             yield proc
         finally:
             stop(proc)

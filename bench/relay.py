@@ -6,6 +6,8 @@ uvicorn (uvloop, httptools) and aiohttp as kirogate uses them, with no framework
 parsing, no conversion: every upstream chunk is forwarded as it arrives. ``bench/run.py
 --targets relay`` measures it beside the gateway; whatever kirogate costs above it is
 kirogate's, whatever the relay costs is the price of the Python stack on that machine.
+An ``https://`` upstream is verified with aiohttp's default context, as kirogate's is: the
+benchmark's TLS mode trusts the emulator's throwaway certificate through ``SSL_CERT_FILE``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""The processes of one benchmark setting: a paced ``kirogate emulator`` and the gateway(s)."""
+"""The processes of one benchmark setting: a paced ``kirogate emulator`` and the gateway(s).
+
+With ``GatewayOptions(tls=True)`` the emulator serves HTTPS with a throwaway self-signed
+certificate (made in the setting's temporary directory, key 0600) and every process that
+talks to it (the gateway, the bare relay, the load generator's direct runs) trusts it the
+way a user would: ``SSL_CERT_FILE`` names it, which ``ssl.create_default_context`` (and so
+aiohttp's default context) reads. Verification is never switched off.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
+from kirogate.emulator.tls import TlsFiles, write_self_signed
 
 API_KEY = "bench-client-key"
 ADMIN_KEY = "bench-admin-key-0123456789"  # /metrics (kirogate_asyncio_tasks) needs it
@@ -27,6 +35,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "burst": {"first_event_delay": 0.0, "event_delay": 0.0, "count": 200, "size": 20},
     # one chunk: the fixed per-request cost (not part of the default run)
     "single": {"first_event_delay": 0.0, "event_delay": 0.0, "count": 1, "size": 20},
+    # the paced text held open for ~20 s (40 chunks 0.5 s apart): at c=1000 every stream is
+    # open at once after the ramp, so the RSS then, less the RSS at rest, is per open stream
+    "slow": {"first_event_delay": 0.05, "event_delay": 0.5, "count": 40, "size": 20},
 }
 # Issue #16's "every operator feature switched on": with these settings and after
 # ``operator_setup`` the gateway answers with a stored key whose limits are checked on every
@@ -42,6 +53,11 @@ OPERATOR_LIMITS = {
     "max_concurrency": 10_000,
 }
 OPERATOR_BLOCK = "203.0.113.0/24"  # TEST-NET-3: never the bench's own 127.0.0.1
+# An emulator marker for one chunk: the warm-ups under a pacing whose answer takes longer than
+# SLOW_ANSWER_S (the slow setting: 20 s) ask for it, or five sequential warm-ups would take
+# minutes; the direct runs replay the recorded request without it.
+SHORT_ANSWER = "[[emu:paced count=1]] "
+SLOW_ANSWER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,8 @@ class GatewayOptions:
     python_args: tuple[str, ...] = field(default=())  # e.g. a profiler wrapping the gateway
     # Issue #16's operator features (OPERATOR_SERVE_ARGS, then ``operator_setup``).
     operator: bool = False
+    # The emulator serves HTTPS (a throwaway certificate trusted through SSL_CERT_FILE).
+    tls: bool = False
 
 
 @dataclass
@@ -73,6 +91,7 @@ class Stack:
     relay: subprocess.Popen[bytes] | None = None  # bench/relay.py, when asked for
     relay_url: str = ""
     api_key: str = API_KEY  # the stored key of ``operator_setup`` with GatewayOptions.operator
+    ca_file: Path | None = None  # the emulator's throwaway certificate with GatewayOptions.tls
 
     def gateway_rss_mb(self) -> float:
         return sum(procs.rss_mb(p.pid) for p in self.gateways)
@@ -101,13 +120,16 @@ def operator_setup(url: str) -> str:
     return str(created["key"])
 
 
-def warm_up(urls: list[str], rounds: int = 5, api_key: str = API_KEY) -> None:
-    """A few requests through every gateway: token refresh, profile, connections, imports."""
+def warm_up(urls: list[str], rounds: int = 5, api_key: str = API_KEY, prefix: str = "") -> None:
+    """A few requests through every gateway: token refresh, profile, connections, imports.
+
+    ``prefix`` goes before the prompt: :data:`SHORT_ANSWER` under a slow pacing.
+    """
     body = {
         "model": MODEL,
         "max_tokens": 64,
         "stream": True,
-        "messages": [{"role": "user", "content": "warm up"}],
+        "messages": [{"role": "user", "content": prefix + "warm up"}],
     }
     headers = {"x-api-key": api_key, "content-type": "application/json"}
     for url in urls:
@@ -115,18 +137,34 @@ def warm_up(urls: list[str], rounds: int = 5, api_key: str = API_KEY) -> None:
             _post(f"{url}/v1/messages", body, headers)
 
 
-def recorded_request(emulator_url: str) -> tuple[dict[str, str], Any]:
-    """The gateway's last Kiro request as the emulator saw it: replayed for the direct runs."""
+def recorded_request(
+    emulator_url: str, ca_file: Path | None = None, strip: str = ""
+) -> tuple[dict[str, str], Any]:
+    """The gateway's last Kiro request as the emulator saw it, without ``strip`` (a warm-up's
+    marker) in its text: replayed for the direct runs."""
     url = f"{emulator_url}/_emulator/requests?path=/generateAssistantResponse&limit=1"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=10, context=procs.trusting(ca_file)) as response:
         [entry] = json.loads(response.read())["requests"]
-    return entry["headers"], entry["body"]
+    body = entry["body"]
+    if strip:
+        body = json.loads(json.dumps(body).replace(strip, ""))
+    return entry["headers"], body
 
 
-def _emulator_args(setting: str, port: int) -> list[str]:
-    pacing = SETTINGS[setting]
+def _replayable(headers: dict[str, str]) -> dict[str, str]:
+    skip = ("host", "content-length", "connection", "transfer-encoding")
+    return {k: v for k, v in headers.items() if k.lower() not in skip}
+
+
+def _emulator_args(
+    setting: str, port: int, tls: TlsFiles | None = None, pacing: dict[str, Any] | None = None
+) -> list[str]:
+    """``kirogate emulator`` paced for ``setting`` (or ``pacing``), serving HTTPS with ``tls``."""
+    pacing = pacing or SETTINGS[setting]
+    served = [] if tls is None else ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
     return [
         "emulator",
+        *served,
         "--port",
         str(port),
         "--first-event-delay",
@@ -185,16 +223,28 @@ def fresh_database(url: str, name: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def stack(
-    setting: str, tmp: Path, options: GatewayOptions = GatewayOptions(), *, relay: bool = False
+    setting: str,
+    tmp: Path,
+    options: GatewayOptions = GatewayOptions(),
+    *,
+    relay: bool = False,
+    pacing: dict[str, Any] | None = None,
 ) -> Iterator[Stack]:
-    """An emulator paced for ``setting`` and the gateway(s), warmed up, and with ``relay``
-    the bare relay of ``bench/relay.py`` in front of the emulator; stopped on exit."""
-    base = tmp / setting
+    """An emulator paced for ``setting`` (or ``pacing``, a SETTINGS-shaped override) and the
+    gateway(s), warmed up, and with ``relay`` the bare relay of ``bench/relay.py`` in front of
+    the emulator; stopped on exit. With ``options.tls`` the emulator serves HTTPS."""
+    paced = pacing or SETTINGS[setting]
+    base = tmp / (setting + ("-tls" if options.tls else ""))
     (base / "home").mkdir(parents=True)
+    procs.raise_open_files()
     env = procs.clean_env(base / "home")
     if options.upstream_connections:
         env["KIROGATE_UPSTREAM_CONNECTIONS"] = str(options.upstream_connections)
-    emulator_url = f"http://127.0.0.1:{procs.free_port()}"
+    tls = write_self_signed(base) if options.tls else None
+    ca_file = None if tls is None else tls.cert
+    if ca_file is not None:
+        env["SSL_CERT_FILE"] = str(ca_file)  # the gateway's and the relay's trust, as a user's
+    emulator_url = f"{'https' if tls else 'http'}://127.0.0.1:{procs.free_port()}"
     processes = 1 if options.database_url else options.workers
     with contextlib.ExitStack() as exits:
         if options.database_url:
@@ -203,10 +253,11 @@ def stack(
             options = dataclasses.replace(options, database_url=url)
         emulator = exits.enter_context(
             procs.running(
-                _emulator_args(setting, int(emulator_url.rsplit(":", 1)[1])),
+                _emulator_args(setting, int(emulator_url.rsplit(":", 1)[1]), tls, paced),
                 f"{emulator_url}/_emulator/stats",
                 env,
                 base / "emulator.log",
+                ca_file=ca_file,
             )
         )
         gateways, urls = [], []
@@ -228,10 +279,16 @@ def stack(
             )
             urls.append(url)
         api_key = operator_setup(urls[0]) if options.operator else API_KEY
-        warm_up(urls, rounds=5 * (options.workers if options.database_url else 1), api_key=api_key)
-        headers, body = recorded_request(emulator_url)
+        slow = paced["count"] * paced["event_delay"] > SLOW_ANSWER_S
+        prefix = SHORT_ANSWER if slow else ""
+        rounds = 5 * (options.workers if options.database_url else 1)
+        warm_up(urls, rounds=rounds, api_key=api_key, prefix=prefix)
+        headers, body = recorded_request(emulator_url, ca_file, strip=prefix)
+        # The relay's warm-ups: the recorded request as sent (with the marker: a short answer).
+        warm = recorded_request(emulator_url, ca_file)[1] if slow else body
         st = Stack(setting, emulator, emulator_url, gateways, urls, headers, body)
         st.api_key = api_key
+        st.ca_file = ca_file
         if relay:
             port = procs.free_port()
             st.relay_url = f"http://127.0.0.1:{port}"
@@ -240,4 +297,6 @@ def stack(
             st.relay = exits.enter_context(
                 procs.running_command(command, st.relay_url, relay_env, base / "relay.log")
             )
+            for _ in range(5):  # its session, TLS context and connection, as the gateway's
+                _post(f"{st.relay_url}/generateAssistantResponse", warm, _replayable(headers))
         yield st

@@ -71,6 +71,14 @@ def _add_emulator_parser(commands: Any) -> None:
         metavar="TITLE",
         help="new accounts' subscription title (default 'KIRO FREE', which has no Opus)",
     )
+    emu.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a throwaway self-signed certificate (its path is printed: "
+        "trust it with SSL_CERT_FILE)",
+    )
+    emu.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    emu.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     emu.set_defaults(handler=_cmd_emulator)
 
 
@@ -118,24 +126,40 @@ def _add_module_parsers(name: str, commands: Any) -> None:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
     from kirogate.emulator.app import run_emulator
     from kirogate.emulator.config import EmulatorConfig, Pacing
+    from kirogate.emulator.tls import TlsFiles, write_self_signed
 
-    emulator_config = EmulatorConfig(
-        host=args.host,
-        port=args.port,
-        require_profile_arn=not args.no_profile_arn,
-        seed=args.seed,
-        plan=args.plan,
-        pacing=Pacing(
-            first_event_delay=args.first_event_delay,
-            event_delay=args.event_delay,
-            chunk_count=args.chunk_count,
-            chunk_size=args.chunk_size,
-        ),
-    )
-    print(f"kirogate emulator listening on http://{args.host}:{args.port}", flush=True)
-    run_emulator(emulator_config)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)
+    # The throwaway certificate and its key are removed when the emulator stops.
+    with tempfile.TemporaryDirectory(prefix="kirogate-emulator-") as tmp:
+        tls = None
+        if args.tls_cert:
+            tls = TlsFiles(cert=Path(args.tls_cert), key=Path(args.tls_key))
+        elif args.tls:
+            tls = write_self_signed(Path(tmp))
+            print(f"throwaway certificate: trust it with SSL_CERT_FILE={tls.cert}", flush=True)
+        emulator_config = EmulatorConfig(
+            host=args.host,
+            port=args.port,
+            require_profile_arn=not args.no_profile_arn,
+            seed=args.seed,
+            plan=args.plan,
+            pacing=Pacing(
+                first_event_delay=args.first_event_delay,
+                event_delay=args.event_delay,
+                chunk_count=args.chunk_count,
+                chunk_size=args.chunk_size,
+            ),
+            tls=tls,
+        )
+        url = f"{emulator_config.scheme}://{args.host}:{args.port}"
+        print(f"kirogate emulator listening on {url}", flush=True)
+        run_emulator(emulator_config)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from kirogate.emulator import auth_routes, data_plane, inspect, oidc_routes
 from kirogate.emulator.config import EmulatorConfig
 from kirogate.emulator.responses import STATE_KEY
 from kirogate.emulator.state import EmulatorState
+from kirogate.emulator.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,19 @@ class RunningEmulator:
 
 
 async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
-    """Listen on ``config.host:config.port`` (port 0 picks a free one) and return at once."""
+    """Listen on ``config.host:config.port`` (port 0 picks a free one; HTTPS with
+    ``config.tls``) and return at once."""
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    ssl_context = None if config.tls is None else server_context(config.tls)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
     state = app[STATE_KEY]
     state.config = replace(config, port=port)
-    return RunningEmulator(url=f"http://{config.host}:{port}", state=state, runner=runner)
+    url = f"{config.scheme}://{config.host}:{port}"
+    return RunningEmulator(url=url, state=state, runner=runner)
 
 
 def run_emulator(config: EmulatorConfig) -> None:
@@ -66,6 +70,7 @@ def run_emulator(config: EmulatorConfig) -> None:
         create_app(config),
         host=config.host,
         port=config.port,
+        ssl_context=None if config.tls is None else server_context(config.tls),
         access_log=log,
         print=None,
         shutdown_timeout=0.5,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from kirogate.emulator.tls import TlsFiles
 from kirogate.protocol.validation import ValidationLimits
 
 # The shared profile ARN that social (Kiro desktop) accounts receive (spec auth §1.1).
@@ -53,3 +54,9 @@ class EmulatorConfig:
     # New accounts' subscription title (usage document). FREE plans are not entitled to Opus
     # (spec data §2.3-10), so the demo runs on a paid title for Claude Code's Opus default.
     plan: str = "KIRO FREE"
+    # Serve HTTPS with these files (kirogate.emulator.tls); None serves plain HTTP.
+    tls: TlsFiles | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, KirogateError
 from kirogate.serve import WORKER_STATE_ENV, read_worker_state, write_worker_state
 from kirogate.settings import Settings
 from kirogate.upstream.credentials import AuthMethod, Credential
@@ -107,3 +107,72 @@ def test_the_supervisor_closes_the_listening_socket_before_stopping_workers(
     supervisor.sockets = [sock]
     supervisor.terminate_all()
     assert order == ["closed"]
+
+
+# ---------------------------------------------------------------- the supervisor's checks child
+
+
+def test_the_checks_child_reports_a_config_error_as_the_same_error(tmp_path: Path) -> None:
+    import socket
+
+    from kirogate.serve import prepare_workers, worker_state_slot
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings(data_dir=tmp_path, workers=2, database_url="postgresql://x/y")
+        settings = replace(settings, server=replace(settings.server, port=port))
+        state_file, key = worker_state_slot(tmp_path)
+        with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is already in use"):
+            prepare_workers(settings, {"HOME": str(tmp_path)}, state_file, key)
+    assert not state_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("raised", "sent"),
+    [
+        (ConfigError("bad flag"), ("config", "bad flag")),
+        (KirogateError("store down"), ("failure", "store down")),
+        (KeyboardInterrupt(), ("interrupted", "")),
+    ],
+)
+def test_the_checks_child_sends_back_what_went_wrong(
+    monkeypatch: pytest.MonkeyPatch, raised: BaseException, sent: tuple[str, str]
+) -> None:
+    import multiprocessing
+
+    from kirogate import serve
+
+    def prepare(settings: Settings, environ: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(serve, "prepare", prepare)
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    serve._prepare_child(Settings(), {}, Path("unused"), "key", sender)
+    assert receiver.recv() == sent
+
+
+def test_the_checks_child_seals_the_state_and_sends_the_workers_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]
+) -> None:
+    import multiprocessing
+
+    from kirogate import serve
+
+    settings, credentials = state()
+    monkeypatch.setattr(serve, "prepare", lambda settings, environ: (settings, credentials))
+    path, key = serve.worker_state_slot(tmp_path)
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    serve._prepare_child(settings, {}, path, key, sender)
+    kind, options = receiver.recv()
+    assert kind == "ok"
+    assert options["http"] == "kirogate.api.http_protocol:BoundedHttpToolsProtocol"
+    assert options["timeout_graceful_shutdown"] == serve.graceful_timeout(
+        settings.server.shutdown_grace
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    environ[WORKER_STATE_ENV] = f"{path}:{key}"
+    loaded, creds = read_worker_state(environ)
+    assert loaded.server.admin_key == ADMIN
+    assert creds[0].refresh_token == TOKEN

@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from kirogate.errors import DaemonError
 
 PID_FILE = "kirogate.pid"
@@ -235,6 +233,8 @@ async def wait_healthy(
     url: str, proc: subprocess.Popen[bytes], *, within: float = START_TIMEOUT
 ) -> None:
     """Poll ``url`` until it answers; :class:`DaemonError` if the process dies or time runs out."""
+    import aiohttp  # here only: the serving process imports this module for its PID file
+
     deadline = time.monotonic() + within
     probe = aiohttp.ClientTimeout(total=1.0)
     async with aiohttp.ClientSession(timeout=probe) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import gc
 import logging
@@ -17,18 +18,24 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kirogate import __version__
-from kirogate.errors import ConfigError
+from kirogate.errors import ConfigError, KirogateError
 from kirogate.log import setup_logging
-from kirogate.metrics import MULTIPROC_ENV, fresh_directory
-from kirogate.pool.state import CredentialState
-from kirogate.pool.status import state_text
+from kirogate.metrics.directory import MULTIPROC_ENV, fresh_directory
 from kirogate.settings import ServerSettings, Settings
-from kirogate.upstream.auth.sources import DiscoveryResult, discover_credentials
-from kirogate.upstream.credentials import Credential, mask_secret
 
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from kirogate.pool.state import CredentialState
+    from kirogate.upstream.auth.sources import DiscoveryResult
+    from kirogate.upstream.credentials import Credential
+
+# With --workers the supervisor only binds the socket and watches its workers: the app, the
+# store and the credential code load in a short-lived child that runs the checks before start
+# (:func:`prepare_workers`) and in the workers, never here (tests/memory/test_supervisor_modules.py).
 log = logging.getLogger(__name__)
 
 API_KEY_FILE = "api_key"
@@ -119,6 +126,8 @@ def check_port_free(host: str, port: int) -> None:
 
 def describe_credential(cred: Credential, state: CredentialState | None, now: datetime) -> str:
     """One banner line: the store's id and the email when known, auth, state, expiry, source."""
+    from kirogate.pool.status import state_text
+
     who = " ".join(part for part in (f"#{cred.id}" if cred.id else "", cred.email or "") if part)
     expiry = (
         "no expiry"
@@ -189,6 +198,8 @@ def print_banner(
     ``states`` their pool state by id; ``store`` names the store (its masked URL) so "none
     found" can say it was looked at too.
     """
+    from kirogate.upstream.credentials import mask_secret
+
     server: ServerSettings = settings.server
     admin = admin or GeneratedKey()
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
@@ -258,13 +269,31 @@ def print_banner(
 
 
 def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
+    setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
+    data_dir = ensure_data_dir(settings)
+    if settings.workers > 1:
+        return run_supervisor(settings, environ, data_dir)
     import uvicorn
 
     from kirogate.api.app import create_app
     from kirogate.api.http_protocol import BoundedHttpToolsProtocol, set_head_timeout
     from kirogate.service import Gateway
 
-    setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
+    settings, credentials = prepare(settings, environ)
+    set_head_timeout(settings.server.header_timeout)
+    # uvicorn re-raises the SIGTERM it handled once it has stopped: exit 0 then, not 143.
+    signal.signal(signal.SIGTERM, exit_quietly)
+    app = create_app(Gateway(settings, credentials, persistent=True), stop_signals=True)
+    freeze_startup_objects()
+    uvicorn.run(app, **uvicorn_options(settings, BoundedHttpToolsProtocol))
+    return 0
+
+
+def prepare(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, list[Credential]]:
+    """Everything before listening: the credential sources, the generated keys, the port and
+    store checks, the banner. Returns the settings with the keys in and the sources' credentials."""
+    from kirogate.upstream.auth.sources import discover_credentials
+
     data_dir = ensure_data_dir(settings)
     found = discover_credentials(
         settings.credentials_files,
@@ -287,13 +316,6 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         admin = GeneratedKey(data_dir / ADMIN_KEY_FILE, new)
         settings = replace(settings, server=replace(settings.server, admin_key=key))
     check_port_free(settings.server.host, settings.server.port)
-    set_head_timeout(settings.server.header_timeout)
-    if settings.workers > 1 and not (settings.database_url or "").startswith("postgres"):
-        raise ConfigError(
-            f"--workers {settings.workers} needs PostgreSQL: SQLite mode is single-process. "
-            "Pass --database-url postgresql+asyncpg://... (and --redis-url for shared locks), "
-            "or run with --workers 1"
-        )
     stored, states, store_url = asyncio.run(preflight_store(settings, found))
     print_banner(
         settings,
@@ -307,12 +329,17 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         environ=environ,
         admin=admin,
     )
-    options: dict[str, Any] = {
+    return settings, found.credentials
+
+
+def uvicorn_options(settings: Settings, http: Any) -> dict[str, Any]:
+    """``uvicorn.Config``'s keywords; ``http`` is the protocol class or its import string."""
+    return {
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
         # httptools, with a bound on the request's head and the time it may take to arrive
-        "http": BoundedHttpToolsProtocol,
+        "http": http,
         "log_level": settings.log_level,
         "access_log": False,
         "log_config": None,
@@ -321,23 +348,33 @@ def run_server(settings: Settings, environ: Mapping[str, str]) -> int:
         # X-Forwarded-For from 127.0.0.1, letting any local client choose its address.
         "proxy_headers": False,
     }
-    # uvicorn re-raises the SIGTERM it handled once it has stopped: exit 0 then, not 143.
+
+
+def run_supervisor(settings: Settings, environ: Mapping[str, str], data_dir: Path) -> int:
+    """``--workers N``: the checks and the banner in a child, then uvicorn's supervisor here.
+
+    Each worker process builds its own gateway from the state the child left, and shares
+    its metrics through files in a directory emptied for this run.
+    """
+    if not (settings.database_url or "").startswith("postgres"):
+        raise ConfigError(
+            f"--workers {settings.workers} needs PostgreSQL: SQLite mode is single-process. "
+            "Pass --database-url postgresql+asyncpg://... (and --redis-url for shared locks), "
+            "or run with --workers 1"
+        )
     signal.signal(signal.SIGTERM, exit_quietly)
-    if settings.workers > 1:
-        # Each worker process builds its own gateway from the same settings and sources,
-        # and shares its metrics through files in a directory emptied for this run.
+    state_file, state_key = worker_state_slot(data_dir)
+    try:
+        options = prepare_workers(settings, environ, state_file, state_key)
+        import uvicorn
+
         os.environ[MULTIPROC_ENV] = str(fresh_directory(data_dir))
-        state_file = write_worker_state(data_dir, settings, found.credentials)
-        try:
-            run_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
-                                       workers=settings.workers, **options))  # fmt: skip
-        finally:
-            os.environ.pop(WORKER_STATE_ENV, None)
-            state_file.unlink(missing_ok=True)
-        return 0
-    app = create_app(Gateway(settings, found.credentials, persistent=True), stop_signals=True)
-    freeze_startup_objects()
-    uvicorn.run(app, **options)
+        os.environ[WORKER_STATE_ENV] = f"{state_file}:{state_key}"
+        run_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
+                                   workers=settings.workers, **options))  # fmt: skip
+    finally:
+        os.environ.pop(WORKER_STATE_ENV, None)
+        state_file.unlink(missing_ok=True)
     return 0
 
 
@@ -402,21 +439,106 @@ async def preflight_store(
         await store.close()
 
 
-def write_worker_state(data_dir: Path, settings: Settings, credentials: list[Credential]) -> Path:
-    """Hand the workers their state: an encrypted 0600 file, its path and key in the environment.
+def worker_state_slot(data_dir: Path) -> tuple[Path, str]:
+    """A new path in the data dir for the workers' state, and the one-time key to seal it with
+    (a Fernet key, made here without loading ``cryptography``)."""
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+    return data_dir / f"{WORKER_STATE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}", key
 
-    The key is made for this run only; Fernet's HMAC also means a file someone else wrote
-    is refused before it is unpickled.
+
+def seal_worker_state(
+    path: Path, key: str, settings: Settings, credentials: list[Credential]
+) -> None:
+    """Write the settings and credentials to ``path`` (new, 0600), encrypted with ``key``.
+
+    Fernet's HMAC also means a file someone else wrote is refused before it is unpickled.
     """
     from cryptography.fernet import Fernet
 
-    key = Fernet.generate_key()
-    path = data_dir / f"{WORKER_STATE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(Fernet(key).encrypt(pickle.dumps((settings, credentials))))
-    os.environ[WORKER_STATE_ENV] = f"{path}:{key.decode('ascii')}"
+
+
+def write_worker_state(data_dir: Path, settings: Settings, credentials: list[Credential]) -> Path:
+    """Hand the workers their state: an encrypted 0600 file, its path and key in the environment."""
+    path, key = worker_state_slot(data_dir)
+    seal_worker_state(path, key, settings, credentials)
+    os.environ[WORKER_STATE_ENV] = f"{path}:{key}"
     return path
+
+
+def prepare_workers(
+    settings: Settings, environ: Mapping[str, str], state_file: Path, state_key: str
+) -> dict[str, Any]:
+    """:func:`prepare` and the workers' state file, in a short-lived child process; returns
+    the keywords of the workers' ``uvicorn.Config`` (the protocol named by its import path).
+
+    The supervisor thus never loads the store, the credential code or ``cryptography``
+    (uvicorn's workers are spawned, not forked, so they would not inherit them anyway; the
+    point is the supervisor's own memory). The child's errors come back as the same
+    :class:`ConfigError` or :class:`KirogateError` message; an unexpected one prints its
+    traceback there.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_prepare_child,
+        args=(settings, dict(environ), state_file, state_key, sender),
+        name="kirogate-prepare",
+        daemon=True,
+    )
+    child.start()
+    sender.close()
+    kind: str
+    message: Any
+    try:
+        try:
+            kind, message = receiver.recv()
+        except EOFError:
+            kind, message = "failure", "the checks before start-up failed (see above)"
+        child.join()
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.terminate()
+            child.join()
+    if kind == "config":
+        raise ConfigError(message)
+    if kind == "failure":
+        raise KirogateError(message)
+    if kind == "interrupted":
+        raise KeyboardInterrupt
+    options: dict[str, Any] = message
+    return options
+
+
+def _prepare_child(
+    settings: Settings,
+    environ: dict[str, str],
+    state_file: Path,
+    state_key: str,
+    sender: Connection,
+) -> None:
+    """The body of :func:`prepare_workers`' child: sends back ``(kind, message)``, the
+    options when all went well (they need ``service.shutdown``, the supervisor has none)."""
+    outcome: tuple[str, Any]
+    try:
+        setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
+        settings, credentials = prepare(settings, environ)
+        seal_worker_state(state_file, state_key, settings, credentials)
+        http = "kirogate.api.http_protocol:BoundedHttpToolsProtocol"
+        outcome = ("ok", uvicorn_options(settings, http))
+    except ConfigError as exc:
+        outcome = ("config", str(exc))
+    except KirogateError as exc:
+        outcome = ("failure", str(exc))
+    except KeyboardInterrupt:
+        outcome = ("interrupted", "")
+    sender.send(outcome)
+    sender.close()
 
 
 def read_worker_state(environ: MutableMapping[str, str]) -> tuple[Settings, list[Credential]]:

@@ -37,6 +37,25 @@ def _processes_under(data_dir: Path) -> list[int]:
     return sorted(servers | {pid for pid, ppid in parents.items() if ppid in servers})
 
 
+# Compiled parts of the gateway's stack; the supervisor maps none of them (tests/memory has
+# the module-level check). Measured 30 MiB resident against 100 before the split.
+GATEWAY_LIBRARIES = ("/sqlalchemy/", "/asyncpg/", "/pydantic_core/", "/cryptography/", "/aiohttp/")
+SUPERVISOR_RSS_BOUND_KIB = 48 * 1024
+
+
+def _assert_lean_supervisor(data_dir: Path) -> None:
+    (supervisor,) = [
+        pid
+        for pid in _processes_under(data_dir)
+        if str(data_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    maps = Path(f"/proc/{supervisor}/maps").read_text()
+    assert [lib for lib in GATEWAY_LIBRARIES if lib in maps] == []
+    status = Path(f"/proc/{supervisor}/status").read_text()
+    rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    assert rss < SUPERVISOR_RSS_BOUND_KIB, rss
+
+
 def _readable(environ: bytes) -> bytes:
     """The environment plus every value that decodes as base64 (a pickle hides in one)."""
     decoded = [environ]
@@ -69,6 +88,7 @@ def test_workers_answer_and_their_environments_hold_no_secret(
             assert reply.status == 200
         pids = _processes_under(stack.data_dir)
         assert len(pids) >= 3  # the server and its two workers
+        _assert_lean_supervisor(stack.data_dir)
         for pid in pids:
             environ = _readable(Path(f"/proc/{pid}/environ").read_bytes())
             for secret in (API_KEY, ADMIN_KEY, REFRESH_TOKEN):

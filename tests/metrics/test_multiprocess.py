@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kirogate.metrics import MULTIPROC_ENV, fresh_directory
+from kirogate.metrics import MULTIPROC_ENV
 from tests.live import admin_key_for, live_stack
 
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -57,16 +57,6 @@ def worker(directory: Path, requests: int, inflight: int, mode: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def test_fresh_directory_removes_the_last_runs_files(tmp_path: Path) -> None:
-    old = tmp_path / "metrics"
-    old.mkdir()
-    (old / "counter_123.db").write_bytes(b"old")
-    path = fresh_directory(tmp_path)
-    assert path == old
-    assert list(path.iterdir()) == []
-    assert path.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_scrape_adds_up_every_workers_numbers(tmp_path: Path) -> None:

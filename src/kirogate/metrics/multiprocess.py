@@ -20,7 +20,6 @@ import asyncio
 import logging
 import os
 import re
-import shutil
 from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from kirogate.metrics.directory import MULTIPROC_ENV
 from kirogate.metrics.series import Buckets, Counts, label_values
 
 if TYPE_CHECKING:
@@ -35,18 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-DIRECTORY = "metrics"
 FLUSH_INTERVAL = 1.0  # seconds a worker's numbers may lag behind in a scrape
 _LIVE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db")
-
-
-def fresh_directory(data_dir: Path) -> Path:
-    """An empty ``<data dir>/metrics`` for this run's workers (last run's files removed)."""
-    path = data_dir / DIRECTORY
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o700, parents=True)
-    return path
 
 
 class SharedNumbers:

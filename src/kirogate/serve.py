@@ -564,7 +564,9 @@ def worker_app() -> Any:
     settings, credentials = read_worker_state(os.environ)
     setup_logging(settings.log_level, fmt=settings.log_format, file=settings.log_file)
     set_head_timeout(settings.server.header_timeout)
-    app = create_app(Gateway(settings, credentials, persistent=True), stop_signals=True)
+    # The checks child imported the sources before any worker started (see Gateway).
+    gateway = Gateway(settings, credentials, persistent=True, sources_imported=True)
+    app = create_app(gateway, stop_signals=True)
     freeze_startup_objects()
     return app
 

@@ -54,11 +54,17 @@ class Gateway(Answering):
         pool_settings: PoolSettings | None = None,
         build_options: KiroBuildOptions | None = None,
         persistent: bool = False,
+        sources_imported: bool = False,
     ) -> None:
         """``persistent``: keep credentials and pool state in the store (``kirogate serve``).
 
         Without it (tests, embedding) the given credentials live in memory only and refreshed
         tokens are written back to the files they came from.
+
+        ``sources_imported``: the start-up checks already imported ``credentials`` into the
+        store (a ``--workers`` process). They are then not imported again: by the time a
+        later worker starts, an earlier one may have refreshed a credential, and importing
+        the sources' older copy would put back the refresh token that refresh rotated away.
         """
         self.settings = settings
         self.persistent = persistent
@@ -67,6 +73,7 @@ class Gateway(Answering):
         # Whether the store's database answers, kept current in the background (persistent mode).
         self.database: DatabaseWatch | None = None
         self._sources = list(credentials)
+        self._sources_imported = sources_imported
         self._source_files = settings.source_files
         self._pool_settings = pool_settings or settings.pool
         # The pool's strategy is the setting proxy.strategy, read at every pick.
@@ -205,8 +212,9 @@ class Gateway(Answering):
             # A server that can go away. SQLite is a file of this process: a failing write
             # is reported where it happens, and pinging it would only cost CPU.
             watch.start()
-        report = await store.sync_sources(self._sources, files=self._source_files)
-        log.info("credential sources: %s", report.describe())
+        if not self._sources_imported:
+            report = await store.sync_sources(self._sources, files=self._source_files)
+            log.info("credential sources: %s", report.describe())
         credentials = await store.list_credentials()
         self.cluster = cluster = Cluster(store, settings.redis_url)
         self.pool = CredentialPool(

@@ -15,6 +15,7 @@ from kirogate.api import access as access_module
 from kirogate.api.access import CACHE_SECONDS, AccessControl
 from kirogate.api.middleware import ON_END
 from kirogate.caller import CALLER, Caller
+from kirogate.cluster.ratelimit import MemoryCounters, MemoryRateLimiter
 from kirogate.convert.models import ModelTable
 from kirogate.errors import (
     STORE_AWAY_MESSAGE,
@@ -335,14 +336,63 @@ async def test_a_full_key_cache_forgets_refused_keys_before_valid_ones(
 # ---------------------------------------------------------------- client keys and their limits
 
 
-def keyed(**fields: Any) -> tuple[AccessControl, FakeStore, FakeGateway]:
+class SharedLimiter:
+    """A limiter another process could see (as Redis's): only its ``async`` methods."""
+
+    def __init__(self) -> None:
+        self._memory = MemoryRateLimiter()
+        self.hits = 0
+
+    async def hit(self, key: str, limit: int, *, window: float = 60.0) -> float | None:
+        self.hits += 1
+        return self._memory.hit_now(key, limit, window=window)
+
+    async def wait(self, key: str, limit: int, *, window: float = 60.0) -> float | None:
+        return self._memory.hit_now(key, limit, record=False, window=window)
+
+
+class SharedCounters:
+    """Counters another process could see (as Redis's): only their ``async`` methods."""
+
+    def __init__(self) -> None:
+        self._memory = MemoryCounters()
+        self.calls = 0
+
+    async def take(self, key: str, limit: int, ttl: int) -> bool:
+        self.calls += 1
+        return self._memory.take_now(key, limit, ttl)
+
+    async def add(self, key: str, amount: int, ttl: int) -> None:
+        self.calls += 1
+        self._memory.add_now(key, amount, ttl)
+
+    async def get(self, keys: list[str]) -> list[int]:
+        self.calls += 1
+        return self._memory.get_now(keys)
+
+    async def seed(self, key: str, value: int, ttl: int) -> None:
+        self._memory.seed_now(key, value, ttl)
+
+
+def keyed(shared: bool = False, **fields: Any) -> tuple[AccessControl, FakeStore, FakeGateway]:
+    """A gateway with the stored key ``alice-key``; ``shared``: its limits counted through
+    the ``async`` interface of shared counters (as with Redis), else in process memory."""
     limits = fields.pop("limits", None)
     record = KeyRecord(
         7, "alice", "kg-a…", datetime.now(UTC), limits=parse_limits(limits), **fields
     )
     store = FakeStore(records={"alice-key": record})
     gateway = FakeGateway(settings(("configured",)), store)
+    if shared:
+        gateway.cluster = SimpleNamespace(rate_limiter=SharedLimiter(), counters=SharedCounters())
     return AccessControl(gateway), store, gateway  # type: ignore[arg-type]
+
+
+def counted_shared(gateway: FakeGateway) -> int:
+    """The calls the shared counters and limiter answered (0 without them)."""
+    if gateway.cluster is None:
+        return 0
+    return int(gateway.cluster.rate_limiter.hits + gateway.cluster.counters.calls)
 
 
 @pytest.mark.parametrize(
@@ -374,8 +424,9 @@ async def test_an_accepted_key_is_the_caller_and_its_request_is_counted() -> Non
     assert store.counted == [(7, {"requests": 1}), (CONFIGURED_KEY_ID, {"requests": 1})]
 
 
-async def test_rpm_refuses_with_retry_after_and_tells_the_watchers_once() -> None:
-    access, _, gateway = keyed(limits={"rpm": 2})
+@pytest.mark.parametrize("shared", [False, True])
+async def test_rpm_refuses_with_retry_after_and_tells_the_watchers_once(shared: bool) -> None:
+    access, _, gateway = keyed(shared, limits={"rpm": 2})
     seen: list[Any] = []
     gateway.events.listen(seen.append)
     for _ in range(2):
@@ -388,16 +439,18 @@ async def test_rpm_refuses_with_retry_after_and_tells_the_watchers_once() -> Non
     await access.check(request("configured"))  # the configured key is unlimited
 
 
-async def test_requests_per_day_refuses_until_midnight_utc() -> None:
-    access, _, _ = keyed(limits={"requests_per_day": 1})
+@pytest.mark.parametrize("shared", [False, True])
+async def test_requests_per_day_refuses_until_midnight_utc(shared: bool) -> None:
+    access, _, _ = keyed(shared, limits={"requests_per_day": 1})
     await access.check(request("alice-key"))
     with pytest.raises(RateLimited, match="1 requests per day") as caught:
         await access.check(request("alice-key"))
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 86_400
 
 
-async def test_token_limits_refuse_once_the_counted_usage_reaches_them() -> None:
-    access, _, _ = keyed(limits={"tokens_per_day": 100, "tokens_per_month": 1000})
+@pytest.mark.parametrize("shared", [False, True])
+async def test_token_limits_refuse_once_the_counted_usage_reaches_them(shared: bool) -> None:
+    access, _, _ = keyed(shared, limits={"tokens_per_day": 100, "tokens_per_month": 1000})
     await access.check(request("alice-key"))
     token = METER.set(access.meter)
     caller = CALLER.set(Caller(7, "alice"))
@@ -406,12 +459,14 @@ async def test_token_limits_refuse_once_the_counted_usage_reaches_them() -> None
     finally:
         METER.reset(token)
         CALLER.reset(caller)
+    await settled_release("kirogate key token count")  # shared counters count in a task
     with pytest.raises(RateLimited, match="100 tokens per day"):
         await access.check(request("alice-key"))
 
 
-async def test_max_concurrency_holds_a_slot_until_the_response_ends() -> None:
-    access, _, _ = keyed(limits={"max_concurrency": 1})
+@pytest.mark.parametrize("shared", [False, True])
+async def test_max_concurrency_holds_a_slot_until_the_response_ends(shared: bool) -> None:
+    access, _, _ = keyed(shared, limits={"max_concurrency": 1})
     first = request("alice-key")
     await access.check(first)
     with pytest.raises(RateLimited, match="1 requests at a time"):
@@ -422,8 +477,32 @@ async def test_max_concurrency_holds_a_slot_until_the_response_ends() -> None:
     await access.check(request("alice-key"))
 
 
-async def settled_release() -> None:
-    while running := [t for t in running_tasks() if t.get_name() == "kirogate key release"]:
+@pytest.mark.parametrize("shared", [False, True])
+async def test_the_limits_count_in_the_same_order_in_either_kind_of_counters(shared: bool) -> None:
+    limits = {
+        "rpm": 3,
+        "requests_per_day": 5,
+        "tokens_per_day": 10**6,
+        "tokens_per_month": 10**7,
+        "max_concurrency": 10,
+    }
+    access, _, gateway = keyed(shared, limits=limits)
+    for _ in range(3):
+        await access.check(request("alice-key"))
+    with pytest.raises(RateLimited, match="3 requests per minute"):
+        await access.check(request("alice-key"))
+    # Refused by the rpm: the day's count and a slot were not taken for the fourth request.
+    now = datetime.now(UTC)
+    assert await access.meter.take_request(7, 4, now)
+    assert not await access.meter.take_request(7, 4, now)
+    assert await access.meter.acquire(7, 4)
+    assert not await access.meter.acquire(7, 4)
+    # Shared counters are asked through their async interface, the process's own in place.
+    assert (counted_shared(gateway) > 0) is shared
+
+
+async def settled_release(name: str = "kirogate key release") -> None:
+    while running := [t for t in running_tasks() if t.get_name() == name]:
         await asyncio.wait(running)
 
 
@@ -438,6 +517,25 @@ async def test_a_key_limited_to_some_models_is_403_for_others() -> None:
     configured = request("configured")
     await access.check(configured)
     access.check_model(configured, "claude-sonnet-4-6", table.resolve("claude-sonnet-4-6"))
+
+
+async def test_a_model_answer_is_remembered_per_list_of_patterns() -> None:
+    access, store, _ = keyed(limits={"models": ["claude-haiku-*"]})
+    table = ModelTable()
+    haiku, sonnet = table.resolve("claude-haiku-4-5"), table.resolve("claude-sonnet-4-6")
+    for _ in range(2):  # the second time from the remembered answers: the same
+        req = request("alice-key")
+        await access.check(req)
+        access.check_model(req, "claude-haiku-4-5", haiku)
+        with pytest.raises(PermissionDenied):
+            access.check_model(req, "claude-sonnet-4-6", sonnet)
+    # Another list of patterns (a changed key) gets its own answer, not the one remembered.
+    store.records["bob-key"] = KeyRecord(
+        8, "bob", "kg-b…", datetime.now(UTC), limits=parse_limits({"models": ["claude-*"]})
+    )
+    req = request("bob-key")
+    await access.check(req)
+    access.check_model(req, "claude-sonnet-4-6", sonnet)
 
 
 async def test_a_stored_limit_change_is_seen_after_the_keys_topic() -> None:

@@ -80,6 +80,42 @@ async def test_a_shared_limiter_is_used_when_given() -> None:
         await AddressRateLimit().check("192.0.2.1", rules, shared)  # another process
 
 
+async def test_a_limiter_of_another_kind_is_awaited() -> None:
+    class Shared:  # as Redis's: only the async interface
+        def __init__(self) -> None:
+            self.memory = MemoryRateLimiter()
+            self.hits = 0
+
+        async def hit(self, key: str, limit: int, *, window: float = 60.0) -> float | None:
+            self.hits += 1
+            return self.memory.hit_now(key, limit, window=window)
+
+        async def wait(self, key: str, limit: int, *, window: float = 60.0) -> float | None:
+            return None
+
+    shared = Shared()
+    limit = AddressRateLimit()
+    rules = settings(limit=1, window=5.0)
+    assert limit.local(shared) is None
+    await limit.check("192.0.2.1", rules, shared)
+    with pytest.raises(RateLimited):
+        await limit.check("192.0.2.1", rules, shared)
+    await limit.check("192.0.2.1", settings(limit=0), shared)  # 0 = off, not even asked
+    assert shared.hits == 2
+
+
+def test_the_limiter_of_this_process_counts_in_place() -> None:
+    limit = AddressRateLimit()
+    own = MemoryRateLimiter()
+    assert limit.local(None) is limit.memory
+    assert limit.local(own) is own
+    rules = settings(limit=1, window=5.0)
+    limit.check_now("192.0.2.1", rules, own)
+    with pytest.raises(RateLimited, match="1 requests per 5 s"):
+        limit.check_now("192.0.2.1", rules, own)
+    limit.check_now("192.0.2.1", settings(limit=0), own)
+
+
 def test_https_is_believed_from_a_trusted_proxy_only() -> None:
     trusted = settings(("10.0.0.0/8",))
     assert forwarded_https(request("10.0.0.2", **{"x-forwarded-proto": "https"}), trusted)

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from kirogate.api.waiting import open_stream
+from kirogate.api.waiting import _done_or_late, open_stream
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.ir import Conversation, Text, Turn
 from kirogate.convert.models import resolve_model
 from kirogate.errors import RateLimited
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
+from kirogate.tasks import spawn
 
 
 def settings(grace: float) -> Settings:
@@ -132,3 +133,25 @@ async def test_a_wait_still_running_at_the_stops_cut_ends_with_an_error_event() 
     )
     assert '"overloaded_error"' in text
     assert gateway.cancelled  # the attempt was stopped
+
+
+async def test_the_grace_wait_ends_at_the_first_of_done_and_late() -> None:
+    loop = asyncio.get_running_loop()
+    quick: asyncio.Future[Any] = loop.create_future()
+    loop.call_later(0.01, quick.set_result, "answer")
+    await asyncio.wait_for(_done_or_late(quick, 30.0), 5.0)  # done long before late
+    assert quick.done()
+
+    slow: asyncio.Future[Any] = loop.create_future()
+    started = loop.time()
+    await _done_or_late(slow, 0.05)  # late: returns, the opening goes on
+    assert loop.time() - started >= 0.04 and not slow.done()
+
+    waiting = spawn(_done_or_late(slow, None), name="grace wait", awaited=True)
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # the client left while waiting: the cancel reaches the caller
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not slow.done()
+    slow.set_result(None)  # no callback of the cancelled wait is left to run
+    await asyncio.sleep(0)

@@ -113,3 +113,46 @@ def test_initial_change_holds_only_non_default_fields() -> None:
     state = CredentialState(id=4, priority=2, disabled_reason=DisableReason.MANUAL)
     assert initial_change(state).sets == {"priority": 2, "disabled_reason": DisableReason.MANUAL}
     assert not initial_change(CredentialState(id=5))
+
+
+def test_every_field_that_differs_is_recorded_and_only_those() -> None:
+    full = CredentialState(
+        id=1,
+        priority=2,
+        weight=0.5,
+        disabled_reason=DisableReason.MANUAL,
+        disabled_detail="ops",
+        cooldown_until=NOW,
+        cooldown_reason=CooldownReason.THROTTLED,
+        failure_count=3,
+        throttle_count=1,
+        success_count=9,
+        error_count=4,
+        last_used=NOW,
+        last_error="boom",
+        last_error_at=NOW,
+        remaining_share=0.25,
+    )
+    change = PendingChange()
+    change.record(CredentialState(id=1), full)
+    assert change.increments == {
+        "failure_count": 3,
+        "throttle_count": 1,
+        "success_count": 9,
+        "error_count": 4,
+    }
+    assert set(change.sets) == {
+        "priority",
+        "weight",
+        "disabled_reason",
+        "disabled_detail",
+        "cooldown_until",
+        "cooldown_reason",
+        "last_used",
+        "last_error",
+        "last_error_at",
+        "remaining_share",
+    }
+    back = PendingChange()
+    back.record(full, transitions.evolve(full, priority=5))
+    assert back.sets == {"priority": 5} and not back.increments

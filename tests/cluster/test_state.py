@@ -50,6 +50,18 @@ async def test_update_is_applied_locally_at_once_and_written_behind(store: FakeS
     assert store.rows[1].success_count == 1
 
 
+async def test_an_update_that_changes_nothing_leaves_nothing_to_write(store: FakeStore) -> None:
+    store.add_row(CredentialState(id=1))
+    state = SharedPoolState(store)
+    await state.sync()
+    kept = state.ensure(CredentialState(id=1))
+    assert state.update(1, lambda s: s) is kept  # the same record
+    assert state.update(1, lambda s: transitions.evolve(s)) is kept  # an equal copy
+    assert state.pending_count() == 0
+    assert state.update(1, success) is not kept
+    assert state.pending_count() == 1
+
+
 async def test_writes_per_credential_are_coalesced(store: FakeStore) -> None:
     store.add_row(CredentialState(id=1))
     store.add_row(CredentialState(id=2))

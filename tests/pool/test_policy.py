@@ -176,3 +176,17 @@ async def test_priority_mode_serves_opus_elsewhere_without_moving_current(clock:
     assert await pick(pool) == 1
     assert await pick(pool, model="claude-opus-4.6") == 2
     assert await pick(pool) == 1
+
+
+def test_make_candidate_fills_the_same_frozen_record_as_the_dataclass() -> None:
+    import dataclasses
+
+    from kirogate.pool.policy import Candidate, make_candidate
+    from kirogate.pool.state import CredentialState
+
+    made = make_candidate(credential(3), CredentialState(id=3, priority=2), 1, 4)
+    assert made == Candidate(credential(3), CredentialState(id=3, priority=2), 1, 4)
+    assert made.id == 3 and made.in_flight == 4
+    assert make_candidate(credential(3), made.state, 1).in_flight == 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.position = 2  # type: ignore[misc]

@@ -33,7 +33,7 @@ from kirogate.api.auth import key_matches, presented_key
 from kirogate.api.middleware import ON_END
 from kirogate.caller import CALLER, DEFAULT_KEY_NAME, Caller
 from kirogate.cluster.outage import OutageLog
-from kirogate.cluster.ratelimit import MemoryRateLimiter, RateLimiter
+from kirogate.cluster.ratelimit import MemoryCounters, MemoryRateLimiter, RateLimiter
 from kirogate.convert.models import ModelInfo
 from kirogate.errors import (
     AuthenticationFailed,
@@ -47,6 +47,8 @@ from kirogate.service.console_sessions import CSRF_HEADER
 from kirogate.service.keys import (
     CONFIGURED_KEY_ID,
     METER,
+    NO_LIMITS,
+    KeyLimits,
     KeyMeter,
     KeyRecord,
     seconds_to_next_day,
@@ -115,6 +117,8 @@ class AccessControl:
         cluster = lambda: gateway.cluster.counters if gateway.cluster is not None else None  # noqa: E731
         self.meter = KeyMeter(cluster, lambda: gateway.store)
         self._limit_told: dict[tuple[int, str], float] = {}  # (key, limit) -> window end
+        # (a key's model patterns, the name asked, its public and upstream ids) -> allowed
+        self._model_answers: dict[tuple[tuple[str, ...], str, str, str], bool] = {}
         # An operator's change of keys or addresses (here or in another process) is seen
         # at once rather than when the cache ages out.
         gateway.changes.on("keys", self.forget_keys)
@@ -150,7 +154,12 @@ class AccessControl:
         if gateway.settings.server.ip_rate_limit > 0:
             cluster = gateway.cluster
             shared = cluster.rate_limiter if cluster is not None else None
-            await self.address_limit.check(address, gateway.settings, shared)
+            # The counts of this process are taken in place; Redis's need an await.
+            local_limit = self.address_limit.local(shared)
+            if local_limit is not None:
+                self.address_limit.check_now(address, gateway.settings, local_limit)
+            else:
+                await self.address_limit.check(address, gateway.settings, shared)
         accepted = gateway.settings.server.api_keys
         if not accepted and store is None:
             return  # no key configured anywhere: open gateway (tests, local embedding)
@@ -170,21 +179,32 @@ class AccessControl:
             record = await self._stored_key(key)
             if record is None:
                 raise AuthenticationFailed("invalid API key")
-            refusal = record.refusal(datetime.now(UTC))
+            now = datetime.now(UTC)  # the expiry's and the limits' (one clock read)
+            refusal = record.refusal(now)
             if refusal is not None:
                 raise AuthenticationFailed(refusal)
             caller = Caller(record.id, record.name, record.group, address)
         rpm = gateway.settings.server.rate_limit_rpm
+        limiter = self._limiter()
         if rpm > 0:
-            wait = await self._limiter().hit(_digest(key)[:32], rpm)
+            name = _digest(key)[:32]
+            if isinstance(limiter, MemoryRateLimiter):
+                wait = limiter.hit_now(name, rpm)
+            else:
+                wait = await limiter.hit(name, rpm)
             if wait is not None:
                 raise RateLimited(
                     f"rate limit of {rpm} requests per minute for this key reached; "
                     f"retry in {math.ceil(wait)} s",
                     retry_after=wait,
                 )
-        if record is not None and not record.limits.unlimited:
-            await self._enforce(request, record)
+        # ``limits != NO_LIMITS`` is ``not limits.unlimited`` without a new KeyLimits to compare.
+        if record is not None and record.limits != NO_LIMITS:
+            local = self.meter.local()
+            if local is not None and isinstance(limiter, MemoryRateLimiter):
+                self._enforce_now(request, record, now, local, limiter)
+            else:
+                await self._enforce(request, record, now)
         request.state.key_record = record
         CALLER.set(caller)
         METER.set(self.meter)
@@ -207,51 +227,88 @@ class AccessControl:
         CALLER.set(Caller(None, CONSOLE_KEY_NAME, None, address))
         METER.set(self.meter)
 
-    async def _enforce(self, request: Request, record: KeyRecord) -> None:
+    async def _enforce(self, request: Request, record: KeyRecord, now: datetime) -> None:
         """The key's own limits: tokens, then requests per minute and per day, then the
         answers in flight (released when the response ends, streams and hang-ups too)."""
-        limits, meter, now = record.limits, self.meter, datetime.now(UTC)
+        limits, meter = record.limits, self.meter
         if limits.tokens_per_day is not None or limits.tokens_per_month is not None:
-            today, month = await meter.tokens(record.id, now)
-            if limits.tokens_per_day is not None and today >= limits.tokens_per_day:
-                self._refuse(
-                    record,
-                    "tokens_per_day",
-                    f"{limits.tokens_per_day} tokens per day (UTC)",
-                    seconds_to_next_day(now),
-                    used=today,
-                )
-            if limits.tokens_per_month is not None and month >= limits.tokens_per_month:
-                self._refuse(
-                    record,
-                    "tokens_per_month",
-                    f"{limits.tokens_per_month} tokens per month (UTC)",
-                    seconds_to_next_month(now),
-                    used=month,
-                )
+            self._check_tokens(record, *await meter.tokens(record.id, now), now)
         if limits.rpm is not None:
-            wait = await self._limiter().hit(f"key:{record.id}", limits.rpm)
-            if wait is not None:
-                self._refuse(record, "rpm", f"{limits.rpm} requests per minute", wait)
-        if limits.requests_per_day is not None and not await meter.take_request(
-            record.id, limits.requests_per_day, now
-        ):
+            self._check_rpm(record, await self._limiter().hit(f"key:{record.id}", limits.rpm))
+        if limits.requests_per_day is not None:
+            taken = await meter.take_request(record.id, limits.requests_per_day, now)
+            self._check_day(record, taken, now)
+        if limits.max_concurrency is not None:
+            self._check_concurrency(
+                request, record, await meter.acquire(record.id, limits.max_concurrency)
+            )
+
+    def _enforce_now(
+        self,
+        request: Request,
+        record: KeyRecord,
+        now: datetime,
+        local: MemoryCounters,
+        limiter: MemoryRateLimiter,
+    ) -> None:
+        """:meth:`_enforce` with the counters and the limiter of this process: the same
+        steps in the same order, each counted in place instead of through an await."""
+        limits, meter = record.limits, self.meter
+        if limits.tokens_per_day is not None or limits.tokens_per_month is not None:
+            self._check_tokens(record, *meter.tokens_now(local, record.id, now), now)
+        if limits.rpm is not None:
+            self._check_rpm(record, limiter.hit_now(f"key:{record.id}", limits.rpm))
+        if limits.requests_per_day is not None:
+            taken = meter.take_request_now(local, record.id, limits.requests_per_day, now)
+            self._check_day(record, taken, now)
+        if limits.max_concurrency is not None:
+            self._check_concurrency(
+                request, record, meter.acquire_now(local, record.id, limits.max_concurrency)
+            )
+
+    def _check_tokens(self, record: KeyRecord, today: int, month: int, now: datetime) -> None:
+        limits = record.limits
+        if limits.tokens_per_day is not None and today >= limits.tokens_per_day:
+            self._refuse(
+                record,
+                "tokens_per_day",
+                f"{limits.tokens_per_day} tokens per day (UTC)",
+                seconds_to_next_day(now),
+                used=today,
+            )
+        if limits.tokens_per_month is not None and month >= limits.tokens_per_month:
+            self._refuse(
+                record,
+                "tokens_per_month",
+                f"{limits.tokens_per_month} tokens per month (UTC)",
+                seconds_to_next_month(now),
+                used=month,
+            )
+
+    def _check_rpm(self, record: KeyRecord, wait: float | None) -> None:
+        if wait is not None:
+            self._refuse(record, "rpm", f"{record.limits.rpm} requests per minute", wait)
+
+    def _check_day(self, record: KeyRecord, taken: bool, now: datetime) -> None:
+        if not taken:
             self._refuse(
                 record,
                 "requests_per_day",
-                f"{limits.requests_per_day} requests per day (UTC)",
+                f"{record.limits.requests_per_day} requests per day (UTC)",
                 seconds_to_next_day(now),
             )
-        if limits.max_concurrency is not None:
-            if not await meter.acquire(record.id, limits.max_concurrency):
-                self._refuse(
-                    record,
-                    "max_concurrency",
-                    f"{limits.max_concurrency} requests at a time",
-                    CONCURRENCY_RETRY,
-                )
-            key_id = record.id
-            on_end(request, lambda: meter.release_soon(key_id))
+
+    def _check_concurrency(self, request: Request, record: KeyRecord, acquired: bool) -> None:
+        """Refuse when no slot was free, else free the slot when the response ends."""
+        if not acquired:
+            self._refuse(
+                record,
+                "max_concurrency",
+                f"{record.limits.max_concurrency} requests at a time",
+                CONCURRENCY_RETRY,
+            )
+        meter, key_id = self.meter, record.id
+        on_end(request, lambda: meter.release_soon(key_id))
 
     def _refuse(
         self, record: KeyRecord, limit: str, what: str, wait: float, *, used: int | None = None
@@ -279,11 +336,22 @@ class AccessControl:
         record: KeyRecord | None = getattr(request.state, "key_record", None)
         if record is None or not record.limits.models:
             return
-        if not record.limits.allows_model(asked, resolved.public_id, resolved.upstream_id):
+        if not self._allows_model(record.limits, asked, resolved):
             raise PermissionDenied(
                 f"this API key may not use the model {asked}; "
                 f"it may use: {', '.join(record.limits.models)}"
             )
+
+    def _allows_model(self, limits: KeyLimits, asked: str, resolved: ModelInfo) -> bool:
+        """``limits.allows_model`` of the names, remembered: its patterns are matched once
+        per key's list and model rather than on every request (the answer cannot change)."""
+        asking = (limits.models, asked, resolved.public_id, resolved.upstream_id)
+        allowed = self._model_answers.get(asking)
+        if allowed is None:
+            if len(self._model_answers) >= CACHE_LIMIT:
+                self._model_answers.clear()
+            allowed = self._model_answers[asking] = limits.allows_model(*asking[1:])
+        return allowed
 
     def _limiter(self) -> RateLimiter:
         cluster = self._gateway.cluster

@@ -106,17 +106,39 @@ class AddressRateLimit:
     def __init__(self) -> None:
         self.memory = MemoryRateLimiter()
 
-    async def check(self, address: str, settings: Settings, shared: RateLimiter | None) -> None:
-        """Count one request from ``address``; :class:`RateLimited` once it is over."""
+    def local(self, shared: RateLimiter | None) -> MemoryRateLimiter | None:
+        """The limiter that counts, when it is this process's own (then :meth:`check_now`
+        counts without an await), else None (Redis: :meth:`check`)."""
+        limiter = self.memory if shared is None else shared
+        return limiter if isinstance(limiter, MemoryRateLimiter) else None
+
+    def check_now(self, address: str, settings: Settings, limiter: MemoryRateLimiter) -> None:
+        """:meth:`check` with a limiter of this process (from :meth:`local`)."""
         limit = settings.server.ip_rate_limit
         if limit <= 0:
             return
         window = settings.server.ip_rate_window
-        limiter = shared if shared is not None else self.memory
-        wait = await limiter.hit(_PREFIX + address, limit, window=window)
-        if wait is not None:
-            raise RateLimited(
-                f"rate limit of {limit} requests per {window:g} s for this address reached; "
-                f"retry in {math.ceil(wait)} s",
-                retry_after=wait,
-            )
+        _refuse(limiter.hit_now(_PREFIX + address, limit, window=window), limit, window)
+
+    async def check(self, address: str, settings: Settings, shared: RateLimiter | None) -> None:
+        """Count one request from ``address``; :class:`RateLimited` once it is over."""
+        local = self.local(shared)
+        if local is not None:
+            self.check_now(address, settings, local)
+            return
+        assert shared is not None  # local() answers the in-process limiter for None
+        limit = settings.server.ip_rate_limit
+        if limit <= 0:
+            return
+        window = settings.server.ip_rate_window
+        _refuse(await shared.hit(_PREFIX + address, limit, window=window), limit, window)
+
+
+def _refuse(wait: float | None, limit: int, window: float) -> None:
+    """:class:`RateLimited` when the limiter said to ``wait``."""
+    if wait is not None:
+        raise RateLimited(
+            f"rate limit of {limit} requests per {window:g} s for this address reached; "
+            f"retry in {math.ceil(wait)} s",
+            retry_after=wait,
+        )

@@ -62,7 +62,7 @@ async def open_stream(
         gateway.open_answer(conv, model, endpoint=endpoint), name="open answer", awaited=True
     )
     try:
-        await asyncio.wait({opening}, timeout=grace if grace > 0 else None)
+        await _done_or_late(opening, grace if grace > 0 else None)
     except asyncio.CancelledError:
         opening.cancel()
         raise
@@ -74,6 +74,27 @@ async def open_stream(
     return _waiting_body(
         opening, renderer, gateway.shutdown, lambda exc: _failed(gateway, endpoint, exc)
     )
+
+
+async def _done_or_late(task: asyncio.Future[Answer], seconds: float | None) -> None:
+    """Return once ``task`` is done or ``seconds`` (None: no limit) have passed, whichever
+    comes first; ``task`` runs on either way. ``asyncio.wait({task}, timeout=seconds)``
+    without its sets and checks, which cost more than the wait itself in this per-request step."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake) if seconds is not None else None
+    try:
+        await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        task.remove_done_callback(wake)
 
 
 def _failed(gateway: Gateway, endpoint: str, exc: KirogateError) -> None:

@@ -32,7 +32,7 @@ from kirogate.pool import state as transitions
 from kirogate.pool.affinity import SessionAffinity
 from kirogate.pool.lease import Lease
 from kirogate.pool.limiter import ConcurrencyLimiter
-from kirogate.pool.policy import Candidate, Selector, allows_model
+from kirogate.pool.policy import Candidate, Selector, allows_model, make_candidate
 from kirogate.pool.reactions import (
     QuotaResetHook,
     Reaction,
@@ -273,7 +273,9 @@ class CredentialPool:
             if state.disabled or state.cooling(now) or not allows_model(credential, model):
                 continue
             candidates.append(
-                Candidate(credential, state, self._positions[cid], self._limiter.in_flight(cid))
+                make_candidate(
+                    credential, state, self._positions[cid], self._limiter.in_flight(cid)
+                )
             )
         return candidates
 

@@ -18,6 +18,7 @@ from kirogate.settings import PoolMode
 from kirogate.upstream.credentials import Credential
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new = object.__new__
 _MIN_WEIGHT_SHARE = 0.05  # an account with little quota left still gets an occasional request
 
 
@@ -31,6 +32,25 @@ class Candidate:
     @property
     def id(self) -> int:
         return self.state.id
+
+
+_SET_CREDENTIAL, _SET_STATE, _SET_POSITION, _SET_IN_FLIGHT = (
+    getattr(Candidate, name).__set__ for name in ("credential", "state", "position", "in_flight")
+)
+
+
+def make_candidate(
+    credential: Credential, state: CredentialState, position: int, in_flight: int = 0
+) -> Candidate:
+    """``Candidate(credential, state, position, in_flight)``, filled through its slots'
+    writers: a frozen dataclass's ``__init__`` pays ``object.__setattr__`` per field, which
+    costs more, and the pool makes one per usable credential per request."""
+    made: Candidate = _new(Candidate)
+    _SET_CREDENTIAL(made, credential)
+    _SET_STATE(made, state)
+    _SET_POSITION(made, position)
+    _SET_IN_FLIGHT(made, in_flight)
+    return made
 
 
 def allows_model(credential: Credential, model: str | None) -> bool:

@@ -77,24 +77,45 @@ class CredentialState:
 STATE_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CredentialState))
 # Every field of a record at once, in declaration order (one C call).
 state_values: Callable[[CredentialState], tuple[Any, ...]] = attrgetter(*STATE_FIELD_NAMES)
-_FIELD_SET: frozenset[str] = frozenset(STATE_FIELD_NAMES)
+# Each field's slot writer (its member descriptor's ``__set__``): the way a frozen record is
+# filled without ``object.__setattr__``, which costs more per field.
+_SETTERS: tuple[Callable[[CredentialState, Any], None], ...] = tuple(
+    getattr(CredentialState, name).__set__ for name in STATE_FIELD_NAMES
+)
+_SETTER_OF: dict[str, Callable[[CredentialState, Any], None]] = dict(
+    zip(STATE_FIELD_NAMES, _SETTERS, strict=True)
+)
 _new = object.__new__
-_set = object.__setattr__
+
+
+def _copier() -> Callable[[CredentialState, CredentialState], None]:
+    """``copy(state, new)``: every field of ``state`` written into ``new``, one line per
+    field, made here as ``dataclasses`` makes ``__init__``. Written out, each ``state.x`` is
+    an attribute load the interpreter specialises for slots; a loop over ``attrgetter``'s
+    tuple costs half as much again (callgrind: 15.5 k instructions more per request)."""
+    lines = "".join(f"    _S[{i}](new, state.{name})\n" for i, name in enumerate(STATE_FIELD_NAMES))
+    scope: dict[str, Any] = {"_S": _SETTERS}
+    exec(f"def copy(state, new):\n{lines}", scope)  # only our own field names go in
+    copy: Callable[[CredentialState, CredentialState], None] = scope["copy"]
+    return copy
+
+
+_copy = _copier()
 
 
 def evolve(state: CredentialState, **changes: Any) -> CredentialState:
-    """``dataclasses.replace`` for :class:`CredentialState`, at ~40 % less cost.
+    """``dataclasses.replace`` for :class:`CredentialState`, at a fraction of its cost.
 
     Two transitions run per request (selected, success); the record has no ``__post_init__``
     and every field is an init field, so copying the slots is the same as re-initialising.
     """
     new = _new(CredentialState)
-    for name, value in zip(STATE_FIELD_NAMES, state_values(state), strict=True):
-        _set(new, name, value)
+    _copy(state, new)
     for name, value in changes.items():
-        if name not in _FIELD_SET:
+        change = _SETTER_OF.get(name)
+        if change is None:
             raise TypeError(f"CredentialState has no field {name!r}")
-        _set(new, name, value)
+        change(new, value)
     return new
 
 

@@ -64,6 +64,7 @@ from kirogate.service.logs import NOTE, finished, who_asked
 from kirogate.service.memory import TruncationMemory
 from kirogate.service.shutdown import Shutdown
 from kirogate.settings import Settings
+from kirogate.store.requestlog import RequestLogEntry
 from kirogate.upstream.auth.profiles import ensure_profile_arn
 from kirogate.upstream.auth.refresh import TokenManager
 from kirogate.upstream.classify import classify_stream_exception, client_error
@@ -160,8 +161,6 @@ def _log_answer(answer: Answer) -> None:
     events = answer.events
     if not answer.endpoint or (store is None and (events is None or not events.watched)):
         return
-    from kirogate.store import RequestLogEntry
-
     now = time.monotonic()
     finish = answer.finish
     error = answer.error

@@ -104,10 +104,25 @@ class KeyMeter:
     def counters(self) -> Counters:
         return self._counters() or self._memory
 
+    def local(self) -> MemoryCounters | None:
+        """The counters when they are this process's own (the ``*_now`` forms below count
+        in them without an await), else None (Redis: the ``async`` forms)."""
+        counters = self.counters()
+        return counters if isinstance(counters, MemoryCounters) else None
+
     @staticmethod
     def _names(key_id: int, now: datetime) -> tuple[str, str, str]:
         day, month = _day_and_month(now)
         return f"key:{key_id}:req:{day}", f"key:{key_id}:tok:{day}", f"key:{key_id}:tokm:{month}"
+
+    @staticmethod
+    def _token_names(key_id: int, now: datetime) -> tuple[str, str]:
+        day, month = _day_and_month(now)
+        return f"key:{key_id}:tok:{day}", f"key:{key_id}:tokm:{month}"
+
+    @staticmethod
+    def _request_name(key_id: int, now: datetime) -> str:
+        return f"key:{key_id}:req:{_day_and_month(now)[0]}"
 
     async def seed(self, key_id: int, usage: KeyUsage, now: datetime) -> None:
         """Raise the live counters to what the database counted (a restart, a Redis flush)."""
@@ -119,22 +134,36 @@ class KeyMeter:
 
     async def take_request(self, key_id: int, limit: int, now: datetime) -> bool:
         """Count one request of the day unless ``limit`` is reached."""
-        return await self.counters().take(self._names(key_id, now)[0], limit, DAY_TTL)
+        return await self.counters().take(self._request_name(key_id, now), limit, DAY_TTL)
+
+    def take_request_now(
+        self, local: MemoryCounters, key_id: int, limit: int, now: datetime
+    ) -> bool:
+        """:meth:`take_request` in the counters :meth:`local` answered."""
+        return local.take_now(self._request_name(key_id, now), limit, DAY_TTL)
 
     async def tokens(self, key_id: int, now: datetime) -> tuple[int, int]:
         """(tokens today, tokens this month) counted so far."""
-        _, day, month = self._names(key_id, now)
-        today, this_month = await self.counters().get([day, month])
+        today, this_month = await self.counters().get(list(self._token_names(key_id, now)))
+        return today, this_month
+
+    def tokens_now(self, local: MemoryCounters, key_id: int, now: datetime) -> tuple[int, int]:
+        """:meth:`tokens` from the counters :meth:`local` answered."""
+        today, this_month = local.get_now(list(self._token_names(key_id, now)))
         return today, this_month
 
     async def add_tokens(self, key_id: int, tokens: int, now: datetime) -> None:
-        _, day, month = self._names(key_id, now)
+        day, month = self._token_names(key_id, now)
         counters = self.counters()
         await counters.add(day, tokens, DAY_TTL)
         await counters.add(month, tokens, MONTH_TTL)
 
     async def acquire(self, key_id: int, limit: int) -> bool:
         return await self.counters().take(f"key:{key_id}:inflight", limit, INFLIGHT_TTL)
+
+    def acquire_now(self, local: MemoryCounters, key_id: int, limit: int) -> bool:
+        """:meth:`acquire` in the counters :meth:`local` answered."""
+        return local.take_now(f"key:{key_id}:inflight", limit, INFLIGHT_TTL)
 
     async def release(self, key_id: int) -> None:
         await self.counters().add(f"key:{key_id}:inflight", -1, INFLIGHT_TTL)
@@ -159,7 +188,7 @@ class KeyMeter:
         now = datetime.now(UTC)
         counters = self.counters()
         if isinstance(counters, MemoryCounters):
-            _, day, month = self._names(key_id, now)
+            day, month = self._token_names(key_id, now)
             counters.add_now(day, tokens, DAY_TTL)
             counters.add_now(month, tokens, MONTH_TTL)
             return

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from kirogate.errors import StoreUnavailable
 from kirogate.store import Store
@@ -46,7 +47,40 @@ async def test_postgresql_always_reads(pg_database_url, data_dir):
     async with await Store.open(database_url=pg_database_url, data_dir=data_dir) as store:
         await store.bump_revision("keys")
         assert await store.revisions_after(None) == ({"keys": 1}, None)
-        assert await store.revisions_after(None) == ({"keys": 1}, None)
+        await store.bump_revision("keys")
+        assert await store.revisions_after(None) == ({"keys": 2}, None)
+
+
+async def test_postgresql_replaces_a_kept_connection_the_server_closed(pg_database_url, data_dir):
+    async with await Store.open(database_url=pg_database_url, data_dir=data_dir) as store:
+        await store.bump_revision("keys")
+        assert (await store.revisions_after(None))[0] == {"keys": 1}
+        server = store._server_watch
+        assert server is not None and server._driver is not None
+        pid = server._driver.get_server_pid()
+        async with store.engine.connect() as conn:
+            await conn.execute(sa.text(f"SELECT pg_terminate_backend({pid})"))
+        assert (await store.revisions_after(None))[0] == {"keys": 1}  # no outage reported
+        assert server._driver.get_server_pid() != pid
+
+
+async def test_postgresql_away_is_an_outage_then_reads_again(
+    pg_database_url, data_dir, monkeypatch
+):
+    async with await Store.open(database_url=pg_database_url, data_dir=data_dir) as store:
+        await store.bump_revision("keys")
+        server = store._server_watch
+        assert server is not None
+        real = server._read
+
+        async def away() -> dict[str, int]:
+            raise OSError("connection refused")
+
+        monkeypatch.setattr(server, "_read", away)
+        with pytest.raises(StoreUnavailable):
+            await store.revisions_after(None)
+        monkeypatch.setattr(server, "_read", real)
+        assert (await store.revisions_after(None))[0] == {"keys": 1}
 
 
 @pytest.fixture

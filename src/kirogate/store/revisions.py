@@ -6,6 +6,11 @@ pooled ones included, so a poll of an idle database runs no query at all. It cos
 syscall and a page-cache lookup, so it runs on the event loop, not through the pool's
 thread (one pooled read costs ~1 M instructions: a checkout, ``BEGIN``, the ``SELECT``,
 the reset's ``ROLLBACK`` and eight hops to aiosqlite's thread).
+
+On PostgreSQL the poll reads the table on one kept connection of the pool, with the driver's
+own ``fetch`` in autocommit (:class:`ServerWatch`): one round trip, instead of a checkout
+with its ping, ``BEGIN``, the ``SELECT`` and ``ROLLBACK`` through SQLAlchemy (~30 us of CPU
+against ~1 ms).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from kirogate.store import values as check
-from kirogate.store.base import StoreBase, utcnow
+from kirogate.store.asyncio_engine import AsyncConnection, AsyncEngine
+from kirogate.store.base import UNAVAILABLE, StoreBase, utcnow
 from kirogate.store.schema import revisions as table
 
 log = logging.getLogger(__name__)
@@ -103,8 +110,61 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class ServerWatch:
+    """One connection of the pool, kept, reading the revisions with the driver's ``fetch``.
+
+    A kept connection that fails (the server restarted, an idle connection cut) is dropped
+    and the read tried once more on a new one; only that one's failure is raised.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+
+    async def read(self) -> dict[str, int]:
+        fresh = self._conn is None
+        try:
+            return await self._read()
+        except asyncio.CancelledError:
+            await self.close(broken=True)
+            raise
+        except Exception:
+            await self.close(broken=True)
+            if fresh:
+                raise
+        return await self._read()
+
+    async def _read(self) -> dict[str, int]:
+        if self._conn is None:
+            conn = await self._engine.connect()
+            try:
+                raw = await conn.get_raw_connection()
+                self._driver = raw.driver_connection
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+        try:
+            rows = await self._driver.fetch(_READ)
+        except BaseException:
+            await self.close(broken=True)
+            raise
+        return {str(topic): int(revision) for topic, revision in rows}
+
+    async def close(self, *, broken: bool = False) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if broken:
+                await conn.invalidate()
+            await conn.close()
+
+
 class RevisionsMixin(StoreBase):
     _revision_watch: FileWatch | None
+    _server_watch: ServerWatch | None
 
     async def bump_revision(self, topic: str) -> None:
         """Count one more change of ``topic`` (the row is created on its first change)."""
@@ -145,7 +205,7 @@ class RevisionsMixin(StoreBase):
         """
         watch = self._revision_watch
         if watch is None:
-            return await self.revisions(), None
+            return await self._read_on_server(), None
         try:
             return await watch.look(mark)
         except sqlite3.OperationalError as exc:
@@ -156,9 +216,23 @@ class RevisionsMixin(StoreBase):
         except (sqlite3.Error, OSError) as exc:
             raise self._unavailable(exc) from exc
 
+    async def _read_on_server(self) -> dict[str, int]:
+        server = self._server_watch
+        if server is None:
+            return await self.revisions()
+        import asyncpg  # type: ignore[import-untyped]
+
+        try:
+            return await server.read()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, *UNAVAILABLE) as exc:
+            raise self._unavailable(exc) from exc
+
     def _init_revisions(self, path: Path | None) -> None:
         self._revision_watch = FileWatch(path) if path is not None else None
+        self._server_watch = ServerWatch(self.engine) if self.dialect == "postgresql" else None
 
-    def _close_revisions(self) -> None:
+    async def _close_revisions(self) -> None:
         if self._revision_watch is not None:
             self._revision_watch.close()
+        if self._server_watch is not None:
+            await self._server_watch.close()

@@ -251,7 +251,7 @@ class Store(
             await self._stop_key_usage()
             await self._stop_flusher()
         finally:
-            self._close_revisions()
+            await self._close_revisions()
             await self.engine.dispose()
             if self._serve_lock is not None:
                 self._serve_lock.release()

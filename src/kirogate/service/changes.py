@@ -4,8 +4,10 @@ An operator's change (a key created, an address blocked, a setting changed) is w
 the store, then :meth:`ChangeFeed.changed` bumps its topic's revision there and calls this
 process's listeners for the topic at once. Every other process polls the revisions table
 (one small query every :data:`POLL_INTERVAL` seconds, in the background, never on a
-request's path) and calls its own listeners for each topic whose revision moved. A poll
-that fails is retried at the next interval; listeners keep serving what they last loaded.
+request's path; on SQLite only when the file changed since the last poll, see
+``store/revisions.py``) and calls its own listeners for each topic whose revision moved. A
+poll that fails is retried at the next interval; listeners keep serving what they last
+loaded.
 
 Topics are short names (``keys``, ``ips``, ``settings``, ``groups``, ``proxies``,
 ``alerts``); a listener reloads what its topic covers.
@@ -23,6 +25,7 @@ from kirogate.tasks import spawn, stop_task
 
 if TYPE_CHECKING:
     from kirogate.store import Store
+    from kirogate.store.revisions import RevisionMark
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class ChangeFeed:
         self._interval = interval
         self._listeners: dict[str, list[Listener]] = {}
         self._seen: dict[str, int] | None = None
+        # Where the store stood at the last read: the next poll reads only if it moved.
+        self._mark: RevisionMark | None = None
+        self._marked: Store | None = None  # the store the mark is from
         self._task: asyncio.Task[None] | None = None
         self._outage = OutageLog(log, "change feed")
 
@@ -89,8 +95,12 @@ class ChangeFeed:
         store = self._store()
         if store is None:
             return []
+        mark = self._mark if self._marked is store else None
         async with asyncio.timeout(POLL_TIMEOUT):
-            current = await store.revisions()
+            current, mark = await store.revisions_after(mark)
+        self._mark, self._marked = mark, store
+        if current is None:  # nothing committed since the last read
+            return []
         seen, self._seen = self._seen, dict(current)
         if seen is None:
             return []

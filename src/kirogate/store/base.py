@@ -132,6 +132,19 @@ class StoreBase:
     ) -> contextlib.AbstractAsyncContextManager[None]:
         raise NotImplementedError  # Store provides it
 
+    # Key usage (KeyUsageMixin provides them), written by the request-log writer's turns.
+    def _take_key_usage(self) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    async def _write_key_usage(self, conn: AsyncConnection, pending: dict[Any, Any]) -> None:
+        raise NotImplementedError
+
+    def _return_key_usage(self, pending: dict[Any, Any]) -> None:
+        raise NotImplementedError
+
+    async def flush_key_usage(self) -> None:
+        raise NotImplementedError
+
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"database {self.display_url}: {describe_db_error(exc)}")
 

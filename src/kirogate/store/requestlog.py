@@ -188,25 +188,48 @@ class RequestLogMixin(StoreBase):
 
         While the database is away (:class:`StoreUnavailable`) the batch goes back to the
         queue, to be written when it returns; a batch the database refuses is dropped (and
-        counted). Either way the error is raised.
+        counted). Either way the error is raised. The key usage counted so far is written in
+        the first batch's transaction (kept for later on any failure).
         """
         async with self._log_flush_lock:
-            while self._log_queue:
+            # The key usage counted meanwhile goes in the first batch's transaction.
+            usage = self._take_key_usage()
+            usage_failed: Exception | None = None
+            while self._log_queue or usage:
                 count = min(BATCH_SIZE, len(self._log_queue))
                 batch = [self._log_queue.popleft() for _ in range(count)]
                 try:
                     async with self._writing() as conn:
-                        await _insert(conn, batch)
-                        self._log_unpruned += count
-                        if prune:
+                        if batch:
+                            await _insert(conn, batch)
+                            self._log_unpruned += count
+                        if usage:
+                            await self._write_key_usage(conn, usage)
+                        if prune and batch:
                             await self._prune(conn)
                 except (StoreUnavailable, asyncio.CancelledError):
                     # Away, or the writer was stopped mid-write: the rows wait for later.
                     self._put_back(batch)
+                    if usage:
+                        self._return_key_usage(usage)
                     raise
                 except Exception:
-                    self._drop(len(batch), "writing request logs failed")
-                    raise
+                    if not usage:
+                        self._drop(len(batch), "writing request logs failed")
+                        raise
+                    # Refused, by the log rows or by the usage: write each alone, as before
+                    # (the usage kept for later if it fails again, the batch next).
+                    self._put_back(batch)
+                    self._return_key_usage(usage)
+                    usage = {}
+                    try:
+                        await self.flush_key_usage()
+                    except Exception as refused:
+                        usage_failed = refused
+                    continue
+                usage = {}
+            if usage_failed is not None:
+                raise usage_failed
 
     def _put_back(self, batch: list[RequestLogEntry]) -> None:
         """Return an unwritten batch to the front of the queue for the next attempt (the

@@ -144,6 +144,7 @@ class Store(
         self._local_locks = LocalLocks()
         self._closed = False
         self._init_request_log(request_log_queue, request_log_interval)
+        self._init_revisions(location.sqlite_path)
 
     @classmethod
     async def open(
@@ -250,6 +251,7 @@ class Store(
             await self._stop_key_usage()
             await self._stop_flusher()
         finally:
+            await self._close_revisions()
             await self.engine.dispose()
             if self._serve_lock is not None:
                 self._serve_lock.release()

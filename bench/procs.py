@@ -166,15 +166,20 @@ def running(
 
 @contextlib.contextmanager
 def running_command(
-    command: Sequence[str], ready_url: str, env: dict[str, str], log: Path
+    command: Sequence[str],
+    ready_url: str,
+    env: dict[str, str],
+    log: Path,
+    ready_timeout: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Any command, ready once ``ready_url`` answers (any HTTP status)."""
+    """Any command, ready once ``ready_url`` answers (any HTTP status) within
+    ``ready_timeout`` seconds."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             list(command), env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         try:
-            wait_ready(ready_url, proc, log)
+            wait_ready(ready_url, proc, log, ready_timeout)
             yield proc
         finally:
             stop(proc)

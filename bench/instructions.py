@@ -200,7 +200,8 @@ def live(
                 command = [*callgrind, "-m", "kirogate", *args]
                 ready = f"{url}/health"
             measured = exits.enter_context(
-                procs.running_command(command, ready, env, tmp / "measured.log")
+                # Start-up under callgrind takes minutes when the machine is busy.
+                procs.running_command(command, ready, env, tmp / "measured.log", ready_timeout=600)
             )
             api_key = API_KEY
             if operator and target != "relay":

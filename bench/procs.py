@@ -201,15 +201,16 @@ def running_command(
     env: dict[str, str],
     log: Path,
     ca_file: Path | None = None,
+    ready_timeout: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Any command, ready once ``ready_url`` answers (any HTTP status; an ``https://`` one
-    trusting ``ca_file``)."""
+    trusting ``ca_file``) within ``ready_timeout`` seconds."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             list(command), env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         try:
-            wait_ready(ready_url, proc, log, ca_file=ca_file)
+            wait_ready(ready_url, proc, log, ready_timeout, ca_file=ca_file)
             yield proc
         finally:
             stop(proc)

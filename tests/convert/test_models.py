@@ -385,3 +385,10 @@ def test_the_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> Non
     for name in ("claude-sonnet-4-6", "claude-opus-4-6", "glm-5"):
         table.resolve(name)
     assert len(table._cache) == 1
+
+
+def test_rules_are_the_configured_ones() -> None:
+    from kirogate.settings import ModelsSettings
+
+    rules = ModelsSettings(hidden=("claude-3-7-sonnet",))
+    assert ModelTable(rules=rules).rules is rules

@@ -292,6 +292,20 @@ async def test_stream_headers_identify_as_kiro_ide() -> None:
     assert "tokentype" not in headers
 
 
+async def test_stream_url_follows_a_new_upstream_url() -> None:
+    async with (
+        fake_upstream() as first,
+        fake_upstream() as second,
+        kiro_client(first.url) as client,
+    ):
+        for fake in (first, second):
+            fake.on("POST", "/generateAssistantResponse", stream_handler(b""))
+        await collect(await client.open_stream(social(), request(), machine_id=MACHINE_ID))
+        client.apply_settings(settings_for(second.url))
+        await collect(await client.open_stream(social(), request(), machine_id=MACHINE_ID))
+    assert len(first.seen) == 1 and len(second.seen) == 1
+
+
 async def test_body_is_the_requests_wire_form_with_the_credentials_arn() -> None:
     async with fake_upstream() as fake, kiro_client(fake.url) as client:
         fake.on("POST", "/generateAssistantResponse", stream_handler(b""))

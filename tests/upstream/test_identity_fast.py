@@ -59,3 +59,31 @@ def test_user_agent_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         headers = data_plane_headers(social(), SETTINGS, machine_id=f"{index:064x}")
         assert f"{index:064x}" in headers["user-agent"]
     assert 0 < len(identity._agents_memo) <= 4
+
+
+def test_data_plane_head_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identity, "_AGENTS_MEMO_MAX", 4)
+    monkeypatch.setattr(identity, "_heads_memo", {})
+    for index in range(20):
+        headers = data_plane_headers(social(), SETTINGS, machine_id=f"{index:064x}")
+        assert f"{index:064x}" in headers["x-amz-user-agent"]
+    assert 0 < len(identity._heads_memo) <= 4
+
+
+def test_each_request_gets_its_own_headers_in_the_kiro_ide_order() -> None:
+    first = data_plane_headers(social(), SETTINGS, machine_id="a" * 64)
+    first["x-amzn-kiro-agent-mode"] = "changed"
+    again = data_plane_headers(social(), SETTINGS, machine_id="a" * 64, attempt=2)
+    assert again["x-amzn-kiro-agent-mode"] == "vibe"
+    assert again["amz-sdk-request"] == "attempt=2; max=3"
+    assert first["amz-sdk-invocation-id"] != again["amz-sdk-invocation-id"]
+    assert list(again) == [
+        "content-type",
+        "x-amzn-codewhisperer-optout",
+        "x-amzn-kiro-agent-mode",
+        "x-amz-user-agent",
+        "user-agent",
+        "amz-sdk-invocation-id",
+        "amz-sdk-request",
+        "Authorization",
+    ]

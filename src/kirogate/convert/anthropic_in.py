@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import orjson
 
@@ -41,6 +41,7 @@ from kirogate.convert.anthropic_request import (
     ToolResultBlock,
     ToolUseBlock,
     UrlSource,
+    WebSearchToolResultBlock,
     parse_messages_request,
 )
 from kirogate.convert.instructions import place_system_text
@@ -102,7 +103,7 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         raise InvalidRequest("model: must not be empty", param="model")
     if not request.messages:
         raise InvalidRequest("messages: at least one message is required", param="messages")
-    system = ["\n".join(block.text for block in request.system)]
+    system = ["\n".join([block.text for block in request.system])]
     turns: list[Turn] = []
     origins: list[int] = []  # the message index of each turn
     for index, message in enumerate(request.messages):
@@ -116,7 +117,11 @@ def request_to_ir(request: MessagesRequest, *, new_id: IdFactory = _new_id) -> C
         else:
             turns.append(Turn(message.role, _parts(message, where, new_id)))
         origins.append(index)
-    tools = tuple(_tool(tool, f"tools[{index}]") for index, tool in enumerate(request.tools or ()))
+    tools = (
+        tuple(_tool(tool, f"tools[{index}]") for index, tool in enumerate(request.tools))
+        if request.tools
+        else ()
+    )
     if not turns:
         raise InvalidRequest(
             "messages: at least one user or assistant message is required", param="messages"
@@ -149,32 +154,36 @@ def _cache_points(request: MessagesRequest, origins: list[int]) -> tuple[CachePo
     leading system message or a system block, after the system prompt.
     """
     ttls: dict[int, float] = {}
-
-    def mark(end: int, control: Any) -> None:
-        ttl = (
-            LONG_CACHE_TTL
-            if isinstance(control, Mapping) and control.get("ttl") == "1h"
-            else CACHE_TTL
-        )
-        ttls[end] = max(ttls.get(end, 0.0), ttl)
-
-    for index, tool in enumerate(request.tools or ()):
+    tools = request.tools or ()
+    for index, tool in enumerate(tools):
         if tool.cache_control is not None:
-            mark(index + 1, tool.cache_control)
-    system_end = len(request.tools or ()) + 1
+            _mark(ttls, index + 1, tool.cache_control)
+    system_end = len(tools) + 1
     for system_block in request.system:
         if system_block.cache_control is not None:
-            mark(system_end, system_block.cache_control)
-    turn_of = {message: turn for turn, message in enumerate(origins)}
+            _mark(ttls, system_end, system_block.cache_control)
+    turn_of: dict[int, int] | None = None  # made at the first breakpoint in a message
     for index, message in enumerate(request.messages):
         for block in message.content:
             control = getattr(block, "cache_control", None)  # thinking blocks have none
             if control is not None:
+                if turn_of is None:
+                    turn_of = {message: turn for turn, message in enumerate(origins)}
                 turn = turn_of.get(index)
-                mark(system_end if turn is None else system_end + turn + 1, control)
+                _mark(ttls, system_end if turn is None else system_end + turn + 1, control)
     if request.cache_control is not None:
-        mark(system_end + len(origins), request.cache_control)
+        _mark(ttls, system_end + len(origins), request.cache_control)
+    if not ttls:
+        return ()
     return tuple(CachePoint(end, ttl) for end, ttl in sorted(ttls.items()))
+
+
+def _mark(ttls: dict[int, float], end: int, control: Any) -> None:
+    """A breakpoint ending at segment ``end``; the longest lifetime there wins."""
+    ttl = (
+        LONG_CACHE_TTL if isinstance(control, Mapping) and control.get("ttl") == "1h" else CACHE_TTL
+    )
+    ttls[end] = max(ttls.get(end, 0.0), ttl)
 
 
 def _system_text(message: Message, where: str) -> str:
@@ -205,10 +214,11 @@ def _sources(turns: list[Turn], origins: list[int]) -> dict[str, Any]:
 def _parts(message: Message, path: str, new_id: IdFactory) -> tuple[Part, ...]:
     parts: list[Part] = []
     for index, block in enumerate(message.content):
+        if type(block) is TextBlock:  # the usual block, which needs no path for errors
+            parts.append(Text(block.text))
+            continue
         where = f"{path}.content[{index}]"
         match block:
-            case TextBlock(text=text):
-                parts.append(Text(text))
             case ImageBlock(source=source):
                 parts.append(_image(source, f"{where}.source"))
             case DocumentBlock():
@@ -237,7 +247,7 @@ def _parts(message: Message, path: str, new_id: IdFactory) -> tuple[Part, ...]:
             case ServerToolUseBlock():
                 pass  # the API layer runs web search itself; the call is not replayed
             case _:  # web_search_tool_result
-                summary = _web_search_text(block.content)
+                summary = _web_search_text(cast(WebSearchToolResultBlock, block).content)
                 if summary:
                     parts.append(Text(summary))
     return tuple(parts)

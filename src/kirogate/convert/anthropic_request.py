@@ -48,6 +48,12 @@ def _message_content(value: Any) -> Any:
 Int = Annotated[int, Strict()]
 
 
+# An empty list made fresh for each parsed value: a ``[]`` default is deep-copied by pydantic
+# on every use, which cost as much as the rest of a short request's validation. The schema
+# still shows the ``[]`` default.
+_EMPTY: Any = Field(default_factory=list, json_schema_extra={"default": []})
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -111,7 +117,7 @@ class SearchResultBlock(_Cacheable):
     type: Literal["search_result"]
     source: str = ""
     title: str = ""
-    content: list[TextBlock] = []
+    content: list[TextBlock] = _EMPTY
 
 
 ResultBlock = Annotated[
@@ -129,7 +135,7 @@ class ToolUseBlock(_Cacheable):
 class ToolResultBlock(_Cacheable):
     type: Literal["tool_result"]
     tool_use_id: str
-    content: Annotated[list[ResultBlock], BeforeValidator(_text_list)] = []
+    content: Annotated[list[ResultBlock], BeforeValidator(_text_list)] = _EMPTY
     is_error: bool | None = None
 
 
@@ -211,7 +217,7 @@ class MessagesRequest(_Model):
 
     model: str
     messages: list[Message]
-    system: Annotated[list[SystemBlock], BeforeValidator(_text_list)] = []
+    system: Annotated[list[SystemBlock], BeforeValidator(_text_list)] = _EMPTY
     max_tokens: Int | None = None
     stop_sequences: list[str] | None = None
     stream: bool = False
@@ -291,7 +297,7 @@ def _invalid(exc: ValidationError, prefix: tuple[str, int] | None = None) -> Inv
 
 def parse_messages_request(body: Mapping[str, Any]) -> MessagesRequest:
     """Validate a Messages body; errors are InvalidRequest naming the field."""
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         raise InvalidRequest("the request body must be a JSON object")
     # pydantic prints a traceback to stderr when repr() of a value this deep fails; no field
     # it keeps may nest this deep anyway (kept values stop at MAX_JSON_DEPTH).

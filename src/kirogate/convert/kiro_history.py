@@ -264,6 +264,9 @@ def _pair_tools(drafts: list[Draft], notes: list[str]) -> None:
             draft.uses = kept
             offered = kept
             continue
+        if not draft.results:  # nothing to match or to turn into text
+            offered = []
+            continue
         order = {use.id: position for position, use in enumerate(offered)}
         matched: dict[str, KiroToolResult] = {}
         orphans: list[str] = []

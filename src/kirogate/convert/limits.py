@@ -18,6 +18,9 @@ from kirogate.errors import InvalidRequest
 # response envelopes add around a kept value; no real JSON Schema comes near it.
 MAX_JSON_DEPTH = 128
 
+_CONTAINERS: tuple[type, ...] = (dict, list)
+_SEQUENCES: tuple[type, ...] = (list, tuple)
+
 
 def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether ``value`` nests objects/arrays more than ``limit`` levels deep.
@@ -26,17 +29,23 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     stops at the first container past the limit.
     """
     stack: list[tuple[Any, int]] = [(value, 1)]
+    push = stack.append
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
             children: Any = item.values()
-        elif isinstance(item, list | tuple):
+        elif isinstance(item, _SEQUENCES):
             children = item
         else:
             continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        depth += 1
+        # A plain loop with tuple isinstance checks: a generator per container and
+        # ``dict | list`` checks cost more than the walk itself on a request body.
+        for child in children:
+            if isinstance(child, _CONTAINERS):
+                push((child, depth))
     return False
 
 

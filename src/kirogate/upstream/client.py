@@ -135,6 +135,9 @@ class KiroClient:
         self._settings = settings
         self._pool = http_pool
         self._endpoints: dict[str | None, Endpoints] = {}
+        # generateAssistantResponse as a parsed URL per API region: aiohttp takes it as it is
+        # instead of parsing the string on every request.
+        self._stream_urls: dict[str | None, URL] = {}
 
     @property
     def settings(self) -> UpstreamSettings:
@@ -148,6 +151,7 @@ class KiroClient:
             self._settings.region,
         ):
             self._endpoints.clear()
+            self._stream_urls.clear()
         self._settings = settings
 
     def endpoints_for(self, credential: Credential) -> Endpoints:
@@ -162,6 +166,14 @@ class KiroClient:
             )
             self._endpoints[key] = endpoints
         return endpoints
+
+    def _stream_url(self, credential: Credential) -> URL:
+        key = credential.api_region
+        url = self._stream_urls.get(key)
+        if url is None:
+            url = URL(self.endpoints_for(credential).generate_assistant_response())
+            self._stream_urls[key] = url
+        return url
 
     # ------------------------------------------------------------ the streaming call
 
@@ -182,7 +194,7 @@ class KiroClient:
         :class:`UpstreamConnectionError` when the upstream cannot be reached.
         """
         settings = self._settings
-        url = self.endpoints_for(credential).generate_assistant_response()
+        url = self._stream_url(credential)
         if isinstance(request, bytes):
             body = wire_body(credential, request)
         else:
@@ -194,7 +206,10 @@ class KiroClient:
         )
         if not 200 <= response.status < 300:
             raise await self._http_error(response)
-        log.debug("upstream %d generateAssistantResponse via %s", response.status, credential.label)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "upstream %d generateAssistantResponse via %s", response.status, credential.label
+            )
         return UpstreamStream(
             response, first_deadline=deadline, idle_timeout=settings.stream_idle_timeout
         )

@@ -154,17 +154,35 @@ def data_plane_headers(
 
     ``bearer`` overrides the credential's current token (pass what ``ensure_fresh`` returned).
     """
-    sdk_agent, user_agent = _streaming_agents(settings, machine_id)
     return {
-        "content-type": "application/json",
-        "x-amzn-codewhisperer-optout": "true",
-        "x-amzn-kiro-agent-mode": "vibe",
-        "x-amz-user-agent": sdk_agent,
-        "user-agent": user_agent,
+        **_data_plane_head(settings, machine_id),
         "amz-sdk-invocation-id": random_uuid(),
         "amz-sdk-request": f"attempt={attempt}; max=3",
         **_auth_headers(credential, bearer),
     }
+
+
+def _data_plane_head(settings: UpstreamSettings, machine_id: str) -> dict[str, str]:
+    """The data-plane headers that are the same on every request of a machine id (copied
+    into each request's headers, never handed out)."""
+    key = (settings.kiro_version, system_version(settings), settings.node_version, machine_id)
+    head = _heads_memo.get(key)
+    if head is None:
+        sdk_agent, user_agent = _streaming_agents(settings, machine_id)
+        head = {
+            "content-type": "application/json",
+            "x-amzn-codewhisperer-optout": "true",
+            "x-amzn-kiro-agent-mode": "vibe",
+            "x-amz-user-agent": sdk_agent,
+            "user-agent": user_agent,
+        }
+        if len(_heads_memo) >= _AGENTS_MEMO_MAX:
+            _heads_memo.clear()
+        _heads_memo[key] = head
+    return head
+
+
+_heads_memo: dict[tuple[str, str, str, str], dict[str, str]] = {}
 
 
 def mcp_headers(

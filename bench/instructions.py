@@ -62,6 +62,8 @@ DEFAULT_CASES = (
     "thinking tags:anthropic:pipeline",
     "text:anthropic:streamed",
     "text:openai:streamed",
+    "text:responses:streamed",
+    "text burst:anthropic:streamed",
 )
 _REFS = re.compile(r"Collected : (\d+)")
 _TOTALS = re.compile(r"^totals:\s+(\d+)", re.MULTILINE)

@@ -2,13 +2,13 @@
 
     python bench/micro.py [--repeat N] [--rounds R] [--json PATH|-]
 
-Per upstream chunk (one event-stream frame per HTTP chunk, as in the paced setting), in
-CPU microseconds, best of R rounds of N requests of 200 chunks:
+Per upstream frame (one event-stream frame per HTTP chunk, as in the paced setting, except
+``text burst``: ten frames per chunk, as a burst arrives), in CPU microseconds, best of R rounds of N requests of 200 chunks:
 
 - ``pipeline``: event-stream decode -> ``parse_event`` -> ``StreamAssembler`` -> renderer
   -> SSE bytes, for plain text, tool-call fragments and ``<thinking>`` tags, with the
   Anthropic renderer (the assembler holds a ``max_tokens`` limit: Anthropic clients always
-  send one) and the OpenAI Chat renderer;
+  send one), the OpenAI Chat renderer and the Responses renderer;
 - ``streamed``: the same through ``UpstreamStream`` and ``api.streaming.sse_body`` over an
   in-memory aiohttp ``StreamReader`` fed one chunk per event-loop iteration, so the
   per-event asyncio cost (wakeups, deadlines, pings) is included; ``aiohttp floor`` is a bare
@@ -40,6 +40,7 @@ from kirogate.api.streaming import sse_body
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.ir import OutEvent
 from kirogate.convert.openai_out import ChatStreamRenderer
+from kirogate.convert.responses_out import ResponsesStreamRenderer
 from kirogate.convert.stream import StreamAssembler
 from kirogate.protocol.events import event_frame, parse_event
 from kirogate.protocol.eventstream import FrameDecoder, Message
@@ -48,7 +49,7 @@ from kirogate.upstream.stream import UpstreamStream
 
 CHUNKS = 200
 _TEXT = "The quick brown fox jumps over the lazy dog. "  # ~ one upstream text chunk
-DIALECTS = ("anthropic", "openai")
+DIALECTS = ("anthropic", "openai", "responses")
 
 
 def text_frames(n: int) -> list[bytes]:
@@ -71,8 +72,15 @@ def thinking_frames(n: int) -> list[bytes]:
     return [frame("<thinking>\n"), *[frame(_TEXT)] * (n - 2), frame("</thinking>\n\nDone.")]
 
 
+def burst_frames(n: int) -> list[bytes]:
+    """The text frames ten to a chunk, as a burst arrives (one read, several frames)."""
+    frames = text_frames(n)
+    return [b"".join(frames[i : i + 10]) for i in range(0, n, 10)]
+
+
 CASES: dict[str, tuple[Callable[[int], list[bytes]], bool]] = {
     "text": (text_frames, False),
+    "text burst": (burst_frames, False),
     "tool fragments": (tool_frames, False),
     "thinking tags": (thinking_frames, True),
 }
@@ -89,6 +97,8 @@ def make_pair(dialect: str, thinking: bool) -> tuple[StreamAssembler, Any]:
     )
     if dialect == "anthropic":
         return asm, AnthropicStreamRenderer("claude-sonnet-4.5", "msg_x", 100, thinking)
+    if dialect == "responses":
+        return asm, ResponsesStreamRenderer("claude-sonnet-4.5", "resp_x", 0)
     return asm, ChatStreamRenderer("claude-sonnet-4.5", "chatcmpl-x", 0, True)
 
 

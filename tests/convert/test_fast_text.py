@@ -1,7 +1,7 @@
 """The plain-text fast path gives the bytes, counts and stop reasons of the general path.
 
 ``StreamAssembler.text_passes`` + ``render_text`` (what ``api.streaming.sse_body`` does per
-text chunk) against ``render(feed(AssistantText(text)))``, over random streams of text,
+text chunk, for the Anthropic, OpenAI Chat and Responses renderers) against ``render(feed(AssistantText(text)))``, over random streams of text,
 ``<thinking>``-like fragments, stop sequences, tool fragments and ``max_tokens`` edges.
 """
 
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from kirogate.convert.anthropic_out import AnthropicStreamRenderer
 from kirogate.convert.ir import OutEvent, TextDelta
 from kirogate.convert.openai_out import ChatStreamRenderer
+from kirogate.convert.responses_out import ResponsesStreamRenderer
 from kirogate.convert.stops import OutputEstimate
 from kirogate.convert.stream import StreamAssembler
 from kirogate.errors import MalformedAnswer
@@ -50,7 +51,17 @@ def _pair(dialect: str, options: dict[str, Any]) -> tuple[StreamAssembler, Any]:
     )
     if dialect == "anthropic":
         return asm, AnthropicStreamRenderer("m", "msg_1", 10, options["thinking_enabled"])
+    if dialect == "responses":
+        return asm, _responses()
     return asm, ChatStreamRenderer("m", "chatcmpl-1", 0, True)
+
+
+def _responses() -> ResponsesStreamRenderer:
+    """A Responses renderer whose ids and clock repeat from one instance to the next."""
+    ids = iter(range(1000))
+    return ResponsesStreamRenderer(
+        "m", "resp_1", 5, new_id=lambda: f"{next(ids):04d}", now=lambda: 7
+    )
 
 
 def _general(events: list[KiroEvent], dialect: str, options: dict[str, Any]) -> tuple[bytes, Any]:
@@ -91,7 +102,7 @@ def _fast(events: list[KiroEvent], dialect: str, options: dict[str, Any]) -> tup
 @settings(max_examples=300, deadline=None)
 @given(
     events=st.lists(_EVENT, max_size=25),
-    dialect=st.sampled_from(["anthropic", "openai"]),
+    dialect=st.sampled_from(["anthropic", "openai", "responses"]),
     thinking=st.booleans(),
     stops=st.sampled_from([(), ("STOP",), ("\n\n", "中")]),
     max_tokens=st.one_of(st.none(), st.integers(min_value=1, max_value=40)),
@@ -149,6 +160,7 @@ def test_render_text_is_render_of_a_text_delta(text: str) -> None:
     for make in (
         lambda: AnthropicStreamRenderer("m", "msg_1", 1, False),
         lambda: ChatStreamRenderer("m", "chatcmpl-1", 0, False),
+        _responses,
     ):
         fast, slow = make(), make()
         for _ in range(2):  # opening the block, then inside it

@@ -75,6 +75,15 @@ _PREFIXES: Final = {
 }
 
 
+_dumps = orjson.dumps
+# What _event draws for an output_text.delta, around the sequence number and the text.
+_TEXT_DELTA_HEAD: Final = (
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+    b'"sequence_number":'
+)
+_TEXT_DELTA_END: Final = b',"logprobs":[]}\n\n'
+
+
 def _hex_id() -> str:
     return secrets.token_hex(24)
 
@@ -143,6 +152,9 @@ class ResponsesStreamRenderer(StreamRenderer):
         self._status = "in_progress"
         self._output: list[dict[str, Any]] = []
         self._item: _Item | None = None
+        # The text delta event of the open message item up to its text (see render_text).
+        self._text_item: _Item | None = None
+        self._text_mid = b""
         self._usage: dict[str, Any] | None = None
         self._error: dict[str, Any] | None = None
         self._incomplete: dict[str, Any] | None = None
@@ -156,6 +168,17 @@ class ResponsesStreamRenderer(StreamRenderer):
         return self._event("response.created", {"response": snapshot}) + self._event(
             "response.in_progress", {"response": snapshot}
         )
+
+    def render_text(self, text: str) -> bytes:
+        """``render([TextDelta(text)])`` without the event objects (the streaming hot path):
+        into the open message item, the delta event from its prefix, made once per item."""
+        item = self._item
+        if text and item is not None and item is self._text_item and not self._closed:
+            item.chunks.append(text)
+            seq = self._seq
+            self._seq = seq + 1
+            return _TEXT_DELTA_HEAD + b"%d" % seq + self._text_mid + _dumps(text) + _TEXT_DELTA_END
+        return self.feed(TextDelta(text))
 
     def feed(self, event: OutEvent) -> bytes:
         if self._closed:
@@ -270,6 +293,13 @@ class ResponsesStreamRenderer(StreamRenderer):
                     "content_index": 0,
                     "part": _output_text(""),
                 },
+            )
+        if item is not self._text_item:
+            self._text_item = item
+            self._text_mid = (
+                b',"item_id":'
+                + _dumps(item.id)
+                + b',"output_index":%d,"content_index":0,"delta":' % item.index
             )
         item.chunks.append(text)
         return head + self._event(

@@ -287,9 +287,15 @@ class StreamAssembler:
             and not self._native_open
         ):
             limit = self._max_tokens
+            output = self._output
             if limit is None:
-                self._output.add(content)
-            elif not self._output.add_within(content, limit):
+                output.add(content)
+            elif content.isascii():  # add_within's exact, cheap case, without its frame
+                other = output.other + len(content)
+                if -(-2 * output.cjk // 3) + -(-other // 4) > limit:
+                    return False
+                output.other = other
+            elif not output.add_within(content, limit):
                 return False
             self._saw_text = True
             return True

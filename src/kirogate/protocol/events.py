@@ -11,6 +11,7 @@ defaults, so that nothing the model said is dropped without a word.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 import orjson
@@ -164,6 +165,9 @@ _orjson_loads = orjson.loads
 # hot path fills the one slot directly (same object, about half the cost).
 _new_event = object.__new__
 _set_content = AssistantText.__dict__["content"].__set__
+# The last header block seen on a text event (see assistant_text); held strongly, so the
+# identity check can never match a different block that reused its address.
+_text_headers: object = None
 
 
 class _WrongType(Exception):
@@ -295,19 +299,26 @@ def assistant_text(message: Message) -> str | None:
 
     The streaming hot path calls it first: one text chunk without building the event object.
     """
+    global _text_headers
     headers = message.headers
-    if (
-        headers.get(":event-type") == "assistantResponseEvent"
-        and headers.get(":message-type", "event") == "event"
-    ):
-        try:
-            data = _orjson_loads(message.payload)
-        except orjson.JSONDecodeError:
+    # The decoder shares one read-only mapping per header block, so every text frame of a
+    # stream carries the same object: one identity check instead of two lookups.
+    if headers is not _text_headers:
+        if (
+            headers.get(":event-type") != "assistantResponseEvent"
+            or headers.get(":message-type", "event") != "event"
+        ):
             return None
-        if type(data) is dict:
-            content = data.get("content")
-            if isinstance(content, str):
-                return content
+        if type(headers) is MappingProxyType:  # the decoder's; a caller's dict may change
+            _text_headers = headers
+    try:
+        data = _orjson_loads(message.payload)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is dict:
+        content = data.get("content")
+        if type(content) is str:
+            return content
     return None
 
 

@@ -229,6 +229,17 @@ def _cache_headers(raw: bytes) -> Headers:
     return headers
 
 
+def _bad_lengths(total: int, headers_len: int, max_frame: int, max_header: int) -> EventStreamError:
+    """The error for a prelude whose lengths are out of bounds (checked in this order)."""
+    if total < MIN_FRAME_LEN:
+        return CorruptFrame(f"frame length {total} below the 16-byte minimum")
+    if total > max_frame:
+        return FrameTooLarge(f"frame of {total} bytes exceeds the {max_frame}-byte limit")
+    if headers_len > total - MIN_FRAME_LEN:
+        return CorruptFrame("headers length exceeds frame length")
+    return FrameTooLarge(f"header block of {headers_len} bytes exceeds the {max_header}-byte limit")
+
+
 class FrameDecoder:
     """Incremental decoder: ``feed`` bytes, get whole messages; ``finish`` at end of body.
 
@@ -257,8 +268,7 @@ class FrameDecoder:
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[Message]:
         """The whole messages completed by ``chunk``; raises on the first bad frame."""
-        out: list[Message] = []
-        error = self._decode(chunk, out)
+        out, error = self.feed_until_error(chunk)
         if error is not None:
             raise error
         return out
@@ -269,14 +279,10 @@ class FrameDecoder:
         """Like :meth:`feed`, but a bad frame does not discard the good messages before it
         in the same chunk: they are returned together with the error, for the caller to
         deliver first and raise after."""
+        # One Python frame per chunk (the stream's hot path), no helper per chunk or frame.
         out: list[Message] = []
-        return out, self._decode(chunk, out)
-
-    def _decode(
-        self, chunk: bytes | bytearray | memoryview, out: list[Message]
-    ) -> EventStreamError | None:
         if self._failed:
-            return CorruptFrame("decoder already failed on this stream")
+            return out, CorruptFrame("decoder already failed on this stream")
         buf = self._buf
         if buf:
             buf += chunk
@@ -294,24 +300,20 @@ class FrameDecoder:
                 total, headers_len, prelude_crc = _PRELUDE.unpack_from(data, pos)
                 if _crc32(data[pos : pos + 8]) != prelude_crc:
                     raise CorruptFrame("prelude CRC mismatch")
-                if total < MIN_FRAME_LEN:
-                    raise CorruptFrame(f"frame length {total} below the 16-byte minimum")
-                if total > max_frame:
-                    raise FrameTooLarge(
-                        f"frame of {total} bytes exceeds the {max_frame}-byte limit"
-                    )
-                if headers_len > total - MIN_FRAME_LEN:
-                    raise CorruptFrame("headers length exceeds frame length")
-                if headers_len > max_header:
-                    raise FrameTooLarge(
-                        f"header block of {headers_len} bytes exceeds the {max_header}-byte limit"
-                    )
-                if size - pos < total:
-                    break
+                if not (
+                    MIN_FRAME_LEN <= total <= max_frame
+                    and headers_len <= total - MIN_FRAME_LEN
+                    and headers_len <= max_header
+                ):
+                    raise _bad_lengths(total, headers_len, max_frame, max_header)
                 end = pos + total
-                (message_crc,) = _U32.unpack_from(data, end - 4)
+                if end > size:
+                    break
                 # The message CRC covers the prelude too: continue from the prelude's CRC.
-                if _crc32(data[pos + 8 : end - 4], prelude_crc) != message_crc:
+                if (
+                    _crc32(data[pos + 8 : end - 4], prelude_crc)
+                    != _U32.unpack_from(data, end - 4)[0]
+                ):
                     raise CorruptFrame("message CRC mismatch")
                 payload_start = pos + PRELUDE_LEN + headers_len
                 raw = data[pos + PRELUDE_LEN : payload_start]
@@ -327,14 +329,14 @@ class FrameDecoder:
                 out.append(message)
                 pos = end
         except EventStreamError as exc:
-            return exc
+            return out, exc
         self._failed = False
         if buf:
             if pos:
                 del buf[:pos]
         elif pos < size:
             buf += data[pos:]
-        return None
+        return out, None
 
     def finish(self) -> None:
         """Declare the end of the body; raise :class:`TruncatedStream` if a partial frame is left."""

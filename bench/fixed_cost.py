@@ -167,19 +167,22 @@ async def _log_case() -> Callable[[], Awaitable[None]]:
     return step
 
 
+class _NoStates:
+    """The pool state's store, holding nothing and writing nowhere."""
+
+    async def load_states(self) -> list[Any]:
+        return []
+
+    async def apply_state(self, *args: Any) -> None:
+        return None
+
+
 async def _pool_case() -> Callable[[], Awaitable[None]]:
     from kirogate.cluster.state import SharedPoolState
     from kirogate.pool import state as transitions
     from kirogate.pool.state import CredentialState
 
-    class Store:
-        async def load_states(self) -> list[CredentialState]:
-            return []
-
-        async def apply_state(self, *args: Any) -> None:
-            return None
-
-    state = SharedPoolState(Store())
+    state = SharedPoolState(_NoStates())
     state.ensure(CredentialState(id=1))
     await state.sync()
 
@@ -195,17 +198,9 @@ async def _pool_case() -> Callable[[], Awaitable[None]]:
 async def _lease_case() -> Callable[[], Awaitable[None]]:
     from kirogate.cluster.state import SharedPoolState
     from kirogate.pool.credential_pool import CredentialPool
-    from kirogate.pool.state import CredentialState
     from kirogate.upstream.credentials import Credential
 
-    class Store:
-        async def load_states(self) -> list[CredentialState]:
-            return []
-
-        async def apply_state(self, *args: Any) -> None:
-            return None
-
-    state = SharedPoolState(Store())
+    state = SharedPoolState(_NoStates())
     credential = Credential(id=1, refresh_token="r" * 40, auth_method="social")
     pool = CredentialPool([credential], state=state)
     await state.sync()
